@@ -1,0 +1,490 @@
+"""Datasets: find, verify and download the MNIST-style IDX files.
+
+MNIST and Fashion-MNIST ship as four files in the "IDX" format:
+
+    train-images-idx3-ubyte   60,000 images, 28x28 bytes each
+    train-labels-idx1-ubyte   60,000 labels, one byte each (0..9)
+    t10k-images-idx3-ubyte    10,000 test images
+    t10k-labels-idx1-ubyte    10,000 test labels
+
+each possibly gzipped (``.gz``). An IDX file is a tiny header followed by raw bytes:
+
+    magic number   4 bytes: 0x00 0x00 <dtype code> <number of dims>   (0x08 = unsigned byte)
+    dims           one big-endian 32-bit integer per dimension
+    payload        prod(dims) bytes, row-major
+
+So reading a whole split is one ``numpy.frombuffer`` call: no per-sample Python.
+
+Where the files come from, in this order:
+
+1. an explicit directory (``data_dir=...``/``--data-dir``, or env ``GENAI_DATA_DIR``),
+2. the user cache (``~/.cache/genai/<name>``, root overridable with env ``GENAI_CACHE_DIR``),
+3. for Fashion-MNIST, Debian's ``dataset-fashion-mnist`` package (/usr/share/datasets/fashion-mnist),
+4. a download from the dataset's public mirrors, MD5-checked, written atomically into the cache.
+
+A whole split becomes one uint8 tensor of shape (N, 28, 28): move it to the training device once,
+then draw random batches there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import os
+import pathlib
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+class DatasetError(Exception):
+    """A dataset problem explained for a human: what is wrong and what to do about it."""
+
+
+DATASET_NAMES = ("mnist", "fashion-mnist")
+
+SPLITS = ("train", "test")
+
+# The standard file names (without .gz) of each split: (images, labels).
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+CLASS_NAMES = {
+    "mnist": tuple(str(digit) for digit in range(10)),
+    "fashion-mnist": (
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ),
+}
+
+DISPLAY_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+# Public mirrors, tried in turn. Each serves the four .gz files under their standard names.
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion-mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ),
+}
+
+# MD5 checksums of the .gz files, as published with the datasets.
+MD5 = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcc31e9ff5d",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "fashion-mnist": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83fd310",
+    },
+}
+
+# Directories filled by system packages (Debian: apt-get install dataset-fashion-mnist).
+SYSTEM_DIRS = {
+    "mnist": (),
+    "fashion-mnist": (pathlib.Path("/usr/share/datasets/fashion-mnist"),),
+}
+DEBIAN_PACKAGES = {"fashion-mnist": "dataset-fashion-mnist"}
+
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
+
+
+@dataclass
+class Dataset:
+    """One dataset in memory: every loaded image as a single uint8 tensor.
+
+    ``images`` is (N, 28, 28) uint8, white digit on black (0 = background), exactly as in the
+    files. Models usually want floats in [-1, 1] or [0, 1]: convert batches, not the whole set,
+    so the set stays small (47 MB for 60,000 images) on the device.
+    """
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    splits: tuple[str, ...]
+    directory: pathlib.Path
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def describe(self) -> str:
+        """One line for people, e.g. "MNIST: 10,000 images (test split) from /data/mnist"."""
+        splits = " + ".join(self.splits)
+        noun = "split" if len(self.splits) == 1 else "splits"
+        return f"{DISPLAY_NAMES[self.name]}: {len(self):,} images ({splits} {noun}) from {self.directory}"
+
+    def to(self, device) -> "Dataset":
+        """A copy whose tensors live on ``device`` (moved once; batches are then drawn there)."""
+        return dataclasses.replace(self, images=self.images.to(device), labels=self.labels.to(device))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading IDX files
+# --------------------------------------------------------------------------------------------
+
+GZIP_MAGIC = b"\x1f\x8b"
+IDX_UBYTE = 0x08  # the only IDX data type MNIST uses: unsigned byte
+
+
+def read_idx(path) -> np.ndarray:
+    """Read an IDX file (gzipped or not) into a uint8 array of the shape its header declares.
+
+    Raises DatasetError naming the file and the problem (not IDX, wrong type, truncated, corrupt gzip).
+    """
+    path = pathlib.Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise DatasetError(f"Cannot read {path}: {error.strerror or error}.") from error
+
+    if path.name.endswith(".gz") or raw[:2] == GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as error:
+            raise DatasetError(
+                f"{path} is not a valid gzip file ({error}). It is probably corrupt or an "
+                "incomplete download: delete it and download it again."
+            ) from error
+
+    if len(raw) < 4:
+        raise DatasetError(f"{path} is not an IDX file: it is only {len(raw)} bytes long.")
+    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+    if zero1 != 0 or zero2 != 0:
+        raise DatasetError(
+            f"{path} is not an IDX file: wrong magic number 0x{raw[:4].hex()} "
+            "(an IDX file starts with 0x0000080N)."
+        )
+    if dtype_code != IDX_UBYTE:
+        raise DatasetError(
+            f"{path}: wrong magic number 0x{raw[:4].hex()}: data type code 0x{dtype_code:02x} is "
+            "not supported (only 0x08 = unsigned byte, as in MNIST)."
+        )
+    if ndim == 0:
+        raise DatasetError(f"{path}: wrong magic number 0x{raw[:4].hex()}: the file declares 0 dimensions.")
+
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DatasetError(f"{path} is truncated: the file ends inside its header.")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+
+    expected = int(np.prod(dims, dtype=np.int64))
+    payload = len(raw) - header_size
+    if payload < expected:
+        raise DatasetError(
+            f"{path} is truncated: the header declares shape {dims} ({expected:,} bytes of data) "
+            f"but only {payload:,} bytes follow. Delete it and get the file again."
+        )
+    if payload > expected:
+        raise DatasetError(
+            f"{path} is not a valid IDX file: the header declares shape {dims} ({expected:,} bytes) "
+            f"but {payload:,} bytes follow."
+        )
+    # bytearray makes the array writable, so torch.from_numpy can share it without a warning.
+    return np.frombuffer(bytearray(raw), dtype=np.uint8, offset=header_size).reshape(dims)
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the files
+# --------------------------------------------------------------------------------------------
+
+
+def cache_dir(name) -> pathlib.Path:
+    """The user cache for one dataset: ~/.cache/genai/<name>, or $GENAI_CACHE_DIR/<name> if set."""
+    root = os.environ.get("GENAI_CACHE_DIR")
+    root = pathlib.Path(root).expanduser() if root else pathlib.Path.home() / ".cache" / "genai"
+    return root / name
+
+
+def _find_file(directory: pathlib.Path, stem: str) -> pathlib.Path | None:
+    """The file ``stem`` or ``stem.gz`` in ``directory`` (plain first: it reads faster)."""
+    for candidate in (directory / stem, directory / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _split_files(directory: pathlib.Path, split: str) -> tuple[pathlib.Path, pathlib.Path] | None:
+    """(images, labels) paths of ``split`` in ``directory``, or None unless both are there."""
+    images, labels = (_find_file(directory, stem) for stem in SPLIT_FILES[split])
+    if images is None or labels is None:
+        return None
+    return images, labels
+
+
+def _present_splits(directory: pathlib.Path) -> tuple[str, ...]:
+    """The splits whose images AND labels are both in ``directory`` (labels alone don't count)."""
+    if not directory.is_dir():
+        return ()
+    return tuple(split for split in SPLITS if _split_files(directory, split) is not None)
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASET_NAMES:
+        raise DatasetError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASET_NAMES)}.")
+
+
+def _check_split(split) -> None:
+    if split is not None and split not in SPLITS:
+        raise DatasetError(
+            f"Unknown split {split!r}. Valid values: 'train', 'test', or None for every split present."
+        )
+
+
+def _explicit_dir(data_dir) -> tuple[pathlib.Path | None, str]:
+    """The directory the user chose (argument first, then $GENAI_DATA_DIR) and where it came from."""
+    if data_dir is not None:
+        return pathlib.Path(data_dir).expanduser(), "data_dir"
+    env = os.environ.get("GENAI_DATA_DIR")
+    if env:
+        return pathlib.Path(env).expanduser(), "GENAI_DATA_DIR"
+    return None, ""
+
+
+def _candidates(name: str, directory: pathlib.Path) -> list[pathlib.Path]:
+    """A chosen directory may hold the files itself or a sub-folder named after the dataset."""
+    sub = directory / name
+    return [sub, directory] if sub.is_dir() else [directory]
+
+
+def _search_dirs(name: str, data_dir=None) -> list[pathlib.Path]:
+    """Every directory searched, in order."""
+    explicit, _ = _explicit_dir(data_dir)
+    if explicit is not None:
+        return _candidates(name, explicit)
+    return [cache_dir(name), *SYSTEM_DIRS[name]]
+
+
+def _first_with(dirs, split) -> pathlib.Path | None:
+    """The first directory holding ``split`` (or any complete split if None)."""
+    for directory in dirs:
+        present = _present_splits(directory)
+        if present and (split is None or split in present):
+            return directory
+    return None
+
+
+def find_dataset_dir(name, data_dir=None) -> pathlib.Path | None:
+    """Where the files of dataset ``name`` are, or None if no place holds a complete split.
+
+    Order: ``data_dir`` (else env GENAI_DATA_DIR; the files may sit in it or in its sub-folder
+    ``<name>``), then the user cache, then system packages. Only a chosen directory is searched
+    when one is given: pointing at a place means "use this".
+    """
+    _check_name(name)
+    return _first_with(_search_dirs(name, data_dir), None)
+
+
+def _needed_files() -> str:
+    return ", ".join(f"{stem}[.gz]" for pair in SPLIT_FILES.values() for stem in pair)
+
+
+def _listing(directory: pathlib.Path) -> str:
+    if not directory.exists():
+        return "it does not exist"
+    if not directory.is_dir():
+        return "it is not a directory"
+    names = sorted(p.name for p in directory.iterdir())
+    return "it holds: " + ", ".join(names) if names else "it is empty"
+
+
+def _not_found_message(name: str, dirs, split, extra: str = "") -> str:
+    what = f"the {split} split of {DISPLAY_NAMES[name]}" if split else DISPLAY_NAMES[name]
+    lines = [
+        f"Cannot find {what}.",
+        f"Needed files (images + labels of a split, gzipped or not): {_needed_files()}.",
+        "Searched:",
+        *(f"  - {d} ({_listing(d)})" for d in dirs),
+    ]
+    if extra:
+        lines.append(extra)
+    lines.append(
+        "Fix: put the files in a folder and set GENAI_DATA_DIR=/path/to/dir (or pass --data-dir)."
+    )
+    if name in DEBIAN_PACKAGES:
+        lines.append(
+            f"On Debian/Ubuntu: apt-get install {DEBIAN_PACKAGES[name]} "
+            f"(installs them in {SYSTEM_DIRS[name][0]})."
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _load_split(directory: pathlib.Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check one split: (N, 28, 28) uint8 images and N labels in 0..9."""
+    images_path, labels_path = _split_files(directory, split)
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DatasetError(
+            f"{images_path}: expected images of shape (N, 28, 28), found shape {images.shape}."
+        )
+    if labels.ndim != 1:
+        raise DatasetError(f"{labels_path}: expected one label per image, found shape {labels.shape}.")
+    if len(images) != len(labels):
+        raise DatasetError(
+            f"{images_path} holds {len(images):,} images but {labels_path} holds {len(labels):,} "
+            "labels: the two files do not belong together. Replace them with a matching pair."
+        )
+    if len(labels) and labels.max() >= NUM_CLASSES:
+        raise DatasetError(
+            f"{labels_path}: labels must be 0..9, found {int(labels.max())}."
+        )
+    return images, labels
+
+
+def load_dataset(name="mnist", data_dir=None, split=None, download=True) -> Dataset:
+    """Load a dataset as one uint8 tensor of images and one int64 tensor of labels.
+
+    ``split=None`` takes every split present (train then test: generative models use them all);
+    ``"train"`` or ``"test"`` takes only that one. Files are searched as described in this module's
+    docstring; with ``download=True`` missing files are fetched into the user cache.
+    """
+    _check_name(name)
+    _check_split(split)
+
+    explicit, source = _explicit_dir(data_dir)
+    dirs = _search_dirs(name, data_dir)
+    directory = _first_with(dirs, split)
+
+    if directory is None and explicit is not None:
+        # The user pointed somewhere: say what is wrong there rather than quietly look elsewhere.
+        raise DatasetError(_not_found_message(name, dirs, split, f"(The folder came from {source}.)"))
+
+    if directory is None:
+        if not download:
+            raise DatasetError(_not_found_message(name, dirs, split, "Download was turned off."))
+        try:
+            directory = download_dataset(name)
+        except DatasetError as error:
+            raise DatasetError(
+                _not_found_message(name, dirs, split, f"Downloading failed: {error}")
+            ) from error
+
+    splits = _present_splits(directory) if split is None else (split,)
+    if split is not None and split not in _present_splits(directory):
+        raise DatasetError(_not_found_message(name, [directory], split))
+
+    parts = [_load_split(directory, s) for s in splits]
+    images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
+    labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    return Dataset(
+        name=name,
+        images=torch.from_numpy(images),
+        labels=torch.from_numpy(labels).long(),
+        splits=splits,
+        directory=directory.resolve(),
+        class_names=CLASS_NAMES[name],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Downloading
+# --------------------------------------------------------------------------------------------
+
+
+def _md5(path: pathlib.Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, destination: pathlib.Path, filename: str, timeout: float) -> tuple[str, pathlib.Path]:
+    """Stream ``url`` into a temp file next to ``filename``; return its MD5 and the temp path.
+
+    The temp file is deleted on any failure (including Ctrl-C), so no half file is left behind.
+    """
+    digest = hashlib.md5()
+    fd, tmp_name = tempfile.mkstemp(dir=destination, prefix=f".{filename}.", suffix=".part")
+    tmp = pathlib.Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            expected_size = response.headers.get("Content-Length")
+            received = 0
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+        if expected_size is not None and received != int(expected_size):
+            raise OSError(f"connection closed after {received:,} of {int(expected_size):,} bytes")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return digest.hexdigest(), tmp
+
+
+def download_dataset(name, destination=None, mirrors=None, timeout=30, progress=None) -> pathlib.Path:
+    """Download the four .gz files of ``name`` into ``destination`` (default: the user cache).
+
+    Each file is tried on every mirror in turn, streamed to a temp file, checked against its
+    published MD5 and only then renamed to its final name: the folder never holds a half file.
+    Files already there with the right MD5 are kept. ``progress`` gets one short line per file
+    (default: print).
+    """
+    _check_name(name)
+    destination = pathlib.Path(destination) if destination is not None else cache_dir(name)
+    mirrors = tuple(mirrors) if mirrors is not None else MIRRORS[name]
+    say = progress if progress is not None else (lambda line: print(line, flush=True))
+    try:
+        destination.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatasetError(f"Cannot create {destination}: {error.strerror or error}.") from error
+
+    for filename, expected_md5 in MD5[name].items():
+        final = destination / filename
+        if final.is_file() and _md5(final) == expected_md5:
+            continue
+        failures = []     # one line per mirror that failed
+        bad_checksum = None
+        for mirror in mirrors:
+            url = mirror.rstrip("/") + "/" + filename
+            say(f"Downloading {url}")
+            try:
+                got_md5, tmp = _fetch(url, destination, filename, timeout)
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                reason = getattr(error, "reason", None) or error
+                failures.append(f"{url}: {reason}")
+                continue
+            except Exception as error:  # e.g. http.client errors on a broken connection
+                failures.append(f"{url}: {type(error).__name__}: {error}")
+                continue
+            if got_md5 != expected_md5:
+                tmp.unlink(missing_ok=True)
+                bad_checksum = got_md5
+                failures.append(f"{url}: MD5 {got_md5}, expected {expected_md5}")
+                continue
+            os.replace(tmp, final)
+            say(f"Saved {final}")
+            break
+        else:
+            if bad_checksum is not None:
+                raise DatasetError(
+                    f"Checksum mismatch for {filename}: expected MD5 {expected_md5}, got {bad_checksum}. "
+                    "Tried:\n  " + "\n  ".join(failures)
+                )
+            raise DatasetError(
+                f"Could not download {filename} from any mirror:\n  " + "\n  ".join(failures)
+            )
+    return destination
