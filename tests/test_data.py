@@ -1,0 +1,480 @@
+"""Tests for genai.data: reading IDX files, finding them, downloading them. No internet needed.
+
+Small fixture files are written under tmp_path; downloads come from a local HTTP server.
+"""
+
+import gzip
+import hashlib
+import http.server
+import socket
+import struct
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from genai import data
+from genai.data import DatasetError, download_dataset, find_dataset_dir, load_dataset, read_idx
+
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers: write tiny IDX files
+# ---------------------------------------------------------------------------------------------
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An uint8 array as IDX bytes: magic 0x0000080N, N big-endian dims, then the data."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path, array, gz=False):
+    payload = idx_bytes(array)
+    if gz:
+        path = path.with_name(path.name + ".gz")
+        payload = gzip.compress(payload)
+    path.write_bytes(payload)
+    return path
+
+
+def write_split(directory, split, n, gz=False, first_label=0):
+    """Write one split of n images whose pixel [0, 0] and label both encode the index."""
+    directory.mkdir(parents=True, exist_ok=True)
+    images = np.zeros((n, 28, 28), dtype=np.uint8)
+    images[:, 0, 0] = np.arange(n) % 256
+    labels = (np.arange(n) + first_label) % 10
+    stem_images, stem_labels = data.SPLIT_FILES[split]
+    write_idx(directory / stem_images, images, gz)
+    write_idx(directory / stem_labels, labels, gz)
+    return images, labels
+
+
+def make_dataset_dir(directory, n_train=6, n_test=4, gz=False):
+    if n_train:
+        write_split(directory, "train", n_train, gz)
+    if n_test:
+        write_split(directory, "test", n_test, gz, first_label=5)
+    return directory
+
+
+def md5_of_tree(directory):
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Keep every test away from the real home cache, $GENAI_DATA_DIR, system dirs and the network."""
+    monkeypatch.setenv("GENAI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("GENAI_DATA_DIR", raising=False)
+    monkeypatch.setitem(data.SYSTEM_DIRS, "fashion-mnist", (tmp_path / "usr-share-fashion-mnist",))
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    closed = f"http://127.0.0.1:{closed_port()}/"
+    monkeypatch.setattr(data, "MIRRORS", {name: (closed,) for name in data.DATASET_NAMES})
+
+
+def closed_port() -> int:
+    """A localhost port nothing listens on (connections are refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The real MNIST test split (read-only shared files)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_real_mnist_test_split(mnist_dir):
+    before = md5_of_tree(mnist_dir)
+    ds = load_dataset("mnist", data_dir=mnist_dir, download=False)
+    assert len(ds) == 10_000
+    assert ds.images.dtype == torch.uint8 and ds.images.shape == (10_000, 28, 28)
+    assert ds.labels.dtype == torch.int64 and ds.labels.shape == (10_000,)
+    assert int(ds.labels.min()) == 0 and int(ds.labels.max()) == 9
+    assert ds.splits == ("test",)  # train labels alone don't make a split
+    assert ds.class_names == tuple("0123456789")
+    assert "10,000" in ds.describe() and "test" in ds.describe()
+    # White digit on black: the background (most pixels) is 0.
+    assert (ds.images == 0).float().mean() > 0.5
+    assert md5_of_tree(mnist_dir) == before
+
+
+def test_real_mnist_images_match_published_md5(mnist_dir):
+    """Header + pixels rebuild the uncompressed file whose MD5 the dataset README gives."""
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+    assert hashlib.md5(idx_bytes(images)).hexdigest() == "2646ac647ad5339dbf082846283269ea"
+
+
+def test_real_mnist_has_no_train_split(mnist_dir):
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", data_dir=mnist_dir, split="train", download=False)
+    assert "train-images-idx3-ubyte" in str(err.value)
+    assert str(mnist_dir) in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading and loading local files
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_load_both_splits_train_first(tmp_path, gz):
+    directory = make_dataset_dir(tmp_path / "d", n_train=6, n_test=4, gz=gz)
+    ds = load_dataset("mnist", data_dir=directory)
+    assert ds.splits == ("train", "test")
+    assert len(ds) == 10 and ds.images.shape == (10, 28, 28)
+    assert ds.labels.tolist() == [0, 1, 2, 3, 4, 5] + [5, 6, 7, 8]
+    assert ds.images[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5] + [0, 1, 2, 3]
+    assert ds.directory == directory.resolve()
+    assert "10 images (train + test splits)" in ds.describe()
+
+
+@pytest.mark.parametrize("split, n", [("train", 6), ("test", 4)])
+def test_load_one_split(tmp_path, split, n):
+    directory = make_dataset_dir(tmp_path / "d", n_train=6, n_test=4)
+    ds = load_dataset("mnist", data_dir=directory, split=split)
+    assert ds.splits == (split,) and len(ds) == n
+
+
+def test_mixed_gz_and_plain(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)), gz=True)
+    write_idx(directory / "t10k-labels-idx1-ubyte", np.array([1, 2, 3]), gz=False)
+    assert load_dataset("mnist", data_dir=directory).labels.tolist() == [1, 2, 3]
+
+
+def test_fashion_class_names_and_to(tmp_path):
+    ds = load_dataset("fashion-mnist", data_dir=make_dataset_dir(tmp_path / "f"))
+    assert ds.class_names[0] == "T-shirt/top" and ds.class_names[9] == "Ankle boot"
+    assert ds.describe().startswith("Fashion-MNIST: 10 images")
+    moved = ds.to("cpu")
+    assert moved is not ds and moved.images.device.type == "cpu" and len(moved) == len(ds)
+
+
+def test_read_60000_images_is_fast(tmp_path):
+    path = write_idx(tmp_path / "big", np.zeros((60_000, 28, 28), dtype=np.uint8))
+    start = time.perf_counter()
+    images = read_idx(path)
+    assert images.shape == (60_000, 28, 28) and images.dtype == np.uint8
+    assert time.perf_counter() - start < 2.0  # typically a few tens of milliseconds
+
+
+def test_read_idx_result_is_writable(tmp_path):
+    """torch.from_numpy warns on read-only arrays; read_idx gives a writable one."""
+    assert read_idx(write_idx(tmp_path / "x", np.arange(5))).flags.writeable
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"\x12\x34\x08\x01" + struct.pack(">I", 1) + b"\x00", "wrong magic"),
+        (b"\x00\x00\x0d\x01" + struct.pack(">I", 1) + b"\x00\x00\x00\x00", "wrong magic"),
+        (b"\x00\x00\x08\x00", "wrong magic"),
+        (b"\x00\x00", "not an IDX file"),
+        (b"\x00\x00\x08\x03" + struct.pack(">I", 2), "truncated"),
+        (idx_bytes(np.zeros((2, 28, 28)))[:-10], "truncated"),
+        (idx_bytes(np.zeros((2, 28, 28))) + b"junk", "not a valid IDX"),
+    ],
+)
+def test_read_idx_rejects_bad_files(tmp_path, content, problem):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match=problem) as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not gzip at all", gzip.compress(idx_bytes(np.zeros((2, 28, 28))))[:-20]],
+    ids=["garbage", "truncated-gzip"],
+)
+def test_read_idx_rejects_corrupt_gzip(tmp_path, content):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(content)
+    with pytest.raises(DatasetError, match="gzip") as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+def test_bad_file_is_reported_by_load(tmp_path):
+    directory = make_dataset_dir(tmp_path / "d", n_train=0)
+    (directory / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5)
+    with pytest.raises(DatasetError, match="truncated") as err:
+        load_dataset("mnist", data_dir=directory)
+    assert "t10k-images-idx3-ubyte" in str(err.value)
+
+
+def test_count_mismatch_names_both_files(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)))
+    write_idx(directory / "t10k-labels-idx1-ubyte", np.zeros(4))
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", data_dir=directory)
+    message = str(err.value)
+    assert "t10k-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte" in message
+    assert "3 images" in message and "4 labels" in message
+
+
+def test_wrong_image_size_and_label_range(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((2, 32, 32)))
+    write_idx(directory / "t10k-labels-idx1-ubyte", np.zeros(2))
+    with pytest.raises(DatasetError, match=r"\(N, 28, 28\)"):
+        load_dataset("mnist", data_dir=directory)
+    write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
+    write_idx(directory / "t10k-labels-idx1-ubyte", np.array([3, 12]))
+    with pytest.raises(DatasetError, match="0..9") as err:
+        load_dataset("mnist", data_dir=directory)
+    assert "t10k-labels-idx1-ubyte" in str(err.value)
+
+
+def test_bad_split_name(tmp_path):
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", data_dir=make_dataset_dir(tmp_path / "d"), split="validation")
+    assert "'validation'" in str(err.value) and "'train'" in str(err.value) and "'test'" in str(err.value)
+
+
+def test_unknown_dataset():
+    with pytest.raises(DatasetError) as err:
+        load_dataset("cifar10")
+    assert "cifar10" in str(err.value) and "mnist" in str(err.value) and "fashion-mnist" in str(err.value)
+    with pytest.raises(DatasetError):
+        find_dataset_dir("cifar10")
+
+
+# ---------------------------------------------------------------------------------------------
+# Where the files are searched
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cache_dir_honours_env(tmp_path, monkeypatch):
+    assert data.cache_dir("mnist") == tmp_path / "cache" / "mnist"
+    monkeypatch.delenv("GENAI_CACHE_DIR")
+    assert data.cache_dir("fashion-mnist").parts[-3:] == (".cache", "genai", "fashion-mnist")
+
+
+def test_search_order_explicit_then_env_then_cache(tmp_path, monkeypatch):
+    explicit = make_dataset_dir(tmp_path / "explicit", n_train=0, n_test=1)
+    env = make_dataset_dir(tmp_path / "env", n_train=0, n_test=2)
+    cache = make_dataset_dir(data.cache_dir("mnist"), n_train=0, n_test=3)
+
+    assert len(load_dataset("mnist", download=False)) == 3
+    assert find_dataset_dir("mnist") == cache
+
+    monkeypatch.setenv("GENAI_DATA_DIR", str(env))
+    assert len(load_dataset("mnist", download=False)) == 2
+    assert find_dataset_dir("mnist") == env
+
+    assert len(load_dataset("mnist", data_dir=explicit, download=False)) == 1
+    assert find_dataset_dir("mnist", data_dir=explicit) == explicit
+
+
+def test_system_dir_for_fashion(tmp_path):
+    system = make_dataset_dir(data.SYSTEM_DIRS["fashion-mnist"][0])
+    assert find_dataset_dir("fashion-mnist") == system
+    assert find_dataset_dir("mnist") is None
+    assert len(load_dataset("fashion-mnist", download=False)) == 10
+
+
+def test_dataset_subfolder_of_data_dir(tmp_path):
+    make_dataset_dir(tmp_path / "datasets" / "mnist", n_train=0, n_test=2)
+    make_dataset_dir(tmp_path / "datasets" / "fashion-mnist", n_train=0, n_test=3)
+    assert len(load_dataset("mnist", data_dir=tmp_path / "datasets")) == 2
+    assert len(load_dataset("fashion-mnist", data_dir=tmp_path / "datasets")) == 3
+
+
+def test_explicit_dir_without_split_fails_right_away(tmp_path):
+    make_dataset_dir(data.cache_dir("mnist"))  # would be found if we silently fell back
+    directory = tmp_path / "d"
+    directory.mkdir()
+    write_idx(directory / "train-labels-idx1-ubyte", np.zeros(3), gz=True)
+    assert find_dataset_dir("mnist", data_dir=directory) is None
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", data_dir=directory)
+    message = str(err.value)
+    assert str(directory) in message
+    assert "t10k-images-idx3-ubyte" in message  # what was expected
+    assert "train-labels-idx1-ubyte.gz" in message  # what was found
+    assert "GENAI_DATA_DIR" in message
+
+
+def test_nothing_found_without_download(tmp_path):
+    assert find_dataset_dir("mnist") is None
+    with pytest.raises(DatasetError, match="GENAI_DATA_DIR"):
+        load_dataset("mnist", download=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloading from a local HTTP server
+# ---------------------------------------------------------------------------------------------
+
+
+class Mirror:
+    """A tiny HTTP server on 127.0.0.1 serving `files` ({name: bytes}).
+
+    mode "ok" serves them, "404" answers Not Found, "die" sends half a file then hangs up.
+    """
+
+    def __init__(self, files, mode="ok"):
+        mirror = self
+        self.files, self.mode, self.requests = files, mode, []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                name = self.path.lstrip("/")
+                mirror.requests.append(name)
+                if mirror.mode == "404" or name not in mirror.files:
+                    self.send_error(404)
+                    return
+                body = mirror.files[name]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body if mirror.mode == "ok" else body[: len(body) // 2])
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fixture_gz(monkeypatch):
+    """Four small .gz IDX files plus the MD5 table for them (patched into genai.data)."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (6, 28, 28)),
+        "train-labels-idx1-ubyte": np.arange(6) % 10,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (4, 28, 28)),
+        "t10k-labels-idx1-ubyte": np.arange(4),
+    }
+    files = {f"{stem}.gz": gzip.compress(idx_bytes(a)) for stem, a in arrays.items()}
+    md5 = {name: hashlib.md5(body).hexdigest() for name, body in files.items()}
+    for dataset in data.DATASET_NAMES:
+        monkeypatch.setitem(data.MD5, dataset, md5)
+    return files
+
+
+@pytest.fixture
+def start_mirror():
+    mirrors = []
+
+    def start(files, mode="ok"):
+        mirrors.append(Mirror(files, mode))
+        return mirrors[-1]
+
+    yield start
+    for mirror in mirrors:
+        mirror.close()
+
+
+def test_download_lands_in_cache(fixture_gz, start_mirror):
+    mirror = start_mirror(fixture_gz)
+    lines = []
+    directory = download_dataset("mnist", mirrors=[mirror.url], progress=lines.append)
+    assert directory == data.cache_dir("mnist")
+    assert md5_of_tree(directory) == data.MD5["mnist"]  # exactly the four files, no temp left
+    assert len(lines) >= 4 and all(isinstance(line, str) for line in lines)
+
+    # A second call finds the files already there with the right MD5: no request at all.
+    mirror.requests.clear()
+    download_dataset("mnist", mirrors=[mirror.url], progress=lines.append)
+    assert mirror.requests == []
+
+
+def test_load_dataset_downloads_when_missing(fixture_gz, start_mirror, monkeypatch, capsys):
+    mirror = start_mirror(fixture_gz)
+    monkeypatch.setitem(data.MIRRORS, "fashion-mnist", (mirror.url,))
+    ds = load_dataset("fashion-mnist")
+    assert len(ds) == 10 and ds.splits == ("train", "test")
+    assert ds.directory == data.cache_dir("fashion-mnist").resolve()
+    assert "Downloading" in capsys.readouterr().out  # default progress prints one line per file
+
+
+def test_wrong_checksum_raises_and_leaves_nothing(fixture_gz, start_mirror, monkeypatch):
+    wrong = "0" * 32
+    monkeypatch.setitem(data.MD5, "mnist", {**data.MD5["mnist"], "t10k-images-idx3-ubyte.gz": wrong})
+    mirror = start_mirror(fixture_gz)
+    with pytest.raises(DatasetError) as err:
+        download_dataset("mnist", mirrors=[mirror.url], progress=lambda line: None)
+    message = str(err.value)
+    got = hashlib.md5(fixture_gz["t10k-images-idx3-ubyte.gz"]).hexdigest()
+    assert "t10k-images-idx3-ubyte.gz" in message and wrong in message and got in message
+    leftovers = [p.name for p in data.cache_dir("mnist").iterdir()]
+    assert "t10k-images-idx3-ubyte.gz" not in leftovers
+    assert not [name for name in leftovers if name.startswith(".") or name.endswith(".part")]
+
+
+@pytest.mark.parametrize("mode", ["404", "die"])
+def test_broken_mirror_moves_on_to_the_next(fixture_gz, start_mirror, mode):
+    broken = start_mirror(fixture_gz, mode)
+    good = start_mirror(fixture_gz)
+    directory = download_dataset("mnist", mirrors=[broken.url, good.url], progress=lambda line: None)
+    assert md5_of_tree(directory) == data.MD5["mnist"]
+    assert len(broken.requests) == 4 and len(good.requests) == 4
+
+
+def test_interrupted_download_leaves_no_temp_file(fixture_gz, monkeypatch):
+    class Response:
+        """Yields one chunk, then the user presses Ctrl-C."""
+
+        headers = {}
+        chunks = [b"x" * 100]
+
+        def read(self, size):
+            if self.chunks:
+                return self.chunks.pop()
+            raise KeyboardInterrupt
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: Response())
+    with pytest.raises(KeyboardInterrupt):
+        download_dataset("mnist", mirrors=["http://example.invalid/"], progress=lambda line: None)
+    assert list(data.cache_dir("mnist").iterdir()) == []
+
+
+def test_download_failure_on_every_mirror(fixture_gz, start_mirror):
+    mirror = start_mirror(fixture_gz, "404")
+    with pytest.raises(DatasetError, match="any mirror") as err:
+        download_dataset("mnist", mirrors=[mirror.url], progress=lambda line: None)
+    assert "train-images-idx3-ubyte.gz" in str(err.value)
+
+
+@pytest.mark.parametrize("name", data.DATASET_NAMES)
+def test_offline_with_nothing_gives_one_clear_message(name, tmp_path):
+    with pytest.raises(DatasetError) as err:
+        load_dataset(name)  # mirrors point at a closed localhost port (see `isolated`)
+    message = str(err.value)
+    for stem in FILES:
+        assert stem in message
+    assert str(data.cache_dir(name)) in message
+    assert "set GENAI_DATA_DIR=/path/to/dir (or pass --data-dir)" in message
+    assert "127.0.0.1" in message  # the mirror that was tried
+    if name == "fashion-mnist":
+        assert "dataset-fashion-mnist" in message
+        assert str(data.SYSTEM_DIRS[name][0]) in message
+    # Nothing half-downloaded is left in the cache.
+    cache = data.cache_dir(name)
+    assert not cache.exists() or list(cache.iterdir()) == []
