@@ -1,0 +1,217 @@
+"""The command line: python -m genai train | sample | interpolate ...
+
+    python -m genai train --model gan --arch mlp --epochs 5 --out runs/my-gan
+    python -m genai sample --checkpoint runs/my-gan --seed 42 --n 64 --out digits.png
+    python -m genai interpolate --checkpoint runs/my-gan --seed-a 1 --seed-b 2 --steps 16 --out walk.gif
+
+Mistakes (an unknown architecture, a missing folder, ...) end with one line
+saying what is wrong and a non-zero exit code, never a traceback.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .checkpoints import CheckpointError, is_checkpoint, load_model, save_model
+from .data import DATASET_NAMES, DatasetError, load_dataset
+from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
+from .models import ARCHS, FAMILIES, ModelError, create_model
+from .sampling import SamplingError, interpolate, sample, save_images
+from .train import TrainingError, TrainSettings, train
+
+USER_ERRORS = (CheckpointError, DatasetError, DeviceError, ModelError, SamplingError, TrainingError)
+COMMANDS = {}
+
+
+class CommandError(Exception):
+    """A mistake in the command line, found after parsing."""
+
+
+def command(function):
+    COMMANDS[function.__name__.replace("_command", "")] = function
+    return function
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def seed_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m genai", description="Train GANs and VAEs on MNIST, sample, interpolate.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("train", help="train a model and save it as a checkpoint folder")
+    p.add_argument("--model", choices=FAMILIES, default="gan", help="model family")
+    p.add_argument("--arch", default="mlp", help="gan: mlp, dcgan; vae: mlp, conv")
+    p.add_argument("--conditional", action="store_true", help="let the model be told which digit to draw")
+    p.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
+    p.add_argument("--data-dir", help="folder with the IDX files (default: env GENAI_DATA_DIR, cache, download)")
+    p.add_argument("--split", choices=("train", "test"), help="use only this split (default: every split found)")
+    p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: GAN 2e-4, VAE 1e-3)")
+    p.add_argument("--latent-dim", type=positive_int, help="size of z (default: GAN 100, VAE 20)")
+    p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
+    p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
+
+    p = commands.add_parser("sample", help="draw digits from a checkpoint")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--n", type=positive_int, default=64)
+    p.add_argument("--label", type=int, help="conditional models: the digit to draw (default: 0..9 in turn)")
+    p.add_argument("--temperature", type=positive_float, default=1.0, help="noise scale")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+    p.add_argument("--out", required=True, help=".png (a grid) or .npy (uint8 array N x 28 x 28)")
+
+    p = commands.add_parser("interpolate", help="walk through latent space from one seed to another")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--seed-a", type=seed_int, required=True)
+    p.add_argument("--seed-b", type=seed_int, required=True)
+    p.add_argument("--steps", type=positive_int, default=16)
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--label", type=int, help="conditional models: the digit to keep (default 0)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+    p.add_argument("--out", required=True, help=".png (a strip), .gif (an animation) or .npy (K x 28 x 28)")
+    return parser
+
+
+def check_output(path, allowed):
+    path = Path(path)
+    if path.suffix.lower() not in allowed:
+        raise CommandError(f"--out {path}: the file name must end in {' or '.join(allowed)}.")
+    if path.is_dir():
+        raise CommandError(f"--out {path} is a folder: give a file name ending in {' or '.join(allowed)}.")
+    return path
+
+
+def write_atomically(images, path, kind="grid"):
+    """Write to a temporary file beside path, then rename: a failure never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        save_images(images, temporary, kind=kind)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+@command
+def train_command(args):
+    from tqdm import tqdm
+
+    if args.arch not in ARCHS[args.model]:
+        raise CommandError(f"--arch {args.arch} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
+    if args.beta is not None and args.model != "vae":
+        raise CommandError("--beta only applies to --model vae.")
+    out = Path(args.out or f"runs/{args.model}-{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
+
+    device = pick_device(args.device)
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir, split=args.split).to(device)
+    options = {"latent_dim": args.latent_dim, "conditional": args.conditional}
+    if args.model == "vae":
+        options["beta"] = args.beta
+    model = create_model(args.model, args.arch, seed=args.seed, **options).to(device)
+    settings = TrainSettings(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, max_steps=args.max_steps
+    )
+    print(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)}.")
+
+    last = None
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True)
+    try:
+        for event in train(model, dataset, settings):
+            bar.total = event.total_steps
+            bar.update(event.step - bar.n)
+            if event.losses:
+                postfix = {name: f"{value:.3f}" for name, value in event.losses.items()}
+                if event.images_per_sec:
+                    postfix["img/s"] = f"{event.images_per_sec:,.0f}"
+                bar.set_postfix(postfix, refresh=False)
+            last = event
+    except KeyboardInterrupt:
+        print("\nInterrupted: saving what was learned so far.")
+    finally:
+        bar.close()
+    if last is not None and last.message:
+        print(last.message)
+    training = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr or model.default_lr,
+        "seed": args.seed, "split": args.split, "device": str(device), "images": len(dataset),
+        "command": "python -m genai " + " ".join(sys.argv[1:]),
+    }
+    save_model(model, out, dataset=args.dataset, steps=last.step if last else 0, training=training)
+    print(f"Saved the checkpoint to {out}")
+    return 1 if last is not None and last.reason == "diverged" else 0
+
+
+@command
+def sample_command(args):
+    out = check_output(args.out, (".png", ".npy"))
+    model, _ = load_model(args.checkpoint, pick_device(args.device))
+    if args.label is not None and not model.conditional:
+        raise CommandError("--label needs a conditional model; this checkpoint is not conditional.")
+    images = sample(model, args.seed, args.n, labels=args.label, temperature=args.temperature)
+    write_atomically(images, out)
+    print(f"Wrote {len(images)} images to {out}")
+    return 0
+
+
+@command
+def interpolate_command(args):
+    out = check_output(args.out, (".png", ".gif", ".npy"))
+    model, _ = load_model(args.checkpoint, pick_device(args.device))
+    if args.label is not None and not model.conditional:
+        raise CommandError("--label needs a conditional model; this checkpoint is not conditional.")
+    frames = interpolate(model, args.seed_a, args.seed_b, args.steps, args.method, label=args.label)
+    write_atomically(frames, out, kind="strip")
+    print(f"Wrote {len(frames)} frames ({args.method}) to {out}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CommandError, *USER_ERRORS) as error:
+        print(f"genai {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Saving and loading models: a folder with config.json + model.safetensors.
+
+    save_model(model, "runs/my-gan", dataset="mnist", steps=1500)
+    model, metadata = load_model("runs/my-gan")
+
+config.json says what to build (family, architecture, its config) and how it
+was made (dataset, steps trained, training settings, creation time).
+model.safetensors holds the weights: a plain tensor format that, unlike a
+pickle (torch.save), cannot run code when it is opened. genai never unpickles.
+
+Writes are atomic: the folder is written under a temporary name beside the
+target and renamed into place, so a crash never leaves half a model, and an
+existing model is never overwritten unless overwrite=True is asked for.
+"""
+
+import json
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .models import ModelError, model_from_config
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be saved or loaded, explained for a human."""
+
+
+def is_checkpoint(directory):
+    directory = Path(directory)
+    return (directory / CONFIG_FILE).is_file() and (directory / WEIGHTS_FILE).is_file()
+
+
+def model_metadata(model, dataset=None, steps=0, training=None, extra=None):
+    """The dict written as config.json."""
+    return {
+        "family": model.family,
+        "arch": model.arch,
+        "config": model.config.to_dict(),
+        "dataset": dataset,
+        "steps": int(steps),
+        "training": training or {},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "genai_version": __version__,
+        **(extra or {}),
+    }
+
+
+def save_model(model, directory, dataset=None, steps=0, training=None, extra=None, overwrite=False):
+    """Write model to directory (config.json + model.safetensors); returns the Path.
+
+    Refuses a directory that already has files in it, unless overwrite=True.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise CheckpointError(f"{directory} is a file, not a folder: choose another output folder.")
+    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+        what = "a saved model" if is_checkpoint(directory) else "other files"
+        raise CheckpointError(f"{directory} already holds {what}; choose a new folder (nothing was overwritten).")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temporary = directory.parent / f".{directory.name}.saving-{uuid.uuid4().hex[:8]}"
+    temporary.mkdir()
+    try:
+        weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+        save_file(weights, temporary / WEIGHTS_FILE, metadata={"format": "pt"})
+        metadata = model_metadata(model, dataset, steps, training, extra)
+        (temporary / CONFIG_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        move_into_place(temporary, directory)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return directory
+
+
+def move_into_place(temporary, directory):
+    """Rename the finished temporary folder to its final name, replacing an old one only at the last moment."""
+    if directory.is_dir() and any(directory.iterdir()):
+        old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(directory, old)
+        os.rename(temporary, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        if directory.is_dir():
+            directory.rmdir()
+        os.rename(temporary, directory)
+
+
+def read_metadata(directory):
+    """The parsed config.json of a checkpoint folder, checked for the fields genai needs."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"No checkpoint folder at {directory}: give a folder holding {CONFIG_FILE} and {WEIGHTS_FILE}.")
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise CheckpointError(f"{directory} has no {CONFIG_FILE}: it is not a genai checkpoint folder.")
+    try:
+        metadata = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{config_path} is not valid JSON ({error}).") from None
+    if not isinstance(metadata, dict) or not {"family", "arch", "config"} <= set(metadata):
+        raise CheckpointError(f"{config_path} lacks the fields family, arch and config: it is not a genai model.")
+    return metadata
+
+
+def load_model(directory, device="cpu"):
+    """Rebuild the model described by config.json and load its weights. Returns (model, metadata).
+
+    Refuses weights that do not fit the architecture, and files that are not safetensors.
+    """
+    directory = Path(directory)
+    metadata = read_metadata(directory)
+    try:
+        model = model_from_config(metadata)
+    except (ModelError, TypeError) as error:
+        raise CheckpointError(f"{directory / CONFIG_FILE} describes a model genai cannot build: {error}") from None
+    weights_path = directory / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
+    weights = read_weights(weights_path)
+    check_weights_fit(model, weights, weights_path)
+    model.load_state_dict(weights)
+    model.to(device).eval()
+    return model, metadata
+
+
+def read_weights(path):
+    with open(path, "rb") as file:
+        head = file.read(2)
+    if head[:1] == b"\x80" or head == b"PK":
+        raise CheckpointError(
+            f"{path} looks like a pickle or torch.save file. genai only loads safetensors, which cannot run code."
+        )
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a valid safetensors file ({error}).") from None
+
+
+def check_weights_fit(model, weights, path):
+    """Compare names and shapes, and say exactly what does not match."""
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in weights.items()}
+    problems = []
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {', '.join(unexpected[:3])})")
+    wrong = [f"{n}: {found[n]} instead of {expected[n]}" for n in sorted(expected) if n in found and found[n] != expected[n]]
+    if wrong:
+        problems.append(f"{len(wrong)} tensors of the wrong shape ({'; '.join(wrong[:3])})")
+    if problems:
+        raise CheckpointError(f"The weights in {path} do not match the model in config.json: " + ", ".join(problems) + ".")
+    for name, tensor in weights.items():
+        if not torch.is_floating_point(tensor) and name.endswith("num_batches_tracked"):
+            continue
+        if not torch.isfinite(tensor.float()).all():
+            raise CheckpointError(f"The weights in {path} contain NaN or infinite values ({name}).")

@@ -1,0 +1,232 @@
+"""Generative Adversarial Networks: a generator G and a discriminator D play a game.
+
+G turns random noise z ~ N(0, I) into an image. D looks at an image and outputs
+a logit: high means "real", low means "fake". D(x) below is the probability
+sigma(logit) that x is real.
+
+The losses (non-saturating GAN, Goodfellow et al. 2014):
+
+    L_D = -[ log D(x) + log(1 - D(G(z))) ]     D learns to tell real from fake
+    L_G = -log D(G(z))                         G learns to fool D
+
+Both are computed from logits for numerical safety, using
+-log sigma(l) = softplus(-l) and -log(1 - sigma(l)) = softplus(l).
+
+Two architectures:
+- MLPGAN: the seeds' fully connected networks,
+  G: z(100) -> 256 -> 512 -> 1024 -> 784 (tanh), D: 784 -> 512 -> 256 -> 1.
+- DCGAN: convolutional (Radford et al. 2015), sized for 28x28 images.
+
+A conditional GAN (Mirza & Osindero 2014) also gives both networks the digit
+label, through a learned label embedding, so you can ask G for a "7".
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import GenerativeModel, ModelConfig
+
+
+def discriminator_loss(real_logits, fake_logits):
+    """L_D = -[log D(x) + log(1 - D(G(z)))], averaged over the batch."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits):
+    """L_G = -log D(G(z)): the non-saturating generator loss."""
+    return F.softplus(-fake_logits).mean()
+
+
+@dataclass
+class GANConfig(ModelConfig):
+    latent_dim: int = 100
+    label_embedding_dim: int = 10
+
+
+class GAN(GenerativeModel):
+    """Shared GAN logic; subclasses build self.generator and self.discriminator.
+
+    The generator works in [-1, 1] (tanh output), so real images are scaled
+    from [0, 1] to [-1, 1] before D sees them.
+    """
+
+    family = "gan"
+    Config = GANConfig
+    default_lr = 2e-4
+    loss_names = ("L_D", "L_G", "D(x)", "D(G(z))")
+
+    def configure_optimizers(self, lr):
+        # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
+        return {
+            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
+            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
+        }
+
+    def training_step(self, images, labels, optimizers):
+        """One D update, then one G update, on a batch of real images in [0, 1]."""
+        batch_size = images.shape[0]
+        labels = self.check_labels(labels, batch_size, images.device)
+        real = images * 2 - 1
+        z = torch.randn(batch_size, self.latent_dim, device=images.device)
+        fake = self.generator(z, labels)
+
+        # 1) Discriminator: push D(x) up and D(G(z)) down. detach(): G is not updated here.
+        real_logits = self.discriminator(real, labels)
+        fake_logits = self.discriminator(fake.detach(), labels)
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        optimizers["discriminator"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        optimizers["discriminator"].step()
+
+        # 2) Generator: make D believe the fakes are real. D's weights are frozen for this step.
+        self.discriminator.requires_grad_(False)
+        fake_logits_for_g = self.discriminator(fake, labels)
+        loss_g = generator_loss(fake_logits_for_g)
+        optimizers["generator"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        optimizers["generator"].step()
+        self.discriminator.requires_grad_(True)
+
+        return {
+            "L_D": loss_d.detach(),
+            "L_G": loss_g.detach(),
+            "D(x)": torch.sigmoid(real_logits.detach()).mean(),
+            "D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
+        }
+
+    def generate(self, z, labels=None):
+        """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
+        labels = self.check_labels(labels, z.shape[0], z.device)
+        return (self.generator(z, labels) + 1) / 2
+
+
+class LabelEmbedding(nn.Module):
+    """Appends a learned vector for the digit label to each input (conditional models)."""
+
+    def __init__(self, num_classes, dim):
+        super().__init__()
+        self.embedding = nn.Embedding(num_classes, dim)
+
+    def forward(self, features, labels):
+        return torch.cat([features, self.embedding(labels)], dim=1)
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        extra = config.label_embedding_dim if config.conditional else 0
+        self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
+        self.net = nn.Sequential(
+            nn.Linear(config.latent_dim + extra, 256), nn.LeakyReLU(0.2),
+            nn.Linear(256, 512), nn.LeakyReLU(0.2),
+            nn.Linear(512, 1024), nn.LeakyReLU(0.2),
+            nn.Linear(1024, 28 * 28), nn.Tanh(),
+        )
+
+    def forward(self, z, labels=None):
+        if self.label is not None:
+            z = self.label(z, labels)
+        return self.net(z).view(-1, 1, 28, 28)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        extra = config.label_embedding_dim if config.conditional else 0
+        self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
+        self.net = nn.Sequential(
+            nn.Linear(28 * 28 + extra, 512), nn.LeakyReLU(0.2),
+            nn.Linear(512, 256), nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
+        )
+
+    def forward(self, images, labels=None):
+        x = images.flatten(1)
+        if self.label is not None:
+            x = self.label(x, labels)
+        return self.net(x).squeeze(1)
+
+
+class MLPGAN(GAN):
+    """The seeds' fully connected GAN."""
+
+    arch = "mlp"
+    title = "MLP GAN"
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.generator = MLPGenerator(config)
+        self.discriminator = MLPDiscriminator(config)
+
+
+@dataclass
+class DCGANConfig(GANConfig):
+    channels: int = 64  # width of the first conv layer; doubled once
+
+
+class DCGANGenerator(nn.Module):
+    """z -> 7x7 feature map -> transposed convs upsample to 14x14, then 28x28."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = config.channels
+        extra = config.label_embedding_dim if config.conditional else 0
+        self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
+        self.project = nn.Sequential(
+            nn.Linear(config.latent_dim + extra, 2 * c * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * c * 7 * 7), nn.ReLU(),
+        )
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False),  # 7 -> 14
+            nn.BatchNorm2d(c), nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 14 -> 28
+            nn.Tanh(),
+        )
+        self.channels = c
+
+    def forward(self, z, labels=None):
+        if self.label is not None:
+            z = self.label(z, labels)
+        x = self.project(z).view(-1, 2 * self.channels, 7, 7)
+        return self.upsample(x)
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convs downsample 28 -> 14 -> 7, then one linear layer gives the logit.
+
+    A conditional D gets the label as an extra image channel (a learned 28x28 map).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        c = config.channels
+        self.label_map = nn.Embedding(config.num_classes, 28 * 28) if config.conditional else None
+        in_channels = 2 if config.conditional else 1
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 28 -> 14
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False),  # 14 -> 7
+            nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * c * 7 * 7, 1),
+        )
+
+    def forward(self, images, labels=None):
+        if self.label_map is not None:
+            images = torch.cat([images, self.label_map(labels).view(-1, 1, 28, 28)], dim=1)
+        return self.net(images).squeeze(1)
+
+
+class DCGAN(GAN):
+    """Deep Convolutional GAN for 28x28 images."""
+
+    arch = "dcgan"
+    title = "DCGAN"
+    Config = DCGANConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.generator = DCGANGenerator(config)
+        self.discriminator = DCGANDiscriminator(config)

@@ -1,0 +1,192 @@
+"""Turning seeds into digits: seeded noise, image grids, and walks through latent space.
+
+Seeds mean something: the noise for seed s is drawn on the CPU from
+torch.Generator().manual_seed(s) and only then moved to the model's device, so
+seed 42 gives the same digit on a CPU, a GPU, and after a restart. Asking for
+more images keeps the first ones: the noise of a grid of 16 starts with the
+noise of a grid of 4.
+"""
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+MAX_SEED = 2**32 - 1
+MAX_IMAGES = 1024
+
+
+class SamplingError(ValueError):
+    """A bad seed, count, label or interpolation setting, explained for a human."""
+
+
+def check_seed(seed):
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise SamplingError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, not {seed!r}.")
+    return int(seed)
+
+
+def latent_noise(seed, n, latent_dim, temperature=1.0):
+    """n latent vectors z ~ N(0, temperature^2 I) for a seed, as a CPU tensor (n, latent_dim)."""
+    seed = check_seed(seed)
+    if not 1 <= int(n) <= MAX_IMAGES:
+        raise SamplingError(f"The number of images must be from 1 to {MAX_IMAGES}, not {n!r}.")
+    if not 0 < float(temperature) <= 10:
+        raise SamplingError(f"The temperature (noise scale) must be above 0 and at most 10, not {temperature!r}.")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(int(n), latent_dim, generator=generator) * float(temperature)
+
+
+def model_device(model):
+    return next(model.parameters()).device
+
+
+def label_tensor(model, labels, n):
+    """Labels for n images: None for unconditional models; one digit or one per image otherwise.
+
+    A conditional model given no labels draws the digits 0, 1, ..., 9, 0, 1, ...
+    """
+    if not model.conditional:
+        return None
+    if labels is None:
+        return torch.arange(n) % model.config.num_classes
+    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    if labels.numel() == 1:
+        labels = labels.expand(n)
+    if labels.numel() != n or labels.min() < 0 or labels.max() >= model.config.num_classes:
+        raise SamplingError(f"Give one digit from 0 to {model.config.num_classes - 1} (or one per image).")
+    return labels
+
+
+@torch.no_grad()
+def decode(model, z, labels=None):
+    """Latent codes (CPU or device tensor) -> uint8 array (N, 28, 28), white on black."""
+    was_training = model.training
+    model.eval()
+    device = model_device(model)
+    labels = None if labels is None else labels.to(device)
+    images = model.generate(z.to(device=device, dtype=torch.float32), labels)
+    model.train(was_training)
+    return to_uint8(images)
+
+
+def to_uint8(images):
+    """Float images in [0, 1], shape (N, 1, 28, 28) -> uint8 numpy (N, 28, 28)."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
+
+
+def sample(model, seed, n=16, labels=None, temperature=1.0):
+    """n images from the model for a seed: uint8 array (n, 28, 28)."""
+    z = latent_noise(seed, n, model.latent_dim, temperature)
+    return decode(model, z, label_tensor(model, labels, n))
+
+
+def grid(images, columns=None, padding=2, scale=1):
+    """uint8 images (N, 28, 28) -> one PIL grayscale image, close to square by default."""
+    images = np.asarray(images, dtype=np.uint8)
+    n, h, w = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    canvas = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        y, x = padding + r * (h + padding), padding + c * (w + padding)
+        canvas[y:y + h, x:x + w] = image
+    picture = Image.fromarray(canvas)
+    if scale != 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    return picture
+
+
+def lerp(a, b, t):
+    """Straight line: (1 - t) * a + t * b."""
+    return (1 - t) * a + t * b
+
+
+def slerp(a, b, t, eps=1e-7):
+    """Spherical interpolation: walks along the great circle between a and b.
+
+    Gaussian noise in many dimensions lies near a sphere; a straight line between
+    two such points cuts through the low-probability middle (smaller norm), slerp
+    stays on the shell. With angle omega between a and b:
+        slerp(a, b, t) = sin((1 - t) omega) / sin(omega) * a + sin(t omega) / sin(omega) * b
+    Falls back to lerp when a and b are (almost) parallel.
+    """
+    a_unit = a / a.norm(dim=-1, keepdim=True).clamp_min(eps)
+    b_unit = b / b.norm(dim=-1, keepdim=True).clamp_min(eps)
+    cos_omega = (a_unit * b_unit).sum(-1, keepdim=True).clamp(-1, 1)
+    omega = torch.acos(cos_omega)
+    sin_omega = torch.sin(omega)
+    if float(sin_omega.abs().min()) < 1e-4:
+        return lerp(a, b, t)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin_omega
+
+
+INTERPOLATIONS = {"lerp": lerp, "slerp": slerp}
+
+
+def interpolate_latents(z_a, z_b, steps, method="slerp"):
+    """K codes from z_a to z_b (both endpoints included): tensor (K, latent_dim)."""
+    if method not in INTERPOLATIONS:
+        raise SamplingError(f"Unknown interpolation {method!r}: choose lerp or slerp.")
+    if not 2 <= int(steps) <= 256:
+        raise SamplingError(f"Steps must be from 2 to 256, not {steps!r}.")
+    z_a, z_b = z_a.reshape(1, -1).float(), z_b.reshape(1, -1).float()
+    t = torch.linspace(0, 1, int(steps)).unsqueeze(1)
+    codes = INTERPOLATIONS[method](z_a, z_b, t)
+    codes[0], codes[-1] = z_a[0], z_b[0]  # exact endpoints, free of rounding
+    return codes
+
+
+def interpolate(model, seed_a, seed_b, steps=8, method="slerp", label=None, temperature=1.0):
+    """Frames walking from the digit of seed_a to the digit of seed_b: uint8 (steps, 28, 28).
+
+    The endpoints are exactly sample(model, seed_a, 1) and sample(model, seed_b, 1).
+    For a conditional model, label fixes the digit (default 0) while the style changes.
+    """
+    z_a = latent_noise(seed_a, 1, model.latent_dim, temperature)
+    z_b = latent_noise(seed_b, 1, model.latent_dim, temperature)
+    return decode_path(model, interpolate_latents(z_a, z_b, steps, method), label)
+
+
+def decode_path(model, codes, label=None):
+    labels = label_tensor(model, 0 if label is None else label, len(codes)) if model.conditional else None
+    return decode(model, codes, labels)
+
+
+def strip(images, padding=2, scale=1):
+    """Frames side by side in one row."""
+    return grid(images, columns=len(images), padding=padding, scale=scale)
+
+
+def gif_bytes(images, scale=4, duration_ms=120, bounce=True):
+    """An animated GIF (bytes) of the frames; bounce=True plays forward then back, looping."""
+    frames = list(np.asarray(images, dtype=np.uint8))
+    if bounce and len(frames) > 2:
+        frames = frames + frames[-2:0:-1]
+    pictures = [Image.fromarray(f).resize((28 * scale, 28 * scale), Image.NEAREST) for f in frames]
+    buffer = io.BytesIO()
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    return buffer.getvalue()
+
+
+def save_images(images, path, kind="grid", columns=None):
+    """Write frames to path by its extension: .png (grid or strip), .gif (animation), .npy (uint8 array)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    images = np.asarray(images, dtype=np.uint8)
+    if suffix == ".npy":
+        np.save(path, images)
+    elif suffix == ".png":
+        picture = strip(images) if kind == "strip" else grid(images, columns)
+        picture.save(path)
+    elif suffix == ".gif":
+        path.write_bytes(gif_bytes(images))
+    else:
+        raise SamplingError(f"Cannot write {path.name}: the output must end in .png, .gif or .npy.")
+    return path
