@@ -36,7 +36,7 @@ class TrainSettings:
     log_every: int = 20  # yield an event every this many steps
     preview_every: int = 200  # add a preview grid every this many steps ...
     preview_seconds: float | None = None  # ... or at least this often, in seconds
-    preview_images: int = 64
+    preview_images: int = 64  # 0: no previews
     preview_seed: int = 0  # the fixed noise behind every preview
     max_steps: int | None = None  # stop early after this many steps
     max_seconds: float | None = None  # stop early after this much time
@@ -80,8 +80,13 @@ class TrainEvent:
 
 
 def preview_grid(model, settings):
-    """The grid of the fixed preview noise; a conditional model draws digit i % 10 in column i % 10."""
+    """The grid of the fixed preview noise; a conditional model draws digit i % 10 in column i % 10.
+
+    preview_images = 0 turns previews off (e.g. for a model that does not generate, like a classifier).
+    """
     n = settings.preview_images
+    if n == 0:
+        return None
     z = latent_noise(settings.preview_seed, n, model.latent_dim)
     columns = model.config.num_classes if model.conditional else None
     return grid(decode(model, z, label_tensor(model, None, n)), columns=columns)
