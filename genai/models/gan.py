@@ -61,8 +61,8 @@ class GAN(GenerativeModel):
     def configure_optimizers(self, lr):
         # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
         return {
-            "discriminator": torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999)),
-            "generator": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999)),
+            "discriminator": self.adam(self.discriminator.parameters(), lr, betas=(0.5, 0.999)),
+            "generator": self.adam(self.generator.parameters(), lr, betas=(0.5, 0.999)),
         }
 
     def training_step(self, images, labels, optimizers):

@@ -95,7 +95,7 @@ class VAE(GenerativeModel):
         return self.decode_logits(z, labels), mu, logvar
 
     def configure_optimizers(self, lr):
-        return {"vae": torch.optim.Adam(self.parameters(), lr=lr)}
+        return {"vae": self.adam(self.parameters(), lr)}
 
     def training_step(self, images, labels, optimizers):
         logits, mu, logvar = self(images, labels)
