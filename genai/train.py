@@ -139,9 +139,10 @@ def train(model, dataset, settings=None, stop=None):
 
             # Report: this .item() waits for the device, so it happens every log_every steps only.
             means = {name: float(total) / window_steps for name, total in loss_sums.items()}
-            if not all(math.isfinite(v) for v in means.values()):
+            # The losses were computed before the last update, so check the weights themselves too.
+            if not all(math.isfinite(v) for v in means.values()) or not weights_are_finite(model):
                 model.load_state_dict(last_good)
-                bad = ", ".join(f"{k} = {v}" for k, v in means.items() if not math.isfinite(v))
+                bad = ", ".join(f"{k} = {v}" for k, v in means.items() if not math.isfinite(v)) or "NaN or infinite weights"
                 reason = "diverged"
                 message = (
                     f"Training diverged at step {step} ({bad}). The weights were rolled back to the last good "
@@ -193,6 +194,12 @@ def finish(model, settings, step, total_steps, steps_per_epoch, start, reason, m
         step=step, total_steps=total_steps, epoch=step / steps_per_epoch, losses=losses, elapsed_seconds=elapsed,
         preview=preview, done=True, reason=reason, message=message,
     )
+
+
+def weights_are_finite(model):
+    """True if no weight or buffer holds NaN or infinity (one device sync for all of them)."""
+    checks = [torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]
+    return bool(torch.stack(checks).all())
 
 
 def snapshot(model):
