@@ -39,7 +39,11 @@ def latent_noise(seed, n, latent_dim, temperature=1.0):
     if not 0 < float(temperature) <= 10:
         raise SamplingError(f"The temperature (noise scale) must be above 0 and at most 10, not {temperature!r}.")
     generator = torch.Generator().manual_seed(seed)
-    return torch.randn(int(n), latent_dim, generator=generator) * float(temperature)
+    # One row per image: a single randn(n, latent_dim) draws differently for different n
+    # (PyTorch's CPU sampler works in blocks of 16 numbers), which would break the promise
+    # that a bigger grid starts with the same digits.
+    rows = [torch.randn(latent_dim, generator=generator) for _ in range(int(n))]
+    return torch.stack(rows) * float(temperature)
 
 
 def model_device(model):
