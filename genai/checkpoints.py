@@ -133,16 +133,20 @@ def load_model(directory, device="cpu"):
 
 
 def read_weights(path):
+    """Parse path as safetensors (which never runs code); explain what it is when it is not."""
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        problem = error
+    # Only now look for pickle magic: a valid safetensors file may start with the byte 0x80 too
+    # (its first 8 bytes are the header length, e.g. 128).
     with open(path, "rb") as file:
         head = file.read(2)
     if head[:1] == b"\x80" or head == b"PK":
         raise CheckpointError(
             f"{path} looks like a pickle or torch.save file. genai only loads safetensors, which cannot run code."
         )
-    try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{path} is not a valid safetensors file ({error}).") from None
+    raise CheckpointError(f"{path} is not a valid safetensors file ({problem}).")
 
 
 def check_weights_fit(model, weights, path):
