@@ -1,0 +1,81 @@
+"""The whole app: one gr.Blocks with a tab per task, and the events that span tabs.
+
+Each tab lives in its own module (train_tab, sample_tab, interpolate_tab, explore_tab)
+and only wires widgets to genai's functions. What a visitor trains is kept in their own
+Session, held in a gr.State; the pretrained models are shared through model_store.
+"""
+
+import gradio as gr
+
+from . import datasets, explore_tab, interpolate_tab, model_store, sample_tab, style, train_tab
+from .errors import friendly
+from .session import Session, end_session
+
+TITLE = "genai — watch generative models learn"
+
+
+def page_opened(session, dataset_name, sample_model, interpolate_model, explore_model):
+    """Fresh model lists (pretrained + this visitor's) and the dataset status, when the page opens."""
+    choices = model_store.choices(session)
+    return [
+        datasets.status(dataset_name),
+        gr.update(choices=choices, value=model_store.preferred(choices, session, sample_model)),
+        gr.update(choices=choices, value=model_store.preferred(choices, session, interpolate_model)),
+        gr.update(choices=choices, value=model_store.preferred(choices, session, explore_model, family="vae")),
+    ]
+
+
+def first_walk(*args):
+    """The walk shown when the page opens (two seeds), or nothing when there is no model yet."""
+    if not args[0]:
+        return [gr.skip()] * 6
+    return interpolate_tab.interpolate_walk(*args)
+
+
+def build_demo():
+    """Build the app. Nothing heavy happens here: models and data load when first used."""
+    initial = model_store.choices(None)
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        session = gr.State(Session(), delete_callback=end_session)
+        gr.Markdown(style.HEADER)
+        with gr.Tabs():
+            with gr.Tab("Train", id="train"):
+                train_ui = train_tab.build()
+            with gr.Tab("Sample", id="sample"):
+                sample_ui = sample_tab.build(initial)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interpolate_ui = interpolate_tab.build(initial)
+            with gr.Tab("Explore (VAE)", id="explore") as explore_page:
+                explore_ui = explore_tab.build(initial)
+
+        pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker]
+        train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker])
+        sample_tab.connect(sample_ui, session)
+        interpolate_tab.connect(interpolate_ui, session)
+        explore_tab.connect(explore_ui, session)
+        explore_page.select(
+            friendly(explore_tab.explore), [explore_ui.picker, *explore_ui.inputs[1:3], session], explore_ui.outputs,
+            api_visibility="private", show_progress="minimal",
+        )
+
+        opened = demo.load(
+            friendly(page_opened), [session, train_ui.dataset, *pickers], [train_ui.dataset_status, *pickers],
+            api_name="refresh", show_progress="hidden",
+        )
+        opened.then(
+            friendly(sample_tab.model_info), [sample_ui.picker, session], [sample_ui.info, sample_ui.digit],
+            api_visibility="private", show_progress="hidden",
+        ).then(
+            friendly(sample_tab.first_grid), sample_ui.inputs + [session], sample_ui.image,
+            api_visibility="private", show_progress="hidden",
+        )
+        opened.then(
+            friendly(first_walk), interpolate_ui.inputs + [session], interpolate_ui.outputs + [session],
+            api_visibility="private", show_progress="hidden",
+        )
+    return demo
+
+
+def launch_options():
+    """What demo.launch needs besides the host and port (Gradio 6 takes theme and CSS here)."""
+    return {"theme": style.THEME, "css": style.CSS}

@@ -1,0 +1,169 @@
+"""The Interpolate tab: walk through latent space from one digit to another.
+
+Two seeds give two noise vectors z_a and z_b; the frames decode codes on the way from
+one to the other, along a straight line (lerp) or along the sphere where Gaussian noise
+lives (slerp). A VAE can also start from real images: its encoder turns two test digits,
+or two uploaded pictures, into their codes mu, and the walk goes between those.
+"""
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+
+from ..sampling import check_seed, decode_path, gif_bytes, interpolate, interpolate_latents, strip
+from . import datasets, model_store
+from .errors import AppError, friendly
+from .inputs import ONE_DIGIT_CHOICES, digit_or_none, whole_number
+from .pictures import digit_from_upload, enlarge
+
+SOURCES = [("two seeds", "seeds"), ("two test digits (VAE)", "test digits"), ("two uploaded images (VAE)", "uploads")]
+MAX_STEPS = 64
+STRIP_SCALE = 2
+FRAME_SCALE = 8
+
+
+@dataclass
+class InterpolateTab:
+    picker: gr.Dropdown
+    inputs: list
+    outputs: list
+    frame_slider: gr.Slider
+    frame: gr.Image
+    frames: gr.State
+    button: gr.Button
+
+
+@torch.no_grad()
+def encode_image(model, image, label):
+    """A VAE's code for one uint8 (28, 28) image: the mean mu of q(z|x), as a CPU tensor (1, latent_dim)."""
+    device = next(model.parameters()).device
+    x = torch.as_tensor(np.asarray(image), dtype=torch.float32, device=device).div(255).reshape(1, 1, 28, 28)
+    labels = torch.tensor([label], device=device) if model.conditional else None
+    mu, _ = model.encode(x, labels)
+    return mu.cpu()
+
+
+def endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, digit):
+    """The two real images to walk between, with the labels to encode them with."""
+    if entry.metadata.get("family") != "vae":
+        raise AppError(
+            f"{entry.name} is a GAN: it has no encoder to turn an image into a code, so it can only walk "
+            "between two seeds. Choose a VAE to start from real images."
+        )
+    if source == "test digits":
+        test = datasets.get(model_store.dataset_of(entry), split="test")
+        last = len(test) - 1
+        a = whole_number(index_a, "Test digit A", 0, last)
+        b = whole_number(index_b, "Test digit B", 0, last)
+        return (test.images[a].numpy(), int(test.labels[a])), (test.images[b].numpy(), int(test.labels[b]))
+    if not upload_a or not upload_b:
+        raise AppError("Upload two images (A and B) to walk between them.")
+    return (digit_from_upload(upload_a), digit), (digit_from_upload(upload_b), digit)
+
+
+def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session):
+    """Frames from A to B as uint8 (steps, 28, 28)."""
+    entry = model_store.find(model_name, session)
+    steps = whole_number(steps, "Steps", 2, MAX_STEPS)
+    label = digit_or_none(digit)
+    label = 0 if label is None else label
+    if source == "seeds":
+        return interpolate(entry.model, check_seed(seed_a), check_seed(seed_b), steps, method, label=label)
+    if source not in ("test digits", "uploads"):
+        raise AppError(f"Walk between seeds, test digits or uploads, not {source!r}.")
+    (image_a, label_a), (image_b, label_b) = endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, label)
+    z_a, z_b = encode_image(entry.model, image_a, label_a), encode_image(entry.model, image_b, label_b)
+    return decode_path(entry.model, interpolate_latents(z_a, z_b, steps, method), label)
+
+
+def interpolate_walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit,
+                     session):
+    """The walk as a strip, an animated GIF and a frame slider (shown at the middle frame)."""
+    frames = walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session)
+    gif = session.private_folder() / "walk.gif"
+    gif.write_bytes(gif_bytes(frames))
+    middle = len(frames) // 2
+    return (
+        enlarge(strip(frames), STRIP_SCALE),
+        str(gif),
+        gr.update(maximum=len(frames) - 1, value=middle),
+        enlarge(frames[middle], FRAME_SCALE),
+        frames,
+        session,
+    )
+
+
+def show_frame(frames, index):
+    """One frame of the last walk, enlarged."""
+    if frames is None:
+        raise AppError("Make a walk first (press Interpolate).")
+    index = whole_number(index, "The frame", 0, len(frames) - 1)
+    return enlarge(frames[index], FRAME_SCALE)
+
+
+def source_changed(source):
+    return (
+        gr.update(visible=source == "seeds"),
+        gr.update(visible=source == "test digits"),
+        gr.update(visible=source == "uploads"),
+    )
+
+
+def build(initial_choices):
+    first = initial_choices[0][1] if initial_choices else None
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4, min_width=300):
+            picker = gr.Dropdown(
+                initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="interpolate-model",
+                info=None if initial_choices else "None available yet: train one in the Train tab first.",
+            )
+            source = gr.Radio(SOURCES, value="seeds", label="Walk between")
+            with gr.Row() as seed_row:
+                seed_a = gr.Number(1, label="Seed A", precision=0)
+                seed_b = gr.Number(2, label="Seed B", precision=0)
+            with gr.Row(visible=False) as index_row:
+                index_a = gr.Number(0, label="Test digit A (index)", precision=0)
+                index_b = gr.Number(1, label="Test digit B (index)", precision=0)
+            with gr.Row(visible=False) as upload_row:
+                upload_a = gr.File(label="Image A", type="filepath", height=120)
+                upload_b = gr.File(label="Image B", type="filepath", height=120)
+            steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps (frames, both ends included)")
+            method = gr.Radio([("slerp (along the sphere)", "slerp"), ("lerp (straight line)", "lerp")],
+                              value="slerp", label="Path")
+            digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit (conditional models keep it fixed)")
+            button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-run")
+        with gr.Column(scale=6, min_width=360):
+            strip_image = gr.Image(label="From A to B", format="png", type="pil", interactive=False,
+                                   elem_id="interpolate-strip", elem_classes=["genai-digits"],
+                                   buttons=["download", "fullscreen"])
+            with gr.Row(equal_height=False):
+                gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_id="interpolate-gif",
+                               elem_classes=["genai-digits"], buttons=["download"], height=260)
+                with gr.Column():
+                    frame = gr.Image(label="One frame", format="png", type="pil", interactive=False, height=200,
+                                     elem_classes=["genai-digits"], elem_id="interpolate-frame")
+                    frame_slider = gr.Slider(0, 9, value=5, step=1, label="Frame")
+            gr.Markdown(
+                "Uploads: a photo or drawing of one digit. It is turned to grayscale, inverted if the paper is "
+                "light, and fitted into 28x28 pixels like MNIST.", elem_classes=["genai-note"],
+            )
+    frames = gr.State(None)
+    source.change(source_changed, source, [seed_row, index_row, upload_row], api_visibility="private",
+                  show_progress="hidden")
+    return InterpolateTab(
+        picker=picker,
+        inputs=[picker, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit],
+        outputs=[strip_image, gif, frame_slider, frame, frames],
+        frame_slider=frame_slider, frame=frame, frames=frames, button=button,
+    )
+
+
+def connect(tab, session):
+    tab.button.click(
+        friendly(interpolate_walk), tab.inputs + [session], tab.outputs + [session], api_name="interpolate",
+        concurrency_limit=None, show_progress="minimal",
+    )
+    tab.frame_slider.input(friendly(show_frame), [tab.frames, tab.frame_slider], tab.frame, api_name="frame",
+                           show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")

@@ -1,0 +1,68 @@
+"""Pictures in and out of the app: uploaded images become MNIST-style 28x28 digits.
+
+MNIST digits are white ink on a black background, scaled to fit a 20x20 box and
+centred in a 28x28 frame. An uploaded photo or drawing is brought to the same form,
+so a VAE can encode it like one of its training images.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import AppError
+
+IMAGE_SIZE = 28
+INK_BOX = 20  # MNIST fits each digit into 20x20 pixels, centred in 28x28
+
+
+def read_upload(path):
+    """Open an uploaded file with Pillow, or say clearly that it is not an image."""
+    name = Path(path).name
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            return ImageOps.exif_transpose(picture).copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise AppError(
+            f"{name} is not an image that can be read. Upload a PNG or JPEG picture of one handwritten digit."
+        ) from None
+
+
+def digit_from_upload(path):
+    """An uploaded image file -> uint8 array (28, 28), white digit on black, like MNIST."""
+    picture = read_upload(path)
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        background = Image.new("RGBA", picture.size, (255, 255, 255, 255))  # transparent -> white paper
+        picture = Image.alpha_composite(background, picture.convert("RGBA"))
+    gray = np.asarray(picture.convert("L"), dtype=np.float32)
+    if edge_pixels(gray).mean() > 127:  # a light background (ink on paper): invert to MNIST's white-on-black
+        gray = 255 - gray
+    gray = np.clip(gray - np.median(edge_pixels(gray)), 0, None)  # make the background exactly black
+    if gray.max() < 20:
+        raise AppError(f"{Path(path).name} looks empty: no digit stands out from the background.")
+    return fit_ink(gray / gray.max() * 255)
+
+
+def edge_pixels(gray):
+    """The outermost rows and columns: what the background looks like."""
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
+def fit_ink(gray):
+    """Crop to the ink, scale it into a 20x20 box keeping its shape, and centre it in 28x28."""
+    rows, cols = np.nonzero(gray > 0.25 * gray.max())
+    cropped = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    height, width = cropped.shape
+    scale = INK_BOX / max(height, width)
+    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    ink = Image.fromarray(cropped.astype(np.uint8)).resize(new_size, Image.LANCZOS)
+    frame = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
+    frame.paste(ink, ((IMAGE_SIZE - new_size[0]) // 2, (IMAGE_SIZE - new_size[1]) // 2))
+    return np.asarray(frame, dtype=np.uint8)
+
+
+def enlarge(image, scale):
+    """A uint8 array or PIL image, scaled up with sharp pixels (for display and download)."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)

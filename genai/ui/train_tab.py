@@ -1,0 +1,365 @@
+"""The Train tab: pick a dataset and a model, press Start, watch it learn.
+
+While genai.train.train runs, this tab streams what it reports: a progress bar with
+the ETA and images per second, the loss curves, and a grid decoded from the same fixed
+noise every few seconds, so the class watches the same digits sharpen. When training
+ends (or is stopped) the model is saved in the visitor's private folder, offered as a
+.zip download and added to the model pickers of the other tabs.
+"""
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from ..device import describe
+from ..models import ARCHS, create_model
+from ..train import TrainSettings, train
+from . import datasets, model_store, settings
+from .errors import AppError, friendly
+from .inputs import whole_number
+
+DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
+FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae")]
+ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional"}
+PLOTTED_LOSSES = {"gan": ("L_D", "L_G"), "vae": ("reconstruction", "KL", "total")}
+UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
+
+LATEX_DELIMITERS = [
+    {"left": "$$", "right": "$$", "display": True},
+    {"left": "$", "right": "$", "display": False},
+]
+
+EXPLANATIONS = {
+    "gan": r"""
+### What is happening: a GAN
+
+Two networks play a game. The **generator** $G$ turns random noise $z \sim \mathcal{N}(0, I)$
+into an image $G(z)$. The **discriminator** $D$ looks at an image and gives the probability
+$D(\cdot)$ that it is a real digit.
+
+Each step, first $D$ learns to tell real digits $x$ from fakes:
+
+$$L_D = -\left[\log D(x) + \log\left(1 - D(G(z))\right)\right]$$
+
+then $G$ learns to fool $D$:
+
+$$L_G = -\log D(G(z))$$
+
+**Reading the curves.** GAN losses do not simply go down: the two players improve together,
+so the curves wobble around a balance. $L_D \approx 2 \log 2 \approx 1.39$ means $D$ is
+guessing; if $L_D$ falls towards 0 while $L_G$ climbs, $D$ has won and $G$ stops learning.
+
+The grid decodes **the same noise vectors** $z$ every few seconds: watch the same digits sharpen.
+""",
+    "vae": r"""
+### What is happening: a VAE
+
+The **encoder** maps an image $x$ to a Gaussian over codes, $q(z \mid x) = \mathcal{N}(\mu, \sigma^2)$;
+the **decoder** maps a code $z$ back to pixels. The code is drawn with the
+*reparameterization trick*, so gradients flow through $\mu$ and $\sigma$:
+
+$$z = \mu + \sigma \odot \epsilon, \qquad \epsilon \sim \mathcal{N}(0, I)$$
+
+Training minimizes, for every image,
+
+$$\text{loss} = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + \beta \cdot \underbrace{\mathrm{KL}\left(q(z \mid x) \,\Vert\, \mathcal{N}(0, I)\right)}_{\text{KL}}$$
+
+**Reconstruction** says how well the decoder redraws its input (cross-entropy over the 784 pixels).
+**KL** says how far the codes are from plain noise: keeping it small is what lets us draw *new*
+digits by decoding $z \sim \mathcal{N}(0, I)$. $\beta = 1$ is the true ELBO; a larger $\beta$
+gives a smoother latent space and blurrier digits.
+
+The grid decodes **the same codes** $z$ every few seconds: watch the same digits sharpen.
+""",
+}
+
+
+@dataclass
+class TrainTab:
+    """The widgets other parts of the app connect to."""
+
+    dataset: gr.Radio
+    dataset_status: gr.Markdown
+    start: gr.Button
+    stop: gr.Button
+    progress: gr.HTML
+    losses: gr.LinePlot
+    preview: gr.Image
+    status: gr.Markdown
+    model_name: gr.Textbox
+    download: gr.DownloadButton
+    inputs: list
+
+
+def arch_choices(family):
+    return [(ARCH_LABELS.get(arch, arch), arch) for arch in ARCHS[family]]
+
+
+def clock(seconds):
+    """Seconds as m:ss (or h:mm:ss)."""
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def progress_html(event, epochs, note=""):
+    """A progress bar with step, epoch, speed and time left, as HTML."""
+    percent = 100.0 * event.fraction
+    parts = [
+        f"step {event.step:,} of {event.total_steps:,}",
+        f"epoch {event.epoch:.1f} of {epochs}",
+    ]
+    if event.images_per_sec:
+        parts.append(f"{event.images_per_sec:,.0f} images/s")
+    parts.append(f"{clock(event.elapsed_seconds)} elapsed")
+    if event.done:
+        parts.append("done")
+    else:
+        parts.append(f"about {clock(event.eta_seconds)} left")
+    return waiting_html(" · ".join(parts) + (f" — {note}" if note else ""), percent)
+
+
+def waiting_html(text, percent=0.0):
+    return (
+        '<div class="genai-progress">'
+        f'<div class="genai-progress-track"><div class="genai-progress-fill" style="width: {percent:.1f}%"></div></div>'
+        f'<div class="genai-progress-text">{text}</div>'
+        "</div>"
+    )
+
+
+def make_settings(epochs, batch_size, lr, seed, max_steps, time_limit, conditional):
+    """TrainSettings from the form, with the server's time cap applied."""
+    cap = settings.max_train_seconds()
+    seconds = cap if not time_limit else min(float(time_limit), cap)
+    if seconds <= 0:
+        raise AppError(f"The time limit must be above 0 seconds (at most {cap:g}).")
+    return TrainSettings(
+        epochs=whole_number(epochs, "Epochs", 1, 1000),
+        batch_size=whole_number(batch_size, "Batch size", 2, 4096),
+        lr=None if lr is None else float(lr),
+        seed=whole_number(seed, "The seed", 0, 2**32 - 1),
+        preview_seconds=settings.PREVIEW_SECONDS,
+        preview_images=100 if conditional else 64,
+        preview_seed=settings.PREVIEW_SEED,
+        max_steps=whole_number(max_steps, "Max steps", 1, 10**9) if max_steps else None,
+        max_seconds=seconds,
+    )
+
+
+def loss_table(rows):
+    """The loss history as the line plot wants it: one row per (step, loss value, curve name)."""
+    table = pd.DataFrame(rows, columns=["step", "loss", "curve"])
+    return table.astype({"step": "int64", "loss": "float64", "curve": "string"})
+
+
+def train_model(
+    dataset_name, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit,
+    session, *, outputs,
+):
+    """Train a model and stream progress; `outputs` names the widgets each update goes to."""
+    ui = outputs
+    controls = session.controls()
+    if not controls.busy.acquire(blocking=False):
+        gr.Warning("You are already training a model in this tab: press Stop first, or wait until it ends.")
+        yield {ui["status"]: gr.skip()}  # leave everything the running training shows as it is
+        return
+    try:
+        controls.stop.clear()
+        if family not in ARCHS:
+            raise AppError(f"Choose the model family GAN or VAE, not {family!r}.")
+        if arch not in ARCHS[family]:
+            raise AppError(f"{arch!r} is not a {family.upper()} architecture: choose {', '.join(ARCHS[family])}.")
+        conditional = bool(conditional)
+        train_settings = make_settings(epochs, batch_size, lr, seed, max_steps, time_limit, conditional)
+        options = {"latent_dim": whole_number(latent_dim, "The latent size", 1, 1024), "conditional": conditional}
+        if family == "vae":
+            options["beta"] = float(beta)
+        yield {
+            ui["progress"]: waiting_html(f"Loading {dataset_name} ..."),
+            ui["status"]: "Getting ready ...",
+            ui["losses"]: loss_table([]),
+            ui["start"]: gr.update(interactive=False),
+            ui["stop"]: gr.update(interactive=True),
+        }
+        dataset = datasets.get(dataset_name, download=True)
+        device = model_store.app_device()
+        model = create_model(family, arch, seed=train_settings.seed, **options).to(device)
+        where = describe(device)
+        yield {
+            ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images ({where}).",
+            ui["dataset_status"]: datasets.status(dataset_name),
+        }
+
+        rows, last, last_sent = [], None, 0.0
+        shown = PLOTTED_LOSSES[family]
+        for event in train(model, dataset, train_settings, stop=controls.stop):
+            last = event
+            if not event.done:
+                rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
+            now = time.perf_counter()
+            if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
+                update = {ui["progress"]: progress_html(event, train_settings.epochs), ui["losses"]: loss_table(rows)}
+                if event.preview is not None:
+                    update[ui["preview"]] = event.preview
+                last_sent = now
+                yield update
+
+        name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
+        training = {
+            "epochs": train_settings.epochs, "batch_size": train_settings.batch_size,
+            "lr": train_settings.lr or model.default_lr, "seed": train_settings.seed, "device": str(device),
+            "images": len(dataset), "ended": last.reason, "app": "genai web app",
+        }
+        entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
+        choices = model_store.choices(session)
+        outcome = {
+            "finished": "Training finished.",
+            "stopped": "Stopped.",
+            "time limit": "Reached the time limit.",
+            "diverged": "Training diverged (the losses became infinite); the weights were rolled back.",
+        }.get(last.reason, last.reason)
+        update = {ui["progress"]: progress_html(last, train_settings.epochs), ui["losses"]: loss_table(rows)}
+        if last.preview is not None:
+            update[ui["preview"]] = last.preview
+        update[ui["status"]] = (
+            f"**{outcome}** {last.message} Your model is **{name}**: pick it in the Sample, Interpolate "
+            "and Explore tabs, or download it."
+        )
+        update[ui["model_name"]] = name
+        update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
+        for picker in ui["pickers"]:
+            keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
+            update[picker] = gr.update(choices=choices) if keep_current else gr.update(choices=choices, value=name)
+        update[ui["session"]] = session
+        if last.reason == "diverged":
+            gr.Warning(last.message)
+        yield update
+    finally:
+        controls.busy.release()
+
+
+@friendly
+def stop_training(session):
+    """Ask this tab's training run to stop after its current step (the model is kept)."""
+    controls = session.controls()
+    if not controls.busy.locked():
+        gr.Info("Nothing is training in this tab right now.")
+        return "Nothing is training right now."
+    controls.stop.set()
+    return "Stopping after the current step ..."
+
+
+def family_changed(family):
+    """New defaults when switching between GAN and VAE."""
+    defaults = settings.TRAIN_DEFAULTS[family]
+    return (
+        gr.update(choices=arch_choices(family), value=defaults["arch"]),
+        defaults["latent_dim"],
+        defaults["epochs"],
+        defaults["batch_size"],
+        defaults["lr"],
+        gr.update(visible=family == "vae"),
+        EXPLANATIONS[family],
+    )
+
+
+def build():
+    """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
+    defaults = settings.TRAIN_DEFAULTS["gan"]
+    cap = settings.max_train_seconds()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=300):
+            dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
+            dataset_status = gr.Markdown(elem_classes=["genai-note"], elem_id="train-dataset-status")
+            family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family")
+            # A dropdown that accepts any name: API clients choose the family and architecture together
+            # (train_model checks that they fit); in the browser the list follows the family.
+            arch = gr.Dropdown(arch_choices("gan"), value=defaults["arch"], label="Architecture",
+                               allow_custom_value=True)
+            conditional = gr.Checkbox(value=False, label="Conditional: also tell the model which digit to draw")
+            with gr.Row():
+                latent_dim = gr.Number(defaults["latent_dim"], label="Latent size", precision=0, minimum=1,
+                                       maximum=1024, min_width=100)
+                epochs = gr.Number(defaults["epochs"], label="Epochs", precision=0, minimum=1, maximum=1000,
+                                   min_width=100)
+            with gr.Row():
+                batch_size = gr.Number(defaults["batch_size"], label="Batch size", precision=0, minimum=2,
+                                       maximum=4096, min_width=100)
+                lr = gr.Number(defaults["lr"], label="Learning rate", minimum=0, maximum=1, step=1e-4, min_width=100)
+            beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (weight of the KL term)", visible=False,
+                             info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
+            seed = gr.Number(0, label="Seed (fixes the initial weights and the batch order)", precision=0)
+            with gr.Accordion("Stop early", open=False):
+                max_steps = gr.Number(0, label="Max steps (0 = train every epoch)", precision=0, minimum=0)
+                time_limit = gr.Number(cap, label=f"Time limit in seconds (at most {cap:g})", minimum=0,
+                                       maximum=cap)
+        with gr.Column(scale=5, min_width=380):
+            with gr.Row():
+                start = gr.Button("Start training", variant="primary", elem_id="train-start")
+                stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
+            progress = gr.HTML(waiting_html("Press Start to train."), elem_id="train-progress")
+            with gr.Row(equal_height=False):
+                preview = gr.Image(label="Samples from fixed noise", format="png", type="pil", interactive=False,
+                                   elem_id="train-preview", elem_classes=["genai-digits"], height=320,
+                                   buttons=["download", "fullscreen"], min_width=240)
+                losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
+                                     y_title="loss", height=320, elem_id="train-losses", min_width=240)
+            status = gr.Markdown(elem_id="train-status")
+            with gr.Row(equal_height=True):
+                model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")
+                download = gr.DownloadButton("Download model (.zip)", interactive=False, elem_id="train-download")
+            gr.Markdown(
+                f"Runs on **{describe(model_store.app_device())}**. A run stops after at most **{clock(cap)}** "
+                f"(the server's `GENAI_MAX_TRAIN_SECONDS`). {settings.train_concurrency()} runs can happen at once "
+                "on this server; more wait in line.",
+                elem_classes=["genai-note"], elem_id="train-device",
+            )
+        with gr.Column(scale=3, min_width=280, elem_classes=["genai-explain"]):
+            explanation = gr.Markdown(EXPLANATIONS["gan"], latex_delimiters=LATEX_DELIMITERS)
+
+    family.change(
+        family_changed, family, [arch, latent_dim, epochs, batch_size, lr, beta, explanation],
+        api_visibility="private", show_progress="hidden",
+    )
+    dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
+    return TrainTab(
+        dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
+        preview=preview, status=status, model_name=model_name, download=download,
+        inputs=[dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit],
+    )
+
+
+def connect(tab, session, pickers, vae_pickers=()):
+    """Wire Start and Stop.
+
+    `pickers` are the model dropdowns of the other tabs: when training ends they list the new
+    model and select it (those in `vae_pickers` only select a VAE).
+    """
+    outputs = {
+        "progress": tab.progress, "losses": tab.losses, "preview": tab.preview, "status": tab.status,
+        "model_name": tab.model_name, "download": tab.download, "start": tab.start, "stop": tab.stop,
+        "dataset_status": tab.dataset_status, "pickers": pickers, "vae_pickers": list(vae_pickers),
+        "session": session,
+    }
+
+    @friendly
+    def run(dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps,
+            time_limit, session):
+        yield from train_model(
+            dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit,
+            session, outputs=outputs,
+        )
+
+    components = [value for key, value in outputs.items() if key not in ("pickers", "vae_pickers")] + list(pickers)
+    started = tab.start.click(
+        run, tab.inputs + [session], components, api_name="train", show_progress="minimal",
+        concurrency_limit=settings.train_concurrency(), concurrency_id="train",
+    )
+    started.then(
+        lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [tab.start, tab.stop],
+        api_visibility="private", show_progress="hidden",
+    )
+    tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")

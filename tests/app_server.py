@@ -1,0 +1,126 @@
+"""Start the web app once for the UI tests: `python app.py` in a subprocess on a free port.
+
+The app gets its own checkpoints folder holding two tiny models trained here for a few
+steps (a conditional GAN and a VAE with a 2-D latent space), plus a classifier folder
+and a junk folder that the model pickers must ignore, so the tests never depend on the
+shipped checkpoints. The server is shared by every UI test module of one pytest run and
+stopped when the run ends.
+"""
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_MODELS = {
+    "tiny-gan": {"family": "gan", "arch": "mlp", "options": {"conditional": True}, "steps": 20},
+    "tiny-vae": {"family": "vae", "arch": "mlp", "options": {"latent_dim": 2}, "steps": 60},
+}
+STARTUP_SECONDS = 90
+
+_server = None
+
+
+class AppServer:
+    def __init__(self, url, process, folder, log_path):
+        self.url, self.process, self.folder, self.log_path = url, process, folder, log_path
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def make_checkpoints(folder, mnist_dir):
+    """Train the tiny models for a few steps and save them the way the shipped ones are saved."""
+    from genai.checkpoints import save_model
+    from genai.data import load_dataset
+    from genai.models import create_model
+    from genai.train import TrainSettings, train
+
+    dataset = load_dataset("mnist", data_dir=mnist_dir)
+    for name, spec in TINY_MODELS.items():
+        model = create_model(spec["family"], spec["arch"], seed=0, **spec["options"])
+        settings = TrainSettings(epochs=1, batch_size=64, max_steps=spec["steps"], preview_images=0)
+        for _ in train(model, dataset, settings):
+            pass
+        save_model(model.eval(), folder / name, dataset="mnist", steps=spec["steps"])
+    # Folders the pickers must skip: the metrics classifier and something that is not a model.
+    (folder / "classifier").mkdir()
+    shutil.copy(folder / "tiny-vae" / "config.json", folder / "classifier" / "config.json")
+    shutil.copy(folder / "tiny-vae" / "model.safetensors", folder / "classifier" / "model.safetensors")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "README.md").write_text("not a model\n")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url, process, log_path):
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"python app.py exited with code {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"python app.py did not answer on {url} within {STARTUP_SECONDS} s:\n{log_path.read_text()}")
+
+
+def start(mnist_dir):
+    """The running app (started on first call), as an AppServer with .url."""
+    global _server
+    if _server is not None:
+        return _server
+    folder = Path(tempfile.mkdtemp(prefix="genai-ui-test-"))
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir()
+    make_checkpoints(checkpoints, mnist_dir)
+    port = free_port()
+    env = {
+        **os.environ,
+        "GENAI_CHECKPOINTS_DIR": str(checkpoints),
+        "GENAI_DATA_DIR": str(mnist_dir),
+        "GENAI_CACHE_DIR": str(folder / "cache"),
+        "GENAI_MAX_TRAIN_SECONDS": "30",
+        "GENAI_TRAIN_CONCURRENCY": "2",
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "GRADIO_TEMP_DIR": str(folder / "gradio"),
+        "HF_HUB_OFFLINE": "1",
+        "TMPDIR": str(folder),
+    }
+    log_path = folder / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    server = AppServer(url, process, folder, log_path)
+    try:
+        wait_until_up(url, process, log_path)
+    except BaseException:
+        server.stop()
+        raise
+    _server = server
+    atexit.register(server.stop)
+    return server

@@ -1,0 +1,243 @@
+"""The web app through its API, as gradio_client sees it: `python app.py` runs in a subprocess.
+
+Every Client is a separate visitor (its own session), like a separate browser tab.
+The app's checkpoints folder holds two tiny models made by tests/app_server.py:
+"tiny-gan" (conditional MLP GAN) and "tiny-vae" (MLP VAE with a 2-D latent space).
+"""
+
+import asyncio
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import app_server
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+PAD = 2  # genai.sampling.grid's padding between tiles
+SCALE = 2  # the app shows grids at 2 screen pixels per MNIST pixel
+TILE = 28 + PAD
+
+
+@pytest.fixture(scope="session")
+def server(mnist_dir):
+    return app_server.start(mnist_dir)
+
+
+@pytest.fixture
+def new_client(server, tmp_path):
+    """Make clients (each one a separate visitor) that download into this test's folder."""
+
+    def make():
+        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
+
+    return make
+
+
+@pytest.fixture
+def client(new_client):
+    return new_client()
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def sample(client, model="tiny-vae", seed=0, grid_size=3, digit="all", temperature=1.0):
+    return pixels(client.predict(model, seed, grid_size, digit, temperature, api_name="/sample"))
+
+
+def train(client, family="vae", arch="mlp", max_steps=40, latent=None, epochs=1, seconds=20):
+    """Submit a tiny training run; returns the gradio_client Job."""
+    latent = latent or (20 if family == "vae" else 100)
+    lr = 1e-3 if family == "vae" else 2e-4
+    return client.submit("mnist", family, arch, False, latent, epochs, 64, lr, 1.0, 0, max_steps, seconds,
+                         api_name="/train")
+
+
+def picker_names(client):
+    """The model names this visitor's pickers offer (the page-load endpoint refreshes them)."""
+    status, sample_picker, _, _ = client.predict("mnist", None, None, None, api_name="/refresh")
+    return [value for _, value in sample_picker["choices"]], status
+
+
+def test_pickers_offer_the_generative_checkpoints_only(client):
+    names, status = picker_names(client)
+    assert names == ["tiny-gan", "tiny-vae"]  # not checkpoints/classifier, not a folder without a model
+    assert "10,000 images" in status
+
+
+def test_sampling_is_deterministic_per_seed_and_differs_across_seeds(client):
+    first, again, other = sample(client, seed=7), sample(client, seed=7), sample(client, seed=8)
+    assert first.shape == ((3 * TILE + PAD) * SCALE,) * 2  # a 3 x 3 grid
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    big_seed = sample(client, seed=2**32 - 1)
+    assert big_seed.shape == first.shape
+
+
+def test_conditional_model_draws_the_chosen_digit(client):
+    every_digit = sample(client, "tiny-gan", seed=1, grid_size=2, digit="all")
+    assert every_digit.shape == ((2 * TILE + PAD) * SCALE, (10 * TILE + PAD) * SCALE)  # 2 rows of 0..9
+    threes, sevens = sample(client, "tiny-gan", seed=1, digit="3"), sample(client, "tiny-gan", seed=1, digit="7")
+    assert not np.array_equal(threes, sevens)
+
+
+def test_interpolation_returns_the_frames_asked_for(client):
+    strip, gif, frame_slider, frame = client.predict(
+        "tiny-vae", "seeds", 11, 12, 0, 1, None, None, 7, "slerp", "0", api_name="/interpolate"
+    )
+    strip = pixels(strip)
+    assert strip.shape == ((TILE + PAD) * SCALE, (7 * TILE + PAD) * SCALE)
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 2 * 7 - 2  # forward, then back (without repeating the ends)
+    assert (frame_slider["maximum"], frame_slider["value"]) == (6, 3)  # frames 0..6, showing the middle one
+    assert pixels(frame).shape == (28 * 8, 28 * 8)
+    # The walk starts exactly at the digit of seed A, and ends at the digit of seed B.
+    start = sample(client, seed=11, grid_size=1)
+    end = sample(client, seed=12, grid_size=1)
+    assert np.array_equal(strip[:, : start.shape[1]], start)
+    assert np.array_equal(strip[:, -end.shape[1]:], end)
+    lerp_strip = pixels(client.predict("tiny-vae", "seeds", 11, 12, 0, 1, None, None, 7, "lerp", "0",
+                                       api_name="/interpolate")[0])
+    assert lerp_strip.shape == strip.shape
+
+
+def test_vae_walks_between_test_digits_and_uploads(client, tmp_path):
+    strip = client.predict("tiny-vae", "test digits", 0, 0, 3, 4, None, None, 5, "lerp", "0", api_name="/interpolate")[0]
+    assert pixels(strip).shape[1] == (5 * TILE + PAD) * SCALE
+
+    # A dark digit drawn on white paper, as a phone photo of a page would be.
+    drawing = Image.new("RGB", (120, 160), "white")
+    ImageDraw.Draw(drawing).line([(60, 20), (60, 140)], fill="black", width=14)
+    drawn = tmp_path / "one.png"
+    drawing.save(drawn)
+    strip = client.predict("tiny-vae", "uploads", 0, 0, 0, 0, handle_file(str(drawn)), handle_file(str(drawn)), 4,
+                           "slerp", "0", api_name="/interpolate")[0]
+    assert pixels(strip).shape[1] == (4 * TILE + PAD) * SCALE
+
+
+def test_gan_cannot_start_from_real_images(client):
+    with pytest.raises(AppError, match="no encoder"):
+        client.predict("tiny-gan", "test digits", 0, 0, 3, 4, None, None, 5, "lerp", "0", api_name="/interpolate")
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda c: sample(c, seed=-1), "seed must be a whole number from 0 to 4,294,967,295"),
+        (lambda c: sample(c, seed=2**32), "seed must be a whole number from 0 to 4,294,967,295"),
+        (lambda c: sample(c, model="no-such-model"), "no model called 'no-such-model'"),
+        (lambda c: sample(c, temperature=0), "less than minimum value 0.1"),  # checked by the slider
+        (lambda c: c.predict("tiny-vae", "test digits", 0, 0, 0, 10**6, None, None, 5, "lerp", "0",
+                             api_name="/interpolate"), "Test digit B must be from 0 to 9,999"),
+        (lambda c: c.predict("tiny-vae", "uploads", 0, 0, 0, 0, None, None, 5, "lerp", "0",
+                             api_name="/interpolate"), "Upload two images"),
+        (lambda c: train(c, family="gan", arch="conv").result(), "not a GAN architecture"),
+    ],
+)
+def test_bad_inputs_get_a_clear_message_and_the_app_keeps_answering(client, call, message):
+    with pytest.raises(AppError, match=message):
+        call(client)
+    assert sample(client).size > 0
+
+
+def test_a_file_that_is_not_an_image_is_refused_clearly(client, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("this is not a picture of a digit\n")
+    with pytest.raises(AppError, match="notes.txt is not an image"):
+        client.predict("tiny-vae", "uploads", 0, 0, 0, 0, handle_file(str(notes)), handle_file(str(notes)), 5,
+                       "lerp", "0", api_name="/interpolate")
+    assert sample(client).size > 0
+
+
+def test_training_streams_progress_and_then_its_model_samples(client, tmp_path):
+    job = train(client, family="vae", max_steps=60)
+    updates = list(job)
+    final = job.result()
+    progress, losses, preview, status, name, download = final[:6]
+    assert name == "my-vae-mlp-1"
+    assert "step 60 of 60" in progress and "Training finished" in status
+
+    streamed = [update for update in updates if isinstance(update[0], str) and "step " in update[0]]
+    assert len(streamed) >= 2  # progress arrived while training ran, not only at the end
+    curves = {row[2] for row in losses["data"]}
+    assert curves == {"reconstruction", "KL", "total"}
+    assert pixels(preview).shape == (8 * TILE + PAD, 8 * TILE + PAD)  # the 64 fixed-noise samples
+
+    # The new model is at once in this visitor's pickers, and samples like any other.
+    assert "my-vae-mlp-1" in picker_names(client)[0]
+    assert not np.array_equal(sample(client, "my-vae-mlp-1", seed=3), sample(client, "tiny-vae", seed=3))
+
+    # The download is a checkpoint folder that genai can load.
+    from genai.checkpoints import load_model
+
+    with zipfile.ZipFile(download["value"]) as bundle:
+        assert sorted(bundle.namelist()) == ["my-vae-mlp-1/config.json", "my-vae-mlp-1/model.safetensors"]
+        bundle.extractall(tmp_path)
+    model, metadata = load_model(tmp_path / "my-vae-mlp-1")
+    assert metadata["steps"] == 60 and model.family == "vae"
+
+
+def test_two_visitors_training_at_once_never_see_each_others_models(new_client):
+    alice, bob = new_client(), new_client()
+    alice_job, bob_job = train(alice, family="gan", max_steps=40), train(bob, family="vae", max_steps=40)
+    alice_final, bob_final = alice_job.result(), bob_job.result()
+
+    assert alice_final[4] == "my-gan-mlp-1" and bob_final[4] == "my-vae-mlp-1"
+    assert {row[2] for row in alice_final[1]["data"]} == {"L_D", "L_G"}
+    assert {row[2] for row in bob_final[1]["data"]} == {"reconstruction", "KL", "total"}
+    assert picker_names(alice)[0] == ["tiny-gan", "tiny-vae", "my-gan-mlp-1"]
+    assert picker_names(bob)[0] == ["tiny-gan", "tiny-vae", "my-vae-mlp-1"]
+    assert sample(alice, "my-gan-mlp-1").size and sample(bob, "my-vae-mlp-1").size
+    with pytest.raises(AppError, match="no model called 'my-vae-mlp-1'"):
+        sample(alice, "my-vae-mlp-1")
+    with pytest.raises(AppError, match="no model called 'my-gan-mlp-1'"):
+        sample(bob, "my-gan-mlp-1")
+
+
+async def warnings_of(job):
+    """The gr.Warning messages a job reported."""
+    found = []
+    async for update in job:
+        log = getattr(update, "log", None)
+        if log and log[1] == "warning":
+            found.append(log[0])
+    return found
+
+
+def test_one_training_per_visitor_and_stop_keeps_the_model(client):
+    long_run = train(client, family="gan", max_steps=100_000, epochs=50, seconds=25)
+    next(iter(long_run))  # it has started
+    second = train(client, family="vae", max_steps=10)
+    assert any("already training" in message for message in asyncio.run(warnings_of(second)))
+    assert not long_run.done()
+
+    assert "Stopping" in client.predict(api_name="/stop")
+    final = long_run.result()
+    assert "Stopped" in final[3] and final[4] == "my-gan-mlp-1"
+    assert picker_names(client)[0][-1] == "my-gan-mlp-1"
+    assert "Nothing is training" in client.predict(api_name="/stop")
+
+
+def test_explore_maps_a_2d_vae_and_explains_what_a_gan_lacks(client):
+    recon, latent_map, scatter, note = client.predict("tiny-vae", 0, "0", api_name="/explore")
+    assert pixels(recon).shape == ((2 * TILE + PAD) * 3, (10 * TILE + PAD) * 3)  # 10 originals over 10 rebuilt
+    assert pixels(latent_map).shape == ((20 * TILE + PAD) * SCALE,) * 2
+    assert scatter["columns"] == ["z1", "z2", "label"] and len(scatter["data"]) == 2000
+    assert {row[2] for row in scatter["data"]} == {str(digit) for digit in range(10)}
+    assert "2-D latent space" in note
+
+    recon, latent_map, scatter, note = client.predict("tiny-gan", 0, "0", api_name="/explore")
+    assert recon is None and latent_map is None and "is a GAN" in note and "no encoder" in note
+
+
+def test_importing_the_app_starts_nothing():
+    import app
+
+    assert type(app.demo).__name__ == "Blocks"
+    assert not app.demo.is_running
