@@ -1,0 +1,260 @@
+"""Tests for genai.checkpoints: save -> load gives the same model, and every bad folder or file is
+refused with a message saying what is wrong, without touching what is on disk.
+"""
+
+import json
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from genai.checkpoints import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    CheckpointError,
+    is_checkpoint,
+    load_model,
+    read_metadata,
+    save_model,
+)
+from genai.models import ARCHS, FAMILIES, create_model
+from genai.sampling import latent_noise, sample
+
+COMBOS = [(family, arch, conditional) for family in FAMILIES for arch in ARCHS[family] for conditional in (False, True)]
+
+
+def files_on_disk(root):
+    """Every path under root with its bytes and modification time, to prove nothing changed."""
+    return {
+        str(path.relative_to(root)): (path.read_bytes(), path.stat().st_mtime_ns) if path.is_file() else None
+        for path in sorted(root.rglob("*"))
+    }
+
+
+def stepped(family, arch, conditional=False, steps=2, **options):
+    """A model after a couple of updates, so its weights and BatchNorm statistics are not the initial ones."""
+    model = create_model(family, arch, seed=1, conditional=conditional, **options)
+    optimizers = model.configure_optimizers(model.default_lr)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(steps):
+        images = torch.rand(8, 1, 28, 28, generator=generator)
+        model.training_step(images, torch.arange(8) if conditional else None, optimizers)
+    return model.eval()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A saved MLP GAN checkpoint folder."""
+    return save_model(stepped("gan", "mlp"), tmp_path / "gan", dataset="mnist", steps=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Round trip
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family,arch,conditional", COMBOS)
+def test_save_then_load_gives_identical_outputs(tmp_path, family, arch, conditional):
+    model = stepped(family, arch, conditional)
+    directory = save_model(model, tmp_path / "model", dataset="mnist", steps=2, training={"lr": 0.001})
+    loaded, metadata = load_model(directory)
+
+    assert type(loaded) is type(model) and loaded.config == model.config
+    assert not loaded.training  # ready to sample
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor), name
+    z = latent_noise(3, 6, model.latent_dim)
+    labels = torch.arange(6) if conditional else None
+    with torch.no_grad():
+        assert torch.equal(loaded.generate(z, labels), model.generate(z, labels))
+    assert np.array_equal(sample(loaded, 9, 4), sample(model, 9, 4))
+    assert metadata["family"] == family and metadata["arch"] == arch
+    assert metadata["config"]["conditional"] is conditional
+    assert metadata["dataset"] == "mnist" and metadata["steps"] == 2 and metadata["training"] == {"lr": 0.001}
+
+
+def test_the_folder_holds_json_and_safetensors_only(saved):
+    assert sorted(p.name for p in saved.iterdir()) == [CONFIG_FILE, WEIGHTS_FILE]
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    assert {"family", "arch", "config", "created", "genai_version"} <= set(config)
+    with safe_open(saved / WEIGHTS_FILE, framework="pt") as weights:
+        assert "generator.net.0.weight" in weights.keys()
+    assert is_checkpoint(saved) and read_metadata(saved)["arch"] == "mlp"
+    assert not any(p.name.startswith(".") for p in saved.parent.iterdir())  # no temporary folders left
+
+
+def test_a_2d_vae_round_trips(tmp_path):
+    model = stepped("vae", "mlp", latent_dim=2, beta=4.0)
+    loaded, metadata = load_model(save_model(model, tmp_path / "vae-2d"))
+    assert loaded.latent_dim == 2 and loaded.config.beta == 4.0 and metadata["config"]["latent_dim"] == 2
+
+
+def test_a_safetensors_file_that_starts_with_byte_0x80_still_loads(tmp_path):
+    """The first 8 bytes of safetensors are the header length: 128 starts with 0x80, like a pickle."""
+    model = stepped("vae", "mlp")
+    directory = save_model(model, tmp_path / "vae")
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    for padding in range(256):  # pad the header's metadata until its length is 128 (mod 256)
+        save_file(weights, directory / WEIGHTS_FILE, metadata={"format": "pt", "note": "x" * padding})
+        if (directory / WEIGHTS_FILE).read_bytes()[0] == 0x80:
+            break
+    assert (directory / WEIGHTS_FILE).read_bytes()[0] == 0x80
+    loaded, _ = load_model(directory)
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in weights.items())
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving never overwrites
+# ---------------------------------------------------------------------------------------------
+
+
+def test_saving_into_an_existing_checkpoint_is_refused_and_changes_nothing(saved):
+    before = files_on_disk(saved.parent)
+    with pytest.raises(CheckpointError, match="already holds a saved model; choose a new folder"):
+        save_model(stepped("vae", "mlp"), saved)
+    assert files_on_disk(saved.parent) == before
+
+
+def test_saving_into_a_folder_with_other_files_is_refused_and_changes_nothing(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"precious")
+    before = files_on_disk(tmp_path)
+    with pytest.raises(CheckpointError, match="already holds other files"):
+        save_model(stepped("gan", "mlp"), folder)
+    assert files_on_disk(tmp_path) == before
+
+
+def test_saving_onto_a_file_is_refused(tmp_path):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    with pytest.raises(CheckpointError, match="is a file, not a folder"):
+        save_model(stepped("gan", "mlp"), target)
+    assert target.read_text() == "keep me"
+
+
+def test_an_empty_folder_is_used_and_overwrite_true_replaces(tmp_path, saved):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert is_checkpoint(save_model(stepped("gan", "mlp"), empty))
+    save_model(stepped("vae", "conv"), saved, overwrite=True)
+    assert read_metadata(saved)["family"] == "vae"
+    assert load_model(saved)[0].arch == "conv"
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading refuses bad folders and files, and leaves them as they are
+# ---------------------------------------------------------------------------------------------
+
+
+def refuse(directory, message):
+    """load_model(directory) must raise CheckpointError matching message and change no file."""
+    before = files_on_disk(directory) if directory.is_dir() else None
+    with pytest.raises(CheckpointError, match=message) as error:
+        load_model(directory)
+    if before is not None:
+        assert files_on_disk(directory) == before
+    return str(error.value)
+
+
+def test_a_missing_folder_is_refused(tmp_path):
+    refuse(tmp_path / "nowhere", "No checkpoint folder at .*nowhere")
+
+
+def test_a_missing_config_json_is_refused(saved):
+    (saved / CONFIG_FILE).unlink()
+    refuse(saved, "has no config.json: it is not a genai checkpoint")
+
+
+def test_corrupt_json_is_refused(saved):
+    (saved / CONFIG_FILE).write_text('{"family": "gan", "arch": ')
+    refuse(saved, "config.json is not valid JSON")
+
+
+def test_json_that_is_not_a_genai_config_is_refused(saved):
+    (saved / CONFIG_FILE).write_text('["a", "list"]')
+    refuse(saved, "lacks the fields family, arch and config")
+    (saved / CONFIG_FILE).write_bytes(b"\xff\xfe garbage")
+    refuse(saved, "not valid JSON")
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"arch": "transformer"}, "describes a model genai cannot build: Unknown GAN architecture"),
+        ({"family": "diffusion"}, "cannot build: Unknown model family"),
+        ({"config": {"latent_dim": -4}}, "cannot build: Latent dimension"),
+        ({"config": {"wings": 2}}, "cannot build: .*no setting wings"),
+        ({"config": "latent 100"}, "cannot build"),
+    ],
+)
+def test_a_config_genai_cannot_build_is_refused(saved, change, message):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config.update(change)
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    refuse(saved, message)
+
+
+def test_missing_weights_are_refused(saved):
+    (saved / WEIGHTS_FILE).unlink()
+    refuse(saved, "has no model.safetensors: the weights are missing")
+
+
+def test_weights_of_the_wrong_shape_are_refused_naming_the_tensor(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["config"]["latent_dim"] = 64  # the weights were trained with latent 100
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    message = refuse(saved, "do not match the model in config.json")
+    assert "generator.net.0.weight: (256, 100) instead of (256, 64)" in message
+
+
+def test_weights_of_another_architecture_are_refused_listing_missing_and_unexpected(saved):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["family"], config["arch"] = "vae", "mlp"
+    config["config"] = create_model("vae", "mlp").config.to_dict()
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    message = refuse(saved, "do not match")
+    assert "missing 12 tensors (e.g. decoder.0.bias" in message
+    assert "unexpected tensors (e.g. discriminator.net.0.bias" in message
+
+
+def test_a_torch_save_file_is_refused_as_a_pickle(saved):
+    torch.save(stepped("gan", "mlp").state_dict(), saved / WEIGHTS_FILE)  # a zip of pickles
+    refuse(saved, "looks like a pickle or torch.save file. genai only loads safetensors")
+
+
+def test_a_plain_pickle_is_refused_without_running_it(saved, tmp_path):
+    marker = tmp_path / "pickle-ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))  # unpickling would call open(marker, "w")
+
+    (saved / WEIGHTS_FILE).write_bytes(pickle.dumps(Exploit(), protocol=2))
+    refuse(saved, "looks like a pickle")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not weights", struct.pack("<Q", 10**12) + b"{}", b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": 1}   "])
+def test_files_that_are_not_safetensors_are_refused(saved, content):
+    (saved / WEIGHTS_FILE).write_bytes(content)
+    refuse(saved, "is not a valid safetensors file")
+
+
+def test_truncated_weights_are_refused(saved):
+    data = (saved / WEIGHTS_FILE).read_bytes()
+    (saved / WEIGHTS_FILE).write_bytes(data[: len(data) // 2])
+    refuse(saved, "is not a valid safetensors file")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_infinite_weights_are_refused_naming_the_tensor(saved, bad):
+    model = stepped("gan", "mlp")
+    weights = {k: v.contiguous() for k, v in model.state_dict().items()}
+    weights["discriminator.net.2.weight"][0, 3] = bad
+    save_file(weights, saved / WEIGHTS_FILE, metadata={"format": "pt"})
+    refuse(saved, r"contain NaN or infinite values \(discriminator.net.2.weight\)")
