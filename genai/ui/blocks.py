@@ -35,7 +35,7 @@ def first_walk(*args):
 def build_demo():
     """Build the app. Nothing heavy happens here: models and data load when first used."""
     initial = model_store.choices(None)
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600), fill_width=True) as demo:
         session = gr.State(Session(), delete_callback=end_session)
         gr.Markdown(style.HEADER)
         with gr.Tabs():

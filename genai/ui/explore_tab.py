@@ -142,7 +142,7 @@ def build(initial_choices):
                 latent_map = gr.Image(label="The latent space, decoded", format="png", type="pil", interactive=False,
                                       elem_classes=["genai-digits"], elem_id="explore-manifold", height=420)
                 scatter = gr.ScatterPlot(x="z1", y="z2", color="label", label="Test digits in latent space",
-                                         height=420, elem_id="explore-scatter")
+                                         elem_id="explore-scatter")
     return ExploreTab(picker=picker, inputs=[picker, seed, digit, button], outputs=[recon, latent_map, scatter, note])
 
 

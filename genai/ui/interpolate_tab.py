@@ -136,8 +136,8 @@ def build(initial_choices):
             button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-run")
         with gr.Column(scale=6, min_width=360):
             strip_image = gr.Image(label="From A to B", format="png", type="pil", interactive=False,
-                                   elem_id="interpolate-strip", elem_classes=["genai-digits"],
-                                   buttons=["download", "fullscreen"])
+                                   elem_id="interpolate-strip", elem_classes=["genai-digits"], show_label=False,
+                                   buttons=["download", "fullscreen"], height=140)
             with gr.Row(equal_height=False):
                 gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_id="interpolate-gif",
                                elem_classes=["genai-digits"], buttons=["download"], height=260)

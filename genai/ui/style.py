@@ -6,7 +6,11 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 CSS = """
 /* MNIST digits are 28x28 pixels: keep them sharp when the browser scales them up. */
-.genai-digits img { image-rendering: pixelated; }
+.genai-digits img {
+  image-rendering: pixelated;
+  width: 100%; height: 100%; object-fit: contain;  /* small pictures grow to fill their box ... */
+  box-sizing: border-box; padding-top: 36px;  /* ... below the label and buttons, not under them */
+}
 .genai-progress { padding: 4px 2px 8px; }
 .genai-progress-track {
   height: 16px; border-radius: 8px; overflow: hidden;

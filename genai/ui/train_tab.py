@@ -64,7 +64,11 @@ $$z = \mu + \sigma \odot \epsilon, \qquad \epsilon \sim \mathcal{N}(0, I)$$
 
 Training minimizes, for every image,
 
-$$\text{loss} = \underbrace{-\log p(x \mid z)}_{\text{reconstruction}} + \beta \cdot \underbrace{\mathrm{KL}\left(q(z \mid x) \,\Vert\, \mathcal{N}(0, I)\right)}_{\text{KL}}$$
+$$\text{loss} = \text{reconstruction} + \beta \cdot \text{KL}$$
+
+$$\text{reconstruction} = -\log p(x \mid z)$$
+
+$$\text{KL} = \mathrm{KL}\left(q(z \mid x) \,\Vert\, \mathcal{N}(0, I)\right)$$
 
 **Reconstruction** says how well the decoder redraws its input (cross-entropy over the 784 pixels).
 **KL** says how far the codes are from plain noise: keeping it small is what lets us draw *new*
@@ -180,7 +184,7 @@ def train_model(
         yield {
             ui["progress"]: waiting_html(f"Loading {dataset_name} ..."),
             ui["status"]: "Getting ready ...",
-            ui["losses"]: loss_table([]),
+            ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
             ui["start"]: gr.update(interactive=False),
             ui["stop"]: gr.update(interactive=True),
         }
@@ -274,7 +278,7 @@ def build():
         with gr.Column(scale=3, min_width=300):
             dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
             dataset_status = gr.Markdown(elem_classes=["genai-note"], elem_id="train-dataset-status")
-            family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family")
+            family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family", elem_id="train-family")
             # A dropdown that accepts any name: API clients choose the family and architecture together
             # (train_model checks that they fit); in the browser the list follows the family.
             arch = gr.Dropdown(arch_choices("gan"), value=defaults["arch"], label="Architecture",
@@ -284,7 +288,7 @@ def build():
                 latent_dim = gr.Number(defaults["latent_dim"], label="Latent size", precision=0, minimum=1,
                                        maximum=1024, min_width=100)
                 epochs = gr.Number(defaults["epochs"], label="Epochs", precision=0, minimum=1, maximum=1000,
-                                   min_width=100)
+                                   min_width=100, elem_id="train-epochs")
             with gr.Row():
                 batch_size = gr.Number(defaults["batch_size"], label="Batch size", precision=0, minimum=2,
                                        maximum=4096, min_width=100)
@@ -292,8 +296,9 @@ def build():
             beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (weight of the KL term)", visible=False,
                              info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
             seed = gr.Number(0, label="Seed (fixes the initial weights and the batch order)", precision=0)
-            with gr.Accordion("Stop early", open=False):
-                max_steps = gr.Number(0, label="Max steps (0 = train every epoch)", precision=0, minimum=0)
+            with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
+                max_steps = gr.Number(0, label="Max steps (0 = train every epoch)", precision=0, minimum=0,
+                                      elem_id="train-max-steps")
                 time_limit = gr.Number(cap, label=f"Time limit in seconds (at most {cap:g})", minimum=0,
                                        maximum=cap)
         with gr.Column(scale=5, min_width=380):
@@ -302,11 +307,11 @@ def build():
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             progress = gr.HTML(waiting_html("Press Start to train."), elem_id="train-progress")
             with gr.Row(equal_height=False):
-                preview = gr.Image(label="Samples from fixed noise", format="png", type="pil", interactive=False,
+                preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
                                    elem_id="train-preview", elem_classes=["genai-digits"], height=320,
                                    buttons=["download", "fullscreen"], min_width=240)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
-                                     y_title="loss", height=320, elem_id="train-losses", min_width=240)
+                                     y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
             status = gr.Markdown(elem_id="train-status")
             with gr.Row(equal_height=True):
                 model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")

@@ -1,0 +1,161 @@
+"""The web app in a real, headless Chromium: what a student clicks and sees.
+
+Saves screenshots into screenshots/ (or $GENAI_SCREENSHOT_DIR). Without Chromium or the
+playwright package the test is skipped, unless GENAI_REQUIRE_BROWSER=1 (as in CI), where
+a missing browser is a failure.
+"""
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import app_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run",
+    "--disable-component-update", "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[1]
+WAIT_MS = 30_000
+
+
+def browser_missing(reason):
+    if os.environ.get("GENAI_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"GENAI_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_missing("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not executable:
+        browser_missing(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, mnist_dir):
+    server = app_server.start(mnist_dir)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(server.url)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def shots():
+    folder = Path(os.environ.get("GENAI_SCREENSHOT_DIR") or REPO / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def save(page, name):
+        page.wait_for_timeout(400)  # let freshly changed pictures finish loading
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return save
+
+
+def image_src(page, elem_id):
+    """The src of the <img> inside a gr.Image, or None while it shows nothing."""
+    images = page.locator(f"#{elem_id} img")
+    return images.first.get_attribute("src") if images.count() else None
+
+
+def wait_for_new_src(page, elem_id, old):
+    page.wait_for_function(
+        "([id, old]) => { const img = document.querySelector(`#${id} img`); return img && img.src && img.src !== old; }",
+        arg=[elem_id, old or ""],
+    )
+    return image_src(page, elem_id)
+
+
+def image_bytes(page, src):
+    return page.request.get(src).body()
+
+
+def open_tab(page, name):
+    page.get_by_role("tab", name=name).click()
+
+
+def test_seed_slider_redraws_the_digits(page, shots):
+    open_tab(page, "Sample")
+    first = wait_for_new_src(page, "sample-image", None)
+    shots(page, "sample")
+
+    slider = page.locator("#sample-seed-slider input[type=range]")
+    slider.fill("500")  # like dragging the slider to 500
+    moved = wait_for_new_src(page, "sample-image", first)
+    assert image_bytes(page, moved) != image_bytes(page, first)
+    assert page.locator("#sample-seed input").input_value() == "500"  # the number box follows the slider
+
+    seed_box = page.locator("#sample-seed input")
+    seed_box.fill("4000000000")  # a seed beyond the slider's range, typed into the number box
+    seed_box.press("Enter")
+    typed = wait_for_new_src(page, "sample-image", moved)
+    assert image_bytes(page, typed) != image_bytes(page, moved)
+    shots(page, "sample-seed-changed")
+
+
+def test_training_shows_progress_and_previews_live(page, shots):
+    open_tab(page, "Train")
+    page.get_by_text("VAE — encoder + decoder").click()
+    page.locator("#train-stop-early").get_by_text("Stop early").click()
+    max_steps = page.locator("#train-max-steps input")
+    max_steps.fill("400")
+    max_steps.press("Tab")
+    page.locator("#train-epochs input").fill("5")
+    page.locator("#train-epochs input").press("Tab")
+    page.locator("#train-start").click()
+
+    progress_seen, previews_seen = set(), set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = page.locator("#train-progress .genai-progress-text").inner_text()
+        if "step " in text:
+            progress_seen.add(text)
+        src = image_src(page, "train-preview")
+        if src:
+            previews_seen.add(src)
+        if len(progress_seen) == 2 and len(previews_seen) == 1:
+            shots(page, "train-running")
+        if "Your model is" in page.locator("#train-status").inner_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"training did not finish in time; progress seen: {sorted(progress_seen)}")
+    page.wait_for_function("() => !document.querySelector('#train-start').disabled")
+    shots(page, "train-done")
+    assert len(progress_seen) >= 2, progress_seen  # the bar moved while training ran
+    assert len(previews_seen) >= 2, previews_seen  # and the preview grid was redrawn
+    assert page.locator("#train-model-name textarea, #train-model-name input").first.input_value() == "my-vae-mlp-1"
+
+    # The new model is selected in the Sample tab and drawn there.
+    open_tab(page, "Sample")
+    page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('my-vae-mlp-1')")
+    assert image_src(page, "sample-image")
+    shots(page, "sample-own-model")
+
+    open_tab(page, "Interpolate")
+    before = image_src(page, "interpolate-strip")
+    page.locator("#interpolate-run").click()
+    wait_for_new_src(page, "interpolate-strip", before)
+    shots(page, "interpolate")
+
+
+def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
+    open_tab(page, "Explore (VAE)")
+    wait_for_new_src(page, "explore-manifold", None)
+    assert image_src(page, "explore-recon")
+    page.wait_for_selector("#explore-scatter canvas, #explore-scatter svg")
+    shots(page, "explore")
