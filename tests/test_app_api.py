@@ -6,6 +6,7 @@ The app's checkpoints folder holds two tiny models made by tests/app_server.py:
 """
 
 import asyncio
+import importlib.util
 import zipfile
 
 import numpy as np
@@ -61,7 +62,7 @@ def train(client, family="vae", arch="mlp", max_steps=40, latent=None, epochs=1,
 
 def picker_names(client):
     """The model names this visitor's pickers offer (the page-load endpoint refreshes them)."""
-    status, sample_picker, _, _ = client.predict("mnist", None, None, None, api_name="/refresh")
+    status, sample_picker, *_ = client.predict("mnist", None, None, None, api_name="/refresh")
     return [value for _, value in sample_picker["choices"]], status
 
 
@@ -241,3 +242,64 @@ def test_importing_the_app_starts_nothing():
 
     assert type(app.demo).__name__ == "Blocks"
     assert not app.demo.is_running
+
+
+@pytest.mark.skipif(importlib.util.find_spec("genai.metrics") is None, reason="genai/metrics.py is not in this tree")
+def test_evaluate_shows_the_figures_of_a_model(client):
+    from genai.classifier import SHIPPED_DIR
+
+    if not (SHIPPED_DIR / "model.safetensors").is_file():
+        with pytest.raises(AppError, match="classifier"):
+            client.predict("tiny-gan", 500, 0, api_name="/evaluate")
+        return
+    figures, histogram = client.predict("tiny-gan", 500, 0, api_name="/evaluate")
+    assert "classifier-FID" in figures and "label agreement" in figures  # tiny-gan is conditional
+    assert [row[0] for row in histogram["data"]] == [str(digit) for digit in range(10)]
+    assert sum(row[1] for row in histogram["data"]) == 500
+    figures, _ = client.predict("tiny-vae", 500, 0, api_name="/evaluate")
+    assert "negative ELBO" in figures and "reconstruction SSIM" in figures
+
+
+def test_stop_cancels_a_run_that_still_waits_for_a_training_slot():
+    from genai.ui.session import Session
+    from genai.ui.train_tab import mark_waiting, stop_training, train_model
+
+    session = Session()
+    mark_waiting(session)  # Start pressed; every training slot of the server is taken
+    assert "Cancelled" in stop_training(session)
+    widgets = ["progress", "losses", "preview", "status", "model_name", "download", "start", "stop",
+               "dataset_status", "session"]
+    outputs = {name: name for name in widgets} | {"pickers": [], "vae_pickers": []}
+    updates = list(train_model("mnist", "vae", "mlp", False, 20, 1, 64, 1e-3, 1.0, 0, 10, 10, session, outputs=outputs))
+    assert updates[-1]["status"] == "Cancelled before it started." and not session.models
+    assert "Nothing is training" in stop_training(session)  # and the next Start is not cancelled
+    assert not session.controls().cancel_waiting
+
+
+def test_uploads_become_mnist_style_digits(tmp_path):
+    from genai.ui.errors import AppError as UploadError
+    from genai.ui.pictures import digit_from_upload
+
+    def saved(picture, name):
+        picture.save(tmp_path / name)
+        return tmp_path / name
+
+    paper = Image.new("RGB", (300, 200), "white")  # a dark stroke on light paper, far from the centre
+    ImageDraw.Draw(paper).line([(40, 30), (40, 170)], fill=(20, 20, 20), width=12)
+    digit = digit_from_upload(saved(paper, "paper.jpg"))
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    rows, cols = np.nonzero(digit > 128)
+    assert digit.max() == 255 and digit[0].max() == 0 and digit[:, 0].max() == 0  # white ink, black background
+    assert rows.max() - rows.min() + 1 == 20  # scaled into MNIST's 20-pixel box ...
+    assert abs(rows.mean() - 13.5) < 1.5 and abs(cols.mean() - 13.5) < 1.5  # ... and centred
+
+    transparent = Image.new("RGBA", (300, 200), (0, 0, 0, 0))  # a drawing app's export: ink on nothing
+    ImageDraw.Draw(transparent).line([(40, 30), (40, 170)], fill=(20, 20, 20, 255), width=12)
+    assert np.array_equal(digit_from_upload(saved(transparent, "drawing.png")), digit_from_upload(saved(paper, "p.png")))
+
+    mnist_like = Image.new("L", (28, 28), 0)  # already white on black: not inverted
+    ImageDraw.Draw(mnist_like).line([(14, 4), (14, 23)], fill=255, width=3)
+    assert digit_from_upload(saved(mnist_like, "mnist.png"))[14, 14] == 255
+
+    with pytest.raises(UploadError, match="looks empty"):
+        digit_from_upload(saved(Image.new("RGB", (50, 50), "white"), "blank.png"))

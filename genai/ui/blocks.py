@@ -5,6 +5,8 @@ and only wires widgets to genai's functions. What a visitor trains is kept in th
 Session, held in a gr.State; the pretrained models are shared through model_store.
 """
 
+import importlib.util
+
 import gradio as gr
 
 from . import datasets, explore_tab, interpolate_tab, model_store, sample_tab, style, train_tab
@@ -12,17 +14,23 @@ from .errors import friendly
 from .session import Session, end_session
 
 TITLE = "genai — watch generative models learn"
+# The Evaluate tab shows genai.metrics' figures; it appears when that module is part of genai.
+HAS_METRICS = importlib.util.find_spec("genai.metrics") is not None
 
 
-def page_opened(session, dataset_name, sample_model, interpolate_model, explore_model):
+def page_opened(session, dataset_name, sample_model, interpolate_model, explore_model, evaluate_model=None):
     """Fresh model lists (pretrained + this visitor's) and the dataset status, when the page opens."""
     choices = model_store.choices(session)
-    return [
-        datasets.status(dataset_name),
-        gr.update(choices=choices, value=model_store.preferred(choices, session, sample_model)),
-        gr.update(choices=choices, value=model_store.preferred(choices, session, interpolate_model)),
-        gr.update(choices=choices, value=model_store.preferred(choices, session, explore_model, family="vae")),
-    ]
+
+    def picker(current, family=None):
+        value = model_store.preferred(choices, session, current, family=family)
+        return gr.update(choices=choices, value=value, info=model_store.picker_info(choices))
+
+    updates = [datasets.status(dataset_name), picker(sample_model), picker(interpolate_model),
+               picker(explore_model, family="vae")]
+    if HAS_METRICS:
+        updates.append(picker(evaluate_model))
+    return updates
 
 
 def first_walk(*args):
@@ -47,8 +55,16 @@ def build_demo():
                 interpolate_ui = interpolate_tab.build(initial)
             with gr.Tab("Explore (VAE)", id="explore") as explore_page:
                 explore_ui = explore_tab.build(initial)
+            if HAS_METRICS:
+                from . import evaluate_tab
+
+                with gr.Tab("Evaluate", id="evaluate"):
+                    evaluate_ui = evaluate_tab.build(initial)
 
         pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker]
+        if HAS_METRICS:
+            pickers.append(evaluate_ui.picker)
+            evaluate_tab.connect(evaluate_ui, session)
         train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker])
         sample_tab.connect(sample_ui, session)
         interpolate_tab.connect(interpolate_ui, session)

@@ -85,8 +85,12 @@ def scatter_table(model, test, class_names):
     """Where the encoder puts the first SCATTER_POINTS test digits: columns z1, z2, label."""
     count = min(SCATTER_POINTS, len(test))
     codes = encode_means(model, test.images[:count], test.labels[:count])
-    names = [class_names[int(k)] for k in test.labels[:count]]
-    return pd.DataFrame({"z1": codes[:, 0].numpy(), "z2": codes[:, 1].numpy(), "label": names})
+    labels = test.labels[:count]
+    table = pd.DataFrame({
+        "z1": codes[:, 0].numpy(), "z2": codes[:, 1].numpy(), "label": [class_names[int(k)] for k in labels],
+        "order": labels.numpy(),
+    })
+    return table.sort_values("order", kind="stable").drop(columns="order")  # legend in label order 0..9
 
 
 def explore(model_name, seed, digit, session):
@@ -129,7 +133,7 @@ def build(initial_choices):
         with gr.Column(scale=3, min_width=260):
             picker = gr.Dropdown(
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="explore-model",
-                info=None if initial_choices else "None available yet: train one in the Train tab first.",
+                info=model_store.picker_info(initial_choices),
             )
             seed = gr.Number(0, label="Which test digits (a seed)", precision=0)
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit for the map (conditional VAEs)")

@@ -117,7 +117,7 @@ def build(initial_choices):
         with gr.Column(scale=4, min_width=300):
             picker = gr.Dropdown(
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="interpolate-model",
-                info=None if initial_choices else "None available yet: train one in the Train tab first.",
+                info=model_store.picker_info(initial_choices),
             )
             source = gr.Radio(SOURCES, value="seeds", label="Walk between")
             with gr.Row() as seed_row:

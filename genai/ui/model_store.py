@@ -110,6 +110,13 @@ def kind(metadata):
     return f"{conditional}{metadata.get('family', '?').upper()} ({metadata.get('arch', '?').upper()})"
 
 
+def picker_info(pairs):
+    """The line under a model picker."""
+    if not pairs:
+        return "None available yet: train one in the Train tab first."
+    return "Pretrained models first, then the ones you train in this tab."
+
+
 def no_models_message():
     return (
         f"No models are available yet: no pretrained checkpoints were found in {settings.checkpoints_dir()} "

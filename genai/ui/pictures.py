@@ -59,7 +59,8 @@ def fit_ink(gray):
     ink = Image.fromarray(cropped.astype(np.uint8)).resize(new_size, Image.LANCZOS)
     frame = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
     frame.paste(ink, ((IMAGE_SIZE - new_size[0]) // 2, (IMAGE_SIZE - new_size[1]) // 2))
-    return np.asarray(frame, dtype=np.uint8)
+    pixels = np.asarray(frame, dtype=np.float32)
+    return np.round(pixels * (255 / max(pixels.max(), 1))).astype(np.uint8)  # strokes as bright as MNIST's
 
 
 def enlarge(image, scale):

@@ -81,7 +81,7 @@ def build(initial_choices):
         with gr.Column(scale=4, min_width=300):
             picker = gr.Dropdown(
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="sample-model",
-                info=None if initial_choices else "None available yet: train one in the Train tab first.",
+                info=model_store.picker_info(initial_choices),
             )
             info = gr.Markdown(elem_classes=["genai-note"])
             seed_slider = gr.Slider(0, settings.SEED_SLIDER_MAX, value=42, step=1, label="Seed",

@@ -32,8 +32,12 @@ class ModelEntry:
 
 @dataclass
 class TrainingControls:
-    stop: threading.Event = field(default_factory=threading.Event)
-    busy: threading.Lock = field(default_factory=threading.Lock)
+    """Start/Stop bookkeeping of one session: at most one run at a time, stoppable, cancellable while queued."""
+
+    stop: threading.Event = field(default_factory=threading.Event)  # set: stop after the current step
+    busy: threading.Lock = field(default_factory=threading.Lock)  # held while a run trains
+    waiting: bool = False  # Start was pressed and the run waits for a free training slot
+    cancel_waiting: bool = False  # Stop was pressed while it waited: do not start it
 
 
 class Session:

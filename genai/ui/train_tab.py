@@ -166,12 +166,17 @@ def train_model(
     """Train a model and stream progress; `outputs` names the widgets each update goes to."""
     ui = outputs
     controls = session.controls()
+    controls.waiting = False
     if not controls.busy.acquire(blocking=False):
         gr.Warning("You are already training a model in this tab: press Stop first, or wait until it ends.")
         yield {ui["status"]: gr.skip()}  # leave everything the running training shows as it is
         return
     try:
         controls.stop.clear()
+        if controls.cancel_waiting:  # Stop was pressed while this run waited for a slot
+            controls.cancel_waiting = False
+            yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
+            return
         if family not in ARCHS:
             raise AppError(f"Choose the model family GAN or VAE, not {family!r}.")
         if arch not in ARCHS[family]:
@@ -219,6 +224,7 @@ def train_model(
         }
         entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
         choices = model_store.choices(session)
+        info = model_store.picker_info(choices)
         outcome = {
             "finished": "Training finished.",
             "stopped": "Stopped.",
@@ -236,7 +242,7 @@ def train_model(
         update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
         for picker in ui["pickers"]:
             keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
-            update[picker] = gr.update(choices=choices) if keep_current else gr.update(choices=choices, value=name)
+            update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
         update[ui["session"]] = session
         if last.reason == "diverged":
             gr.Warning(last.message)
@@ -247,13 +253,33 @@ def train_model(
 
 @friendly
 def stop_training(session):
-    """Ask this tab's training run to stop after its current step (the model is kept)."""
+    """Ask this tab's training run to stop after its current step (the model is kept).
+
+    A run still waiting for a free training slot is cancelled instead.
+    """
+    controls = session.controls()
+    if controls.busy.locked():
+        controls.stop.set()
+        return "Stopping after the current step ..."
+    if controls.waiting:
+        controls.cancel_waiting = True
+        return "Cancelled: your run was still waiting for a free training slot."
+    gr.Info("Nothing is training in this tab right now.")
+    return "Nothing is training right now."
+
+
+def mark_waiting(session):
+    """Right after Start is pressed: the run is on its way (perhaps waiting for a slot); Stop can cancel it."""
     controls = session.controls()
     if not controls.busy.locked():
-        gr.Info("Nothing is training in this tab right now.")
-        return "Nothing is training right now."
-    controls.stop.set()
-    return "Stopping after the current step ..."
+        controls.waiting, controls.cancel_waiting = True, False
+    return gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ..."
+
+
+def buttons_after_run(session):
+    """Start back on and Stop off, unless another run of this session is still training."""
+    running = session.controls().busy.locked()
+    return gr.update(interactive=not running), gr.update(interactive=running)
 
 
 def family_changed(family):
@@ -359,12 +385,16 @@ def connect(tab, session, pickers, vae_pickers=()):
         )
 
     components = [value for key, value in outputs.items() if key not in ("pickers", "vae_pickers")] + list(pickers)
-    started = tab.start.click(
+    pressed = tab.start.click(
+        mark_waiting, session, [tab.start, tab.stop, tab.status], api_visibility="private", show_progress="hidden",
+        concurrency_limit=None,
+    )
+    started = pressed.then(
         run, tab.inputs + [session], components, api_name="train", show_progress="minimal",
         concurrency_limit=settings.train_concurrency(), concurrency_id="train",
     )
     started.then(
-        lambda: (gr.update(interactive=True), gr.update(interactive=False)), None, [tab.start, tab.stop],
-        api_visibility="private", show_progress="hidden",
+        buttons_after_run, session, [tab.start, tab.stop], api_visibility="private", show_progress="hidden",
+        concurrency_limit=None,
     )
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")

@@ -1,0 +1,101 @@
+"""The Evaluate tab: how good is a model, in numbers (genai.metrics).
+
+genai.metrics.evaluate draws a few thousand samples and asks genai's own digit
+classifier about them: classifier-FID (next to the real-vs-real floor), Inception
+Score, how many samples are clearly one digit, how often each digit is drawn, and,
+for a VAE, the negative ELBO and how faithful its reconstructions are. This tab shows
+those figures as a table, each with what it means, and the digit histogram as a chart.
+"""
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from .. import metrics
+from . import datasets, model_store
+from .errors import friendly
+from .inputs import whole_number
+
+SAMPLE_CHOICES = [500, 1000, 2000]
+
+
+@dataclass
+class EvaluateTab:
+    picker: gr.Dropdown
+    inputs: list
+    outputs: list
+    button: gr.Button
+
+
+def figure_rows(results):
+    """(figure, this model, real digits, what it means) for every figure evaluate() returned."""
+    rows = [
+        ("classifier-FID", f"{results['fid']:.1f}", f"{results['fid_real_floor']:.1f}",
+         "distance between generated and real digits; lower is better, real-vs-real is the floor"),
+        ("Inception Score", f"{results['inception_score']:.2f}", f"{results['inception_score_real']:.2f}",
+         "1 to 10: high when each sample is clearly one digit and all ten digits appear"),
+        ("recognizable", f"{100 * results['recognizable_share']:.0f}%", f"{100 * results['recognizable_share_real']:.0f}%",
+         "share of samples the classifier is at least 90% sure about"),
+    ]
+    if "label_agreement" in results:
+        rows.append(("label agreement", f"{100 * results['label_agreement']:.0f}%", "",
+                     "how often the digit asked for is the digit drawn"))
+    if "negative_elbo" in results:
+        rows += [
+            ("negative ELBO", f"{results['negative_elbo']:.1f}", "",
+             f"nats per test image = {results['reconstruction']:.1f} reconstruction + {results['kl']:.1f} KL; lower is better"),
+            ("reconstruction SSIM", f"{results['ssim']:.3f}", "1", "structural similarity of reconstructions to the originals"),
+            ("reconstruction PSNR", f"{results['psnr']:.1f} dB", "", "signal-to-noise of reconstructions; higher is better"),
+        ]
+    return rows
+
+
+def figures_markdown(results):
+    lines = ["| figure | this model | real digits | what it means |", "|---|---|---|---|"]
+    lines += [f"| {name} | **{value}** | {real} | {meaning} |" for name, value, real, meaning in figure_rows(results)]
+    lines.append("")
+    lines.append(f"{results['n_samples']:,} samples (seed {results['seed']}) compared with {results['n_samples']:,} "
+                 f"real test digits. Scores come from genai's own digit classifier, so they compare models "
+                 "evaluated here, not with published Inception-based figures.")
+    if results.get("trained_on_eval_images"):
+        lines.append("\n**Note:** this model was trained on these test images, so the figures measure how well it "
+                     "fits them, not how well it generalizes.")
+    return "\n".join(lines)
+
+
+def evaluate_model(model_name, samples, seed, session):
+    """The figures of one model as Markdown, and its digit histogram as a table for the bar chart."""
+    entry = model_store.find(model_name, session)
+    samples = whole_number(samples, "The number of samples", 100, 5000)
+    seed = whole_number(seed, "The seed", 0, 2**32 - 1)
+    test = datasets.get(model_store.dataset_of(entry), split="test")
+    results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata)
+    counts = pd.DataFrame({"digit": [str(d) for d in range(10)], "samples": results["class_counts"]})
+    return f"### {entry.name}\n\n" + figures_markdown(results), counts
+
+
+def build(initial_choices):
+    first = initial_choices[0][1] if initial_choices else None
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=260):
+            picker = gr.Dropdown(
+                initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="evaluate-model",
+                info=model_store.picker_info(initial_choices),
+            )
+            samples = gr.Radio(SAMPLE_CHOICES, value=1000, label="Samples to judge",
+                               info="More samples: steadier figures, slower (about 1.5 s per 1,000 on 2 CPU cores).")
+            seed = gr.Number(0, label="Seed", precision=0)
+            button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
+        with gr.Column(scale=7, min_width=360):
+            figures = gr.Markdown("Choose a model and press **Evaluate**.", elem_id="evaluate-figures")
+            histogram = gr.BarPlot(x="digit", y="samples", label="Which digits the samples look like",
+                                   elem_id="evaluate-histogram", sort=None, y_lim=[0, None])
+    return EvaluateTab(picker=picker, inputs=[picker, samples, seed], outputs=[figures, histogram], button=button)
+
+
+def connect(tab, session):
+    tab.button.click(
+        friendly(evaluate_model), tab.inputs + [session], tab.outputs, api_name="evaluate",
+        concurrency_limit=2, concurrency_id="evaluate", show_progress="minimal",
+    )
