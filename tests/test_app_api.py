@@ -162,7 +162,7 @@ def test_training_streams_progress_and_then_its_model_samples(client, tmp_path):
     final = job.result()
     progress, losses, preview, status, name, download = final[:6]
     assert name == "my-vae-mlp-1"
-    assert "step 60 of 60" in progress and "Training finished" in status
+    assert "step 60 of 60" in progress and "Finished 60 steps" in status
 
     streamed = [update for update in updates if isinstance(update[0], str) and "step " in update[0]]
     assert len(streamed) >= 2  # progress arrived while training ran, not only at the end

@@ -68,11 +68,7 @@ def build_demo():
         train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker])
         sample_tab.connect(sample_ui, session)
         interpolate_tab.connect(interpolate_ui, session)
-        explore_tab.connect(explore_ui, session)
-        explore_page.select(
-            friendly(explore_tab.explore), [explore_ui.picker, *explore_ui.inputs[1:3], session], explore_ui.outputs,
-            api_visibility="private", show_progress="minimal",
-        )
+        explore_tab.connect(explore_ui, session, explore_page)
 
         opened = demo.load(
             friendly(page_opened), [session, train_ui.dataset, *pickers], [train_ui.dataset_status, *pickers],

@@ -88,7 +88,8 @@ def build(initial_choices):
             seed = gr.Number(0, label="Seed", precision=0)
             button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
         with gr.Column(scale=7, min_width=360):
-            figures = gr.Markdown("Choose a model and press **Evaluate**.", elem_id="evaluate-figures")
+            figures = gr.Markdown("Choose a model and press **Evaluate**.", label="Figures", show_label=False,
+                                  elem_id="evaluate-figures")
             histogram = gr.BarPlot(x="digit", y="samples", label="Which digits the samples look like",
                                    elem_id="evaluate-histogram", sort=None, y_lim=[0, None])
     return EvaluateTab(picker=picker, inputs=[picker, samples, seed], outputs=[figures, histogram], button=button)

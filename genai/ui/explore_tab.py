@@ -31,8 +31,14 @@ ENCODE_BATCH = 500
 @dataclass
 class ExploreTab:
     picker: gr.Dropdown
-    inputs: list
+    seed: gr.Number
+    digit: gr.Radio
+    button: gr.Button
     outputs: list
+
+    @property
+    def inputs(self):
+        return [self.picker, self.seed, self.digit]
 
 
 def model_device(model):
@@ -138,7 +144,7 @@ def build(initial_choices):
             seed = gr.Number(0, label="Which test digits (a seed)", precision=0)
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit for the map (conditional VAEs)")
             button = gr.Button("Explore", variant="primary", elem_id="explore-run")
-            note = gr.Markdown(elem_id="explore-note")
+            note = gr.Markdown(label="What applies", show_label=False, elem_id="explore-note")
         with gr.Column(scale=7, min_width=360):
             recon = gr.Image(label="Test digits (top) and their reconstructions (bottom)", format="png", type="pil",
                              interactive=False, elem_classes=["genai-digits"], elem_id="explore-recon", height=200)
@@ -147,12 +153,13 @@ def build(initial_choices):
                                       elem_classes=["genai-digits"], elem_id="explore-manifold", height=420)
                 scatter = gr.ScatterPlot(x="z1", y="z2", color="label", label="Test digits in latent space",
                                          elem_id="explore-scatter")
-    return ExploreTab(picker=picker, inputs=[picker, seed, digit, button], outputs=[recon, latent_map, scatter, note])
+    return ExploreTab(picker=picker, seed=seed, digit=digit, button=button, outputs=[recon, latent_map, scatter, note])
 
 
-def connect(tab, session):
-    picker, seed, digit, button = tab.inputs
+def connect(tab, session, page):
+    """Explore on a click, on a new model or digit, and when the tab is opened (`page`, its gr.Tab)."""
     gr.on(
-        [button.click, picker.change, digit.change], friendly(explore), [picker, seed, digit, session], tab.outputs,
-        api_name="explore", concurrency_limit=None, show_progress="minimal", trigger_mode="always_last",
+        [tab.button.click, tab.picker.change, tab.digit.change, page.select], friendly(explore),
+        tab.inputs + [session], tab.outputs, api_name="explore", concurrency_limit=None, show_progress="minimal",
+        trigger_mode="always_last",
     )

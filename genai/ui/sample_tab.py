@@ -83,7 +83,7 @@ def build(initial_choices):
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="sample-model",
                 info=model_store.picker_info(initial_choices),
             )
-            info = gr.Markdown(elem_classes=["genai-note"])
+            info = gr.Markdown(label="About this model", show_label=False, elem_classes=["genai-note"])
             seed_slider = gr.Slider(0, settings.SEED_SLIDER_MAX, value=42, step=1, label="Seed",
                                     elem_id="sample-seed-slider")
             seed = gr.Number(42, label=f"Seed (any whole number from 0 to {MAX_SEED:,})", precision=0,

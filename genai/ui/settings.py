@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # 3 s for the MLP GAN on 10,000 images).
 TRAIN_DEFAULTS = {
     "gan": {"arch": "mlp", "latent_dim": 100, "epochs": 10, "batch_size": 64, "lr": 2e-4},
-    "vae": {"arch": "mlp", "latent_dim": 20, "epochs": 10, "batch_size": 64, "lr": 1e-3},
+    "vae": {"arch": "mlp", "latent_dim": 20, "epochs": 5, "batch_size": 64, "lr": 1e-3},
 }
 PREVIEW_SECONDS = 2.0  # refresh the live sample grid this often while training
 PREVIEW_SEED = 0  # the fixed noise behind every preview: learners watch the same digits sharpen

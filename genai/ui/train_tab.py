@@ -225,18 +225,12 @@ def train_model(
         entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
         choices = model_store.choices(session)
         info = model_store.picker_info(choices)
-        outcome = {
-            "finished": "Training finished.",
-            "stopped": "Stopped.",
-            "time limit": "Reached the time limit.",
-            "diverged": "Training diverged (the losses became infinite); the weights were rolled back.",
-        }.get(last.reason, last.reason)
         update = {ui["progress"]: progress_html(last, train_settings.epochs), ui["losses"]: loss_table(rows)}
         if last.preview is not None:
             update[ui["preview"]] = last.preview
         update[ui["status"]] = (
-            f"**{outcome}** {last.message} Your model is **{name}**: pick it in the Sample, Interpolate "
-            "and Explore tabs, or download it."
+            f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
+            "or download it."
         )
         update[ui["model_name"]] = name
         update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
@@ -303,7 +297,8 @@ def build():
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
             dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
-            dataset_status = gr.Markdown(elem_classes=["genai-note"], elem_id="train-dataset-status")
+            dataset_status = gr.Markdown(label="Dataset status", show_label=False, elem_classes=["genai-note"],
+                                         elem_id="train-dataset-status")
             family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family", elem_id="train-family")
             # A dropdown that accepts any name: API clients choose the family and architecture together
             # (train_model checks that they fit); in the browser the list follows the family.
@@ -331,14 +326,14 @@ def build():
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
-            progress = gr.HTML(waiting_html("Press Start to train."), elem_id="train-progress")
+            progress = gr.HTML(waiting_html("Press Start to train."), label="Progress", elem_id="train-progress")
             with gr.Row(equal_height=False):
                 preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
                                    elem_id="train-preview", elem_classes=["genai-digits"], height=320,
                                    buttons=["download", "fullscreen"], min_width=240)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
                                      y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
-            status = gr.Markdown(elem_id="train-status")
+            status = gr.Markdown(label="Status", show_label=False, elem_id="train-status")
             with gr.Row(equal_height=True):
                 model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")
                 download = gr.DownloadButton("Download model (.zip)", interactive=False, elem_id="train-download")
