@@ -1,7 +1,7 @@
 """The whole app: one gr.Blocks with a tab per task, and the events that span tabs.
 
-Each tab lives in its own module (train_tab, sample_tab, interpolate_tab, explore_tab)
-and only wires widgets to genai's functions. What a visitor trains is kept in their own
+Each tab lives in its own module (train_tab, sample_tab, interpolate_tab, explore_tab,
+evaluate_tab) and only wires widgets to genai's functions. What a visitor trains is kept in their own
 Session, held in a gr.State; the pretrained models are shared through model_store.
 """
 

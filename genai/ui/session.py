@@ -6,6 +6,7 @@ its initial value for every new visitor; a threading.Event or Lock cannot be cop
 so those are made the first time this session needs them.
 """
 
+import atexit
 import shutil
 import tempfile
 import threading
@@ -16,6 +17,18 @@ from pathlib import Path
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_metadata, save_model
 
 _MAKING_CONTROLS = threading.Lock()  # guards the one-time creation of a session's Event and Lock
+_MAKING_FOLDER = threading.Lock()
+_app_folder = None  # this server's temporary folder; each session gets a private folder inside it
+
+
+def app_folder():
+    """A temporary folder for this server process, deleted when the process exits."""
+    global _app_folder
+    with _MAKING_FOLDER:
+        if _app_folder is None or not _app_folder.is_dir():
+            _app_folder = Path(tempfile.mkdtemp(prefix="genai-app-"))
+            atexit.register(shutil.rmtree, _app_folder, ignore_errors=True)
+        return _app_folder
 
 
 @dataclass
@@ -66,7 +79,7 @@ class Session:
 
     def private_folder(self):
         if self.folder is None or not Path(self.folder).is_dir():
-            self.folder = Path(tempfile.mkdtemp(prefix="genai-session-"))
+            self.folder = Path(tempfile.mkdtemp(prefix="session-", dir=app_folder()))
         return Path(self.folder)
 
     def keep(self, name, model, dataset, steps, training):
