@@ -1,0 +1,407 @@
+"""How good is a generative model? The figures the seeds name, computed for MNIST.
+
+Papers judge generated images with Inception, a network trained on ImageNet. For
+28x28 digits we use genai's own small digit classifier (genai/classifier.py)
+instead, so every score below is "classifier-" something: the numbers are
+comparable between models evaluated here, not with published Inception figures.
+
+For every model (GAN or VAE), on n generated samples:
+- classifier-FID: how far the features of generated digits are from those of real
+  ones (lower is better), printed beside the real-vs-real floor: the FID of two
+  disjoint sets of real digits of the same size, i.e. what a perfect model would get.
+- classifier Inception Score: are samples confidently one digit, and are all digits
+  drawn? From 1 (worst) to 10 (best, for 10 classes).
+- recognizable share: the share of samples the classifier is at least 90% sure about.
+- class histogram: how many samples look like each digit (mode collapse shows here).
+- label agreement (conditional models): how often the digit asked for is the one drawn.
+
+For a VAE, on n test images:
+- negative ELBO in nats per image (reconstruction + KL, lower is better),
+- reconstruction SSIM (structural similarity, 1 = identical) and PSNR (in dB).
+
+    results = evaluate(model, load_dataset("mnist", split="test"), n_samples=2000, seed=0)
+    print(format_table(results))
+"""
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .classifier import as_float_images, default_classifier
+from .models.vae import kl_divergence, reconstruction_loss
+from .sampling import check_seed, decode, label_tensor, model_device
+
+
+class MetricsError(ValueError):
+    """A metric that cannot be computed with these inputs, explained for a human."""
+
+
+# --- Frechet distance -----------------------------------------------------------------------------
+
+
+def frechet_distance(features_a, features_b):
+    """The Frechet distance between two sets of feature vectors, each modelled as a Gaussian.
+
+    With mu, Sigma the mean and covariance of each set (rows are samples):
+
+        FD = ||mu_a - mu_b||^2 + Tr(Sigma_a + Sigma_b - 2 (Sigma_a Sigma_b)^(1/2))
+
+    The first term compares the centres, the second the spreads. For the trace of
+    the matrix square root we use that Sigma_a Sigma_b has the same eigenvalues as
+    the symmetric matrix M = Sigma_a^(1/2) Sigma_b Sigma_a^(1/2), so
+
+        Tr((Sigma_a Sigma_b)^(1/2)) = sum_i sqrt(lambda_i(M)),
+
+    and symmetric eigendecompositions (numpy.linalg.eigh) are exact and stable,
+    unlike a general matrix square root. Computed in float64.
+    """
+    a = np.asarray(features_a, dtype=np.float64)
+    b = np.asarray(features_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise MetricsError(f"Frechet distance needs two (N, D) feature arrays of the same D; got {a.shape} and {b.shape}.")
+    if len(a) < 2 or len(b) < 2:
+        raise MetricsError("Frechet distance needs at least 2 samples in each set (to estimate a covariance).")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    sigma_a, sigma_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = symmetric_sqrt(sigma_a)
+    middle = root_a @ sigma_b @ root_a
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)  # symmetrize away rounding
+    trace_of_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+    distance = np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b) - 2 * trace_of_root
+    return max(float(distance), 0.0)  # rounding can leave -1e-12 for identical sets
+
+
+def symmetric_sqrt(matrix):
+    """S^(1/2) of a symmetric positive semi-definite S = V diag(lambda) V^T: V diag(sqrt(lambda)) V^T."""
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.sqrt(np.clip(eigenvalues, 0, None))) @ vectors.T
+
+
+# --- samples and classifier outputs --------------------------------------------------------------
+
+
+def generate_images(model, n, seed=0, labels=None, batch_size=500):
+    """n samples as uint8 (n, 28, 28), seeded exactly like genai.sampling.
+
+    The noise is drawn as in sampling.latent_noise (one randn row per image from
+    torch.Generator().manual_seed(seed) on the CPU), so the first 1,024 images are exactly
+    sampling.sample(model, seed, 1024); unlike sampling, this allows more than 1,024 images.
+    Conditional models draw the digits 0..9 in turn (all digits equally often) unless labels
+    are given.
+    """
+    seed = check_seed(seed)
+    if not isinstance(n, int) or n < 1:
+        raise MetricsError(f"The number of samples must be a whole number of at least 1, not {n!r}.")
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.stack([torch.randn(model.latent_dim, generator=generator) for _ in range(n)])
+    labels = label_tensor(model, labels, n)
+    chunks = [
+        decode(model, z[i:i + batch_size], None if labels is None else labels[i:i + batch_size])
+        for i in range(0, n, batch_size)
+    ]
+    return np.concatenate(chunks)
+
+
+def classifier_features(images, classifier=None):
+    """The classifier's penultimate features of images (uint8 (N, 28, 28) or float (N, 1, 28, 28)): (N, 128)."""
+    classifier = classifier or default_classifier()
+    return classifier.features(as_float_images(images)).numpy()
+
+
+def classifier_probabilities(images, classifier=None):
+    """p(digit | image) for every image: (N, 10) numpy, rows sum to 1."""
+    classifier = classifier or default_classifier()
+    return classifier.probabilities(as_float_images(images)).numpy()
+
+
+def classifier_fid(model_or_images, real_images, n=None, seed=0, classifier=None):
+    """classifier-FID between generated and real digits (lower is better).
+
+    model_or_images: a generative model (n samples are drawn with this seed) or images
+    (uint8 (N, 28, 28) or float (N, 1, 28, 28)). The features are the classifier's penultimate
+    layer. FID depends on the number of samples (fewer samples -> higher FID), so compare
+    models at the same n, and read it beside real_fid_floor() for the same n. Images the
+    classifier takes for "not a digit" (noise, blank, blobs) all map to about the same features,
+    so FID tops out near 1,350 for them: it ranks models that draw digit-like images.
+    """
+    if isinstance(model_or_images, torch.nn.Module):
+        fake = generate_images(model_or_images, n or len(real_images), seed)
+    else:
+        fake = model_or_images if n is None else model_or_images[:n]
+    return frechet_distance(classifier_features(fake, classifier), classifier_features(real_images, classifier))
+
+
+def real_fid_floor(real_images, n, seed=0, classifier=None):
+    """The FID of two disjoint random sets of n real digits: the best a model can score at this n."""
+    first, second = disjoint_subsets(len(real_images), n, seed)
+    real_images = torch.as_tensor(np.asarray(real_images))
+    return frechet_distance(
+        classifier_features(real_images[first], classifier), classifier_features(real_images[second], classifier)
+    )
+
+
+def disjoint_subsets(n_images, n, seed=0):
+    """Two disjoint seeded random index sets of size n out of range(n_images)."""
+    if 2 * n > n_images:
+        raise MetricsError(
+            f"Comparing with real digits needs 2 x {n:,} real images but only {n_images:,} are loaded: "
+            f"use n of at most {n_images // 2:,}."
+        )
+    order = torch.randperm(n_images, generator=torch.Generator().manual_seed(check_seed(seed)))
+    return order[:n], order[n:2 * n]
+
+
+def classifier_inception_score(probs, eps=1e-12):
+    """Inception Score with the digit classifier (Salimans et al. 2016), in one split.
+
+    With p(y|x) the classifier's probabilities for sample x and p(y) = mean over x of p(y|x):
+
+        IS = exp( mean_x KL( p(y|x) || p(y) ) )
+           = exp( mean_x sum_y p(y|x) * (log p(y|x) - log p(y)) )
+
+    High when each sample is confidently one digit (p(y|x) peaked) AND all digits
+    appear (p(y) flat). It ranges from 1 (every sample looks the same, or nothing is
+    recognizable) to the number of classes, 10 (confident and perfectly balanced).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    marginal = probs.mean(axis=0, keepdims=True)
+    kl = (probs * (np.log(probs + eps) - np.log(marginal + eps))).sum(axis=1)
+    return float(np.exp(kl.mean()))
+
+
+def confident_share(probs, threshold=0.9):
+    """The "recognizable share": the fraction of images whose most likely digit has p >= threshold."""
+    probs = np.asarray(probs)
+    return float((probs.max(axis=1) >= threshold).mean())
+
+
+def class_histogram(probs):
+    """How many images the classifier assigns to each digit: int array of length 10."""
+    probs = np.asarray(probs)
+    return np.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+
+
+def recognizable_share(model, n=1000, seed=0, threshold=0.9, classifier=None):
+    """The share of n seeded samples that the classifier recognizes with p >= threshold.
+
+    Conditional models draw every digit equally often (0, 1, ..., 9, 0, 1, ...).
+    """
+    return confident_share(classifier_probabilities(generate_images(model, n, seed), classifier), threshold)
+
+
+def label_agreement(model, n=1000, seed=0, classifier=None):
+    """Conditional models: the share of samples whose most likely digit is the digit asked for."""
+    if not model.conditional:
+        raise MetricsError("Label agreement needs a conditional model: this one is not told which digit to draw.")
+    asked = np.arange(n) % model.config.num_classes
+    probs = classifier_probabilities(generate_images(model, n, seed, labels=asked), classifier)
+    return float((probs.argmax(axis=1) == asked).mean())
+
+
+# --- VAE figures ---------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def negative_elbo(model, images, labels=None, seed=0, batch_size=500):
+    """The VAE's negative ELBO in nats per image (lower is better), with beta = 1.
+
+        -ELBO(x) = E_q(z|x)[ -log p(x|z) ] + KL( q(z|x) || N(0, I) )
+                 =        reconstruction  +  KL
+
+    estimated with one seeded sample z = mu + sigma * eps, eps ~ N(0, I), per image, using
+    the model's own reconstruction_loss and kl_divergence (genai/models/vae.py), summed over
+    the 784 pixels and latent dimensions and averaged over images. beta is 1 whatever beta
+    the model was trained with, so this is the true bound: -ELBO >= -log p(x).
+
+    Caveat: genai treats the grey levels x in [0, 1] as targets of a continuous binary
+    cross-entropy; papers usually report -log p(x) on *binarized* MNIST (pixels set to 0 or
+    1), which gives different numbers (~80-100 nats). Compare these values only with each other.
+
+    Returns {"negative_elbo", "reconstruction", "kl"}, each in nats per image.
+    """
+    if model.family != "vae":
+        raise MetricsError("The ELBO is defined for VAEs only.")
+    device = model_device(model)
+    images = as_float_images(images)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    was_training = model.training
+    model.eval()
+    recon_sum = kl_sum = 0.0
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        y = None if labels is None else torch.as_tensor(labels[i:i + batch_size])
+        y = model.check_labels(y, len(x), device)
+        mu, logvar = model.encode(x, y)
+        eps = torch.randn(mu.shape, generator=generator).to(device)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        recon_sum += float(reconstruction_loss(model.decode_logits(z, y), x).sum())
+        kl_sum += float(kl_divergence(mu, logvar).sum())
+    model.train(was_training)
+    n = len(images)
+    return {"negative_elbo": (recon_sum + kl_sum) / n, "reconstruction": recon_sum / n, "kl": kl_sum / n}
+
+
+@torch.no_grad()
+def reconstructions(model, images, labels=None, batch_size=500):
+    """The VAE's reconstructions (decoder applied to the mean code mu): float (N, 1, 28, 28) in [0, 1], CPU."""
+    device = model_device(model)
+    images = as_float_images(images)
+    was_training = model.training
+    model.eval()
+    parts = []
+    for i in range(0, len(images), batch_size):
+        y = None if labels is None else torch.as_tensor(labels[i:i + batch_size]).to(device)
+        parts.append(model.reconstruct(images[i:i + batch_size].to(device), y).cpu())
+    model.train(was_training)
+    return torch.cat(parts)
+
+
+def gaussian_window(size=11, sigma=1.5):
+    """A size x size Gaussian kernel that sums to 1."""
+    x = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+    g = torch.exp(-x**2 / (2 * sigma**2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(images_a, images_b, data_range=1.0, window_size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """Structural similarity of each pair of images (Wang et al. 2004): a tensor (N,), 1 = identical.
+
+    Around every pixel, a Gaussian window (11 x 11, sigma 1.5) gives local means mu, variances
+    sigma^2 and the covariance sigma_ab of the two images; then
+
+        SSIM = (2 mu_a mu_b + C1) (2 sigma_ab + C2) / ((mu_a^2 + mu_b^2 + C1) (sigma_a^2 + sigma_b^2 + C2))
+
+    with C1 = (0.01 L)^2, C2 = (0.03 L)^2, L the data range (1 for images in [0, 1]). It compares
+    brightness, contrast and structure, and is averaged over the windows that fit inside the image.
+    Images: uint8 (N, 28, 28) or float (N, 1, H, W) in [0, 1].
+    """
+    a = as_float_images(images_a)
+    b = as_float_images(images_b).to(a.device)
+    if a.shape != b.shape:
+        raise MetricsError(f"SSIM compares images of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    window = gaussian_window(window_size, sigma).to(a.device)[None, None]
+
+    def blur(t):  # local weighted mean; "valid": only windows fully inside the image
+        return F.conv2d(t, window)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    ssim_map = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return ssim_map.flatten(1).mean(dim=1)
+
+
+def psnr(images_a, images_b, data_range=1.0):
+    """Peak signal-to-noise ratio of each pair, in dB: a tensor (N,).
+
+        PSNR = 10 log10( L^2 / MSE ),  MSE = mean over pixels of (a - b)^2
+
+    Higher is better; identical images give +inf (no noise at all).
+    """
+    a = as_float_images(images_a)
+    b = as_float_images(images_b).to(a.device)
+    if a.shape != b.shape:
+        raise MetricsError(f"PSNR compares images of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    mse = (a - b).pow(2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(data_range**2 / mse)
+
+
+# --- everything at once --------------------------------------------------------------------------
+
+
+def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=None):
+    """Every figure that applies to the model, as a dict (see the module docstring).
+
+    dataset: MNIST (a genai.data.Dataset, normally the test split). Two disjoint seeded sets of
+    n_samples real images are drawn from it: the first is the reference for FID (and the VAE's
+    test images), the second gives the real-vs-real floor. metadata: the checkpoint's
+    config.json, if known, to say whether the model was trained on these very images.
+    """
+    if dataset.name != "mnist":
+        raise MetricsError(f"The metrics classifier knows MNIST digits only, not {dataset.name}.")
+    classifier = classifier or default_classifier(model_device(model))
+    first, second = disjoint_subsets(len(dataset), n_samples, seed)
+    real, real_labels = dataset.images[first].cpu(), dataset.labels[first].cpu()
+    fake = generate_images(model, n_samples, seed)
+
+    fake_features, real_features = classifier_features(fake, classifier), classifier_features(real, classifier)
+    fake_probs, real_probs = classifier_probabilities(fake, classifier), classifier_probabilities(real, classifier)
+    results = {
+        "model": model.describe(),
+        "family": model.family,
+        "arch": model.arch,
+        "conditional": model.conditional,
+        "dataset": dataset.describe(),
+        "n_samples": n_samples,
+        "seed": seed,
+        "fid": frechet_distance(fake_features, real_features),
+        "fid_real_floor": frechet_distance(classifier_features(dataset.images[second].cpu(), classifier), real_features),
+        "inception_score": classifier_inception_score(fake_probs),
+        "inception_score_real": classifier_inception_score(real_probs),
+        "recognizable_share": confident_share(fake_probs),
+        "recognizable_share_real": confident_share(real_probs),
+        "class_counts": class_histogram(fake_probs).tolist(),
+    }
+    if model.conditional:
+        asked = np.arange(n_samples) % model.config.num_classes  # what generate_images asked for
+        results["label_agreement"] = float((fake_probs.argmax(axis=1) == asked).mean())
+    if model.family == "vae":
+        labels = real_labels if model.conditional else None
+        results.update(negative_elbo(model, real, labels, seed=seed))
+        rebuilt = reconstructions(model, real, labels)
+        results["ssim"] = float(ssim(rebuilt, real).mean())
+        results["psnr"] = float(psnr(rebuilt, real).mean())
+    if metadata is not None:
+        results["trained_on_eval_images"] = trained_on(metadata, dataset)
+    return results
+
+
+def trained_on(metadata, dataset):
+    """Did the checkpoint's training use the split we evaluate on? True, False, or None (unknown)."""
+    training = metadata.get("training") or {}
+    if "split" not in training:
+        return None
+    return training["split"] is None or training["split"] in dataset.splits
+
+
+def format_table(results):
+    """A plain-text table of evaluate()'s results, with what each number means."""
+    rows = [
+        ("classifier-FID (lower is better)", f"{results['fid']:.2f}", f"real vs real: {results['fid_real_floor']:.2f}"),
+        ("Inception Score (1-10, higher is better)", f"{results['inception_score']:.2f}",
+         f"real digits: {results['inception_score_real']:.2f}"),
+        ("recognizable share (p >= 0.9)", f"{100 * results['recognizable_share']:.1f}%",
+         f"real digits: {100 * results['recognizable_share_real']:.1f}%"),
+    ]
+    if "label_agreement" in results:
+        rows.append(("label agreement (asked digit drawn)", f"{100 * results['label_agreement']:.1f}%", ""))
+    if "negative_elbo" in results:
+        rows += [
+            ("negative ELBO, nats/image (lower is better)", f"{results['negative_elbo']:.1f}",
+             f"= {results['reconstruction']:.1f} reconstruction + {results['kl']:.1f} KL"),
+            ("reconstruction SSIM (max 1)", f"{results['ssim']:.3f}", ""),
+            ("reconstruction PSNR (dB, higher is better)", f"{results['psnr']:.1f}", ""),
+        ]
+    counts = results["class_counts"]
+    rows.append(("samples per digit 0-9", " ".join(str(c) for c in counts), ""))
+    width = max(len(name) for name, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows[:-1])
+    lines = [
+        f"{results['model']}: {results['n_samples']:,} samples (seed {results['seed']}) "
+        f"vs {results['n_samples']:,} real digits of {results['dataset']}",
+    ]
+    for name, value, note in rows:
+        lines.append(f"  {name:<{width}}  {value:>{value_width}}  {note}".rstrip())
+    if results.get("trained_on_eval_images"):
+        lines.append("  Note: the model was trained on these images, so the figures measure fit, not generalization.")
+    return "\n".join(lines)
+
+
+def json_ready(results):
+    """results with non-finite floats (e.g. PSNR of identical images, +inf) as None: valid JSON."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in results.items()}

@@ -1,0 +1,288 @@
+"""Tests of the metrics (genai/metrics.py), the digit classifier behind them (genai/classifier.py)
+and the `eval` command."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genai.__main__ import main
+from genai.checkpoints import CheckpointError, load_model, save_model
+from genai.classifier import (
+    SHIPPED_DIR,
+    DigitClassifier,
+    accuracy,
+    default_classifier,
+    held_out_indices,
+    junk_images,
+    load_classifier,
+    random_shift,
+    save_classifier,
+    split_held_out,
+)
+from genai.data import load_dataset
+from genai.metrics import (
+    class_histogram,
+    classifier_fid,
+    classifier_inception_score,
+    classifier_probabilities,
+    confident_share,
+    frechet_distance,
+    generate_images,
+    label_agreement,
+    negative_elbo,
+    psnr,
+    real_fid_floor,
+    recognizable_share,
+    ssim,
+)
+from genai.models import create_model
+from genai.models.vae import kl_divergence, reconstruction_loss
+from genai.sampling import sample
+from genai.train import TrainSettings, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def mnist_test(mnist_dir):
+    return load_dataset("mnist", data_dir=mnist_dir, split="test", download=False)
+
+
+def noise_images(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+# --- Frechet distance --------------------------------------------------------------------------
+
+
+def test_frechet_distance_of_a_set_with_itself_is_zero():
+    features = np.random.default_rng(0).normal(size=(400, 32)) @ np.random.default_rng(1).normal(size=(32, 32))
+    assert frechet_distance(features, features) == pytest.approx(0, abs=1e-6)
+
+
+def test_frechet_distance_matches_the_formula_for_a_scaled_copy():
+    # b = 2a: mu_b = 2 mu_a, Sigma_b = 4 Sigma_a, (Sigma_a Sigma_b)^(1/2) = 2 Sigma_a, so
+    # FD = ||mu_a||^2 + Tr(Sigma_a) + 4 Tr(Sigma_a) - 4 Tr(Sigma_a) = ||mu_a||^2 + Tr(Sigma_a).
+    a = np.random.default_rng(2).normal(loc=0.5, size=(300, 8)) @ np.random.default_rng(3).normal(size=(8, 8))
+    expected = np.sum(a.mean(axis=0) ** 2) + np.trace(np.cov(a, rowvar=False))
+    assert frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(a, a + 3.0) == pytest.approx(9.0 * a.shape[1], rel=1e-6)  # shifted means only
+
+
+def test_frechet_distance_rejects_mismatched_features():
+    with pytest.raises(ValueError, match="same D"):
+        frechet_distance(np.zeros((10, 4)), np.zeros((10, 5)))
+
+
+# --- classifier-based scores -----------------------------------------------------------------
+
+
+def test_inception_score_of_known_predictions():
+    confident_balanced = np.eye(10)[np.arange(1000) % 10]
+    assert classifier_inception_score(confident_balanced) == pytest.approx(10, rel=1e-6)
+    one_class = np.eye(10)[np.zeros(1000, dtype=int)]
+    assert classifier_inception_score(one_class) == pytest.approx(1, rel=1e-6)
+    unsure = np.full((1000, 10), 0.1)
+    assert classifier_inception_score(unsure) == pytest.approx(1, rel=1e-6)
+
+
+def test_confident_share_and_histogram():
+    probs = np.array([[0.95, 0.05], [0.6, 0.4], [0.1, 0.9], [0.02, 0.98]])
+    assert confident_share(probs, threshold=0.9) == 0.75
+    assert class_histogram(probs).tolist() == [2, 2]
+
+
+def test_real_digits_score_far_better_than_noise(mnist_test):
+    real = mnist_test.images.numpy()
+    real_a, real_b = real[:500], real[500:1000]
+    noise = noise_images(500)
+    assert classifier_fid(real_b, real_a) < 0.1 * classifier_fid(noise, real_a)
+    real_probs, noise_probs = classifier_probabilities(real_a), classifier_probabilities(noise)
+    assert confident_share(real_probs) > 0.9 > 0.2 > confident_share(noise_probs)
+    assert classifier_inception_score(real_probs) > 8 > 3 > classifier_inception_score(noise_probs)
+    assert min(class_histogram(real_probs)) > 20  # every digit is present among 500 real ones
+
+
+def test_real_fid_floor_is_small_and_uses_disjoint_sets(mnist_test):
+    floor = real_fid_floor(mnist_test.images, 500, seed=0)
+    assert 0 < floor < classifier_fid(noise_images(500), mnist_test.images[:500])
+    with pytest.raises(ValueError, match="at most 5,000"):
+        real_fid_floor(mnist_test.images, 6000)
+
+
+# --- SSIM and PSNR -------------------------------------------------------------------------------
+
+
+def test_ssim_is_one_for_identical_images_and_drops_with_noise(mnist_test):
+    images = mnist_test.images[:50].float().div(255).unsqueeze(1)
+    generator = torch.Generator().manual_seed(0)
+    slightly = (images + 0.05 * torch.randn(images.shape, generator=generator)).clamp(0, 1)
+    heavily = (images + 0.3 * torch.randn(images.shape, generator=generator)).clamp(0, 1)
+    same, light, heavy = ssim(images, images), ssim(images, slightly), ssim(images, heavily)
+    assert torch.allclose(same, torch.ones(50), atol=1e-5)
+    assert (light < 0.99).all() and (heavy < light).all()
+    assert torch.allclose(ssim(slightly, images), light, atol=1e-6)  # symmetric
+
+
+def test_ssim_accepts_uint8_and_float_alike(mnist_test):
+    as_uint8 = mnist_test.images[:10]
+    as_float = as_uint8.float().div(255).unsqueeze(1)
+    assert torch.allclose(ssim(as_uint8, as_uint8.flip(0)), ssim(as_float, as_float.flip(0)), atol=1e-6)
+
+
+def test_psnr_known_value_and_identical_images():
+    black = torch.zeros(3, 1, 28, 28)
+    assert psnr(black, black + 0.1).tolist() == pytest.approx([20.0] * 3, rel=1e-5)  # MSE 0.01 -> 20 dB
+    assert torch.isinf(psnr(black, black)).all()
+
+
+# --- VAE: the ELBO -------------------------------------------------------------------------------
+
+
+def test_negative_elbo_is_reconstruction_plus_kl_with_beta_one(mnist_test):
+    images = mnist_test.images[:64]
+    model = create_model("vae", "mlp", seed=0, beta=4.0)
+    result = negative_elbo(model, images, seed=3)
+    assert result["negative_elbo"] == pytest.approx(result["reconstruction"] + result["kl"], rel=1e-6)
+    assert result == negative_elbo(model, images, seed=3)  # seeded: the same number every time
+
+    # Recompute by hand with the same noise: the training beta (4) plays no part.
+    x = images.float().div(255).unsqueeze(1)
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        logits = model.decode_logits(mu + torch.exp(0.5 * logvar) * eps)
+        by_hand = (reconstruction_loss(logits, x) + kl_divergence(mu, logvar)).mean()
+    assert result["negative_elbo"] == pytest.approx(float(by_hand), rel=1e-5)
+
+
+# --- sampling for metrics ------------------------------------------------------------------------
+
+
+def test_generated_images_are_seeded_like_sampling():
+    model = create_model("gan", "mlp", seed=0)
+    many = generate_images(model, 1100, seed=7)  # more than sampling's 1,024 at once
+    assert many.shape == (1100, 28, 28) and many.dtype == np.uint8
+    assert np.array_equal(many[:16], sample(model, 7, 16))
+
+
+def test_conditional_share_and_label_agreement_run_on_an_untrained_model():
+    model = create_model("gan", "mlp", seed=0, conditional=True)
+    assert 0 <= recognizable_share(model, n=100, seed=0) <= 1
+    assert 0 <= label_agreement(model, n=100, seed=0) <= 1
+    with pytest.raises(ValueError, match="conditional"):
+        label_agreement(create_model("gan", "mlp", seed=0), n=10)
+
+
+# --- the digit classifier ------------------------------------------------------------------------
+
+
+def test_shipped_classifier_is_accurate_on_its_held_out_images(mnist_test):
+    classifier = default_classifier()
+    metadata = classifier.metadata
+    stored = metadata["held_out"]["indices"]
+    assert len(stored) == 2000 and stored == held_out_indices().tolist()  # the documented seeded choice
+    images, labels = mnist_test.images[stored], mnist_test.labels[stored]
+    measured = accuracy(classifier, images, labels)
+    assert measured >= 0.97
+    assert measured == pytest.approx(metadata["accuracy"]["held_out"], abs=1e-3)  # what config.json claims
+    assert (SHIPPED_DIR / "model.safetensors").stat().st_size < 2_000_000
+
+
+def test_classifier_is_not_a_generative_checkpoint():
+    with pytest.raises(CheckpointError, match="classifier"):
+        load_model(SHIPPED_DIR)
+
+
+def test_random_shift_moves_each_digit_by_at_most_two_pixels(mnist_test):
+    images = mnist_test.images[:200].float().div(255).unsqueeze(1)
+    frame = torch.ones(28, 28, dtype=torch.bool)
+    frame[2:-2, 2:-2] = False
+    images = images[(images[:, 0, frame] == 0).all(dim=1)][:32]  # digits with a black 2-pixel frame
+    torch.manual_seed(0)
+    shifted = random_shift(images, 2)
+    assert shifted.shape == images.shape
+    offsets = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
+    found = []
+    for original, moved in zip(images, shifted):  # each output is its input, rolled by some offset
+        matches = [o for o in offsets if torch.equal(torch.roll(original, o, dims=(1, 2)), moved)]
+        assert matches
+        found.append(matches[0])
+    assert len(set(found)) > 5  # and the offsets vary from image to image
+
+
+def test_classifier_is_unsure_about_junk():
+    torch.manual_seed(0)
+    junk = junk_images(300)
+    assert junk.shape == (300, 1, 28, 28) and 0 <= junk.min() and junk.max() <= 1
+    assert confident_share(default_classifier().probabilities(junk)) < 0.05
+
+
+def test_classifier_trains_with_the_one_loop_and_round_trips(mnist_test, tmp_path):
+    train_part, held_out = split_held_out(mnist_test, held_out_indices())
+    assert len(train_part) == 8000 and len(held_out) == 2000
+    assert torch.equal(held_out.images, mnist_test.images[held_out_indices()])
+    model = DigitClassifier()
+    torch.manual_seed(0)
+    events = list(train(model, train_part, TrainSettings(epochs=1, batch_size=64, max_steps=40, log_every=20,
+                                                          preview_images=0)))
+    assert events[-1].done and events[-1].reason == "finished" and events[-1].preview is None
+    assert events[-1].losses["loss"] < events[0].losses["loss"]
+    assert accuracy(model, held_out.images[:500], held_out.labels[:500]) > 0.5  # 40 steps already help
+
+    facts = {"held_out_accuracy": 0.5, "train_accuracy": 0.5, "steps": 40,
+             "training": {"epochs": 1, "batch_size": 64, "lr": 1e-3, "seed": 0, "device": "cpu", "seconds": 1.0},
+             "held_out": {"split": "test", "seed": 0, "count": 2000, "indices": held_out_indices().tolist()}}
+    folder = save_classifier(model, tmp_path / "clf", facts, command="test")
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "README.md"}
+    loaded = load_classifier(folder)
+    assert json.loads((folder / "config.json").read_text())["held_out"]["count"] == 2000
+    assert torch.allclose(loaded.probabilities(held_out.images[:20].float().div(255).unsqueeze(1)),
+                          model.probabilities(held_out.images[:20].float().div(255).unsqueeze(1)))
+    with pytest.raises(CheckpointError, match="not empty"):
+        save_classifier(model, folder, facts)
+
+
+# --- the eval command ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family, arch, conditional", [("vae", "mlp", False), ("gan", "dcgan", True)])
+def test_eval_command_prints_a_table_and_writes_json(tmp_path, mnist_dir, capsys, family, arch, conditional):
+    checkpoint = tmp_path / "tiny"
+    save_model(create_model(family, arch, seed=0, conditional=conditional), checkpoint, dataset="mnist",
+               training={"split": None})
+    out = tmp_path / "figures" / "eval.json"
+    code = main(["eval", "--checkpoint", str(checkpoint), "--n", "200", "--data-dir", str(mnist_dir),
+                 "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "classifier-FID" in printed and "trained on these images" in printed
+    results = json.loads(out.read_text())
+    assert results["n_samples"] == 200 and len(results["class_counts"]) == 10
+    assert results["fid"] > results["fid_real_floor"]  # an untrained model is worse than real digits
+    assert ("negative_elbo" in results) == (family == "vae")
+    assert ("label_agreement" in results) == conditional
+    assert results["trained_on_eval_images"] is True
+
+
+def test_eval_of_a_missing_checkpoint_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "genai", "eval", "--checkpoint", str(tmp_path / "nothing-here")],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "No checkpoint folder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_eval_refuses_the_classifier_and_a_too_large_n(capsys, mnist_dir, tmp_path):
+    assert main(["eval", "--checkpoint", str(SHIPPED_DIR)]) == 2
+    assert "metrics classifier" in capsys.readouterr().err
+    checkpoint = save_model(create_model("gan", "mlp", seed=0), tmp_path / "gan", dataset="mnist")
+    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "6000", "--data-dir", str(mnist_dir)]) == 2
+    assert "at most 5,000" in capsys.readouterr().err

@@ -1,0 +1,54 @@
+"""The shipped pretrained checkpoints load, sample, and draw digits the classifier recognizes.
+
+A quality floor, not a benchmark: unconditional models must draw at least 60% digits the
+classifier is >= 90% sure about; conditional models must draw the digit asked for at least
+70% of the time. Set GENAI_REQUIRE_PRETRAINED=1 to make a missing expected checkpoint a failure.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from genai.checkpoints import load_model
+from genai.metrics import classifier_probabilities, confident_share
+from genai.sampling import sample
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
+EXPECTED = ("gan-mlp", "gan-dcgan", "gan-conditional", "vae-mlp", "vae-2d", "vae-conditional")
+REQUIRED = os.environ.get("GENAI_REQUIRE_PRETRAINED") == "1"
+N_SAMPLES = 500
+MIN_RECOGNIZABLE = 0.6
+MIN_LABEL_AGREEMENT = 0.7
+
+
+def generative_checkpoints():
+    """Every folder under checkpoints/ with a config.json, except the metrics classifier."""
+    if not CHECKPOINTS.is_dir():
+        return []
+    return sorted(p.name for p in CHECKPOINTS.iterdir()
+                  if p.is_dir() and p.name != "classifier" and (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) | set(generative_checkpoints())))
+def test_pretrained_checkpoint_draws_recognizable_digits(name):
+    folder = CHECKPOINTS / name
+    if not (folder / "config.json").is_file():
+        if REQUIRED:
+            pytest.fail(f"checkpoints/{name} is missing: every expected pretrained model must ship.")
+        pytest.skip(f"checkpoints/{name} is not trained yet (GENAI_REQUIRE_PRETRAINED=1 makes this a failure)")
+    if REQUIRED:
+        assert (folder / "README.md").is_file(), f"checkpoints/{name} has no README.md model card"
+
+    model, metadata = load_model(folder)
+    assert metadata["dataset"] == "mnist"
+    images = sample(model, seed=0, n=N_SAMPLES)  # conditional models: digits 0, 1, ..., 9 in turn
+    probs = classifier_probabilities(images)
+    if model.conditional:
+        asked = np.arange(N_SAMPLES) % model.config.num_classes
+        agreement = float((probs.argmax(axis=1) == asked).mean())
+        assert agreement >= MIN_LABEL_AGREEMENT, f"{name}: only {agreement:.0%} of samples show the digit asked for"
+    else:
+        share = confident_share(probs)
+        assert share >= MIN_RECOGNIZABLE, f"{name}: only {share:.0%} of samples are recognizable digits"
