@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .checkpoints import CheckpointError, is_checkpoint, load_model, save_model
+from .checkpoints import CheckpointError, is_checkpoint, load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset
 from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
 from .models import ARCHS, FAMILIES, ModelError, create_model
@@ -31,7 +31,7 @@ class CommandError(Exception):
 
 
 def command(function):
-    COMMANDS[function.__name__.replace("_command", "")] = function
+    COMMANDS[function.__name__.replace("_command", "").replace("_", "-")] = function  # train_classifier -> train-classifier
     return function
 
 
@@ -104,6 +104,21 @@ def build_parser():
     p.add_argument("--label", type=int, help="conditional models: the digit to keep (default 0)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
     p.add_argument("--out", required=True, help=".png (a strip), .gif (an animation) or .npy (K x 28 x 28)")
+
+    p = commands.add_parser("eval", help="measure a checkpoint: classifier-FID, Inception Score, ELBO, SSIM, ...")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--n", type=positive_int, default=2000, help="samples to draw (and real test images to compare)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+    p.add_argument("--json", help="also write the figures to this .json file")
+
+    p = commands.add_parser("train-classifier", help="train the digit classifier the metrics use")
+    p.add_argument("--out", required=True, help="folder to create (the shipped one is checkpoints/classifier)")
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     return parser
 
 
@@ -201,6 +216,70 @@ def interpolate_command(args):
     frames = interpolate(model, args.seed_a, args.seed_b, args.steps, args.method, label=args.label)
     write_atomically(frames, out, kind="strip")
     print(f"Wrote {len(frames)} frames ({args.method}) to {out}")
+    return 0
+
+
+@command
+def eval_command(args):
+    import json
+
+    from .classifier import FAMILY as CLASSIFIER_FAMILY
+    from .metrics import MetricsError, evaluate, format_table, json_ready
+
+    json_path = check_output(args.json, (".json",)) if args.json else None
+    if read_metadata(args.checkpoint).get("family") == CLASSIFIER_FAMILY:
+        raise CommandError(f"{args.checkpoint} is the metrics classifier, not a generative model: give a GAN or VAE checkpoint.")
+    model, metadata = load_model(args.checkpoint, pick_device(args.device))
+    if metadata.get("dataset") not in (None, "mnist"):
+        raise CommandError(f"This model was trained on {metadata['dataset']}; the metrics classifier knows MNIST digits only.")
+    dataset = load_dataset("mnist", data_dir=args.data_dir, split="test")
+    try:
+        results = evaluate(model, dataset, n_samples=args.n, seed=args.seed, metadata=metadata)
+    except MetricsError as error:
+        raise CommandError(str(error)) from None
+    results["checkpoint"] = str(args.checkpoint)
+    print(format_table(results))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = json_path.with_name(f".{json_path.name}.writing")
+        try:
+            temporary.write_text(json.dumps(json_ready(results), indent=2, allow_nan=False) + "\n")
+            os.replace(temporary, json_path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        print(f"Wrote {json_path}")
+    return 0
+
+
+@command
+def train_classifier_command(args):
+    from tqdm import tqdm
+
+    from .classifier import check_mnist_test_split, save_classifier, train_classifier
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
+    device = pick_device(args.device)
+    dataset = load_dataset("mnist", data_dir=args.data_dir, split="test")
+    check_mnist_test_split(dataset)
+    print(f"{dataset.describe()}\nTraining the digit classifier on 8,000 of them (2,000 held out) on {describe(device)}.")
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True)
+
+    def progress(event):
+        bar.total = event.total_steps
+        bar.update(event.step - bar.n)
+        if event.losses:
+            bar.set_postfix({name: f"{value:.3f}" for name, value in event.losses.items()}, refresh=False)
+
+    try:
+        model, facts = train_classifier(dataset, epochs=args.epochs, seed=args.seed, device=device, progress=progress)
+    finally:
+        bar.close()
+    command_line = f"python -m genai train-classifier --out {out} --epochs {args.epochs} --seed {args.seed}"
+    save_classifier(model, out, facts, command=command_line)
+    print(f"Held-out accuracy: {100 * facts['held_out_accuracy']:.2f}% on {facts['held_out']['count']:,} images "
+          f"never used in training. Saved to {out}")
     return 0
 
 
