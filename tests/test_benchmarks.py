@@ -1,0 +1,142 @@
+"""The benchmark script works: each part runs in a tiny configuration and reports what it should.
+
+No assertion here is about seconds (a test suite is no place for timing); the numbers
+themselves come from `python -m benchmarks.run`, see docs/benchmarks.md.
+"""
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import run as bench
+from benchmarks.cpu_contention import run_contention
+from benchmarks.sampling_latency import run_sampling_latency
+from benchmarks.time_to_quality import digits_drawn, time_to_quality
+from benchmarks.training_speed import ALL_MODELS, PIPELINES, ModelSpec, engine_run, measure_model, reference_run
+from genai.data import load_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def small_mnist(mnist_dir):
+    """The first 256 real MNIST images: enough for a few batches."""
+    dataset = load_dataset("mnist", data_dir=mnist_dir)
+    return dataclasses.replace(dataset, images=dataset.images[:256], labels=dataset.labels[:256])
+
+
+@pytest.mark.parametrize("spec, repeats", [(ModelSpec("vae", "mlp"), 2), (ModelSpec("gan", "dcgan", True), 1)],
+                         ids=["vae-mlp", "gan-dcgan-conditional"])
+def test_training_speed_measures_every_pipeline(small_mnist, spec, repeats):
+    result = measure_model(spec, small_mnist, "cpu", repeats=repeats, steps=2, warmup_steps=1, batch_size=8)
+    assert result["model"] == spec.name and result["steps_per_run"] == 2 and result["batch_size"] == 8
+    for pipeline in PIPELINES:
+        runs = result["runs_images_per_sec"][pipeline]
+        assert len(runs) == repeats and all(math.isfinite(x) and x > 0 for x in runs)
+        assert result["memory"][pipeline]["rss_peak_mb"] > 0
+        assert result["memory"][pipeline]["cuda_peak_allocated_mb"] is None  # on the CPU
+    assert result["engine_vs_reference"] > 0 and result["engine_vs_tutorial"] > 0
+
+
+def test_reference_loop_trains_the_same_model_as_the_engine(small_mnist):
+    """Both loops really train: the weights move and the losses are finite numbers."""
+    spec = ModelSpec("vae", "mlp")
+    for loop in (engine_run, reference_run):
+        model = spec.build("cpu", seed=0)
+        before = [p.detach().clone() for p in model.parameters()]
+        losses = loop(model, small_mnist, steps=4, batch_size=16, lr=1e-3, seed=0, device="cpu")
+        assert set(losses) == set(model.loss_names) and all(math.isfinite(float(v)) for v in losses.values())
+        assert any(not b.equal(p) for b, p in zip(before, model.parameters()))
+
+
+def test_sampling_latency_reports_percentiles():
+    results = run_sampling_latency("cpu", calls=5, warmup=1, progress=None)
+    assert [(r["model"], r["action"]) for r in results] == [
+        ("gan-mlp", "grid"), ("gan-mlp", "interpolate"), ("vae-mlp", "grid"), ("vae-mlp", "interpolate")]
+    for r in results:
+        assert r["calls"] == 5 and 0 < r["p50_ms"] <= r["p95_ms"] <= r["max_ms"]
+    assert set(results[1]["parts_p50_ms"]) == {"frames", "strip", "gif"}
+
+
+def test_time_to_quality_evaluates_and_reports_honestly(small_mnist):
+    result = time_to_quality(ModelSpec("vae", "mlp"), small_mnist, "cpu", max_seconds=0.5, eval_every_seconds=0.1,
+                             samples=50, progress=None)
+    assert result["evaluations"], "at least one evaluation"
+    assert all(0 <= e["share"] <= 1 for e in result["evaluations"])
+    assert all(sum(e["class_counts"]) == 50 and 0 <= e["digits_drawn"] <= 10 for e in result["evaluations"])
+    if result["reached"]:
+        assert result["seconds"] is not None and result["final_share"] >= result["target_share"]
+    else:
+        assert result["seconds"] is None and result["training_seconds"] >= 0.5
+    assert result["threads"] == 2 and result["batch_size"] == 64
+    assert set(result["milestones"]) == {"0.25", "0.5", "0.8"}
+
+
+def test_the_script_writes_json_and_prints_tables(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert bench.main(["--quick", "--only", "sample", "--calls", "2", "--device", "cpu", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert {"machine", "command", "mode", "parts", "sample", "total_seconds"} <= set(results)
+    assert results["machine"]["device"] == "cpu" and results["mode"] == "quick"
+    printed = capsys.readouterr().out
+    assert "Sampling latency" in printed and "| gan-mlp " in printed and "interpolate" in printed
+    assert str(out) in printed
+
+
+def test_tables_show_every_part():
+    """report() renders all three tables from results in the JSON's shape."""
+    memory = {"rss_peak_mb": 400.0, "rss_growth_mb": 31.0, "rss_scope": "this run", "cuda_peak_allocated_mb": None}
+    results = {
+        "mode": "full", "total_seconds": 1.0,
+        "machine": {"device": "cpu", "gpu": None, "cpu": "x", "cores": 2, "torch_threads": 2, "torch": "2",
+                    "load_average_1min_at_start": 1.0, "load_average_1min_at_end": 1.0},
+        "train": [{"model": "gan-mlp", "images_per_sec": {p: 100.0 for p in PIPELINES}, "engine_vs_reference": 1.0,
+                   "engine_vs_tutorial": 1.5, "batch_size": 64, "steps_per_run": 20, "repeats": 5,
+                   "memory": {p: memory for p in PIPELINES}}],
+        "quality": [{"model": "vae-mlp", "target_share": 0.8, "reached": False, "training_seconds": 300.0,
+                     "steps": 10, "epochs": 0.1, "best_share": 0.5, "final_share": 0.4, "final_digits_drawn": 7,
+                     "milestones": {"0.25": 12.5, "0.5": None, "0.8": None}, "threads": 2, "batch_size": 64, "lr": 1e-3,
+                     "evaluations": [{}], "samples": 500}],
+        "sample": [{"model": "gan-mlp", "action": "grid", "p50_ms": 1.0, "p95_ms": 2.0, "mean_ms": 1.2,
+                    "max_ms": 3.0, "parts_p50_ms": {"sample": 0.9}, "calls": 100}],
+    }
+    text = bench.report(results)
+    assert "1.50x" in text and "400 (+31)" in text and "not reached in 300 s" in text and "12.5 s" in text and "sample 0.9" in text
+
+
+def test_bad_options_give_one_clear_line(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    done = subprocess.run([sys.executable, "benchmarks/run.py", "--only", "train", "--data-dir", str(missing)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and str(missing) in done.stderr and "Traceback" not in done.stderr
+    assert not any((REPO / "benchmarks" / "results").glob("*no-such*"))
+
+
+def test_only_rejects_unknown_parts(capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench.build_parser().parse_args(["--only", "train,speed"])
+    assert stop.value.code == 2 and "choose from train, quality, sample" in capsys.readouterr().err
+
+
+def test_models_option_names_every_benchmarked_model():
+    assert bench.parse_models(",".join(spec.name for spec in ALL_MODELS)) == ALL_MODELS
+    with pytest.raises(Exception, match="choose from gan-mlp"):
+        bench.parse_models("gan-transformer")
+
+
+def test_digits_drawn_sees_mode_collapse():
+    assert digits_drawn([50] * 10) == 10
+    assert digits_drawn([0, 490, 0, 0, 0, 0, 0, 10, 0, 0]) == 2  # almost only "1"s: 10 of 500 is exactly 2%
+    assert digits_drawn([0, 495, 0, 0, 0, 0, 0, 5, 0, 0]) == 1
+
+
+def test_cpu_contention_measures_alone_and_beside_a_busy_process():
+    results = run_contention(models=(ModelSpec("vae", "mlp"),), thread_counts=(1,), seconds=0.05)
+    assert [(r["threads"], r["busy_neighbour"]) for r in results] == [(1, False), (1, True)]
+    assert all(r["steps_per_sec"] > 0 for r in results)
