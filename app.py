@@ -5,7 +5,14 @@ GRADIO_SERVER_PORT to listen elsewhere (e.g. GRADIO_SERVER_NAME=0.0.0.0 on a ser
 Importing this module builds the page but starts nothing: no server, no training.
 """
 
-from genai.ui import build_demo, launch_options
+import os
+
+# On 2 cores the web server and training share the CPU: one training thread avoids
+# PyTorch's threads spin-waiting on each other (see genai/device.py). Override with GENAI_CPU_THREADS.
+if (os.cpu_count() or 1) <= 2:
+    os.environ.setdefault("GENAI_CPU_THREADS", "1")
+
+from genai.ui import build_demo, launch_options  # noqa: E402
 
 demo = build_demo()
 

@@ -36,15 +36,27 @@ def pick_device(choice="auto"):
     return device
 
 
+def cpu_threads():
+    """Threads for CPU training: env GENAI_CPU_THREADS if set, else one per core.
+
+    On a 2-core machine shared with a web server, 1 thread is often faster: PyTorch's
+    threads spin-wait for each other, and one busy neighbour slows 2 threads ~5x
+    (docs/benchmarks.md). The web app therefore sets GENAI_CPU_THREADS=1 there.
+    """
+    if os.environ.get("GENAI_CPU_THREADS", "").isdigit() and int(os.environ["GENAI_CPU_THREADS"]) > 0:
+        return int(os.environ["GENAI_CPU_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, cores or 1)
+
+
 def prepare(device):
-    """Speed settings: TF32 matmuls on CUDA; on the CPU, one thread per core."""
+    """Speed settings: TF32 matmuls on CUDA; on the CPU, cpu_threads() threads."""
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     elif device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, cores or 1))
+        torch.set_num_threads(cpu_threads())
 
 
 def describe(device):
