@@ -188,7 +188,7 @@ def train_command(args):
     training = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr or model.default_lr,
         "seed": args.seed, "split": args.split, "device": str(device), "images": len(dataset),
-        "command": "python -m genai " + " ".join(sys.argv[1:]),
+        "command": "python -m genai " + " ".join(args.argv),
     }
     save_model(model, out, dataset=args.dataset, steps=last.step if last else 0, training=training)
     print(f"Saved the checkpoint to {out}")
@@ -284,7 +284,9 @@ def train_classifier_command(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # recorded in a trained checkpoint's config.json
     try:
         return COMMANDS[args.command](args)
     except (CommandError, *USER_ERRORS) as error:
