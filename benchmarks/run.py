@@ -34,6 +34,7 @@ from genai.data import DatasetError, load_dataset  # noqa: E402
 from genai.device import DEVICE_CHOICES, DeviceError, pick_device  # noqa: E402
 from genai.models import ModelError  # noqa: E402
 from genai.train import TrainingError  # noqa: E402
+from genai.__main__ import positive_float, positive_int  # noqa: E402  (the CLI's argument checks)
 
 PARTS = ("train", "quality", "sample")
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -53,26 +54,6 @@ MODES = {
         "sample": {"calls": 20, "warmup": 2},
     },
 }
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
-    return value
 
 
 def parse_parts(text):

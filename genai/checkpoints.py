@@ -122,14 +122,19 @@ def load_model(directory, device="cpu"):
         model = model_from_config(metadata)
     except (ModelError, TypeError) as error:
         raise CheckpointError(f"{directory / CONFIG_FILE} describes a model genai cannot build: {error}") from None
-    weights_path = directory / WEIGHTS_FILE
+    load_weights_into(model, directory)
+    model.to(device).eval()
+    return model, metadata
+
+
+def load_weights_into(model, directory):
+    """Read directory/model.safetensors into model, refusing weights that do not fit."""
+    weights_path = Path(directory) / WEIGHTS_FILE
     if not weights_path.is_file():
         raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
     weights = read_weights(weights_path)
     check_weights_fit(model, weights, weights_path)
     model.load_state_dict(weights)
-    model.to(device).eval()
-    return model, metadata
 
 
 def read_weights(path):

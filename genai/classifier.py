@@ -39,7 +39,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from . import __version__
-from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_weights_fit, move_into_place, read_weights
+from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_weights_into, move_into_place
 from .train import TrainSettings, train
 
 FAMILY = "classifier"  # the "family" in config.json: not a generative model, so load_model refuses it
@@ -351,12 +351,7 @@ def load_classifier(directory, device="cpu"):
         model = DigitClassifier(ClassifierConfig(**metadata.get("config", {})))
     except TypeError as error:
         raise CheckpointError(f"{config_path} describes a classifier genai cannot build: {error}") from None
-    weights_path = directory / WEIGHTS_FILE
-    if not weights_path.is_file():
-        raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
-    weights = read_weights(weights_path)
-    check_weights_fit(model, weights, weights_path)
-    model.load_state_dict(weights)
+    load_weights_into(model, directory)
     model.metadata = metadata
     return model.to(device).eval().requires_grad_(False)
 
