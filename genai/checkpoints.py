@@ -66,14 +66,21 @@ def save_model(model, directory, dataset=None, steps=0, training=None, extra=Non
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
         what = "a saved model" if is_checkpoint(directory) else "other files"
         raise CheckpointError(f"{directory} already holds {what}; choose a new folder (nothing was overwritten).")
+    metadata = model_metadata(model, dataset, steps, training, extra)
+    return write_folder(directory, model, {CONFIG_FILE: json.dumps(metadata, indent=2) + "\n"})
+
+
+def write_folder(directory, model, text_files):
+    """Write the weights and text files into a temporary folder, then rename it into place."""
+    directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = directory.parent / f".{directory.name}.saving-{uuid.uuid4().hex[:8]}"
     temporary.mkdir()
     try:
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
         save_file(weights, temporary / WEIGHTS_FILE, metadata={"format": "pt"})
-        metadata = model_metadata(model, dataset, steps, training, extra)
-        (temporary / CONFIG_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        for name, text in text_files.items():
+            (temporary / name).write_text(text)
         move_into_place(temporary, directory)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -27,19 +27,16 @@ model.safetensors + README.md); default_classifier() loads it once.
 import dataclasses
 import functools
 import json
-import shutil
-import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 from torch import nn
 
 from . import __version__
-from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, load_weights_into, move_into_place
+from .checkpoints import CONFIG_FILE, CheckpointError, load_weights_into, write_folder
 from .train import TrainSettings, train
 
 FAMILY = "classifier"  # the "family" in config.json: not a generative model, so load_model refuses it
@@ -277,19 +274,8 @@ def save_classifier(model, directory, facts, command=""):
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "genai_version": __version__,
     }
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = directory.parent / f".{directory.name}.saving-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir()
-    try:
-        weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-        save_file(weights, temporary / WEIGHTS_FILE, metadata={"format": "pt"})
-        (temporary / CONFIG_FILE).write_text(metadata_json(metadata))
-        (temporary / "README.md").write_text(model_card(model, metadata))
-        move_into_place(temporary, directory)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return directory
+    files = {CONFIG_FILE: metadata_json(metadata), "README.md": model_card(model, metadata)}
+    return write_folder(directory, model, files)
 
 
 def metadata_json(metadata):
