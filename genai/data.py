@@ -23,7 +23,8 @@ Where the files come from, in this order:
 4. a download from the dataset's public mirrors, MD5-checked, written atomically into the cache.
 
 A whole split becomes one uint8 tensor of shape (N, 28, 28): move it to the training device once,
-then draw random batches there.
+then draw random batches there. Models learn from the train split (60,000 images); figures are
+measured on the test split (10,000). Known files are recognised by checksum, not by name.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ import torch
 
 class DatasetError(Exception):
     """A dataset problem explained for a human: what is wrong and what to do about it."""
+
+
+class DatasetNotFound(DatasetError):
+    """The files of a split are in none of the places searched."""
 
 
 DATASET_NAMES = ("mnist", "fashion-mnist")
@@ -94,6 +99,19 @@ MD5 = {
     },
 }
 
+# MD5 of the UNcompressed IDX files: how a file is recognised by its content, whatever its name.
+# (Fashion-MNIST's files have exactly MNIST's names; only their bytes tell them apart.)
+KNOWN_FILES = {
+    "6bbc9ace898e44ae57da46a324031adb": ("mnist", "train", "images"),
+    "a25bea736e30d166cdddb491f175f624": ("mnist", "train", "labels"),
+    "2646ac647ad5339dbf082846283269ea": ("mnist", "test", "images"),
+    "27ae3e4e09519cfbb04c329615203637": ("mnist", "test", "labels"),
+    "f4a8712d7a061bf5bd6d2ca38dc4d50a": ("fashion-mnist", "train", "images"),
+    "9018921c3c673c538a1fc5bad174d6f9": ("fashion-mnist", "train", "labels"),
+    "8181f5470baa50b63fa0f6fddb340f0a": ("fashion-mnist", "test", "images"),
+    "15d484375f8d13e6eb1aabb0c3f46965": ("fashion-mnist", "test", "labels"),
+}
+
 # Directories filled by system packages (Debian: apt-get install dataset-fashion-mnist).
 SYSTEM_DIRS = {
     "mnist": (),
@@ -117,18 +135,26 @@ class Dataset:
     name: str
     images: torch.Tensor
     labels: torch.Tensor
-    splits: tuple[str, ...]
+    split: str  # "train" or "test"
     directory: pathlib.Path
     class_names: tuple[str, ...]
+    total: int = 0  # images in the split before any limit
+    verified: bool = False  # True when every file matched the published checksums
+    warning: str = ""  # e.g. training on the test split because no train split was found
 
     def __len__(self) -> int:
         return len(self.images)
 
     def describe(self) -> str:
-        """One line for people, e.g. "MNIST: 10,000 images (test split) from /data/mnist"."""
-        splits = " + ".join(self.splits)
-        noun = "split" if len(self.splits) == 1 else "splits"
-        return f"{DISPLAY_NAMES[self.name]}: {len(self):,} images ({splits} {noun}) from {self.directory}"
+        """One line for people, e.g. "MNIST: 60,000 images (train split) from /data/mnist"."""
+        count = f"{len(self):,} images" if len(self) == self.total else f"{len(self):,} of {self.total:,} images"
+        origin = "" if self.verified else ", files not the published ones"
+        return f"{DISPLAY_NAMES[self.name]}: {count} ({self.split} split{origin}) from {self.directory}"
+
+    def record(self) -> dict:
+        """What a model's training record says about its data (see genai.train.training_record)."""
+        return {"dataset": self.name, "split": self.split, "images": len(self), "split_images": self.total,
+                "verified_files": self.verified}
 
     def to(self, device) -> "Dataset":
         """A copy whose tensors live on ``device`` (moved once; batches are then drawn there)."""
@@ -149,6 +175,11 @@ def read_idx(path) -> np.ndarray:
     Raises DatasetError naming the file and the problem (not IDX, wrong type, truncated, corrupt gzip).
     """
     path = pathlib.Path(path)
+    return parse_idx(read_raw(path), path)
+
+
+def read_raw(path: pathlib.Path) -> bytes:
+    """The bytes of a file, gunzipped if it is gzipped."""
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -162,7 +193,11 @@ def read_idx(path) -> np.ndarray:
                 f"{path} is not a valid gzip file ({error}). It is probably corrupt or an "
                 "incomplete download: delete it and download it again."
             ) from error
+    return raw
 
+
+def parse_idx(raw: bytes, path: pathlib.Path) -> np.ndarray:
+    """The uint8 array in the IDX bytes ``raw`` (read from ``path``, named in errors)."""
     if len(raw) < 4:
         raise DatasetError(f"{path} is not an IDX file: it is only {len(raw)} bytes long.")
     zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
@@ -241,9 +276,9 @@ def _check_name(name: str) -> None:
 
 
 def _check_split(split) -> None:
-    if split is not None and split not in SPLITS:
+    if split not in SPLITS:
         raise DatasetError(
-            f"Unknown split {split!r}. Valid values: 'train', 'test', or None for every split present."
+            f"Unknown split {split!r}. Valid values: 'train' (to learn from) or 'test' (to measure against)."
         )
 
 
@@ -330,11 +365,30 @@ def _not_found_message(name: str, dirs, split, extra: str = "") -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_split(directory: pathlib.Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read and check one split: (N, 28, 28) uint8 images and N labels in 0..9."""
+def identify(raw: bytes):
+    """(dataset, split, "images" | "labels") of a known file's uncompressed bytes, or None."""
+    return KNOWN_FILES.get(hashlib.md5(raw).hexdigest())
+
+
+def _read_checked(path: pathlib.Path, name: str, split: str, kind: str) -> tuple[np.ndarray, bool]:
+    """Read one file; refuse a known file that is not what it should be. Returns (array, verified)."""
+    raw = read_raw(path)
+    found = identify(raw)
+    if found is not None and found != (name, split, kind):
+        what_found = f"{DISPLAY_NAMES[found[0]]}'s {found[1]} {found[2]}"
+        raise DatasetError(
+            f"{path} holds {what_found} (recognised by its checksum), not {DISPLAY_NAMES[name]}'s {split} {kind}. "
+            f"Point the data folder (GENAI_DATA_DIR or --data-dir) at the {DISPLAY_NAMES[name]} files, "
+            f"or choose the dataset {found[0]!r}."
+        )
+    return parse_idx(raw, path), found is not None
+
+
+def _load_split(directory: pathlib.Path, name: str, split: str):
+    """Read and check one split: (N, 28, 28) uint8 images, N labels in 0..9, and whether both were verified."""
     images_path, labels_path = _split_files(directory, split)
-    images = read_idx(images_path)
-    labels = read_idx(labels_path)
+    images, images_ok = _read_checked(images_path, name, split, "images")
+    labels, labels_ok = _read_checked(labels_path, name, split, "labels")
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise DatasetError(
             f"{images_path}: expected images of shape (N, 28, 28), found shape {images.shape}."
@@ -350,18 +404,26 @@ def _load_split(directory: pathlib.Path, split: str) -> tuple[np.ndarray, np.nda
         raise DatasetError(
             f"{labels_path}: labels must be 0..9, found {int(labels.max())}."
         )
-    return images, labels
+    return images, labels, images_ok and labels_ok
 
 
-def load_dataset(name="mnist", data_dir=None, split=None, download=True) -> Dataset:
-    """Load a dataset as one uint8 tensor of images and one int64 tensor of labels.
+def _check_limit(limit) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise DatasetError(f"The image limit must be a whole number of at least 1 (or None for all), not {limit!r}.")
 
-    ``split=None`` takes every split present (train then test: generative models use them all);
-    ``"train"`` or ``"test"`` takes only that one. Files are searched as described in this module's
-    docstring; with ``download=True`` missing files are fetched into the user cache.
+
+def load_dataset(name="mnist", data_dir=None, split="train", download=True, limit=None) -> Dataset:
+    """Load one split as one uint8 tensor of images and one int64 tensor of labels.
+
+    ``split`` is "train" (what models learn from, the default) or "test" (what figures are
+    measured against). ``limit`` keeps only the first ``limit`` images: a quick subset for tests
+    and demos. Files are searched as described in this module's docstring; with ``download=True``
+    missing files are fetched into the user cache. Known files are recognised by their checksum,
+    so MNIST files under a Fashion-MNIST folder (same names) are refused, not silently used.
     """
     _check_name(name)
     _check_split(split)
+    _check_limit(limit)
 
     explicit, source = _explicit_dir(data_dir)
     dirs = _search_dirs(name, data_dir)
@@ -369,33 +431,54 @@ def load_dataset(name="mnist", data_dir=None, split=None, download=True) -> Data
 
     if directory is None and explicit is not None:
         # The user pointed somewhere: say what is wrong there rather than quietly look elsewhere.
-        raise DatasetError(_not_found_message(name, dirs, split, f"(The folder came from {source}.)"))
+        raise DatasetNotFound(_not_found_message(name, dirs, split, f"(The folder came from {source}.)"))
 
     if directory is None:
         if not download:
-            raise DatasetError(_not_found_message(name, dirs, split, "Download was turned off."))
+            raise DatasetNotFound(_not_found_message(name, dirs, split, "Download was turned off."))
         try:
             directory = download_dataset(name)
         except DatasetError as error:
-            raise DatasetError(
+            raise DatasetNotFound(
                 _not_found_message(name, dirs, split, f"Downloading failed: {error}")
             ) from error
 
-    splits = _present_splits(directory) if split is None else (split,)
-    if split is not None and split not in _present_splits(directory):
-        raise DatasetError(_not_found_message(name, [directory], split))
-
-    parts = [_load_split(directory, s) for s in splits]
-    images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
-    labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
+    images, labels, verified = _load_split(directory, name, split)
+    total = len(images)
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
     return Dataset(
         name=name,
         images=torch.from_numpy(images),
         labels=torch.from_numpy(labels).long(),
-        splits=splits,
+        split=split,
         directory=directory.resolve(),
         class_names=CLASS_NAMES[name],
+        total=total,
+        verified=verified,
     )
+
+
+def load_training_set(name="mnist", data_dir=None, download=True, limit=None) -> Dataset:
+    """The split models learn from: the train split.
+
+    A folder that holds only the test split can still be trained on: the dataset then says so
+    in ``warning`` (and its ``split`` is "test", which the model's training record keeps), since
+    figures measured on the test split would then be measured on images the model has seen.
+    """
+    try:
+        return load_dataset(name, data_dir, "train", download, limit)
+    except DatasetNotFound as missing:
+        try:
+            dataset = load_dataset(name, data_dir, "test", download=False, limit=limit)
+        except DatasetError:
+            raise missing from None
+    warning = (
+        f"No train split of {DISPLAY_NAMES[name]} was found, so this model learns from the TEST split "
+        f"({len(dataset):,} images). Figures measured on the test split will then describe images it has "
+        "seen; add the train-images/train-labels files for an honest evaluation."
+    )
+    return dataclasses.replace(dataset, warning=warning)
 
 
 # --------------------------------------------------------------------------------------------

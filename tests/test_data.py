@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from genai import data
-from genai.data import DatasetError, download_dataset, find_dataset_dir, load_dataset, read_idx
+from genai.data import DatasetError, download_dataset, find_dataset_dir, load_dataset, load_training_set, read_idx
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -91,14 +91,14 @@ def closed_port() -> int:
 
 def test_real_mnist_test_split(mnist_dir):
     before = md5_of_tree(mnist_dir)
-    ds = load_dataset("mnist", data_dir=mnist_dir, download=False)
-    assert len(ds) == 10_000
-    assert ds.images.dtype == torch.uint8 and ds.images.shape == (10_000, 28, 28)
-    assert ds.labels.dtype == torch.int64 and ds.labels.shape == (10_000,)
+    ds = load_dataset("mnist", data_dir=mnist_dir, split="test", download=False)
+    assert ds.verified  # the published files, recognised by checksum
+    assert ds.images.dtype == torch.uint8 and ds.images.shape == (ds.total, 28, 28)
+    assert ds.labels.dtype == torch.int64 and ds.labels.shape == (ds.total,)
     assert int(ds.labels.min()) == 0 and int(ds.labels.max()) == 9
-    assert ds.splits == ("test",)  # train labels alone don't make a split
+    assert ds.split == "test"
     assert ds.class_names == tuple("0123456789")
-    assert "10,000" in ds.describe() and "test" in ds.describe()
+    assert f"{ds.total:,} images (test split)" in ds.describe()
     # White digit on black: the background (most pixels) is 0.
     assert (ds.images == 0).float().mean() > 0.5
     assert md5_of_tree(mnist_dir) == before
@@ -110,11 +110,65 @@ def test_real_mnist_images_match_published_md5(mnist_dir):
     assert hashlib.md5(idx_bytes(images)).hexdigest() == "2646ac647ad5339dbf082846283269ea"
 
 
-def test_real_mnist_has_no_train_split(mnist_dir):
+def test_training_uses_the_train_split_and_a_limit_asks_for_a_subset(mnist_dir):
+    ds = load_dataset("mnist", data_dir=mnist_dir, download=False, limit=500)
+    assert ds.split == "train" and ds.verified and not ds.warning
+    assert len(ds) == 500 and ds.total > 500
+    assert f"500 of {ds.total:,} images (train split)" in ds.describe()
+    assert ds.record() == {"dataset": "mnist", "split": "train", "images": 500, "split_images": ds.total,
+                           "verified_files": True}
+    test = load_dataset("mnist", data_dir=mnist_dir, split="test", download=False, limit=500)
+    assert not torch.equal(ds.images, test.images)  # different images, not the same file twice
+
+
+def test_fashion_mnist_chosen_with_the_mnist_folder_is_refused(mnist_dir):
+    """Both datasets use the same file names: the checksum tells them apart."""
     with pytest.raises(DatasetError) as err:
-        load_dataset("mnist", data_dir=mnist_dir, split="train", download=False)
-    assert "train-images-idx3-ubyte" in str(err.value)
-    assert str(mnist_dir) in str(err.value)
+        load_dataset("fashion-mnist", data_dir=mnist_dir, download=False)
+    message = str(err.value)
+    assert "MNIST's train images" in message and "not Fashion-MNIST's" in message and "'mnist'" in message
+    with pytest.raises(DatasetError, match="MNIST's train images"):
+        load_training_set("fashion-mnist", data_dir=mnist_dir, download=False)
+
+
+def test_a_known_file_under_the_wrong_name_is_refused(tmp_path, mnist_dir):
+    """The test images copied in as train images are recognised and refused (not learned from)."""
+    directory = tmp_path / "d"
+    directory.mkdir()
+    (directory / "train-images-idx3-ubyte.gz").write_bytes((mnist_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (directory / "train-labels-idx1-ubyte.gz").write_bytes((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    with pytest.raises(DatasetError, match="holds MNIST's test images"):
+        load_dataset("mnist", data_dir=directory)
+
+
+def test_unknown_files_load_but_are_marked_unverified(tmp_path):
+    ds = load_dataset("mnist", data_dir=make_dataset_dir(tmp_path / "d"))
+    assert not ds.verified and "files not the published ones" in ds.describe()
+
+
+def test_a_folder_with_only_a_test_split_trains_with_a_warning(tmp_path):
+    directory = make_dataset_dir(tmp_path / "d", n_train=0, n_test=4)
+    with pytest.raises(data.DatasetNotFound, match="train-images-idx3-ubyte"):
+        load_dataset("mnist", data_dir=directory)
+    ds = load_training_set("mnist", data_dir=directory)
+    assert ds.split == "test" and len(ds) == 4
+    assert "TEST split" in ds.warning and ds.record()["split"] == "test"
+
+
+def test_training_set_prefers_the_train_split(tmp_path):
+    ds = load_training_set("mnist", data_dir=make_dataset_dir(tmp_path / "d", n_train=6, n_test=4))
+    assert ds.split == "train" and len(ds) == 6 and not ds.warning
+
+
+@pytest.mark.parametrize("limit", [0, -3, 2.5, True, "10"])
+def test_a_bad_limit_is_refused(tmp_path, limit):
+    with pytest.raises(DatasetError, match="limit"):
+        load_dataset("mnist", data_dir=make_dataset_dir(tmp_path / "d"), limit=limit)
+
+
+def test_a_limit_above_the_split_size_takes_the_whole_split(tmp_path):
+    ds = load_dataset("mnist", data_dir=make_dataset_dir(tmp_path / "d", n_train=6), limit=1000)
+    assert len(ds) == 6 == ds.total
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,22 +177,22 @@ def test_real_mnist_has_no_train_split(mnist_dir):
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_load_both_splits_train_first(tmp_path, gz):
+def test_load_the_train_split_by_default(tmp_path, gz):
     directory = make_dataset_dir(tmp_path / "d", n_train=6, n_test=4, gz=gz)
     ds = load_dataset("mnist", data_dir=directory)
-    assert ds.splits == ("train", "test")
-    assert len(ds) == 10 and ds.images.shape == (10, 28, 28)
-    assert ds.labels.tolist() == [0, 1, 2, 3, 4, 5] + [5, 6, 7, 8]
-    assert ds.images[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5] + [0, 1, 2, 3]
+    assert ds.split == "train"
+    assert len(ds) == 6 and ds.images.shape == (6, 28, 28)
+    assert ds.labels.tolist() == [0, 1, 2, 3, 4, 5]
+    assert ds.images[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5]
     assert ds.directory == directory.resolve()
-    assert "10 images (train + test splits)" in ds.describe()
+    assert "6 images (train split" in ds.describe()
 
 
 @pytest.mark.parametrize("split, n", [("train", 6), ("test", 4)])
 def test_load_one_split(tmp_path, split, n):
     directory = make_dataset_dir(tmp_path / "d", n_train=6, n_test=4)
     ds = load_dataset("mnist", data_dir=directory, split=split)
-    assert ds.splits == (split,) and len(ds) == n
+    assert ds.split == split and len(ds) == n
 
 
 def test_mixed_gz_and_plain(tmp_path):
@@ -146,13 +200,13 @@ def test_mixed_gz_and_plain(tmp_path):
     directory.mkdir()
     write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)), gz=True)
     write_idx(directory / "t10k-labels-idx1-ubyte", np.array([1, 2, 3]), gz=False)
-    assert load_dataset("mnist", data_dir=directory).labels.tolist() == [1, 2, 3]
+    assert load_dataset("mnist", data_dir=directory, split="test").labels.tolist() == [1, 2, 3]
 
 
 def test_fashion_class_names_and_to(tmp_path):
     ds = load_dataset("fashion-mnist", data_dir=make_dataset_dir(tmp_path / "f"))
     assert ds.class_names[0] == "T-shirt/top" and ds.class_names[9] == "Ankle boot"
-    assert ds.describe().startswith("Fashion-MNIST: 10 images")
+    assert ds.describe().startswith("Fashion-MNIST: 6 images")
     moved = ds.to("cpu")
     assert moved is not ds and moved.images.device.type == "cpu" and len(moved) == len(ds)
 
@@ -207,7 +261,7 @@ def test_bad_file_is_reported_by_load(tmp_path):
     directory = make_dataset_dir(tmp_path / "d", n_train=0)
     (directory / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 5)
     with pytest.raises(DatasetError, match="truncated") as err:
-        load_dataset("mnist", data_dir=directory)
+        load_dataset("mnist", data_dir=directory, split="test")
     assert "t10k-images-idx3-ubyte" in str(err.value)
 
 
@@ -217,7 +271,7 @@ def test_count_mismatch_names_both_files(tmp_path):
     write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((3, 28, 28)))
     write_idx(directory / "t10k-labels-idx1-ubyte", np.zeros(4))
     with pytest.raises(DatasetError) as err:
-        load_dataset("mnist", data_dir=directory)
+        load_dataset("mnist", data_dir=directory, split="test")
     message = str(err.value)
     assert "t10k-images-idx3-ubyte" in message and "t10k-labels-idx1-ubyte" in message
     assert "3 images" in message and "4 labels" in message
@@ -229,11 +283,11 @@ def test_wrong_image_size_and_label_range(tmp_path):
     write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((2, 32, 32)))
     write_idx(directory / "t10k-labels-idx1-ubyte", np.zeros(2))
     with pytest.raises(DatasetError, match=r"\(N, 28, 28\)"):
-        load_dataset("mnist", data_dir=directory)
+        load_dataset("mnist", data_dir=directory, split="test")
     write_idx(directory / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28)))
     write_idx(directory / "t10k-labels-idx1-ubyte", np.array([3, 12]))
     with pytest.raises(DatasetError, match="0..9") as err:
-        load_dataset("mnist", data_dir=directory)
+        load_dataset("mnist", data_dir=directory, split="test")
     assert "t10k-labels-idx1-ubyte" in str(err.value)
 
 
@@ -263,9 +317,9 @@ def test_cache_dir_honours_env(tmp_path, monkeypatch):
 
 
 def test_search_order_explicit_then_env_then_cache(tmp_path, monkeypatch):
-    explicit = make_dataset_dir(tmp_path / "explicit", n_train=0, n_test=1)
-    env = make_dataset_dir(tmp_path / "env", n_train=0, n_test=2)
-    cache = make_dataset_dir(data.cache_dir("mnist"), n_train=0, n_test=3)
+    explicit = make_dataset_dir(tmp_path / "explicit", n_train=1, n_test=0)
+    env = make_dataset_dir(tmp_path / "env", n_train=2, n_test=0)
+    cache = make_dataset_dir(data.cache_dir("mnist"), n_train=3, n_test=0)
 
     assert len(load_dataset("mnist", download=False)) == 3
     assert find_dataset_dir("mnist") == cache
@@ -282,12 +336,12 @@ def test_system_dir_for_fashion(tmp_path):
     system = make_dataset_dir(data.SYSTEM_DIRS["fashion-mnist"][0])
     assert find_dataset_dir("fashion-mnist") == system
     assert find_dataset_dir("mnist") is None
-    assert len(load_dataset("fashion-mnist", download=False)) == 10
+    assert len(load_dataset("fashion-mnist", download=False)) == 6
 
 
 def test_dataset_subfolder_of_data_dir(tmp_path):
-    make_dataset_dir(tmp_path / "datasets" / "mnist", n_train=0, n_test=2)
-    make_dataset_dir(tmp_path / "datasets" / "fashion-mnist", n_train=0, n_test=3)
+    make_dataset_dir(tmp_path / "datasets" / "mnist", n_train=2, n_test=0)
+    make_dataset_dir(tmp_path / "datasets" / "fashion-mnist", n_train=3, n_test=0)
     assert len(load_dataset("mnist", data_dir=tmp_path / "datasets")) == 2
     assert len(load_dataset("fashion-mnist", data_dir=tmp_path / "datasets")) == 3
 
@@ -403,7 +457,7 @@ def test_load_dataset_downloads_when_missing(fixture_gz, start_mirror, monkeypat
     mirror = start_mirror(fixture_gz)
     monkeypatch.setitem(data.MIRRORS, "fashion-mnist", (mirror.url,))
     ds = load_dataset("fashion-mnist")
-    assert len(ds) == 10 and ds.splits == ("train", "test")
+    assert len(ds) == 6 and ds.split == "train"
     assert ds.directory == data.cache_dir("fashion-mnist").resolve()
     assert "Downloading" in capsys.readouterr().out  # default progress prints one line per file
 
