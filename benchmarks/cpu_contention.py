@@ -36,11 +36,12 @@ def steps_per_second(spec, threads, seconds=3.0, batch_size=64):
         optimizers = model.configure_optimizers(model.default_lr)
         images = torch.rand(batch_size, 1, 28, 28)
         labels = torch.randint(0, 10, (batch_size,))
+        rng = torch.Generator().manual_seed(0)
         for _ in range(5):  # warm-up
-            model.training_step(images, labels, optimizers)
+            model.training_step(images, labels, optimizers, rng)
         steps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            model.training_step(images, labels, optimizers)
+            model.training_step(images, labels, optimizers, rng)
             steps += 1
         return steps / (time.perf_counter() - start)
     finally:

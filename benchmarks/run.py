@@ -118,7 +118,7 @@ def run(args):
 
 def run_parts(args, mode, device, results):
     if "train" in args.only or "quality" in args.only:
-        dataset = load_dataset("mnist", data_dir=find_data_dir(args.data_dir))
+        dataset = load_dataset("mnist", data_dir=find_data_dir(args.data_dir), split="train")
         results["dataset"] = dataset.describe()
         progress(f"{dataset.describe()}; device {device}")
 

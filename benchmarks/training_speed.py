@@ -75,7 +75,8 @@ def engine_run(model, dataset, steps, batch_size, lr, seed, device):
 
 def reference_run(model, dataset, steps, batch_size, lr, seed, device):
     """The standard PyTorch loop: TensorDataset of floats + shuffling DataLoader + per-batch .to(device)."""
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the DataLoader's shuffling draws from the global generator
+    rng = torch.Generator(device=device).manual_seed(seed)  # the model's training noise
     images = dataset.images.unsqueeze(1).float().div(255)  # the whole set as floats, on the CPU
     loader = DataLoader(TensorDataset(images, dataset.labels), batch_size=batch_size, shuffle=True, drop_last=True)
     optimizers = model.configure_optimizers(lr)
@@ -83,7 +84,7 @@ def reference_run(model, dataset, steps, batch_size, lr, seed, device):
     step, logged = 0, {}
     while step < steps:
         for batch, labels in loader:
-            losses = model.training_step(batch.to(device), labels.to(device), optimizers)
+            losses = model.training_step(batch.to(device), labels.to(device), optimizers, rng)
             step += 1
             if step % LOG_EVERY == 0 or step == steps:
                 logged = {name: float(value) for name, value in losses.items()}  # read them, as the engine does
@@ -109,7 +110,8 @@ class TutorialMNIST(torch.utils.data.Dataset):
 
 def tutorial_run(model, dataset, steps, batch_size, lr, seed, device):
     """The typical tutorial: per-image conversion, DataLoader batching, .to(device), loss.item() every step."""
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the DataLoader's shuffling draws from the global generator
+    rng = torch.Generator(device=device).manual_seed(seed)  # the model's training noise
     loader = DataLoader(TutorialMNIST(dataset.images, dataset.labels), batch_size=batch_size, shuffle=True,
                         drop_last=True)
     optimizers = model.configure_optimizers(lr)
@@ -118,7 +120,7 @@ def tutorial_run(model, dataset, steps, batch_size, lr, seed, device):
     step = 0
     while step < steps:
         for batch, labels in loader:
-            losses = model.training_step(batch.to(device), labels.to(device), optimizers)
+            losses = model.training_step(batch.to(device), labels.to(device), optimizers, rng)
             for name, value in losses.items():
                 running[name] = running.get(name, 0.0) + value.item()  # the tutorial's running loss
             step += 1

@@ -1,6 +1,6 @@
 """The command line: python -m genai train | sample | interpolate ...
 
-    python -m genai train --model gan --arch mlp --epochs 5 --out runs/my-gan
+    python -m genai train --model gan --time-limit 60 --out runs/my-gan
     python -m genai sample --checkpoint runs/my-gan --seed 42 --n 64 --out digits.png
     python -m genai interpolate --checkpoint runs/my-gan --seed-a 1 --seed-b 2 --steps 16 --out walk.gif
 
@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 
 from .checkpoints import CheckpointError, is_checkpoint, load_model, read_metadata, save_model
-from .data import DATASET_NAMES, DatasetError, load_dataset
+from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
 from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
 from .models import ARCHS, FAMILIES, ModelError, create_model
+from .recipes import model_options, recipe
 from .sampling import SamplingError, interpolate, sample, save_images
-from .train import TrainingError, TrainSettings, train
+from .train import TrainingError, TrainSettings, train, training_record
 
 USER_ERRORS = (CheckpointError, DatasetError, DeviceError, ModelError, SamplingError, TrainingError)
 COMMANDS = {}
@@ -60,8 +61,8 @@ def positive_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
     return value
 
 
@@ -69,21 +70,28 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="python -m genai", description="Train GANs and VAEs on MNIST, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("train", help="train a model and save it as a checkpoint folder")
+    p = commands.add_parser(
+        "train", help="train a model and save it as a checkpoint folder",
+        description="Train on the dataset's train split. The run lasts --time-limit seconds (default: the "
+                    "family's recipe, as in the app's Train tab), or --max-steps / --epochs if reached first. "
+                    "Unset options take the family's recipe (genai/recipes.py).",
+    )
     p.add_argument("--model", choices=FAMILIES, default="gan", help="model family")
-    p.add_argument("--arch", default="mlp", help="gan: mlp, dcgan; vae: mlp, conv")
-    p.add_argument("--conditional", action="store_true", help="let the model be told which digit to draw")
+    p.add_argument("--arch", help="gan: mlp, dcgan; vae: mlp, conv (default: the family's recipe)")
+    p.add_argument("--conditional", action="store_true", default=None, help="let the model be told which digit to draw")
     p.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
     p.add_argument("--data-dir", help="folder with the IDX files (default: env GENAI_DATA_DIR, cache, download)")
-    p.add_argument("--split", choices=("train", "test"), help="use only this split (default: every split found)")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--lr", type=positive_float, help="learning rate (default: GAN 2e-4, VAE 1e-3)")
-    p.add_argument("--latent-dim", type=positive_int, help="size of z (default: GAN 100, VAE 20)")
+    p.add_argument("--limit", type=positive_int, help="learn from the first N training images only (a quick subset)")
+    p.add_argument("--time-limit", type=positive_float, help="stop after this many seconds (default: the recipe's)")
+    p.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
+    p.add_argument("--epochs", type=positive_int, help="stop after this many passes over the data")
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=positive_float, help="learning rate")
+    p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
+    p.add_argument("--ema-decay", type=float, help="GAN only: sample from a moving average of G's weights (0 = off)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    p.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
 
     p = commands.add_parser("sample", help="draw digits from a checkpoint")
@@ -116,6 +124,7 @@ def build_parser():
     p = commands.add_parser("train-classifier", help="train the digit classifier the metrics use")
     p.add_argument("--out", required=True, help="folder to create (the shipped one is checkpoints/classifier)")
     p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--limit", type=positive_int, help="learn from the first N training images only (a quick subset)")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -144,28 +153,45 @@ def write_atomically(images, path, kind="grid"):
             os.remove(temporary)
 
 
+def train_options(args):
+    """The family's recipe, overridden by what the command line gives."""
+    options = recipe(args.model)
+    given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
+             "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay}
+    options.update({name: value for name, value in given.items() if value is not None})
+    if options["arch"] not in ARCHS[args.model]:
+        raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
+    if args.beta is not None and args.model != "vae":
+        raise CommandError("--beta only applies to --model vae.")
+    if args.ema_decay is not None and args.model != "gan":
+        raise CommandError("--ema-decay only applies to --model gan.")
+    return options
+
+
 @command
 def train_command(args):
     from tqdm import tqdm
 
-    if args.arch not in ARCHS[args.model]:
-        raise CommandError(f"--arch {args.arch} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
-    if args.beta is not None and args.model != "vae":
-        raise CommandError("--beta only applies to --model vae.")
-    out = Path(args.out or f"runs/{args.model}-{args.arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+    options = train_options(args)
+    out = Path(args.out or f"runs/{args.model}-{options['arch']}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
 
     device = pick_device(args.device)
-    dataset = load_dataset(args.dataset, data_dir=args.data_dir, split=args.split).to(device)
-    options = {"latent_dim": args.latent_dim, "conditional": args.conditional}
-    if args.model == "vae":
-        options["beta"] = args.beta
-    model = create_model(args.model, args.arch, seed=args.seed, **options).to(device)
+    dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=args.limit).to(device)
+    if dataset.warning:
+        print(f"Warning: {dataset.warning}", file=sys.stderr)
+    model = create_model(args.model, options["arch"], seed=args.seed, **model_options(options)).to(device)
+    budget_given = args.epochs or args.max_steps or args.time_limit
     settings = TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed, max_steps=args.max_steps
+        epochs=args.epochs, batch_size=options["batch_size"], lr=options["lr"], seed=args.seed,
+        max_steps=args.max_steps, max_seconds=args.time_limit if budget_given else options["seconds"],
     )
-    print(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)}.")
+    budget = [f"{settings.max_seconds:g} s" if settings.max_seconds else "",
+              f"{settings.max_steps:,} steps" if settings.max_steps else "",
+              f"{settings.epochs} epochs" if settings.epochs else ""]
+    print(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)} "
+          f"for at most {' / '.join(b for b in budget if b)}.")
 
     last = None
     bar = tqdm(total=None, unit="step", dynamic_ncols=True)
@@ -185,12 +211,9 @@ def train_command(args):
         bar.close()
     if last is not None and last.message:
         print(last.message)
-    training = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr or model.default_lr,
-        "seed": args.seed, "split": args.split, "device": str(device), "images": len(dataset),
-        "command": "python -m genai " + " ".join(args.argv),
-    }
-    save_model(model, out, dataset=args.dataset, steps=last.step if last else 0, training=training)
+    training = training_record(dataset, settings, device, last, settings.lr,
+                               command="python -m genai " + " ".join(args.argv))
+    save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training)
     print(f"Saved the checkpoint to {out}")
     return 1 if last is not None and last.reason == "diverged" else 0
 
@@ -255,15 +278,15 @@ def eval_command(args):
 def train_classifier_command(args):
     from tqdm import tqdm
 
-    from .classifier import check_mnist_test_split, save_classifier, train_classifier
+    from .classifier import save_classifier, train_classifier
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
     device = pick_device(args.device)
-    dataset = load_dataset("mnist", data_dir=args.data_dir, split="test")
-    check_mnist_test_split(dataset)
-    print(f"{dataset.describe()}\nTraining the digit classifier on 8,000 of them (2,000 held out) on {describe(device)}.")
+    train_set = load_dataset("mnist", data_dir=args.data_dir, split="train", limit=args.limit)
+    test_set = load_dataset("mnist", data_dir=args.data_dir, split="test")
+    print(f"Learning from {train_set.describe()}\nMeasuring on {test_set.describe()}\nOn {describe(device)}.")
     bar = tqdm(total=None, unit="step", dynamic_ncols=True)
 
     def progress(event):
@@ -272,14 +295,15 @@ def train_classifier_command(args):
         if event.losses:
             bar.set_postfix({name: f"{value:.3f}" for name, value in event.losses.items()}, refresh=False)
 
+    command_line = "python -m genai " + " ".join(args.argv)
     try:
-        model, facts = train_classifier(dataset, epochs=args.epochs, seed=args.seed, device=device, progress=progress)
+        model, facts = train_classifier(train_set, test_set, epochs=args.epochs, seed=args.seed, device=device,
+                                        progress=progress, command=command_line)
     finally:
         bar.close()
-    command_line = f"python -m genai train-classifier --out {out} --epochs {args.epochs} --seed {args.seed}"
-    save_classifier(model, out, facts, command=command_line)
-    print(f"Held-out accuracy: {100 * facts['held_out_accuracy']:.2f}% on {facts['held_out']['count']:,} images "
-          f"never used in training. Saved to {out}")
+    save_classifier(model, out, facts)
+    print(f"Test accuracy: {100 * facts['test_accuracy']:.2f}% on the {facts['test_images']:,} test images "
+          f"(never used in training). Saved to {out}")
     return 0
 
 

@@ -317,13 +317,16 @@ def psnr(images_a, images_b, data_range=1.0):
 def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=None):
     """Every figure that applies to the model, as a dict (see the module docstring).
 
-    dataset: MNIST (a genai.data.Dataset, normally the test split). Two disjoint seeded sets of
-    n_samples real images are drawn from it: the first is the reference for FID (and the VAE's
-    test images), the second gives the real-vs-real floor. metadata: the checkpoint's
-    config.json, if known, to say whether the model was trained on these very images.
+    dataset: the MNIST test split (a genai.data.Dataset): every figure is measured against it.
+    Two disjoint seeded sets of n_samples test images are drawn from it: the first is the
+    reference for FID (and the VAE's test images), the second gives the real-vs-real floor.
+    metadata: the checkpoint's config.json, if known, to say whether the model learned from
+    these very images (results["trained_on_eval_images"], and overlap_note()).
     """
     if dataset.name != "mnist":
         raise MetricsError(f"The metrics classifier knows MNIST digits only, not {dataset.name}.")
+    if dataset.split != "test":
+        raise MetricsError(f"Figures are measured against the MNIST test split, not the {dataset.split} split.")
     classifier = classifier or default_classifier(model_device(model))
     first, second = disjoint_subsets(len(dataset), n_samples, seed)
     real, real_labels = dataset.images[first].cpu(), dataset.labels[first].cpu()
@@ -336,7 +339,7 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
         "family": model.family,
         "arch": model.arch,
         "conditional": model.conditional,
-        "dataset": dataset.describe(),
+        "dataset": f"the MNIST {dataset.split} split ({len(dataset):,} images)",  # what every figure is measured against
         "n_samples": n_samples,
         "seed": seed,
         "fid": frechet_distance(fake_features, real_features),
@@ -362,11 +365,14 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
 
 
 def trained_on(metadata, dataset):
-    """Did the checkpoint's training use the split we evaluate on? True, False, or None (unknown)."""
+    """Did the checkpoint learn from the images we measure against? True, False, or None (not recorded).
+
+    A recorded split of None (older checkpoints: "every split found") counts as overlapping.
+    """
     training = metadata.get("training") or {}
     if "split" not in training:
         return None
-    return training["split"] is None or training["split"] in dataset.splits
+    return metadata.get("dataset") in (None, dataset.name) and training["split"] in (None, dataset.split)
 
 
 def format_table(results):
@@ -397,9 +403,22 @@ def format_table(results):
     ]
     for name, value, note in rows:
         lines.append(f"  {name:<{width}}  {value:>{value_width}}  {note}".rstrip())
-    if results.get("trained_on_eval_images"):
-        lines.append("  Note: the model was trained on these images, so the figures measure fit, not generalization.")
+    note = overlap_note(results)
+    if note:
+        lines.append(f"  Note: {note}")
     return "\n".join(lines)
+
+
+def overlap_note(results):
+    """A plain warning when the model learned from the images it is measured against (or does not say)."""
+    overlap = results.get("trained_on_eval_images", False)
+    if overlap:
+        return ("this model learned from the MNIST test split, the very images these figures are measured "
+                "against: they show how well it fits them, not how well it generalizes.")
+    if overlap is None:
+        return ("this model does not record which images it learned from, so the test images behind these "
+                "figures may be among them.")
+    return ""
 
 
 def json_ready(results):

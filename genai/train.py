@@ -1,48 +1,65 @@
 """ONE training loop for every model; the CLI, the web app and the tests all use it.
 
-    for event in train(model, dataset, TrainSettings(epochs=5)):
+    for event in train(model, dataset, TrainSettings(max_seconds=60)):
         print(event.step, event.losses)
 
 train() is a generator: it yields a small TrainEvent every few steps (losses,
-images/s, ETA) and, now and then, a preview grid made from a FIXED batch of
-noise, so you watch the same digits sharpen as the model learns.
+images/s, ETA) and, now and then, preview images decoded from a FIXED batch of
+noise, so you watch the same digits sharpen as the model learns. The engine does
+not draw: the CLI and the web app turn the preview into a picture.
+
+How long a run lasts is a budget: a number of seconds, of steps or of epochs;
+whichever is reached first ends the run.
 
 How a step works: the whole dataset sits on the training device as one uint8
 tensor; each epoch draws a random permutation of indices, and each batch is the
 images at the next batch_size indices, scaled to [0, 1]. The model's own
 training_step does the rest (GAN: one D update then one G update; VAE: one
 update of reconstruction + beta * KL).
+
+Every random number of a run (batch order, the GAN's z, the VAE's eps) comes from
+generators the run owns, never from torch's global generator: two runs with the
+same seed give the same weights, even side by side in one process.
 """
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
 import torch
 
-from .sampling import grid, label_tensor, latent_noise, decode
+from .sampling import label_tensor, latent_noise, decode
 
 
 class TrainingError(ValueError):
     """Bad training settings, explained for a human."""
 
 
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass
 class TrainSettings:
-    epochs: int = 5
+    epochs: int | None = None  # stop after this many passes over the data ...
     batch_size: int = 64
     lr: float | None = None  # None: the model's default (GAN 2e-4, VAE 1e-3)
     seed: int = 0  # fixes the batch order and the training noise
     log_every: int = 20  # yield an event every this many steps
-    preview_every: int = 200  # add a preview grid every this many steps ...
+    preview_every: int = 200  # add a preview every this many steps ...
     preview_seconds: float | None = None  # ... or at least this often, in seconds
     preview_images: int = 64  # 0: no previews
     preview_seed: int = 0  # the fixed noise behind every preview
-    max_steps: int | None = None  # stop early after this many steps
-    max_seconds: float | None = None  # stop early after this much time
+    max_steps: int | None = None  # ... or after this many steps ...
+    max_seconds: float | None = None  # ... or after this much time, whichever comes first
 
     def check(self, dataset_size):
-        if not isinstance(self.epochs, int) or self.epochs < 1:
+        """Raise TrainingError for a setting that makes no sense (NaN and infinity included)."""
+        if self.epochs is None and self.max_steps is None and self.max_seconds is None:
+            raise TrainingError("Give the run a budget: a number of seconds, of steps or of epochs.")
+        if self.epochs is not None and (not isinstance(self.epochs, int) or isinstance(self.epochs, bool)
+                                        or self.epochs < 1):
             raise TrainingError(f"Epochs must be a whole number of at least 1, not {self.epochs!r}.")
         if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 4096:
             raise TrainingError(f"Batch size must be a whole number from 2 to 4096, not {self.batch_size!r}.")
@@ -50,12 +67,12 @@ class TrainSettings:
             raise TrainingError(
                 f"Batch size {self.batch_size} is larger than the dataset ({dataset_size} images): choose a smaller one."
             )
-        if self.lr is not None and not (isinstance(self.lr, (int, float)) and 0 < self.lr <= 1):
+        if self.lr is not None and not (_number(self.lr) and 0 < self.lr <= 1):
             raise TrainingError(f"Learning rate must be a number above 0 and at most 1, not {self.lr!r}.")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise TrainingError("max_steps must be at least 1.")
-        if self.max_seconds is not None and self.max_seconds <= 0:
-            raise TrainingError("max_seconds must be above 0.")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise TrainingError(f"max_steps must be a whole number of at least 1, not {self.max_steps!r}.")
+        if self.max_seconds is not None and not (_number(self.max_seconds) and 0 < self.max_seconds < math.inf):
+            raise TrainingError(f"The time limit must be a number of seconds above 0, not {self.max_seconds!r}.")
 
 
 @dataclass
@@ -63,24 +80,52 @@ class TrainEvent:
     """What the loop reports. `done` is True on the last event, with `reason` saying why it ended."""
 
     step: int
-    total_steps: int
+    total_steps: int | None  # None when only a time limit bounds the run
     epoch: float  # epochs completed, fractional
     losses: dict = field(default_factory=dict)  # mean of each loss since the last event
     images_per_sec: float = 0.0
     elapsed_seconds: float = 0.0
     eta_seconds: float = 0.0
-    preview: object = None  # a PIL image, or None
+    fraction: float = 0.0  # share of the budget used, 0..1
+    preview: object = None  # uint8 array (N, 28, 28) of the fixed preview noise, or None
+    preview_columns: int | None = None  # conditional models: one column per digit
     done: bool = False
     reason: str = ""  # "finished" | "stopped" | "time limit" | "diverged"
     message: str = ""
 
-    @property
-    def fraction(self):
-        return self.step / self.total_steps if self.total_steps else 1.0
+
+class Budget:
+    """How far a run is: steps against max_steps / epochs, seconds against max_seconds."""
+
+    def __init__(self, settings, steps_per_epoch):
+        limits = [settings.max_steps, settings.epochs and settings.epochs * steps_per_epoch]
+        limits = [limit for limit in limits if limit]
+        self.total_steps = min(limits) if limits else None
+        self.max_seconds = settings.max_seconds
+
+    def out_of_time(self, elapsed):
+        return self.max_seconds is not None and elapsed >= self.max_seconds
+
+    def out_of_steps(self, step):
+        return self.total_steps is not None and step >= self.total_steps
+
+    def fraction(self, step, elapsed):
+        parts = [step / self.total_steps] if self.total_steps else []
+        if self.max_seconds:
+            parts.append(elapsed / self.max_seconds)
+        return min(1.0, max(parts))
+
+    def eta(self, step, elapsed):
+        left = []
+        if self.total_steps:
+            left.append(elapsed / max(step, 1) * (self.total_steps - step))
+        if self.max_seconds:
+            left.append(self.max_seconds - elapsed)
+        return max(0.0, min(left))
 
 
-def preview_grid(model, settings):
-    """The grid of the fixed preview noise; a conditional model draws digit i % 10 in column i % 10.
+def preview_images(model, settings):
+    """The fixed preview noise decoded: uint8 (N, 28, 28); a conditional model draws digit i % 10 as image i.
 
     preview_images = 0 turns previews off (e.g. for a model that does not generate, like a classifier).
     """
@@ -88,53 +133,69 @@ def preview_grid(model, settings):
     if n == 0:
         return None
     z = latent_noise(settings.preview_seed, n, model.latent_dim)
-    columns = model.config.num_classes if model.conditional else None
-    return grid(decode(model, z, label_tensor(model, None, n)), columns=columns)
+    return decode(model, z, label_tensor(model, None, n))
+
+
+def preview_columns(model):
+    return model.config.num_classes if getattr(model, "conditional", False) else None
+
+
+def run_generator(device, seed):
+    """A torch.Generator on `device` seeded with `seed`: the run's own source of training noise."""
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def check_labels_once(model, labels):
+    """Conditional models need labels 0..num_classes-1: checked once per run, not every step."""
+    if getattr(model, "conditional", False) and len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= model.config.num_classes:
+            raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
 
 
 def train(model, dataset, settings=None, stop=None):
-    """Train model on dataset (a genai.data.Dataset already on the model's device).
+    """Train model on dataset (a genai.data.Dataset; moved to the model's device if needed).
 
     Yields TrainEvent objects; the last one has done=True. `stop` is an optional
     threading.Event: set it to end training cleanly after the current step.
     If a loss becomes NaN or infinite, training stops with reason "diverged" and
     the weights are rolled back to the last good ones.
     """
-    settings = settings or TrainSettings()
+    settings = settings or TrainSettings(epochs=5)
     n_images = len(dataset)
     settings.check(n_images)
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
+    check_labels_once(model, labels)
 
-    torch.manual_seed(settings.seed)  # training noise (GAN z, VAE eps)
-    order_rng = torch.Generator().manual_seed(settings.seed)  # batch order
+    order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
+    noise_rng = run_generator(device, settings.seed)  # training noise (GAN z, VAE eps, ...)
     optimizers = model.configure_optimizers(settings.lr or model.default_lr)
     steps_per_epoch = n_images // settings.batch_size
-    total_steps = settings.epochs * steps_per_epoch
-    if settings.max_steps:
-        total_steps = min(total_steps, settings.max_steps)
+    budget = Budget(settings, steps_per_epoch)
+    stop = stop or threading.Event()
 
     last_good = snapshot(model)
     loss_sums, window_steps = {}, 0
     start = window_start = last_preview_time = time.perf_counter()
     step, next_preview_step = 0, settings.log_every
-    reason, message = "finished", ""
     model.train()
 
-    while step < total_steps:
+    while True:
         order = torch.randperm(n_images, generator=order_rng).to(device)
         for batch_start in range(0, steps_per_epoch * settings.batch_size, settings.batch_size):
             index = order[batch_start:batch_start + settings.batch_size]
             batch = images[index].unsqueeze(1).float().div_(255)
-            losses = model.training_step(batch, labels[index], optimizers)
+            losses = model.training_step(batch, labels[index], optimizers, noise_rng)
             for name, value in losses.items():
                 loss_sums[name] = loss_sums.get(name, 0.0) + value
             step += 1
             window_steps += 1
 
-            stop_now = (stop is not None and stop.is_set()) or step >= total_steps
-            timed_out = settings.max_seconds is not None and time.perf_counter() - start >= settings.max_seconds
-            if step % settings.log_every and not (stop_now or timed_out):
+            now = time.perf_counter()
+            elapsed = now - start
+            ending = stop.is_set() or budget.out_of_steps(step) or budget.out_of_time(elapsed)
+            if step % settings.log_every and not ending:
                 continue
 
             # Report: this .item() waits for the device, so it happens every log_every steps only.
@@ -143,57 +204,83 @@ def train(model, dataset, settings=None, stop=None):
             if not all(math.isfinite(v) for v in means.values()) or not weights_are_finite(model):
                 model.load_state_dict(last_good)
                 bad = ", ".join(f"{k} = {v}" for k, v in means.items() if not math.isfinite(v)) or "NaN or infinite weights"
-                reason = "diverged"
                 message = (
                     f"Training diverged at step {step} ({bad}). The weights were rolled back to the last good "
                     "ones. Try a smaller learning rate."
                 )
-                yield finish(model, settings, step, total_steps, steps_per_epoch, start, reason, message, means)
+                yield finish(model, settings, step, budget, steps_per_epoch, start, "diverged", message, means)
                 return
             last_good = snapshot(model)
 
-            now = time.perf_counter()
-            elapsed = now - start
             event = TrainEvent(
                 step=step,
-                total_steps=total_steps,
+                total_steps=budget.total_steps,
                 epoch=step / steps_per_epoch,
                 losses=means,
                 images_per_sec=window_steps * settings.batch_size / max(now - window_start, 1e-9),
                 elapsed_seconds=elapsed,
-                eta_seconds=elapsed / step * (total_steps - step),
+                eta_seconds=budget.eta(step, elapsed),
+                fraction=budget.fraction(step, elapsed),
             )
             loss_sums, window_steps, window_start = {}, 0, now
 
-            if stop_now or timed_out:
-                if step < total_steps:
-                    reason = "time limit" if timed_out else "stopped"
-                    message = f"Stopped at step {step} of {total_steps}" + (
-                        f" (time limit of {settings.max_seconds:g} s)." if timed_out else "."
-                    )
+            if ending:
+                reason, message = "finished", ""
+                if not budget.out_of_steps(step):
+                    reason = "time limit" if budget.out_of_time(elapsed) and not stop.is_set() else "stopped"
+                    of = f" of {budget.total_steps:,}" if budget.total_steps else ""
+                    limit = f" (time limit of {settings.max_seconds:g} s)" if reason == "time limit" else ""
+                    message = f"Stopped at step {step:,}{of}{limit}."
                 yield event
-                yield finish(model, settings, step, total_steps, steps_per_epoch, start, reason, message, means)
+                yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means)
                 return
 
             due_by_time = settings.preview_seconds is not None and now - last_preview_time >= settings.preview_seconds
             if step >= next_preview_step or due_by_time:
-                event.preview = preview_grid(model, settings)
+                event.preview, event.preview_columns = preview_images(model, settings), preview_columns(model)
                 model.train()
                 last_preview_time = now
                 next_preview_step = step + settings.preview_every
             yield event
 
 
-def finish(model, settings, step, total_steps, steps_per_epoch, start, reason, message, losses):
+def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses):
     """The last event: a final preview and why training ended."""
-    preview = preview_grid(model, settings)
+    preview = preview_images(model, settings)
     model.train()
     elapsed = time.perf_counter() - start
-    message = message or f"Finished {step} steps in {elapsed:.1f} s."
+    message = message or f"Finished {step:,} steps in {elapsed:.1f} s."
     return TrainEvent(
-        step=step, total_steps=total_steps, epoch=step / steps_per_epoch, losses=losses, elapsed_seconds=elapsed,
-        preview=preview, done=True, reason=reason, message=message,
+        step=step, total_steps=budget.total_steps, epoch=step / steps_per_epoch, losses=losses,
+        elapsed_seconds=elapsed, fraction=1.0, preview=preview, preview_columns=preview_columns(model),
+        done=True, reason=reason, message=message,
     )
+
+
+def training_record(dataset, settings, device, last_event, lr, **how):
+    """What a model learned from and how: the `training` entry of its config.json.
+
+    One function for the CLI, the web app, the benchmarks and the classifier, so every model
+    records the same facts: dataset, split, number of images, seed, device, steps, wall time,
+    the settings, and how it was started (`how`: e.g. command="python -m genai train ...").
+    """
+    record = {
+        **dataset.record(),
+        "seed": settings.seed,
+        "device": str(device),
+        "steps": last_event.step if last_event else 0,
+        "seconds": round(last_event.elapsed_seconds, 1) if last_event else 0.0,
+        "ended": last_event.reason if last_event else "not started",
+        "batch_size": settings.batch_size,
+        "lr": lr,
+        "epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "time_limit": settings.max_seconds,
+        **how,
+    }
+    if dataset.warning:
+        record["warning"] = dataset.warning
+    return record
 
 
 def weights_are_finite(model):

@@ -52,10 +52,10 @@ def make_checkpoints(folder, mnist_dir):
     from genai.models import create_model
     from genai.train import TrainSettings, train
 
-    dataset = load_dataset("mnist", data_dir=mnist_dir)
+    dataset = load_dataset("mnist", data_dir=mnist_dir, limit=5000)
     for name, spec in TINY_MODELS.items():
         model = create_model(spec["family"], spec["arch"], seed=0, **spec["options"])
-        settings = TrainSettings(epochs=1, batch_size=64, max_steps=spec["steps"], preview_images=0)
+        settings = TrainSettings(batch_size=64, max_steps=spec["steps"], preview_images=0)
         for _ in train(model, dataset, settings):
             pass
         save_model(model.eval(), folder / name, dataset="mnist", steps=spec["steps"])

@@ -26,8 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def small_mnist(mnist_dir):
     """The first 256 real MNIST images: enough for a few batches."""
-    dataset = load_dataset("mnist", data_dir=mnist_dir)
-    return dataclasses.replace(dataset, images=dataset.images[:256], labels=dataset.labels[:256])
+    return load_dataset("mnist", data_dir=mnist_dir, limit=256)
 
 
 @pytest.mark.parametrize("spec, repeats", [(ModelSpec("vae", "mlp"), 2), (ModelSpec("gan", "dcgan", True), 1)],

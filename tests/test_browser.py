@@ -114,8 +114,8 @@ def test_training_shows_progress_and_previews_live(page, shots):
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("400")
     max_steps.press("Tab")
-    page.locator("#train-epochs input").fill("5")
-    page.locator("#train-epochs input").press("Tab")
+    page.locator("#train-seconds input").fill("30")  # the budget is time; 400 steps come first
+    page.locator("#train-seconds input").press("Tab")
     page.locator("#train-start").click()
 
     progress_seen, previews_seen = set(), set()

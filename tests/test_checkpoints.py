@@ -42,7 +42,7 @@ def stepped(family, arch, conditional=False, steps=2, **options):
     generator = torch.Generator().manual_seed(0)
     for _ in range(steps):
         images = torch.rand(8, 1, 28, 28, generator=generator)
-        model.training_step(images, torch.arange(8) if conditional else None, optimizers)
+        model.training_step(images, torch.arange(8) if conditional else None, optimizers, torch.Generator())
     return model.eval()
 
 

@@ -55,7 +55,8 @@ def workspace(tmp_path_factory, mnist_dir):
     }
     outputs = {}
     for name, options in runs.items():
-        outputs[name] = cli("train", *options, "--data-dir", mnist_dir, "--device", "cpu", "--seed", 1, "--out", root / name)
+        outputs[name] = cli("train", *options, "--data-dir", mnist_dir, "--limit", 5000, "--device", "cpu", "--seed", 1,
+                            "--out", root / name)
     return root, outputs
 
 
@@ -69,14 +70,36 @@ def test_train_writes_a_checkpoint_folder(workspace, name, family, steps):
     root, outputs = workspace
     code, out, err = outputs[name]
     assert code == 0, err
-    assert "MNIST: 10,000 images" in out and "Training a " in out and f"Saved the checkpoint to {root / name}" in out
+    assert "MNIST: 5,000 of " in out and "(train split)" in out and "Training a " in out
+    assert f"Saved the checkpoint to {root / name}" in out
     assert "Traceback" not in err
     metadata = read_metadata(root / name)
     assert metadata["family"] == family and metadata["arch"] == "mlp" and metadata["steps"] == steps
     assert metadata["dataset"] == "mnist" and metadata["training"]["seed"] == 1
+    assert metadata["training"]["split"] == "train" and metadata["training"]["images"] == 5000
     assert metadata["config"]["conditional"] is (name == "cvae")
     model, _ = load_model(root / name)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_train_takes_its_unset_options_from_the_recipe_the_app_uses(workspace):
+    from genai.recipes import RECIPES
+
+    root, _ = workspace
+    for name, family in (("vae", "vae"), ("gan", "gan")):
+        metadata = read_metadata(root / name)
+        assert metadata["training"]["batch_size"] == RECIPES[family]["batch_size"]
+        assert metadata["training"]["lr"] == RECIPES[family]["lr"]
+        assert metadata["config"]["latent_dim"] == RECIPES[family]["latent_dim"]
+
+
+def test_train_for_a_number_of_seconds(mnist_dir, tmp_path):
+    code, out, err = cli("train", "--model", "vae", "--time-limit", 1, "--limit", 2000, "--data-dir", mnist_dir,
+                         "--device", "cpu", "--out", tmp_path / "timed")
+    assert code == 0, err
+    assert "for at most 1 s" in out and "time limit of 1 s" in out
+    training = read_metadata(tmp_path / "timed")["training"]
+    assert training["ended"] == "time limit" and training["time_limit"] == 1 and training["steps"] > 0
 
 
 def test_train_progress_bar_shows_losses_and_speed(workspace):
@@ -175,7 +198,13 @@ BAD_COMMANDS = [
     ("train --model transformer", "argument --model: invalid choice"),
     ("train --epochs -1 --out {tmp}/new", "argument --epochs: must be at least 1, got -1"),
     ("train --epochs two", "argument --epochs: expected a whole number"),
-    ("train --lr 0", "argument --lr: must be above 0"),
+    ("train --lr 0", "argument --lr: must be a finite number above 0"),
+    ("train --time-limit nan --out {tmp}/new", "argument --time-limit: must be a finite number above 0"),
+    ("train --time-limit inf --out {tmp}/new", "argument --time-limit: must be a finite number above 0"),
+    ("train --time-limit 0 --out {tmp}/new", "argument --time-limit"),
+    ("train --limit 0 --out {tmp}/new", "argument --limit: must be at least 1"),
+    ("train --dataset fashion-mnist --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new",
+     "holds MNIST's train images .* not Fashion-MNIST's"),
     ("train --beta 2 --out {tmp}/new", "--beta only applies to --model vae"),
     ("train --out {tmp}/existing", "--out .*existing already exists and is not empty"),
     ("train --out {tmp}/notes.txt", "already exists"),
@@ -238,7 +267,7 @@ def test_a_dataset_that_is_not_there_is_explained_without_a_traceback(tmp_path):
     empty.mkdir()
     code, _, err = cli("train", "--data-dir", empty, "--out", tmp_path / "new")
     assert code == 2 and "Traceback" not in err
-    assert err.startswith("genai train: error: Cannot find MNIST.") and "GENAI_DATA_DIR" in err
+    assert err.startswith("genai train: error: Cannot find the train split of MNIST.") and "GENAI_DATA_DIR" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
 
 
@@ -255,8 +284,8 @@ def python_m_genai(*args):
 
 def test_python_m_genai_trains_and_samples_end_to_end(mnist_dir, tmp_path):
     done = python_m_genai(
-        "train", "--model", "vae", "--arch", "mlp", "--max-steps", 5, "--data-dir", mnist_dir, "--device", "cpu",
-        "--out", tmp_path / "ckpt",
+        "train", "--model", "vae", "--arch", "mlp", "--max-steps", 5, "--limit", 1000, "--data-dir", mnist_dir,
+        "--device", "cpu", "--out", tmp_path / "ckpt",
     )
     assert done.returncode == 0, done.stderr
     assert f"Saved the checkpoint to {tmp_path / 'ckpt'}" in done.stdout

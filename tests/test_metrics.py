@@ -17,12 +17,11 @@ from genai.classifier import (
     DigitClassifier,
     accuracy,
     default_classifier,
-    held_out_indices,
     junk_images,
     load_classifier,
     random_shift,
     save_classifier,
-    split_held_out,
+    train_classifier,
 )
 from genai.data import load_dataset
 from genai.metrics import (
@@ -182,15 +181,15 @@ def test_conditional_share_and_label_agreement_run_on_an_untrained_model():
 # --- the digit classifier ------------------------------------------------------------------------
 
 
-def test_shipped_classifier_is_accurate_on_its_held_out_images(mnist_test):
+def test_shipped_classifier_learned_from_the_train_split_and_is_accurate_on_the_test_split(mnist_test):
     classifier = default_classifier()
     metadata = classifier.metadata
-    stored = metadata["held_out"]["indices"]
-    assert len(stored) == 2000 and stored == held_out_indices().tolist()  # the documented seeded choice
-    images, labels = mnist_test.images[stored], mnist_test.labels[stored]
-    measured = accuracy(classifier, images, labels)
-    assert measured >= 0.97
-    assert measured == pytest.approx(metadata["accuracy"]["held_out"], abs=1e-3)  # what config.json claims
+    assert metadata["training"]["dataset"] == "mnist" and metadata["training"]["split"] == "train"
+    assert metadata["training"]["verified_files"] is True
+    measured = accuracy(classifier, mnist_test.images, mnist_test.labels)
+    assert measured >= 0.99
+    assert measured == pytest.approx(metadata["accuracy"]["test"], abs=1e-4)  # what config.json claims
+    assert metadata["accuracy"]["test_images"] == len(mnist_test)
     assert (SHIPPED_DIR / "model.safetensors").stat().st_size < 2_000_000
 
 
@@ -204,8 +203,7 @@ def test_random_shift_moves_each_digit_by_at_most_two_pixels(mnist_test):
     frame = torch.ones(28, 28, dtype=torch.bool)
     frame[2:-2, 2:-2] = False
     images = images[(images[:, 0, frame] == 0).all(dim=1)][:32]  # digits with a black 2-pixel frame
-    torch.manual_seed(0)
-    shifted = random_shift(images, 2)
+    shifted = random_shift(images, 2, torch.Generator().manual_seed(0))
     assert shifted.shape == images.shape
     offsets = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)]
     found = []
@@ -217,35 +215,45 @@ def test_random_shift_moves_each_digit_by_at_most_two_pixels(mnist_test):
 
 
 def test_classifier_is_unsure_about_junk():
-    torch.manual_seed(0)
-    junk = junk_images(300)
+    junk = junk_images(300, rng=torch.Generator().manual_seed(0))
     assert junk.shape == (300, 1, 28, 28) and 0 <= junk.min() and junk.max() <= 1
     assert confident_share(default_classifier().probabilities(junk)) < 0.05
 
 
-def test_classifier_trains_with_the_one_loop_and_round_trips(mnist_test, tmp_path):
-    train_part, held_out = split_held_out(mnist_test, held_out_indices())
-    assert len(train_part) == 8000 and len(held_out) == 2000
-    assert torch.equal(held_out.images, mnist_test.images[held_out_indices()])
-    model = DigitClassifier()
-    torch.manual_seed(0)
-    events = list(train(model, train_part, TrainSettings(epochs=1, batch_size=64, max_steps=40, log_every=20,
-                                                          preview_images=0)))
-    assert events[-1].done and events[-1].reason == "finished" and events[-1].preview is None
-    assert events[-1].losses["loss"] < events[0].losses["loss"]
-    assert accuracy(model, held_out.images[:500], held_out.labels[:500]) > 0.5  # 40 steps already help
+def test_classifier_trains_with_the_one_loop_and_round_trips(mnist_dir, mnist_test, tmp_path):
+    train_set = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=2560)
+    model, facts = train_classifier(train_set, mnist_test, epochs=1, seed=0, command="test")
+    assert facts["test_accuracy"] > 0.5  # 40 steps already help
+    assert facts["test_images"] == len(mnist_test)
+    record = facts["training"]
+    assert record["split"] == "train" and record["images"] == 2560 and record["steps"] == 40
+    assert record["command"] == "test" and record["ended"] == "finished"
 
-    facts = {"held_out_accuracy": 0.5, "train_accuracy": 0.5, "steps": 40,
-             "training": {"epochs": 1, "batch_size": 64, "lr": 1e-3, "seed": 0, "device": "cpu", "seconds": 1.0},
-             "held_out": {"split": "test", "seed": 0, "count": 2000, "indices": held_out_indices().tolist()}}
-    folder = save_classifier(model, tmp_path / "clf", facts, command="test")
+    folder = save_classifier(model, tmp_path / "clf", facts)
     assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "README.md"}
     loaded = load_classifier(folder)
-    assert json.loads((folder / "config.json").read_text())["held_out"]["count"] == 2000
-    assert torch.allclose(loaded.probabilities(held_out.images[:20].float().div(255).unsqueeze(1)),
-                          model.probabilities(held_out.images[:20].float().div(255).unsqueeze(1)))
+    stored = json.loads((folder / "config.json").read_text())
+    assert stored["accuracy"]["test"] == round(facts["test_accuracy"], 4) and stored["training"]["split"] == "train"
+    assert "Test accuracy" in (folder / "README.md").read_text()
+    images = mnist_test.images[:20].float().div(255).unsqueeze(1)
+    assert torch.allclose(loaded.probabilities(images), model.probabilities(images))
     with pytest.raises(CheckpointError, match="not empty"):
         save_classifier(model, folder, facts)
+
+
+def test_classifier_refuses_to_learn_from_the_test_split(mnist_test):
+    with pytest.raises(CheckpointError, match="train split"):
+        train_classifier(mnist_test, mnist_test, epochs=1)
+
+
+def test_classifier_training_is_reproducible_and_leaves_the_global_generator_alone(mnist_dir, mnist_test):
+    train_set = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=640)
+    first, _ = train_classifier(train_set, mnist_test, epochs=1, seed=4)
+    second, _ = train_classifier(train_set, mnist_test, epochs=1, seed=4)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    state = torch.get_rng_state()
+    list(train(second, train_set, TrainSettings(max_steps=5, preview_images=0)))  # shifts, junk and dropout
+    assert torch.equal(torch.get_rng_state(), state)  # all drawn from the run's own generator
 
 
 # --- the eval command ----------------------------------------------------------------------------
@@ -261,7 +269,8 @@ def test_eval_command_prints_a_table_and_writes_json(tmp_path, mnist_dir, capsys
                  "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out
-    assert "classifier-FID" in printed and "trained on these images" in printed
+    assert "classifier-FID" in printed and "learned from the MNIST test split" in printed
+    assert "test split" in printed.splitlines()[0]  # what the figures were measured against
     results = json.loads(out.read_text())
     assert results["n_samples"] == 200 and len(results["class_counts"]) == 10
     assert results["fid"] > results["fid_real_floor"]  # an untrained model is worse than real digits
@@ -284,5 +293,5 @@ def test_eval_refuses_the_classifier_and_a_too_large_n(capsys, mnist_dir, tmp_pa
     assert main(["eval", "--checkpoint", str(SHIPPED_DIR)]) == 2
     assert "metrics classifier" in capsys.readouterr().err
     checkpoint = save_model(create_model("gan", "mlp", seed=0), tmp_path / "gan", dataset="mnist")
-    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "6000", "--data-dir", str(mnist_dir)]) == 2
-    assert "at most 5,000" in capsys.readouterr().err
+    assert main(["eval", "--checkpoint", str(checkpoint), "--n", "1000000", "--data-dir", str(mnist_dir)]) == 2
+    assert "use n of at most" in capsys.readouterr().err

@@ -20,7 +20,8 @@ from genai.train import TrainingError, TrainSettings, train
 
 @pytest.fixture(scope="module")
 def mnist(mnist_dir):
-    return load_dataset("mnist", data_dir=mnist_dir, download=False)
+    """A subset of the train split: these runs are short, and the tests must not depend on MNIST's size."""
+    return load_dataset("mnist", data_dir=mnist_dir, download=False, limit=10_000)
 
 
 def run(model, dataset, stop=None, **settings):
@@ -104,7 +105,7 @@ def test_events_carry_progress_losses_speed_and_eta(mnist):
     assert [e.done for e in events] == [False] * 5 + [True]
     assert final.reason == "finished" and final.step == 50 and "50 steps" in final.message
     assert final.fraction == 1.0 and progress[0].fraction == pytest.approx(0.2)
-    assert progress[-1].epoch == pytest.approx(50 / 100)  # 10,000 images / 100 = 100 steps per epoch
+    assert progress[-1].epoch == pytest.approx(50 / (len(mnist) // 100))
     for event in progress:
         assert tuple(event.losses) == model.loss_names
         assert all(isinstance(v, float) and math.isfinite(v) for v in event.losses.values())
@@ -126,12 +127,15 @@ def test_previews_come_from_the_fixed_preview_noise(mnist):
     events = run(model, mnist, epochs=1, log_every=5, preview_every=10, preview_images=20, preview_seed=7, max_steps=20)
     with_preview = [e.step for e in events if e.preview is not None]
     assert with_preview == [5, 15, 20]  # first report, then every 10 steps, and the final event
-    final = np.asarray(events[-1].preview)
-    # The grid of the preview noise (seed 7), one column per digit for a conditional model.
+    final = events[-1].preview
+    # The images of the preview noise (seed 7); a conditional model draws digit i % 10 as image i,
+    # shown as one column per digit. The engine gives images; the CLI and the app draw the grid.
     z = latent_noise(7, 20, model.latent_dim)
-    expected = np.asarray(grid(decode(model, z, label_tensor(model, None, 20)), columns=10))
-    assert final.shape == expected.shape == (2 * 30 + 2, 10 * 30 + 2)
+    expected = decode(model, z, label_tensor(model, None, 20))
+    assert final.dtype == np.uint8 and final.shape == expected.shape == (20, 28, 28)
     assert np.array_equal(final, expected)
+    assert events[-1].preview_columns == 10
+    assert grid(final, events[-1].preview_columns).size == (10 * 30 + 2, 2 * 30 + 2)
     assert model.training  # previews run in eval mode, training resumes in train mode
 
 
@@ -171,7 +175,7 @@ def test_setting_stop_ends_training_after_the_current_step(mnist):
             stop.set()
     final = events[-1]
     assert final.done and final.reason == "stopped"
-    assert final.step == 21 and final.total_steps == 5 * 156
+    assert final.step == 21 and final.total_steps == 5 * (len(mnist) // 64)
     assert "Stopped at step 21" in final.message
     assert sum(e.done for e in events) == 1
 
@@ -205,8 +209,8 @@ def nan_after(model, steps, corrupt_weights=False):
     """
     original, calls = model.training_step, [0]
 
-    def training_step(images, labels, optimizers):
-        losses = original(images, labels, optimizers)
+    def training_step(images, labels, optimizers, rng):
+        losses = original(images, labels, optimizers, rng)
         calls[0] += 1
         if calls[0] > steps and not corrupt_weights:
             losses = {name: value * float("nan") for name, value in losses.items()}
@@ -266,7 +270,12 @@ def test_nan_weights_behind_a_finite_loss_are_not_kept_as_the_last_good_ones(mni
         ({"lr": float("nan")}, "Learning rate"),
         ({"lr": 5.0}, "Learning rate"),
         ({"max_steps": 0}, "max_steps"),
-        ({"max_seconds": 0}, "max_seconds"),
+        ({"max_steps": 2.5}, "max_steps"),
+        ({"max_seconds": 0}, "time limit"),
+        ({"max_seconds": float("nan")}, "time limit"),
+        ({"max_seconds": float("inf")}, "time limit"),
+        ({"max_seconds": -1}, "time limit"),
+        ({"epochs": None}, "budget"),
     ],
 )
 def test_bad_settings_raise_a_training_error_before_any_step(mnist, settings, message):
@@ -274,5 +283,72 @@ def test_bad_settings_raise_a_training_error_before_any_step(mnist, settings, me
     model = create_model("vae", "mlp", seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(TrainingError, match=message):
-        next(train(model, small, TrainSettings(**settings)))
+        next(train(model, small, TrainSettings(**{"epochs": 1, **settings})))
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_labels_out_of_range_are_refused_once_before_any_step(mnist):
+    bad = dataclasses.replace(mnist, images=mnist.images[:100], labels=mnist.labels[:100].clone())
+    bad.labels[17] = 12
+    model = create_model("gan", "mlp", seed=0, conditional=True)
+    with pytest.raises(TrainingError, match="labels run from 0 to 12"):
+        next(train(model, bad, TrainSettings(epochs=1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# A budget in seconds; the training record; randomness owned by the run
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_time_budget_alone_runs_until_the_clock_says_stop(mnist):
+    small = dataclasses.replace(mnist, images=mnist.images[:640], labels=mnist.labels[:640])
+    events = run(create_model("vae", "mlp", seed=0), small, max_seconds=0.5, log_every=5)
+    final = events[-1]
+    assert final.reason == "time limit" and final.total_steps is None
+    assert final.step > 10  # more than one epoch of 10 steps: epochs do not bound a timed run
+    assert all(e.total_steps is None for e in events)
+    assert all(0 <= e.fraction <= 1 for e in events) and final.fraction == 1.0
+    assert all(e.eta_seconds <= 0.5 for e in events)
+
+
+def test_the_training_record_says_what_the_model_learned_from(mnist):
+    from genai.train import training_record
+
+    settings = TrainSettings(max_steps=5, batch_size=32, seed=3, preview_images=0)
+    model = create_model("vae", "mlp", seed=0)
+    last = list(train(model, mnist, settings))[-1]
+    record = training_record(mnist, settings, "cpu", last, 1e-3, command="python -m genai train ...")
+    assert record["dataset"] == "mnist" and record["split"] == "train" and record["images"] == len(mnist)
+    assert record["verified_files"] is True and record["split_images"] >= len(mnist)
+    assert record["seed"] == 3 and record["device"] == "cpu" and record["steps"] == 5
+    assert record["batch_size"] == 32 and record["lr"] == 1e-3 and record["ended"] == "finished"
+    assert record["seconds"] >= 0 and record["command"] == "python -m genai train ..."
+
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_training_leaves_the_global_random_generator_alone(mnist, family):
+    torch.manual_seed(1234)
+    model = create_model(family, "mlp")  # no seed: builds from the global generator like any module
+    state = torch.get_rng_state()
+    run(model, mnist, max_steps=5, preview_images=4, preview_every=1, log_every=1)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_two_same_seed_runs_at_once_give_the_weights_of_one_run_alone(mnist):
+    """Two visitors of the app train at the same moment in one process: each gets what its seed promises."""
+    def one_run(family, results, key):
+        model = create_model(family, "mlp", seed=5, conditional=True)
+        run(model, mnist, max_steps=40, seed=9, log_every=7)
+        results[key] = model.state_dict()
+
+    for family in ("gan", "vae"):
+        alone = {}
+        one_run(family, alone, "alone")
+        together = {}
+        threads = [threading.Thread(target=one_run, args=(family, together, k)) for k in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for key in ("a", "b"):
+            assert all(torch.equal(alone["alone"][name], together[key][name]) for name in alone["alone"]), family

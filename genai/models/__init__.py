@@ -5,6 +5,7 @@
 """
 
 import dataclasses
+import threading
 
 import torch
 
@@ -49,9 +50,22 @@ def create_model(family, arch, seed=None, **options):
         raise ModelError(f"{cls.title} has no setting {', '.join(unknown)}; it has {', '.join(sorted(fields))}.")
     config = cls.Config(**{k: v for k, v in options.items() if v is not None})
     validate_config(config)
-    if seed is not None:
+    return cls(config) if seed is None else build_seeded(seed, cls, config)
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def build_seeded(seed, build, *args):
+    """build(*args) with the initial weights fixed by seed.
+
+    PyTorch's layers draw their initial weights from the global generator. Seeding it and
+    building the model happen under one lock, so two runs starting at once in one process
+    (two visitors of the web app) still get exactly the weights their seeds promise.
+    """
+    with _INIT_LOCK:
         torch.manual_seed(seed)
-    return cls(config)
+        return build(*args)
 
 
 def validate_config(config):
@@ -60,6 +74,9 @@ def validate_config(config):
     beta = getattr(config, "beta", 1.0)
     if not (isinstance(beta, (int, float)) and 0 <= beta <= 1000):
         raise ModelError(f"beta must be a number from 0 to 1000, not {beta!r}.")
+    decay = getattr(config, "ema_decay", 0.0)
+    if not (isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 <= decay < 1):
+        raise ModelError(f"ema_decay must be a number from 0 (off) to below 1, not {decay!r}.")
 
 
 def model_from_config(metadata):
@@ -70,5 +87,5 @@ def model_from_config(metadata):
 
 __all__ = [
     "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE",
-    "GenerativeModel", "ModelConfig", "ModelError", "create_model", "model_class", "model_from_config",
+    "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class", "model_from_config",
 ]

@@ -5,7 +5,7 @@ built from it (weights saved as model.safetensors). The training loop only
 needs three things from a model:
 
     optimizers = model.configure_optimizers(lr)
-    losses = model.training_step(images, labels, optimizers)   # one update
+    losses = model.training_step(images, labels, optimizers, rng)   # one update; rng: the run's generator
     images = model.generate(z, labels)                         # z -> pixels in [0, 1]
 
 Images everywhere in the engine are float tensors of shape (N, 1, 28, 28)
@@ -78,7 +78,8 @@ class GenerativeModel(nn.Module):
         fused = next(self.parameters()).is_cuda or None
         return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=fused)
 
-    def training_step(self, images, labels, optimizers):
+    def training_step(self, images, labels, optimizers, rng):
+        """One update on a batch; every random number comes from rng (the run's torch.Generator)."""
         raise NotImplementedError
 
     def generate(self, z, labels=None):

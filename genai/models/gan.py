@@ -19,8 +19,17 @@ Two architectures:
 
 A conditional GAN (Mirza & Osindero 2014) also gives both networks the digit
 label, through a learned label embedding, so you can ask G for a "7".
+
+With ema_decay > 0, samples come from an exponential moving average of G's weights
+(Karras et al. 2018; Yazici et al. 2019), updated after every G step:
+
+    G_ema <- decay * G_ema + (1 - decay) * G
+
+G's weights jitter from step to step as it chases D; their average draws cleaner
+digits, much earlier in training. Training itself still updates G as above.
 """
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -44,10 +53,11 @@ def generator_loss(fake_logits):
 class GANConfig(ModelConfig):
     latent_dim: int = 100
     label_embedding_dim: int = 10
+    ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
 
 
 class GAN(GenerativeModel):
-    """Shared GAN logic; subclasses build self.generator and self.discriminator.
+    """Shared GAN logic; subclasses pass in their generator and discriminator.
 
     The generator works in [-1, 1] (tanh output), so real images are scaled
     from [0, 1] to [-1, 1] before D sees them.
@@ -58,6 +68,26 @@ class GAN(GenerativeModel):
     default_lr = 2e-4
     loss_names = ("L_D", "L_G", "D(x)", "D(G(z))")
 
+    def __init__(self, config, generator, discriminator):
+        super().__init__(config)
+        self.generator = generator
+        self.discriminator = discriminator
+        # The averaged generator that draws the samples (a frozen copy, saved with the weights).
+        self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if config.ema_decay else None
+        self.ema_updates = 0  # warm-up counter of this session's updates (not saved)
+
+    @torch.no_grad()
+    def update_ema(self):
+        """G_ema <- d * G_ema + (1 - d) * G, with d warming up as min(ema_decay, (1 + n) / (10 + n))."""
+        if self.generator_ema is None:
+            return
+        decay = min(self.config.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
+        self.ema_updates += 1
+        averaged, current = list(self.generator_ema.parameters()), list(self.generator.parameters())
+        torch._foreach_lerp_(averaged, current, 1 - decay)
+        for mine, theirs in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            mine.copy_(theirs)  # BatchNorm's running statistics: G's own
+
     def configure_optimizers(self, lr):
         # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
         return {
@@ -65,12 +95,16 @@ class GAN(GenerativeModel):
             "generator": self.adam(self.generator.parameters(), lr, betas=(0.5, 0.999)),
         }
 
-    def training_step(self, images, labels, optimizers):
-        """One D update, then one G update, on a batch of real images in [0, 1]."""
+    def training_step(self, images, labels, optimizers, rng):
+        """One D update, then one G update, on a batch of real images in [0, 1].
+
+        rng: the run's torch.Generator (on the images' device) for the noise z ~ N(0, I).
+        Labels were checked once for the whole dataset by the training loop.
+        """
         batch_size = images.shape[0]
-        labels = self.check_labels(labels, batch_size, images.device)
+        labels = labels if self.conditional else None
         real = images * 2 - 1
-        z = torch.randn(batch_size, self.latent_dim, device=images.device)
+        z = torch.randn(batch_size, self.latent_dim, device=images.device, generator=rng)
         fake = self.generator(z, labels)
 
         # 1) Discriminator: push D(x) up and D(G(z)) down. detach(): G is not updated here.
@@ -89,6 +123,7 @@ class GAN(GenerativeModel):
         loss_g.backward()
         optimizers["generator"].step()
         self.discriminator.requires_grad_(True)
+        self.update_ema()
 
         return {
             "L_D": loss_d.detach(),
@@ -100,7 +135,8 @@ class GAN(GenerativeModel):
     def generate(self, z, labels=None):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
         labels = self.check_labels(labels, z.shape[0], z.device)
-        return (self.generator(z, labels) + 1) / 2
+        generator = self.generator if self.generator_ema is None else self.generator_ema
+        return (generator(z, labels) + 1) / 2
 
 
 class LabelEmbedding(nn.Module):
@@ -157,9 +193,7 @@ class MLPGAN(GAN):
     title = "MLP GAN"
 
     def __init__(self, config):
-        super().__init__(config)
-        self.generator = MLPGenerator(config)
-        self.discriminator = MLPDiscriminator(config)
+        super().__init__(config, MLPGenerator(config), MLPDiscriminator(config))
 
 
 @dataclass
@@ -227,6 +261,4 @@ class DCGAN(GAN):
     Config = DCGANConfig
 
     def __init__(self, config):
-        super().__init__(config)
-        self.generator = DCGANGenerator(config)
-        self.discriminator = DCGANDiscriminator(config)
+        super().__init__(config, DCGANGenerator(config), DCGANDiscriminator(config))

@@ -33,9 +33,12 @@ from torch import nn
 from .base import GenerativeModel, ModelConfig
 
 
-def reparameterize(mu, logvar):
-    """z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2)."""
-    eps = torch.randn_like(mu)
+def reparameterize(mu, logvar, rng=None):
+    """z = mu + sigma * eps with eps ~ N(0, I) and sigma = exp(logvar / 2).
+
+    rng: a torch.Generator on mu's device (the training run's own), so eps is reproducible.
+    """
+    eps = torch.randn(mu.shape, device=mu.device, dtype=mu.dtype, generator=rng)
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -76,6 +79,10 @@ class VAE(GenerativeModel):
     def encode(self, images, labels=None):
         """Images (N, 1, 28, 28) in [0, 1] -> (mu, logvar), each (N, latent_dim)."""
         labels = self.check_labels(labels, images.shape[0], images.device)
+        return self.latent_gaussian(images, labels)
+
+    def latent_gaussian(self, images, labels):
+        """encode() for labels already checked (or None): (mu, logvar)."""
         features = self.encoder(images)
         if labels is not None:
             features = torch.cat([features, self.one_hot(labels)], dim=1)
@@ -87,18 +94,23 @@ class VAE(GenerativeModel):
             z = torch.cat([z, self.one_hot(labels)], dim=1)
         return self.decoder(z)
 
-    def forward(self, images, labels=None):
+    def forward(self, images, labels=None, rng=None):
         """Encode, sample z with the reparameterization trick, decode. Returns logits, mu, logvar."""
         labels = self.check_labels(labels, images.shape[0], images.device)
-        mu, logvar = self.encode(images, labels)
-        z = reparameterize(mu, logvar)
+        return self.encode_decode(images, labels, rng)
+
+    def encode_decode(self, images, labels, rng):
+        """forward() for labels already checked (or None): (decoder logits, mu, logvar)."""
+        mu, logvar = self.latent_gaussian(images, labels)
+        z = reparameterize(mu, logvar, rng)
         return self.decode_logits(z, labels), mu, logvar
 
     def configure_optimizers(self, lr):
         return {"vae": self.adam(self.parameters(), lr)}
 
-    def training_step(self, images, labels, optimizers):
-        logits, mu, logvar = self(images, labels)
+    def training_step(self, images, labels, optimizers, rng):
+        """One update of reconstruction + beta * KL; rng draws eps (labels were checked once per run)."""
+        logits, mu, logvar = self.encode_decode(images, labels if self.conditional else None, rng)
         total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta)
         optimizers["vae"].zero_grad(set_to_none=True)
         total.backward()

@@ -58,9 +58,9 @@ def figures_markdown(results):
     lines.append(f"{results['n_samples']:,} samples (seed {results['seed']}) compared with {results['n_samples']:,} "
                  f"real test digits. Scores come from genai's own digit classifier, so they compare models "
                  "evaluated here, not with published Inception-based figures.")
-    if results.get("trained_on_eval_images"):
-        lines.append("\n**Note:** this model was trained on these test images, so the figures measure how well it "
-                     "fits them, not how well it generalizes.")
+    note = metrics.overlap_note(results)
+    if note:
+        lines.append(f"\n**Note:** {note}")
     return "\n".join(lines)
 
 

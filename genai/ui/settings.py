@@ -12,13 +12,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# What the Train tab starts with, per model family. MNIST digits become recognizable
-# within these few epochs on a 2-core CPU (about 1.5 s per epoch for the MLP VAE and
-# 3 s for the MLP GAN on 10,000 images).
-TRAIN_DEFAULTS = {
-    "gan": {"arch": "mlp", "latent_dim": 100, "epochs": 10, "batch_size": 64, "lr": 2e-4},
-    "vae": {"arch": "mlp", "latent_dim": 20, "epochs": 5, "batch_size": 64, "lr": 1e-3},
-}
+# What the Train tab starts with per model family is genai.recipes.RECIPES (the CLI's defaults too).
 PREVIEW_SECONDS = 2.0  # refresh the live sample grid this often while training
 PREVIEW_SEED = 0  # the fixed noise behind every preview: learners watch the same digits sharpen
 SEED_SLIDER_MAX = 1000  # the slider covers 0..1000; the number box takes any 32-bit seed

@@ -15,10 +15,12 @@ import pandas as pd
 
 from ..device import describe
 from ..models import ARCHS, create_model
-from ..train import TrainSettings, train
+from ..recipes import model_options, recipe
+from ..sampling import grid
+from ..train import TrainSettings, train, training_record
 from . import datasets, model_store, settings
 from .errors import AppError, friendly
-from .inputs import whole_number
+from .inputs import seconds_number, whole_number
 
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
 FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae")]
@@ -108,13 +110,11 @@ def clock(seconds):
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def progress_html(event, epochs, note=""):
+def progress_html(event, note=""):
     """A progress bar with step, epoch, speed and time left, as HTML."""
     percent = 100.0 * event.fraction
-    parts = [
-        f"step {event.step:,} of {event.total_steps:,}",
-        f"epoch {event.epoch:.1f} of {epochs}",
-    ]
+    steps = f"step {event.step:,}" + (f" of {event.total_steps:,}" if event.total_steps else "")
+    parts = [steps, f"epoch {event.epoch:.1f}"]
     if event.images_per_sec:
         parts.append(f"{event.images_per_sec:,.0f} images/s")
     parts.append(f"{clock(event.elapsed_seconds)} elapsed")
@@ -134,14 +134,9 @@ def waiting_html(text, percent=0.0):
     )
 
 
-def make_settings(epochs, batch_size, lr, seed, max_steps, time_limit, conditional):
-    """TrainSettings from the form, with the server's time cap applied."""
-    cap = settings.max_train_seconds()
-    seconds = cap if not time_limit else min(float(time_limit), cap)
-    if seconds <= 0:
-        raise AppError(f"The time limit must be above 0 seconds (at most {cap:g}).")
+def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
+    """TrainSettings from the form: a budget in seconds (at most the server's cap), or steps if fewer."""
     return TrainSettings(
-        epochs=whole_number(epochs, "Epochs", 1, 1000),
         batch_size=whole_number(batch_size, "Batch size", 2, 4096),
         lr=None if lr is None else float(lr),
         seed=whole_number(seed, "The seed", 0, 2**32 - 1),
@@ -149,7 +144,7 @@ def make_settings(epochs, batch_size, lr, seed, max_steps, time_limit, condition
         preview_images=100 if conditional else 64,
         preview_seed=settings.PREVIEW_SEED,
         max_steps=whole_number(max_steps, "Max steps", 1, 10**9) if max_steps else None,
-        max_seconds=seconds,
+        max_seconds=seconds_number(seconds, "The training time", settings.max_train_seconds()),
     )
 
 
@@ -160,7 +155,7 @@ def loss_table(rows):
 
 
 def train_model(
-    dataset_name, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit,
+    dataset_name, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps,
     session, *, outputs,
 ):
     """Train a model and stream progress; `outputs` names the widgets each update goes to."""
@@ -182,8 +177,9 @@ def train_model(
         if arch not in ARCHS[family]:
             raise AppError(f"{arch!r} is not a {family.upper()} architecture: choose {', '.join(ARCHS[family])}.")
         conditional = bool(conditional)
-        train_settings = make_settings(epochs, batch_size, lr, seed, max_steps, time_limit, conditional)
-        options = {"latent_dim": whole_number(latent_dim, "The latent size", 1, 1024), "conditional": conditional}
+        train_settings = make_settings(seconds, batch_size, lr, seed, max_steps, conditional)
+        options = model_options(recipe(family))  # what the form does not show (e.g. a GAN's ema_decay)
+        options.update(latent_dim=whole_number(latent_dim, "The latent size", 1, 1024), conditional=conditional)
         if family == "vae":
             options["beta"] = float(beta)
         yield {
@@ -197,8 +193,11 @@ def train_model(
         device = model_store.app_device()
         model = create_model(family, arch, seed=train_settings.seed, **options).to(device)
         where = describe(device)
+        if dataset.warning:
+            gr.Warning(dataset.warning)
         yield {
-            ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images ({where}).",
+            ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images of the {dataset.split} split "
+                          f"({where}).",
             ui["dataset_status"]: datasets.status(dataset_name),
         }
 
@@ -210,24 +209,21 @@ def train_model(
                 rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
             now = time.perf_counter()
             if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
-                update = {ui["progress"]: progress_html(event, train_settings.epochs), ui["losses"]: loss_table(rows)}
+                update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
-                    update[ui["preview"]] = event.preview
+                    update[ui["preview"]] = grid(event.preview, event.preview_columns)
                 last_sent = now
                 yield update
 
         name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
-        training = {
-            "epochs": train_settings.epochs, "batch_size": train_settings.batch_size,
-            "lr": train_settings.lr or model.default_lr, "seed": train_settings.seed, "device": str(device),
-            "images": len(dataset), "ended": last.reason, "app": "genai web app",
-        }
+        training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
+                                   app="genai web app", family=family, arch=arch, options=options)
         entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
         choices = model_store.choices(session)
         info = model_store.picker_info(choices)
-        update = {ui["progress"]: progress_html(last, train_settings.epochs), ui["losses"]: loss_table(rows)}
+        update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
         if last.preview is not None:
-            update[ui["preview"]] = last.preview
+            update[ui["preview"]] = grid(last.preview, last.preview_columns)
         update[ui["status"]] = (
             f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
             "or download it."
@@ -277,12 +273,13 @@ def buttons_after_run(session):
 
 
 def family_changed(family):
-    """New defaults when switching between GAN and VAE."""
-    defaults = settings.TRAIN_DEFAULTS[family]
+    """New defaults (the family's recipe, as the CLI uses) when switching between GAN and VAE."""
+    defaults = recipe(family)
     return (
         gr.update(choices=arch_choices(family), value=defaults["arch"]),
+        defaults["conditional"],
         defaults["latent_dim"],
-        defaults["epochs"],
+        min(defaults["seconds"], settings.max_train_seconds()),
         defaults["batch_size"],
         defaults["lr"],
         gr.update(visible=family == "vae"),
@@ -292,7 +289,7 @@ def family_changed(family):
 
 def build():
     """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
-    defaults = settings.TRAIN_DEFAULTS["gan"]
+    defaults = recipe("gan")
     cap = settings.max_train_seconds()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
@@ -304,12 +301,13 @@ def build():
             # (train_model checks that they fit); in the browser the list follows the family.
             arch = gr.Dropdown(arch_choices("gan"), value=defaults["arch"], label="Architecture",
                                allow_custom_value=True)
-            conditional = gr.Checkbox(value=False, label="Conditional: also tell the model which digit to draw")
+            conditional = gr.Checkbox(value=defaults["conditional"],
+                                      label="Conditional: also tell the model which digit to draw")
             with gr.Row():
+                seconds = gr.Number(min(defaults["seconds"], cap), label=f"Train for (seconds, at most {cap:g})",
+                                    minimum=1, maximum=cap, min_width=100, elem_id="train-seconds")
                 latent_dim = gr.Number(defaults["latent_dim"], label="Latent size", precision=0, minimum=1,
                                        maximum=1024, min_width=100)
-                epochs = gr.Number(defaults["epochs"], label="Epochs", precision=0, minimum=1, maximum=1000,
-                                   min_width=100, elem_id="train-epochs")
             with gr.Row():
                 batch_size = gr.Number(defaults["batch_size"], label="Batch size", precision=0, minimum=2,
                                        maximum=4096, min_width=100)
@@ -318,10 +316,8 @@ def build():
                              info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
             seed = gr.Number(0, label="Seed (fixes the initial weights and the batch order)", precision=0)
             with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
-                max_steps = gr.Number(0, label="Max steps (0 = train every epoch)", precision=0, minimum=0,
-                                      elem_id="train-max-steps")
-                time_limit = gr.Number(cap, label=f"Time limit in seconds (at most {cap:g})", minimum=0,
-                                       maximum=cap)
+                max_steps = gr.Number(0, label="Max steps (0 = no step limit: train for the time above)", precision=0,
+                                      minimum=0, elem_id="train-max-steps")
         with gr.Column(scale=5, min_width=380):
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
@@ -347,14 +343,14 @@ def build():
             explanation = gr.Markdown(EXPLANATIONS["gan"], latex_delimiters=LATEX_DELIMITERS)
 
     family.change(
-        family_changed, family, [arch, latent_dim, epochs, batch_size, lr, beta, explanation],
+        family_changed, family, [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation],
         api_visibility="private", show_progress="hidden",
     )
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, model_name=model_name, download=download,
-        inputs=[dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit],
+        inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
     )
 
 
@@ -372,10 +368,9 @@ def connect(tab, session, pickers, vae_pickers=()):
     }
 
     @friendly
-    def run(dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps,
-            time_limit, session):
+    def run(dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, session):
         yield from train_model(
-            dataset, family, arch, conditional, latent_dim, epochs, batch_size, lr, beta, seed, max_steps, time_limit,
+            dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps,
             session, outputs=outputs,
         )
 
