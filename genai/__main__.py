@@ -78,7 +78,8 @@ def build_parser():
     )
     p.add_argument("--model", choices=FAMILIES, default="gan", help="model family")
     p.add_argument("--arch", help="gan: mlp, dcgan; vae: mlp, conv (default: the family's recipe)")
-    p.add_argument("--conditional", action="store_true", default=None, help="let the model be told which digit to draw")
+    p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
+                   help="let the model be told which digit to draw (default: the recipe's)")
     p.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
     p.add_argument("--data-dir", help="folder with the IDX files (default: env GENAI_DATA_DIR, cache, download)")
     p.add_argument("--limit", type=positive_int, help="learn from the first N training images only (a quick subset)")
@@ -90,6 +91,7 @@ def build_parser():
     p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
     p.add_argument("--ema-decay", type=float, help="GAN only: sample from a moving average of G's weights (0 = off)")
+    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv): width of the first layer")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
@@ -120,6 +122,8 @@ def build_parser():
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
     p.add_argument("--json", help="also write the figures to this .json file")
+    p.add_argument("--card", action="store_true",
+                   help="also (re)write the checkpoint's README.md model card from these figures")
 
     p = commands.add_parser("train-classifier", help="train the digit classifier the metrics use")
     p.add_argument("--out", required=True, help="folder to create (the shipped one is checkpoints/classifier)")
@@ -157,7 +161,8 @@ def train_options(args):
     """The family's recipe, overridden by what the command line gives."""
     options = recipe(args.model)
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
-             "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay}
+             "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
+             "channels": args.channels}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
@@ -165,6 +170,8 @@ def train_options(args):
         raise CommandError("--beta only applies to --model vae.")
     if args.ema_decay is not None and args.model != "gan":
         raise CommandError("--ema-decay only applies to --model gan.")
+    if args.channels is not None and options["arch"] not in ("dcgan", "conv"):
+        raise CommandError("--channels only applies to the convolutional architectures dcgan and conv.")
     return options
 
 
@@ -181,7 +188,8 @@ def train_command(args):
     dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=args.limit).to(device)
     if dataset.warning:
         print(f"Warning: {dataset.warning}", file=sys.stderr)
-    model = create_model(args.model, options["arch"], seed=args.seed, **model_options(options)).to(device)
+    settings_of_arch = model_options(options, args.model, options["arch"])
+    model = create_model(args.model, options["arch"], seed=args.seed, **settings_of_arch).to(device)
     budget_given = args.epochs or args.max_steps or args.time_limit
     settings = TrainSettings(
         epochs=args.epochs, batch_size=options["batch_size"], lr=options["lr"], seed=args.seed,
@@ -263,15 +271,27 @@ def eval_command(args):
     results["checkpoint"] = str(args.checkpoint)
     print(format_table(results))
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = json_path.with_name(f".{json_path.name}.writing")
-        try:
-            temporary.write_text(json.dumps(json_ready(results), indent=2, allow_nan=False) + "\n")
-            os.replace(temporary, json_path)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_text_atomically(json_path, json.dumps(json_ready(results), indent=2, allow_nan=False) + "\n")
         print(f"Wrote {json_path}")
+    if args.card:
+        from .model_card import model_card
+
+        folder = Path(args.checkpoint)
+        command = f"python -m genai eval --checkpoint checkpoints/{folder.name} --n {args.n} --seed {args.seed} --card"
+        write_text_atomically(folder / "README.md", model_card(folder.name, metadata, results, command))
+        print(f"Wrote {folder / 'README.md'}")
     return 0
+
+
+def write_text_atomically(path, text):
+    """Write text to a temporary file beside path, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.writing")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 @command

@@ -3,18 +3,27 @@
 A run is budgeted in seconds, not epochs: a learner cannot know how long an epoch of a
 dataset takes on their machine, but "train for a minute" means the same everywhere.
 These recipes are picked so that digits become readable quickly on a 2-core CPU
-(measured by benchmarks/time_to_quality.py; figures in docs/benchmarks.md).
+(measured by benchmarks/time_to_quality.py; figures in docs/benchmarks.md):
+
+- GAN: a small conditional DCGAN (the preview shows one column per digit), a high learning
+  rate, and samples from an exponential moving average of the generator's weights, which
+  smooths out the jitter of a fast-learning G.
+- VAE: a conditional MLP VAE with a small latent space and beta = 3: the label carries
+  which digit, the latent code only the style, so decoded prior samples are clean digits.
 """
 
+from .models import model_class
+
 RECIPES = {
-    "gan": {"arch": "mlp", "conditional": False, "latent_dim": 100, "batch_size": 64, "lr": 2e-4, "seconds": 60},
-    "vae": {"arch": "mlp", "conditional": False, "latent_dim": 20, "batch_size": 64, "lr": 1e-3, "beta": 1.0,
+    "gan": {"arch": "dcgan", "conditional": True, "channels": 32, "latent_dim": 100, "ema_decay": 0.999,
+            "batch_size": 64, "lr": 1e-3, "seconds": 60},
+    "vae": {"arch": "mlp", "conditional": True, "latent_dim": 16, "beta": 3.0, "batch_size": 64, "lr": 2e-3,
             "seconds": 20},
 }
 
 
 # Recipe entries that describe the model (its config.json); the others describe the run.
-MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "ema_decay")
+MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "ema_decay", "channels")
 
 
 def recipe(family):
@@ -22,6 +31,13 @@ def recipe(family):
     return dict(RECIPES[family])
 
 
-def model_options(options):
-    """The entries of a recipe (or of options built from one) that go to create_model()."""
-    return {name: options[name] for name in MODEL_OPTIONS if name in options}
+def model_options(options, family=None, arch=None):
+    """The entries of a recipe (or of options built from one) that go to create_model().
+
+    With family and arch, only the settings that architecture has (an MLP has no channels).
+    """
+    chosen = {name: options[name] for name in MODEL_OPTIONS if name in options}
+    if family is None:
+        return chosen
+    fields = model_class(family, arch).Config.__dataclass_fields__
+    return {name: value for name, value in chosen.items() if name in fields}

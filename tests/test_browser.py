@@ -138,11 +138,11 @@ def test_training_shows_progress_and_previews_live(page, shots):
     shots(page, "train-done")
     assert len(progress_seen) >= 2, progress_seen  # the bar moved while training ran
     assert len(previews_seen) >= 2, previews_seen  # and the preview grid was redrawn
-    assert page.locator("#train-model-name textarea, #train-model-name input").first.input_value() == "my-vae-mlp-1"
+    assert page.locator("#train-model-name textarea, #train-model-name input").first.input_value() == "my-vae-mlp-cond-1"
 
     # The new model is selected in the Sample tab and drawn there.
     open_tab(page, "Sample")
-    page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('my-vae-mlp-1')")
+    page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('my-vae-mlp-cond-1')")
     assert image_src(page, "sample-image")
     shots(page, "sample-own-model")
 

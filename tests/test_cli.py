@@ -49,8 +49,8 @@ def workspace(tmp_path_factory, mnist_dir):
     """Checkpoints trained by the CLI: an MLP VAE, an MLP GAN and a conditional MLP VAE."""
     root = tmp_path_factory.mktemp("cli")
     runs = {
-        "vae": ["--model", "vae", "--arch", "mlp", "--max-steps", 80],
-        "gan": ["--model", "gan", "--arch", "mlp", "--max-steps", 30],
+        "vae": ["--model", "vae", "--arch", "mlp", "--no-conditional", "--max-steps", 80],
+        "gan": ["--model", "gan", "--arch", "mlp", "--no-conditional", "--max-steps", 30],
         "cvae": ["--model", "vae", "--arch", "mlp", "--conditional", "--max-steps", 40],
     }
     outputs = {}

@@ -160,6 +160,15 @@ def test_negative_elbo_is_reconstruction_plus_kl_with_beta_one(mnist_test):
     assert result["negative_elbo"] == pytest.approx(float(by_hand), rel=1e-5)
 
 
+def test_binarize_sets_every_pixel_to_zero_or_one_at_one_half(mnist_test):
+    from genai.metrics import binarize
+
+    images = mnist_test.images[:8]
+    binary = binarize(images)
+    assert binary.shape == (8, 1, 28, 28) and set(binary.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(binary[:, 0].bool(), images > 127)
+
+
 # --- sampling for metrics ------------------------------------------------------------------------
 
 
@@ -277,6 +286,31 @@ def test_eval_command_prints_a_table_and_writes_json(tmp_path, mnist_dir, capsys
     assert ("negative_elbo" in results) == (family == "vae")
     assert ("label_agreement" in results) == conditional
     assert results["trained_on_eval_images"] is True
+
+
+def test_eval_card_writes_a_model_card_from_the_figures(tmp_path, mnist_dir, capsys):
+    from genai.data import load_dataset as load
+    from genai.train import training_record
+
+    train_set = load("mnist", data_dir=mnist_dir, limit=640)
+    model = create_model("vae", "mlp", seed=0)
+    settings = TrainSettings(max_steps=10, preview_images=0)
+    last = list(train(model, train_set, settings))[-1]
+    record = training_record(train_set, settings, "cpu", last, 1e-3, command="python -m genai train ...")
+    checkpoint = save_model(model, tmp_path / "my-vae", dataset="mnist", steps=10, training=record)
+    out = tmp_path / "eval.json"
+    code = main(["eval", "--checkpoint", str(checkpoint), "--n", "200", "--data-dir", str(mnist_dir),
+                 "--json", str(out), "--card"])
+    assert code == 0
+    results = json.loads(out.read_text())
+    card = (checkpoint / "README.md").read_text()
+    assert card.startswith("---\nlicense: cc-by-sa-3.0\nlibrary_name: genai\n")
+    assert "pipeline_tag: unconditional-image-generation" in card and "- mnist" in card
+    assert "Learned from: mnist train split, 640 images" in card
+    assert "Measured against the MNIST test split, which the model did not learn from" in card
+    assert f"{results['fid']:.2f}" in card and f"{results['negative_elbo']:.1f}" in card  # the figures of eval
+    assert "binarized" in results["likelihood"] and results["trained_on_eval_images"] is False
+    assert "learned from the MNIST test split" not in card
 
 
 def test_eval_of_a_missing_checkpoint_is_one_line(tmp_path):

@@ -249,3 +249,42 @@ def test_gan_losses_stay_finite_for_extreme_logits():
     assert float(discriminator_loss(big, -big)) == pytest.approx(0.0, abs=1e-6)  # a perfect D
     assert float(generator_loss(-big)) == pytest.approx(200.0)  # a fooled-by-nobody G
     assert math.isfinite(float(discriminator_loss(-big, big)))
+
+
+def test_the_ema_generator_is_a_moving_average_of_the_generator_and_draws_the_samples():
+    model = create_model("gan", "mlp", seed=0, ema_decay=0.9)
+    assert all(not p.requires_grad for p in model.generator_ema.parameters())
+    old = [p.clone() for p in model.generator_ema.parameters()]
+    optimizers = model.configure_optimizers(model.default_lr)
+    model.training_step(torch.rand(8, 1, 28, 28), None, optimizers, torch.Generator().manual_seed(0))
+    decay = min(0.9, 1 / 10)  # the warm-up: the first update mostly copies G
+    for averaged, before, current in zip(model.generator_ema.parameters(), old, model.generator.parameters()):
+        assert torch.allclose(averaged, decay * before + (1 - decay) * current, atol=1e-6)
+    z = torch.randn(4, model.latent_dim)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.generate(z), (model.generator_ema(z) + 1) / 2)
+        assert not torch.equal(model.generate(z), (model.generator(z) + 1) / 2)
+
+
+def test_a_gan_without_ema_has_no_averaged_copy():
+    model = create_model("gan", "dcgan", seed=0)
+    assert model.generator_ema is None and not any("ema" in name for name in model.state_dict())
+
+
+@pytest.mark.parametrize("options, message", [({"ema_decay": 1.0}, "ema_decay"), ({"ema_decay": -0.1}, "ema_decay"),
+                                              ({"channels": 0}, "channels"), ({"channels": 10**6}, "channels")])
+def test_bad_gan_settings_are_refused(options, message):
+    with pytest.raises(ModelError, match=message):
+        create_model("gan", "dcgan", **options)
+
+
+def test_recipe_settings_are_filtered_to_what_an_architecture_has():
+    from genai.recipes import RECIPES, model_options
+
+    gan = RECIPES["gan"]
+    assert model_options(gan) == {k: gan[k] for k in ("conditional", "latent_dim", "ema_decay", "channels")}
+    assert "channels" not in model_options(gan, "gan", "mlp")  # an MLP has no channels
+    assert model_options(gan, "gan", "dcgan")["channels"] == gan["channels"]
+    for family, recipe in RECIPES.items():  # every recipe builds
+        assert create_model(family, recipe["arch"], **model_options(recipe, family, recipe["arch"]))

@@ -74,6 +74,9 @@ def validate_config(config):
     beta = getattr(config, "beta", 1.0)
     if not (isinstance(beta, (int, float)) and 0 <= beta <= 1000):
         raise ModelError(f"beta must be a number from 0 to 1000, not {beta!r}.")
+    channels = getattr(config, "channels", 32)
+    if not isinstance(channels, int) or isinstance(channels, bool) or not 1 <= channels <= 256:
+        raise ModelError(f"channels must be a whole number from 1 to 256, not {channels!r}.")
     decay = getattr(config, "ema_decay", 0.0)
     if not (isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 <= decay < 1):
         raise ModelError(f"ema_decay must be a number from 0 (off) to below 1, not {decay!r}.")

@@ -44,7 +44,8 @@ def figure_rows(results):
     if "negative_elbo" in results:
         rows += [
             ("negative ELBO", f"{results['negative_elbo']:.1f}", "",
-             f"nats per test image = {results['reconstruction']:.1f} reconstruction + {results['kl']:.1f} KL; lower is better"),
+             f"nats per binarized test image = {results['reconstruction']:.1f} reconstruction + {results['kl']:.1f} KL; "
+             "lower is better (a plain VAE on binarized MNIST: 86.8)"),
             ("reconstruction SSIM", f"{results['ssim']:.3f}", "1", "structural similarity of reconstructions to the originals"),
             ("reconstruction PSNR", f"{results['psnr']:.1f} dB", "", "signal-to-noise of reconstructions; higher is better"),
         ]

@@ -178,7 +178,7 @@ def train_model(
             raise AppError(f"{arch!r} is not a {family.upper()} architecture: choose {', '.join(ARCHS[family])}.")
         conditional = bool(conditional)
         train_settings = make_settings(seconds, batch_size, lr, seed, max_steps, conditional)
-        options = model_options(recipe(family))  # what the form does not show (e.g. a GAN's ema_decay)
+        options = model_options(recipe(family), family, arch)  # what the form does not show (e.g. ema_decay)
         options.update(latent_dim=whole_number(latent_dim, "The latent size", 1, 1024), conditional=conditional)
         if family == "vae":
             options["beta"] = float(beta)
@@ -282,7 +282,7 @@ def family_changed(family):
         min(defaults["seconds"], settings.max_train_seconds()),
         defaults["batch_size"],
         defaults["lr"],
-        gr.update(visible=family == "vae"),
+        gr.update(visible=family == "vae", value=defaults.get("beta", 1.0)),
         EXPLANATIONS[family],
     )
 
@@ -312,7 +312,7 @@ def build():
                 batch_size = gr.Number(defaults["batch_size"], label="Batch size", precision=0, minimum=2,
                                        maximum=4096, min_width=100)
                 lr = gr.Number(defaults["lr"], label="Learning rate", minimum=0, maximum=1, step=1e-4, min_width=100)
-            beta = gr.Slider(0, 10, value=1.0, step=0.1, label="β (weight of the KL term)", visible=False,
+            beta = gr.Slider(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)", visible=False,
                              info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
             seed = gr.Number(0, label="Seed (fixes the initial weights and the batch order)", precision=0)
             with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
