@@ -193,12 +193,13 @@ def training_tables(results):
 def quality_table(results):
     rows = []
     for r in results:
-        at_goal = "—" if r["share_at_goal"] is None else f"{r['share_at_goal']:.1%}"
+        at_goal = "—" if r["share_at_goal"] is None else f"{r['share_at_goal']:.1%} ({r['digits_drawn_at_goal']} digits)"
         verdict = "met" if r["goal_met"] else "not met"
         to_share = "—" if r["seconds_to_goal_share"] is None else f"{r['seconds_to_goal_share']:.1f} s"
         recipe = r["recipe"]
         settings = (f"{recipe['arch']}{' cond.' if recipe.get('conditional') else ''}, batch {recipe['batch_size']}, "
-                    f"lr {recipe['lr']:g}" + (f", EMA {recipe['ema_decay']:g}" if recipe.get("ema_decay") else ""))
+                    f"lr {recipe['lr']:g}" + (f", EMA {recipe['ema_decay']:g}" if recipe.get("ema_decay") else "")
+                    + (f", beta {recipe['beta']:g}" if "beta" in recipe else ""))
         rows.append([r["model"], settings, f"{r['goal_share']:.0%} at {r['goal_seconds']:.0f} s", at_goal, verdict,
                      to_share, f"{r['final_share']:.1%} at {r['training_seconds']:.0f} s",
                      number(r["final_digits_drawn"]), r["steps"], number(r["epochs"], 1), r["threads"]])
@@ -206,8 +207,8 @@ def quality_table(results):
                             "last share", "digits >= 6%", "steps", "epochs", "threads"], rows)
     samples = results[0]["samples"] if results else 0
     return (f"Time to quality (share of {samples} samples the classifier recognizes with confidence >= 0.9; "
-            f"training time only, models learn from the train split; digits >= 6%: how many digits make up at least "
-            f"6% of the last samples)\n\n{table}")
+            f"training time only, models learn from the train split; a goal is met when the share is reached AND "
+            f"every digit makes up at least 6% of the samples; digits >= 6%: at the last evaluation)\n\n{table}")
 
 
 def latency_table(results):

@@ -103,14 +103,15 @@ def test_tables_show_every_part():
                    "engine_vs_tutorial": 1.5, "batch_size": 64, "steps_per_run": 20, "repeats": 5,
                    "memory": {p: memory for p in PIPELINES}}],
         "quality": [{"model": "VAE default recipe", "recipe": {"arch": "mlp", "batch_size": 64, "lr": 1e-3},
-                     "goal_seconds": 20.0, "goal_share": 0.75, "share_at_goal": 0.5, "goal_met": False,
+                     "goal_seconds": 20.0, "goal_share": 0.75, "share_at_goal": 0.5, "digits_drawn_at_goal": 9,
+                     "goal_met": False,
                      "seconds_to_goal_share": 12.5, "training_seconds": 40.0, "steps": 10, "epochs": 0.1,
                      "final_share": 0.4, "final_digits_drawn": 7, "threads": 2, "evaluations": [{}], "samples": 500}],
         "sample": [{"model": "gan-mlp", "action": "grid", "p50_ms": 1.0, "p95_ms": 2.0, "mean_ms": 1.2,
                     "max_ms": 3.0, "parts_p50_ms": {"sample": 0.9}, "calls": 100}],
     }
     text = bench.report(results)
-    assert "1.50x" in text and "400 (+31)" in text and "75% at 20 s" in text and "50.0%" in text
+    assert "1.50x" in text and "400 (+31)" in text and "75% at 20 s" in text and "50.0% (9 digits)" in text
     assert "not met" in text and "12.5 s" in text and "sample 0.9" in text
 
 
@@ -133,6 +134,14 @@ def test_models_option_names_every_benchmarked_model():
     assert bench.parse_models(",".join(spec.name for spec in ALL_MODELS)) == ALL_MODELS
     with pytest.raises(Exception, match="choose from gan-mlp"):
         bench.parse_models("gan-transformer")
+
+
+def test_a_goal_needs_the_share_and_every_digit():
+    from benchmarks.time_to_quality import meets
+
+    assert meets({"share": 0.9, "digits_drawn": 10}, 0.8)
+    assert not meets({"share": 0.95, "digits_drawn": 1}, 0.8)  # a collapsed GAN drawing only 1s
+    assert not meets({"share": 0.7, "digits_drawn": 10}, 0.8)
 
 
 def test_digits_drawn_sees_mode_collapse():

@@ -54,6 +54,10 @@ so the curves wobble around a balance. $L_D \approx 2 \log 2 \approx 1.39$ means
 guessing; if $L_D$ falls towards 0 while $L_G$ climbs, $D$ has won and $G$ stops learning.
 
 The grid decodes **the same noise vectors** $z$ every few seconds: watch the same digits sharpen.
+
+**The default recipe** is a small *conditional* DCGAN: both networks are also told which digit,
+so the grid shows one column per digit. Samples come from a moving average of $G$'s weights,
+$G_{ema} \leftarrow 0.999\, G_{ema} + 0.001\, G$, which draws cleaner digits much earlier.
 """,
     "vae": r"""
 ### What is happening: a VAE
@@ -78,6 +82,9 @@ digits by decoding $z \sim \mathcal{N}(0, I)$. $\beta = 1$ is the true ELBO; a l
 gives a smoother latent space and blurrier digits.
 
 The grid decodes **the same codes** $z$ every few seconds: watch the same digits sharpen.
+
+**The default recipe** is *conditional* with $\beta = 3$: the label says which digit, so the code
+only has to carry the style, and decoding $z \sim \mathcal{N}(0, I)$ gives clean digits within seconds.
 """,
 }
 
