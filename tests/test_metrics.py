@@ -329,3 +329,25 @@ def test_eval_refuses_the_classifier_and_a_too_large_n(capsys, mnist_dir, tmp_pa
     checkpoint = save_model(create_model("gan", "mlp", seed=0), tmp_path / "gan", dataset="mnist")
     assert main(["eval", "--checkpoint", str(checkpoint), "--n", "1000000", "--data-dir", str(mnist_dir)]) == 2
     assert "use n of at most" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("training, overlap, words", [
+    ({"split": "train"}, False, None),
+    ({"split": "test"}, True, "learned from the MNIST test split"),
+    ({"split": None}, True, "learned from the MNIST test split"),  # older checkpoints: "every split found"
+    ({}, None, "does not record which images it learned from"),
+])
+def test_the_overlap_of_training_and_reference_images_is_said_plainly(mnist_test, training, overlap, words):
+    from genai.metrics import overlap_note, trained_on
+
+    assert trained_on({"dataset": "mnist", "training": training}, mnist_test) is overlap
+    note = overlap_note({"trained_on_eval_images": overlap})
+    assert (words in note) if words else note == ""
+
+
+def test_figures_are_measured_against_the_test_split_only(mnist_dir):
+    from genai.metrics import MetricsError, evaluate
+
+    train_split = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=1000)
+    with pytest.raises(MetricsError, match="test split"):
+        evaluate(create_model("gan", "mlp", seed=0), train_split, n_samples=100)

@@ -85,9 +85,13 @@ class GenerativeModel(nn.Module):
     def generate(self, z, labels=None):
         raise NotImplementedError
 
+    def parameter_count(self):
+        """How many numbers the model learns (copies kept for sampling, like a GAN's EMA, not counted)."""
+        return sum(p.numel() for p in self.parameters())
+
     def describe(self):
         """E.g. "conditional DCGAN, latent 100, 1.2M parameters"."""
-        params = sum(p.numel() for p in self.parameters())
+        params = self.parameter_count()
         kind = "conditional " if self.conditional else ""
         return f"{kind}{self.title}, latent {self.latent_dim}, {params / 1e6:.2f}M parameters"
 

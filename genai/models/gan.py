@@ -76,6 +76,10 @@ class GAN(GenerativeModel):
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if config.ema_decay else None
         self.ema_updates = 0  # warm-up counter of this session's updates (not saved)
 
+    def parameter_count(self):
+        averaged = 0 if self.generator_ema is None else sum(p.numel() for p in self.generator_ema.parameters())
+        return super().parameter_count() - averaged
+
     @torch.no_grad()
     def update_ema(self):
         """G_ema <- d * G_ema + (1 - d) * G, with d warming up as min(ema_decay, (1 + n) / (10 + n))."""
