@@ -21,6 +21,11 @@ run() {  # name, then train arguments; then its eval (JSON in OUT_DIR/eval/) and
     --card >> "$out/$name.log" 2>&1
 }
 mkdir -p "$out/eval"
+# First the judge: the digit classifier behind every figure (eval uses the one in checkpoints/classifier).
+if [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" classifier "* ]]; then
+  GENAI_CPU_THREADS=2 "$py" -m genai train-classifier --out "$out/classifier" --epochs 15 --seed 0 --data-dir "$data" \
+    > "$out/classifier.log" 2>&1
+fi
 (
   run gan-conditional --model gan --arch dcgan --channels 32 --conditional --ema-decay 0.999 --max-steps 10000 --batch-size 64 --lr 5e-4
   run gan-dcgan       --model gan --arch dcgan --channels 32 --no-conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 5e-4
@@ -30,7 +35,7 @@ mkdir -p "$out/eval"
 (
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
-  run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 30000 --batch-size 64 --lr 2e-4
+  run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 20000 --batch-size 64 --lr 5e-4
 ) &
 wait
 for log in "$out"/*.log; do echo "== $log"; tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -n 12; done

@@ -2,10 +2,11 @@
 
 A quality floor, not a benchmark: unconditional models must draw at least 60% digits the
 classifier is >= 90% sure about; conditional models must draw the digit asked for at least
-70% of the time. Set GENAI_REQUIRE_PRETRAINED=1 to make a missing expected checkpoint a failure.
+70% of the time. Each learned from the train split only, and its model card carries the
+figures of its own `eval --json` (checkpoints/eval/NAME.json), measured on the test split.
 """
 
-import os
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from genai.metrics import classifier_probabilities, confident_share
 from genai.sampling import sample
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
-EXPECTED = ("gan-mlp", "gan-dcgan", "gan-conditional", "vae-mlp", "vae-2d", "vae-conditional")
+EXPECTED = ("gan-mlp", "gan-dcgan", "gan-conditional", "vae-mlp", "vae-2d", "vae-conditional", "vae-conv")
 REQUIRED = True  # every expected pretrained model must ship, with its model card
 N_SAMPLES = 500
 MIN_RECOGNIZABLE = 0.6
@@ -43,6 +44,9 @@ def test_pretrained_checkpoint_draws_recognizable_digits(name):
 
     model, metadata = load_model(folder)
     assert metadata["dataset"] == "mnist"
+    training = metadata["training"]
+    assert training["split"] == "train" and training["verified_files"] is True  # never the test images
+    assert training["images"] == training["split_images"]  # the whole train split, not a subset
     images = sample(model, seed=0, n=N_SAMPLES)  # conditional models: digits 0, 1, ..., 9 in turn
     probs = classifier_probabilities(images)
     if model.conditional:
@@ -52,3 +56,15 @@ def test_pretrained_checkpoint_draws_recognizable_digits(name):
     else:
         share = confident_share(probs)
         assert share >= MIN_RECOGNIZABLE, f"{name}: only {share:.0%} of samples are recognizable digits"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_the_model_card_carries_the_figures_of_its_own_eval(name):
+    results = json.loads((CHECKPOINTS / "eval" / f"{name}.json").read_text())
+    card = (CHECKPOINTS / name / "README.md").read_text()
+    assert results["trained_on_eval_images"] is False and "test split" in results["dataset"]
+    assert results["n_samples"] == 2000
+    for figure in (f"{results['fid']:.2f}", f"{100 * results['recognizable_share']:.1f}%",
+                   " ".join(str(count) for count in results["class_counts"])):
+        assert figure in card, f"checkpoints/{name}/README.md does not show {figure} from its eval"
+    assert card.startswith("---\nlicense:") and "Measured against the MNIST test split" in card
