@@ -154,3 +154,11 @@ def test_cpu_contention_measures_alone_and_beside_a_busy_process():
     results = run_contention(models=(ModelSpec("vae", "mlp"),), thread_counts=(1,), seconds=0.05)
     assert [(r["threads"], r["busy_neighbour"]) for r in results] == [(1, False), (1, True)]
     assert all(r["steps_per_sec"] > 0 for r in results)
+
+
+def test_every_recipe_candidate_builds_and_the_defaults_are_among_them():
+    from benchmarks.recipe_search import CANDIDATES
+
+    for run in CANDIDATES:
+        assert run.build("cpu").family == run.family
+    assert {run.family for run in CANDIDATES if run.options in (RECIPES["gan"], RECIPES["vae"])} == {"gan", "vae"}
