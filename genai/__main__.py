@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .checkpoints import CheckpointError, is_checkpoint, load_model, read_metadata, save_model
+from .checkpoints import CheckpointError, load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
 from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
 from .models import ARCHS, FAMILIES, ModelError, create_model

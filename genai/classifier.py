@@ -24,7 +24,6 @@ The shipped classifier lives in checkpoints/classifier/ (config.json +
 model.safetensors + README.md); default_classifier() loads it once.
 """
 
-import dataclasses
 import functools
 import json
 from dataclasses import asdict, dataclass

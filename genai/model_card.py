@@ -55,7 +55,7 @@ def model_card(name, metadata, results, eval_command=""):
         "",
         "## Evaluation",
         "",
-        f"Measured against the MNIST test split, which the model did not learn from"
+        "Measured against the MNIST test split, which the model did not learn from"
         if results.get("trained_on_eval_images") is False else "Measured against the MNIST test split",
         f"(`{eval_command}`):" if eval_command else ":",
         "",

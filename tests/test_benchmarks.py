@@ -4,7 +4,6 @@ No assertion here is about seconds (a test suite is no place for timing); the nu
 themselves come from `python -m benchmarks.run`, see docs/benchmarks.md.
 """
 
-import dataclasses
 import json
 import math
 import subprocess

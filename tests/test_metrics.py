@@ -14,7 +14,6 @@ from genai.__main__ import main
 from genai.checkpoints import CheckpointError, load_model, save_model
 from genai.classifier import (
     SHIPPED_DIR,
-    DigitClassifier,
     accuracy,
     default_classifier,
     junk_images,
