@@ -14,8 +14,10 @@ existing model is never overwritten unless overwrite=True is asked for.
 """
 
 import json
+import math
 import os
 import shutil
+import struct
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +27,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .models import ModelError, model_from_config
+from .models import ModelError, model_from_config, weight_shapes
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+MAX_CONFIG_BYTES = 1_000_000  # a real config.json is a few KB
+MAX_HEADER_BYTES = 1_000_000  # the JSON header of a safetensors file: a few KB for genai's models
+MAX_PARAMETERS = 20_000_000  # the largest model genai's settings allow has about 12 million
 
 
 class CheckpointError(Exception):
@@ -109,25 +114,54 @@ def read_metadata(directory):
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise CheckpointError(f"{directory} has no {CONFIG_FILE}: it is not a genai checkpoint folder.")
+    if config_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{config_path} is {config_path.stat().st_size:,} bytes: too large for a genai config.")
     try:
         metadata = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{config_path} is not valid JSON ({error}).") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, OSError) as error:
+        raise CheckpointError(f"{config_path} is not valid JSON ({str(error)[:200]}).") from None
     if not isinstance(metadata, dict) or not {"family", "arch", "config"} <= set(metadata):
         raise CheckpointError(f"{config_path} lacks the fields family, arch and config: it is not a genai model.")
+    return metadata
+
+
+def expected_shapes(metadata, directory):
+    """The tensor shapes the config describes, checked (every field, and the model's size) before building."""
+    try:
+        shapes = weight_shapes(metadata)
+    except (ModelError, TypeError, RuntimeError, RecursionError) as error:
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE} describes a model genai cannot build: {error}") from None
+    count = sum(math.prod(shape) for shape in shapes.values())
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{Path(directory) / CONFIG_FILE} describes a model of {count:,} numbers; genai loads at most {MAX_PARAMETERS:,}."
+        )
+    return shapes
+
+
+def check_checkpoint(directory):
+    """Check a folder without building its model: config fields, model size, and the weight
+    shapes in the safetensors header against the config. Returns the metadata."""
+    metadata = read_metadata(directory)
+    expected = expected_shapes(metadata, directory)
+    weights_path = Path(directory) / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
+    compare_shapes(expected, header_shapes(weights_path), weights_path)
     return metadata
 
 
 def load_model(directory, device="cpu"):
     """Rebuild the model described by config.json and load its weights. Returns (model, metadata).
 
-    Refuses weights that do not fit the architecture, and files that are not safetensors.
+    Everything is checked before the model is built (check_checkpoint); weights that do not fit,
+    files that are not safetensors and NaN weights are refused.
     """
     directory = Path(directory)
-    metadata = read_metadata(directory)
+    metadata = check_checkpoint(directory)
     try:
         model = model_from_config(metadata)
-    except (ModelError, TypeError) as error:
+    except (ModelError, TypeError, RuntimeError, RecursionError) as error:
         raise CheckpointError(f"{directory / CONFIG_FILE} describes a model genai cannot build: {error}") from None
     load_weights_into(model, directory)
     model.to(device).eval()
@@ -139,9 +173,43 @@ def load_weights_into(model, directory):
     weights_path = Path(directory) / WEIGHTS_FILE
     if not weights_path.is_file():
         raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    compare_shapes(expected, header_shapes(weights_path), weights_path)
     weights = read_weights(weights_path)
     check_weights_fit(model, weights, weights_path)
     model.load_state_dict(weights)
+
+
+def header_shapes(path):
+    """name -> shape from a safetensors file's JSON header, read without loading any tensor.
+
+    The format: 8 bytes (little-endian length n), n bytes of JSON {name: {dtype, shape, data_offsets}},
+    then the raw numbers.
+    """
+    with open(path, "rb") as file:
+        start = file.read(8)
+        if len(start) < 8:
+            raise CheckpointError(f"{path} is not a valid safetensors file (it is {len(start)} bytes long).")
+        (length,) = struct.unpack("<Q", start)
+        if length > MAX_HEADER_BYTES:
+            not_ours(path, start)
+            raise CheckpointError(f"{path} is not a valid safetensors file (its header claims {length:,} bytes).")
+        raw = file.read(length)
+    try:
+        header = json.loads(raw)
+        shapes = {name: tuple(int(n) for n in entry["shape"]) for name, entry in header.items() if name != "__metadata__"}
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        not_ours(path, start)
+        raise CheckpointError(f"{path} is not a valid safetensors file (its header is not readable).") from None
+    return shapes
+
+
+def not_ours(path, head):
+    """Explain a pickle or torch.save file (which genai never opens) by its first bytes."""
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        raise CheckpointError(
+            f"{path} looks like a pickle or torch.save file. genai only loads safetensors, which cannot run code."
+        )
 
 
 def read_weights(path):
@@ -153,18 +221,12 @@ def read_weights(path):
     # Only now look for pickle magic: a valid safetensors file may start with the byte 0x80 too
     # (its first 8 bytes are the header length, e.g. 128).
     with open(path, "rb") as file:
-        head = file.read(2)
-    if head[:1] == b"\x80" or head == b"PK":
-        raise CheckpointError(
-            f"{path} looks like a pickle or torch.save file. genai only loads safetensors, which cannot run code."
-        )
+        not_ours(path, file.read(2))
     raise CheckpointError(f"{path} is not a valid safetensors file ({problem}).")
 
 
-def check_weights_fit(model, weights, path):
-    """Compare names and shapes, and say exactly what does not match."""
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    found = {name: tuple(t.shape) for name, t in weights.items()}
+def compare_shapes(expected, found, path):
+    """Compare tensor names and shapes, and say exactly what does not match."""
     problems = []
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
@@ -177,6 +239,12 @@ def check_weights_fit(model, weights, path):
         problems.append(f"{len(wrong)} tensors of the wrong shape ({'; '.join(wrong[:3])})")
     if problems:
         raise CheckpointError(f"The weights in {path} do not match the model in config.json: " + ", ".join(problems) + ".")
+
+
+def check_weights_fit(model, weights, path):
+    """Names and shapes as the model expects, and no NaN or infinite numbers."""
+    compare_shapes({n: tuple(t.shape) for n, t in model.state_dict().items()},
+                   {n: tuple(t.shape) for n, t in weights.items()}, path)
     for name, tensor in weights.items():
         if not torch.is_floating_point(tensor) and name.endswith("num_batches_tracked"):
             continue

@@ -187,7 +187,7 @@ def test_json_that_is_not_a_genai_config_is_refused(saved):
     [
         ({"arch": "transformer"}, "describes a model genai cannot build: Unknown GAN architecture"),
         ({"family": "diffusion"}, "cannot build: Unknown model family"),
-        ({"config": {"latent_dim": -4}}, "cannot build: Latent dimension"),
+        ({"config": {"latent_dim": -4}}, "cannot build: latent_dim"),
         ({"config": {"wings": 2}}, "cannot build: .*no setting wings"),
         ({"config": "latent 100"}, "cannot build"),
     ],
@@ -258,3 +258,64 @@ def test_nan_or_infinite_weights_are_refused_naming_the_tensor(saved, bad):
     weights["discriminator.net.2.weight"][0, 3] = bad
     save_file(weights, saved / WEIGHTS_FILE, metadata={"format": "pt"})
     refuse(saved, r"contain NaN or infinite values \(discriminator.net.2.weight\)")
+
+
+# ---------------------------------------------------------------------------------------------
+# A checkpoint is untrusted input (a folder someone sent, a model from the Hub): every config
+# field is checked, and the weights' shapes are compared with the config before anything is built
+# ---------------------------------------------------------------------------------------------
+
+
+def with_config(saved, **changes):
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config["config"].update(changes)
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("num_classes", 10**9), ("num_classes", 1), ("label_embedding_dim", 10**7), ("label_embedding_dim", "10"),
+    ("latent_dim", True), ("latent_dim", 1e300), ("conditional", "yes"), ("ema_decay", float("nan")),
+    ("ema_decay", 1.5), ("num_classes", [10]), ("label_embedding_dim", -1),
+])
+def test_every_config_field_is_checked_for_type_and_range(saved, field, value, monkeypatch):
+    built = []
+    monkeypatch.setattr("genai.checkpoints.model_from_config", lambda metadata: built.append(metadata))
+    with_config(saved, **{field: value})
+    refuse(saved, f"cannot build: {field} must be")
+    assert built == []  # refused before any model was built
+
+
+@pytest.mark.parametrize("model", [("gan", "dcgan", {"channels": 10**6}), ("vae", "conv", {"channels": 10**6}),
+                                   ("gan", "mlp", {"num_classes": 10**8, "conditional": True})])
+def test_a_tiny_config_asking_for_a_huge_model_costs_nothing(tmp_path, model):
+    """The 1 KB config that once cost 8 GB and 30 s: refused from its fields alone."""
+    family, arch, change = model
+    folder = save_model(stepped(family, arch), tmp_path / "m")
+    with_config(folder, **change)
+    refuse(folder, "must be a whole number")
+
+
+def test_a_config_whose_weights_do_not_match_is_refused_before_building(saved, monkeypatch):
+    built = []
+    monkeypatch.setattr("genai.checkpoints.model_from_config", lambda metadata: built.append(metadata))
+    with_config(saved, conditional=True, label_embedding_dim=256, latent_dim=1024)
+    refuse(saved, "do not match the model in config.json")
+    assert built == []
+
+
+def test_a_model_over_the_size_cap_is_refused(saved, monkeypatch):
+    monkeypatch.setattr("genai.checkpoints.MAX_PARAMETERS", 1000)
+    refuse(saved, "describes a model of [0-9,]+ numbers; genai loads at most 1,000")
+
+
+def test_deeply_nested_or_huge_json_is_one_clear_error(saved):
+    (saved / CONFIG_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    refuse(saved, "config.json is not valid JSON")
+    (saved / CONFIG_FILE).write_text(json.dumps({"family": "gan", "arch": "mlp", "config": {}, "pad": "x" * 2_000_000}))
+    refuse(saved, "too large for a genai config")
+
+
+def test_a_safetensors_header_that_is_not_genai_weights_is_refused(saved):
+    header = json.dumps({"w": {"dtype": "F32", "shape": "not a shape", "data_offsets": [0, 4]}}).encode()
+    (saved / WEIGHTS_FILE).write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    refuse(saved, "is not a valid safetensors file")

@@ -123,8 +123,8 @@ def test_a_model_is_rebuilt_from_its_config_dict():
         ("diffusion", "mlp", {}, "Unknown model family"),
         ("gan", "resnet", {}, "Unknown GAN architecture 'resnet'"),
         ("vae", "dcgan", {}, "choose one of mlp, conv"),
-        ("gan", "mlp", {"latent_dim": 0}, "Latent dimension"),
-        ("gan", "mlp", {"latent_dim": 2.5}, "Latent dimension"),
+        ("gan", "mlp", {"latent_dim": 0}, "latent_dim"),
+        ("gan", "mlp", {"latent_dim": 2.5}, "latent_dim"),
         ("vae", "mlp", {"beta": -1.0}, "beta"),
         ("gan", "mlp", {"beta": 2.0}, "has no setting beta"),
         ("vae", "mlp", {"colour": True}, "has no setting colour"),
@@ -288,3 +288,12 @@ def test_recipe_settings_are_filtered_to_what_an_architecture_has():
     assert model_options(gan, "gan", "dcgan")["channels"] == gan["channels"]
     for family, recipe in RECIPES.items():  # every recipe builds
         assert create_model(family, recipe["arch"], **model_options(recipe, family, recipe["arch"]))
+
+
+def test_every_config_field_of_every_model_has_a_checked_range():
+    import dataclasses
+
+    from genai.models import FIELD_RULES, MODELS
+
+    for cls in MODELS.values():
+        assert {field.name for field in dataclasses.fields(cls.Config)} <= set(FIELD_RULES), cls.title

@@ -11,6 +11,7 @@ import torch
 
 from .base import GenerativeModel, ModelConfig
 from .gan import DCGAN, GAN, MLPGAN
+from .settings_check import FIELD_RULES, ConfigFieldError, check_config_fields
 from .vae import VAE, ConvVAE, MLPVAE
 
 MODELS = {
@@ -28,9 +29,9 @@ class ModelError(ValueError):
 
 
 def model_class(family, arch):
-    if family not in ARCHS:
+    if not isinstance(family, str) or family not in ARCHS:
         raise ModelError(f"Unknown model family {family!r}: choose one of {', '.join(FAMILIES)}.")
-    if (family, arch) not in MODELS:
+    if not isinstance(arch, str) or (family, arch) not in MODELS:
         raise ModelError(
             f"Unknown {family.upper()} architecture {arch!r}: choose one of {', '.join(ARCHS[family])}."
         )
@@ -44,13 +45,20 @@ def create_model(family, arch, seed=None, **options):
     A seed makes the initial weights reproducible.
     """
     cls = model_class(family, arch)
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    unknown = sorted(set(options) - fields)
-    if unknown:
-        raise ModelError(f"{cls.title} has no setting {', '.join(unknown)}; it has {', '.join(sorted(fields))}.")
-    config = cls.Config(**{k: v for k, v in options.items() if v is not None})
-    validate_config(config)
+    config = checked_config(cls, options)
     return cls(config) if seed is None else build_seeded(seed, cls, config)
+
+
+def checked_config(cls, options):
+    """cls.Config built from options, after checking every field's name, type and range."""
+    try:
+        check_config_fields(cls.Config, options)
+        config = cls.Config(**{k: v for k, v in options.items() if v is not None})
+        validate_config(config)
+    except ConfigFieldError as error:
+        message = str(error)
+        raise ModelError(f"{cls.title} {message}" if message.startswith("has no setting") else message) from None
+    return config
 
 
 _INIT_LOCK = threading.Lock()
@@ -69,26 +77,39 @@ def build_seeded(seed, build, *args):
 
 
 def validate_config(config):
-    if not isinstance(config.latent_dim, int) or not 1 <= config.latent_dim <= 1024:
-        raise ModelError(f"Latent dimension must be a whole number from 1 to 1024, not {config.latent_dim!r}.")
-    beta = getattr(config, "beta", 1.0)
-    if not (isinstance(beta, (int, float)) and 0 <= beta <= 1000):
-        raise ModelError(f"beta must be a number from 0 to 1000, not {beta!r}.")
-    channels = getattr(config, "channels", 32)
-    if not isinstance(channels, int) or isinstance(channels, bool) or not 1 <= channels <= 256:
-        raise ModelError(f"channels must be a whole number from 1 to 256, not {channels!r}.")
-    decay = getattr(config, "ema_decay", 0.0)
-    if not (isinstance(decay, (int, float)) and not isinstance(decay, bool) and 0 <= decay < 1):
-        raise ModelError(f"ema_decay must be a number from 0 (off) to below 1, not {decay!r}.")
+    """Check every field of a config (defaults included) against settings_check.FIELD_RULES."""
+    for field in dataclasses.fields(config):
+        check_config_fields(type(config), {field.name: getattr(config, field.name)})
 
 
 def model_from_config(metadata):
     """Rebuild an (untrained) model from the dict stored in a checkpoint's config.json."""
     cls = model_class(metadata.get("family"), metadata.get("arch"))
-    return create_model(cls.family, cls.arch, **metadata.get("config", {}))
+    return create_model(cls.family, cls.arch, **config_of(metadata))
+
+
+def config_of(metadata):
+    config = metadata.get("config", {})
+    if not isinstance(config, dict):
+        raise ModelError(f"The model's config must be a mapping of settings, not {type(config).__name__}.")
+    return config
+
+
+def weight_shapes(metadata):
+    """name -> shape of every tensor the model in metadata has, without allocating any weights.
+
+    The model is built on PyTorch's "meta" device, where tensors have shapes but no memory:
+    a way to compare a weights file with its config before building anything real.
+    """
+    cls = model_class(metadata.get("family"), metadata.get("arch"))
+    config = checked_config(cls, config_of(metadata))
+    with torch.device("meta"):
+        model = cls(config)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
 __all__ = [
     "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE",
-    "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class", "model_from_config",
+    "FIELD_RULES", "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
+    "model_from_config", "weight_shapes",
 ]
