@@ -65,6 +65,26 @@ def make_checkpoints(folder, mnist_dir):
     shutil.copy(folder / "tiny-vae" / "model.safetensors", folder / "classifier" / "model.safetensors")
     (folder / "notes").mkdir()
     (folder / "notes" / "README.md").write_text("not a model\n")
+    plant_bad_checkpoints(folder)
+
+
+def plant_bad_checkpoints(folder):
+    """Folders that look like checkpoints but must be skipped, with the app serving the rest:
+    a config asking for a huge model beside real weights, broken JSON, and a pickle for weights."""
+    import json
+    import pickle
+
+    huge = json.loads((folder / "tiny-gan" / "config.json").read_text())
+    huge["config"]["num_classes"] = 10**8
+    (folder / "bad-huge").mkdir()
+    (folder / "bad-huge" / "config.json").write_text(json.dumps(huge))
+    shutil.copy(folder / "tiny-gan" / "model.safetensors", folder / "bad-huge" / "model.safetensors")
+    (folder / "bad-json").mkdir()
+    (folder / "bad-json" / "config.json").write_text('{"family": "gan", ')
+    shutil.copy(folder / "tiny-gan" / "model.safetensors", folder / "bad-json" / "model.safetensors")
+    (folder / "bad-pickle").mkdir()
+    shutil.copy(folder / "tiny-vae" / "config.json", folder / "bad-pickle" / "config.json")
+    (folder / "bad-pickle" / "model.safetensors").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
 
 
 def free_port():

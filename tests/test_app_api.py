@@ -72,6 +72,15 @@ def test_pickers_offer_the_generative_checkpoints_only(client):
     assert "images to learn from** (train split)" in status
 
 
+def test_bad_checkpoint_folders_are_skipped_with_one_line_each_while_the_app_serves_the_rest(client, server):
+    names, _ = picker_names(client)
+    assert not any(name.startswith("bad-") for name in names)
+    log = server.log()
+    for bad in ("bad-huge", "bad-json", "bad-pickle"):
+        assert f"Skipping the checkpoint folder {bad}:" in log
+    assert "num_classes must be a whole number" in log and "looks like a pickle" in log
+
+
 def test_sampling_is_deterministic_per_seed_and_differs_across_seeds(client):
     first, again, other = sample(client, seed=7), sample(client, seed=7), sample(client, seed=8)
     assert first.shape == ((3 * TILE + PAD) * SCALE,) * 2  # a 3 x 3 grid

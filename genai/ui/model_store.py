@@ -1,16 +1,19 @@
 """Which models a visitor can pick: the shipped pretrained ones plus the ones they trained.
 
 Pretrained checkpoints (checkpoints/<name>/, or $GENAI_CHECKPOINTS_DIR) are found by
-reading their small config.json files; the weights are loaded the first time someone
-uses a model and then shared, read-only, by every visitor. Models a visitor trained
-live in their own Session (genai/ui/session.py), never here.
+checking their config.json and the header of their weights (cheap, and remembered); a
+folder that fails is skipped with one log line while the app serves the rest. The weights
+are loaded the first time someone uses a model and then shared, read-only, by every
+visitor. Each model loads under its own lock, so loading one never makes anyone wait who
+samples another, and a model that failed to load is remembered as failed. Models a visitor
+trained or loaded from the Hub live in their own Session (genai/ui/session.py), never here.
 """
 
 import logging
 import threading
 from pathlib import Path
 
-from ..checkpoints import CheckpointError, is_checkpoint, load_model, read_metadata
+from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_checkpoint, is_checkpoint, load_model
 from ..data import DISPLAY_NAMES
 from ..device import pick_device
 from ..models import FAMILIES
@@ -22,8 +25,11 @@ log = logging.getLogger("genai.ui")
 
 NOT_GENERATIVE = {"classifier"}  # checkpoints/classifier holds the metrics classifier, not a generator
 
-_lock = threading.Lock()
-_loaded = {}  # (folder, weights mtime) -> ModelEntry, shared read-only by every session
+_lock = threading.Lock()  # held only briefly, to look things up in the dicts below
+_checked = {}  # (folder, file times) -> config.json's metadata, or the CheckpointError it raised
+_loading = {}  # same key -> the lock held while that one model loads
+_loaded = {}  # same key -> ModelEntry, shared read-only by every session
+_failed = {}  # same key -> the message of a load that failed (not retried until the files change)
 _device = None
 
 
@@ -35,10 +41,41 @@ def app_device():
     return _device
 
 
-def pretrained_folders(root=None):
-    """name -> folder of every generative checkpoint under root, in name order.
+def folder_key(folder):
+    """Identifies a checkpoint folder's current files: a changed file makes a new key."""
+    folder = Path(folder)
+    return (str(folder.resolve()), (folder / CONFIG_FILE).stat().st_mtime_ns, (folder / WEIGHTS_FILE).stat().st_mtime_ns)
 
-    Skips the metrics classifier, hidden folders and anything that is not a GAN or VAE checkpoint.
+
+def checked_metadata(folder):
+    """config.json of a checkpoint folder after check_checkpoint (fields, size, weight shapes), remembered."""
+    try:
+        key = folder_key(folder)
+    except OSError as error:
+        raise CheckpointError(f"{Path(folder).name} cannot be read ({error.strerror}).") from None
+    with _lock:
+        known = _checked.get(key)
+    if known is None:
+        try:
+            known = check_checkpoint(folder)
+        except CheckpointError as error:
+            known = error
+            log.warning("Skipping the checkpoint folder %s: %s", Path(folder).name, error)
+        except OSError as error:
+            known = CheckpointError(f"{Path(folder).name} cannot be read ({error.strerror}).")
+            log.warning("Skipping the checkpoint folder %s: %s", Path(folder).name, known)
+        with _lock:
+            _checked[key] = known
+    if isinstance(known, CheckpointError):
+        raise known
+    return known
+
+
+def pretrained_folders(root=None):
+    """name -> folder of every usable generative checkpoint under root, in name order.
+
+    Skips the metrics classifier, hidden folders, anything that is not a checkpoint of a known
+    family, and (with one log line each) checkpoints whose config or weights fail their checks.
     """
     root = Path(root) if root is not None else settings.checkpoints_dir()
     if not root.is_dir():
@@ -50,9 +87,8 @@ def pretrained_folders(root=None):
         if not is_checkpoint(folder):
             continue
         try:
-            family = read_metadata(folder).get("family")
-        except CheckpointError as error:
-            log.warning("Skipping %s: %s", folder, error)
+            family = checked_metadata(folder).get("family")
+        except CheckpointError:
             continue
         if family in FAMILIES:
             found[folder.name] = folder
@@ -60,17 +96,37 @@ def pretrained_folders(root=None):
 
 
 def load_pretrained(name, folder):
-    """The shared ModelEntry of a pretrained checkpoint, loading its weights on first use."""
+    """The shared ModelEntry of a pretrained checkpoint, loading its weights on first use.
+
+    Only this model's lock is held while it loads; a failure is remembered and reported again
+    at once, without reloading, until its files change.
+    """
     folder = Path(folder)
-    key = (folder.resolve(), (folder / "model.safetensors").stat().st_mtime_ns)
+    key = folder_key(folder)
     with _lock:
-        entry = _loaded.get(key)
-        if entry is None:
+        if key in _loaded:
+            return _loaded[key]
+        if key in _failed:
+            raise AppError(_failed[key])
+        model_lock = _loading.setdefault(key, threading.Lock())
+    with model_lock:
+        with _lock:
+            if key in _loaded:
+                return _loaded[key]
+            if key in _failed:
+                raise AppError(_failed[key])
+        try:
             model, metadata = load_model(folder, app_device())
-            model.eval()
-            for parameter in model.parameters():
-                parameter.requires_grad_(False)  # shared and read-only: nobody trains these
-            entry = ModelEntry(name, model, metadata, "pretrained", folder)
+        except CheckpointError as error:
+            message = f"The pretrained model {name!r} cannot be loaded: " + str(error).replace(str(folder), name)
+            with _lock:
+                _failed[key] = message
+            raise AppError(message) from None
+        model.eval()
+        for parameter in model.parameters():
+            parameter.requires_grad_(False)  # shared and read-only: nobody trains these
+        entry = ModelEntry(name, model, metadata, "pretrained", folder)
+        with _lock:
             _loaded[key] = entry
         return entry
 
@@ -86,21 +142,20 @@ def summary(metadata, source):
     dataset = DISPLAY_NAMES.get(metadata.get("dataset"), metadata.get("dataset"))
     if steps:
         parts.append(f"{steps:,} steps" + (f" on {dataset}" if dataset else ""))
-    who = "pretrained" if source == "pretrained" else "yours"
-    return f"{who}: " + ", ".join(parts)
+    return f"{SOURCE_WORDS.get(source, source)}: " + ", ".join(parts)
+
+
+SOURCE_WORDS = {"pretrained": "pretrained", "yours": "yours", "hub": "from the Hub"}
 
 
 def choices(session):
     """(label, name) pairs for a model picker: pretrained models first, then the visitor's own."""
     pairs = []
     for name, folder in pretrained_folders().items():
-        try:
-            pairs.append((f"{name} — {kind(read_metadata(folder))}, pretrained", name))
-        except CheckpointError:
-            continue
+        pairs.append((f"{name} — {kind(checked_metadata(folder))}, pretrained", name))
     if session is not None:
         for name, entry in session.models.items():
-            pairs.append((f"{name} — {kind(entry.metadata)}, yours", name))
+            pairs.append((f"{name} — {kind(entry.metadata)}, {SOURCE_WORDS.get(entry.source, entry.source)}", name))
     return pairs
 
 
@@ -150,7 +205,7 @@ def family_of(name, session):
         return session.models[name].metadata.get("family")
     folder = pretrained_folders().get(name)
     try:
-        return read_metadata(folder).get("family") if folder else None
+        return checked_metadata(folder).get("family") if folder else None
     except CheckpointError:
         return None
 
