@@ -18,6 +18,7 @@ from pathlib import Path
 from .checkpoints import CheckpointError, load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
 from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
+from .hub import locate, parse_model_id
 from .models import ARCHS, FAMILIES, ModelError, create_model
 from .recipes import model_options, recipe
 from .sampling import SamplingError, interpolate, sample, save_images
@@ -124,6 +125,28 @@ def build_parser():
     p.add_argument("--json", help="also write the figures to this .json file")
     p.add_argument("--card", action="store_true",
                    help="also (re)write the checkpoint's README.md model card from these figures")
+
+    p = commands.add_parser(
+        "push", help="upload a checkpoint to the Hugging Face Hub with a model card and a sample grid",
+        description="Creates the model repo if needed and uploads config.json, model.safetensors, samples.png "
+                    "and a README.md model card. The token comes from HF_TOKEN or a saved `hf auth login`.",
+    )
+    p.add_argument("--checkpoint", required=True, help="the local checkpoint folder to upload")
+    p.add_argument("--repo", required=True, help="the Hub repo id, user/name")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--eval", dest="eval_json", help="figures for the card from `eval --json` (default: measure "
+                   "them now on --n samples, if the MNIST test split is at hand)")
+    p.add_argument("--n", type=positive_int, default=2000, help="samples to measure, when --eval is not given")
+    p.add_argument("--no-eval", action="store_true", help="push without figures (the card says how to measure them)")
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files, to measure the figures")
+
+    p = commands.add_parser(
+        "deploy-space", help="publish this app as a Hugging Face Space (Gradio SDK)",
+        description="Creates the Space if needed and uploads app.py, requirements.txt, README.md, genai/ and the "
+                    "pretrained checkpoints. The token comes from HF_TOKEN or a saved `hf auth login`.",
+    )
+    p.add_argument("--repo", required=True, help="the Space id, user/name")
+    p.add_argument("--private", action="store_true", help="create the Space as private")
 
     p = commands.add_parser("train-classifier", help="train the digit classifier the metrics use")
     p.add_argument("--out", required=True, help="folder to create (the shipped one is checkpoints/classifier)")
@@ -258,6 +281,10 @@ def eval_command(args):
     from .metrics import MetricsError, evaluate, format_table, json_ready
 
     json_path = check_output(args.json, (".json",)) if args.json else None
+    if args.card and not Path(args.checkpoint).is_dir():
+        raise CommandError("--card writes the README.md of a local checkpoint folder; "
+                           f"{args.checkpoint} is not one (for a Hub model, `push` writes its card).")
+    args.checkpoint = locate(args.checkpoint)
     if read_metadata(args.checkpoint).get("family") == CLASSIFIER_FAMILY:
         raise CommandError(f"{args.checkpoint} is the metrics classifier, not a generative model: give a GAN or VAE checkpoint.")
     model, metadata = load_model(args.checkpoint, pick_device(args.device))
@@ -280,6 +307,67 @@ def eval_command(args):
         command = f"python -m genai eval --checkpoint checkpoints/{folder.name} --n {args.n} --seed {args.seed} --card"
         write_text_atomically(folder / "README.md", model_card(folder.name, metadata, results, command))
         print(f"Wrote {folder / 'README.md'}")
+    return 0
+
+
+@command
+def push_command(args):
+    from .hub import push
+
+    folder = Path(args.checkpoint)
+    if not folder.is_dir():
+        raise CommandError(f"--checkpoint {folder}: no such folder. push uploads a local checkpoint folder.")
+    if parse_model_id(args.repo) is None or "@" in args.repo:
+        raise CommandError(f"--repo {args.repo!r} is not a Hub repo id: give it as user/name.")
+    model, metadata = load_model(folder)
+    results, command_line = None, ""
+    if args.eval_json:
+        results = read_figures(Path(args.eval_json), model)
+        command_line = f"python -m genai eval --checkpoint {args.repo} --n {results.get('n_samples', '?')} --json"
+    elif not args.no_eval:
+        results, command_line = measure_for_card(model, metadata, args)
+    url = push(folder, args.repo, results=results, private=args.private, eval_command=command_line)
+    print(f"Pushed {model.describe()} to {args.repo}: {url}")
+    return 0
+
+
+def read_figures(path, model):
+    """The figures of an `eval --json` file, refused when they describe another model."""
+    import json
+
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise CommandError(f"--eval {path}: cannot read it as JSON ({error}).") from None
+    if not isinstance(results, dict) or "model" not in results or "fid" not in results:
+        raise CommandError(f"--eval {path} is not the output of `python -m genai eval --json`.")
+    if results["model"] != model.describe():
+        raise CommandError(f"--eval {path} describes {results['model']!r}, not this checkpoint's {model.describe()!r}.")
+    return results
+
+
+def measure_for_card(model, metadata, args):
+    """Figures for the card, measured now against the MNIST test split; (None, "") when it is not at hand."""
+    from .metrics import MetricsError, evaluate
+
+    if metadata.get("dataset") not in (None, "mnist"):
+        print("Not measuring figures: the metrics classifier knows MNIST digits only.")
+        return None, ""
+    try:
+        dataset = load_dataset("mnist", data_dir=args.data_dir, split="test")
+        results = evaluate(model, dataset, n_samples=args.n, seed=0, metadata=metadata)
+    except (DatasetError, MetricsError) as error:
+        print(f"Not measuring figures ({error}); the card says how to measure them.")
+        return None, ""
+    return results, f"python -m genai eval --checkpoint {args.repo} --n {args.n} --seed 0"
+
+
+@command
+def deploy_space_command(args):
+    from .space import deploy_space
+
+    url = deploy_space(args.repo, private=args.private)
+    print(f"Uploaded the app to the Space {args.repo}: {url}")
     return 0
 
 

@@ -11,13 +11,17 @@ load it, and its figures measured against the MNIST test split.
 from .metrics import format_table
 
 
+HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
+
+
 def yaml_header(metadata):
-    """Front matter the Hugging Face Hub understands."""
-    tags = ["genai", "mnist", metadata["family"], metadata["arch"]]
+    """Front matter the Hugging Face Hub understands (license, library, tags, dataset, pipeline)."""
+    dataset = metadata.get("dataset") or "mnist"
+    tags = ["genai", dataset, metadata["family"], metadata["arch"]]
     if metadata.get("config", {}).get("conditional"):
         tags.append("conditional")
     lines = ["---", "license: cc-by-sa-3.0", "library_name: genai", "tags:", *(f"- {tag}" for tag in tags),
-             "datasets:", f"- {metadata.get('dataset') or 'mnist'}", "pipeline_tag: unconditional-image-generation",
+             "datasets:", f"- {HUB_DATASETS.get(dataset, dataset)}", "pipeline_tag: unconditional-image-generation",
              "---"]
     return "\n".join(lines)
 
@@ -39,22 +43,12 @@ def training_lines(training):
     return lines
 
 
-def model_card(name, metadata, results, eval_command=""):
-    """The README.md text for the checkpoint `name` from its config.json and evaluate()'s results."""
-    training = metadata.get("training") or {}
-    lines = [
-        yaml_header(metadata),
-        "",
-        f"# {name}",
-        "",
-        f"{results['model']} (genai family `{metadata['family']}`, architecture `{metadata['arch']}`).",
-        "",
-        "## Training",
-        "",
-        *training_lines(training),
-        "",
-        "## Evaluation",
-        "",
+def evaluation_lines(results, eval_command):
+    """The card's figures, as `eval` measured them, or a plain note that they were not measured."""
+    if not results:
+        return ["Not measured yet. Measure it against the MNIST test split with",
+                "`python -m genai eval --checkpoint <this model> --n 2000 --json figures.json`."]
+    return [
         "Measured against the MNIST test split, which the model did not learn from"
         if results.get("trained_on_eval_images") is False else "Measured against the MNIST test split",
         f"(`{eval_command}`):" if eval_command else ":",
@@ -65,11 +59,48 @@ def model_card(name, metadata, results, eval_command=""):
         "",
         "Scores come from genai's own MNIST classifier (checkpoints/classifier, trained on the train split),",
         "so they compare models evaluated with genai, not with published Inception-based figures.",
+    ]
+
+
+def model_card(name, metadata, results, eval_command="", location=None, image=None):
+    """The README.md text for the checkpoint `name` from its config.json and evaluate()'s results.
+
+    location: what to pass as --checkpoint (default checkpoints/<name>; a Hub id for a pushed model).
+    image: a sample grid shown in the card (a file beside it).
+    """
+    training = metadata.get("training") or {}
+    location = location or f"checkpoints/{name}"
+    model_line = results["model"] if results else f"A {metadata['family'].upper()} ({metadata['arch']})"
+    lines = [
+        yaml_header(metadata),
+        "",
+        f"# {name}",
+        "",
+        f"{model_line} (genai family `{metadata['family']}`, architecture `{metadata['arch']}`).",
+        "",
+        *([f"![64 samples, seed 0]({image})", ""] if image else []),
+        "## Training",
+        "",
+        *training_lines(training),
+        "",
+        "## Evaluation",
+        "",
+        *evaluation_lines(results, eval_command),
         "",
         "## Use",
         "",
+        "With genai installed (`pip install .` in a clone of its repository, or its `requirements.txt`):",
+        "",
         "```bash",
-        f"python -m genai sample --checkpoint checkpoints/{name} --seed 42 --n 64 --out digits.png",
+        f"python -m genai sample --checkpoint {location} --seed 42 --n 64 --out digits.png",
+        "```",
+        "",
+        "```python",
+        "from genai.checkpoints import load_model",
+        "from genai.sampling import sample",
+        "",
+        f'model, metadata = load_model("{location}")',
+        "digits = sample(model, seed=42, n=16)  # uint8 array (16, 28, 28), 0 = background",
         "```",
         "",
         "Files: `config.json` (what to build, how it was trained) and `model.safetensors` (the weights).",

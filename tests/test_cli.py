@@ -211,7 +211,7 @@ BAD_COMMANDS = [
     ("train --batch-size 1 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "Batch size must be a whole number from 2"),
     ("train --lr 3 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "Learning rate must be a number above 0 and at most 1"),
     ("train --model vae --beta -1 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "beta must be a number"),
-    ("train --latent-dim 5000 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "Latent dimension"),
+    ("train --latent-dim 5000 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "latent_dim must be a whole number"),
     ("sample --checkpoint {tmp}/no-such-folder --out {tmp}/x.png", "No checkpoint folder at"),
     ("sample --checkpoint {tmp}/existing --out {tmp}/x.png", "has no config.json"),
     ("sample --checkpoint {tmp}/pickled --out {tmp}/x.png", "looks like a pickle"),

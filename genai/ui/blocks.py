@@ -1,7 +1,7 @@
 """The whole app: one gr.Blocks with a tab per task, and the events that span tabs.
 
 Each tab lives in its own module (train_tab, sample_tab, interpolate_tab, explore_tab,
-evaluate_tab) and only wires widgets to genai's functions. What a visitor trains is kept in their own
+evaluate_tab, hub_tab) and only wires widgets to genai's functions. What a visitor trains is kept in their own
 Session, held in a gr.State; the pretrained models are shared through model_store.
 """
 
@@ -9,7 +9,7 @@ import importlib.util
 
 import gradio as gr
 
-from . import datasets, explore_tab, interpolate_tab, model_store, sample_tab, style, train_tab
+from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, style, train_tab
 from .errors import friendly
 from .session import Session, end_session
 
@@ -60,6 +60,8 @@ def build_demo():
 
                 with gr.Tab("Evaluate", id="evaluate"):
                     evaluate_ui = evaluate_tab.build(initial)
+            with gr.Tab("Hub", id="hub") as hub_page:
+                hub_ui = hub_tab.build()
 
         pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker]
         if HAS_METRICS:
@@ -69,6 +71,7 @@ def build_demo():
         sample_tab.connect(sample_ui, session)
         interpolate_tab.connect(interpolate_ui, session)
         explore_tab.connect(explore_ui, session, explore_page)
+        hub_tab.connect(hub_ui, session, pickers, hub_page)
 
         opened = demo.load(
             friendly(page_opened), [session, train_ui.dataset, *pickers], [train_ui.dataset_status, *pickers],

@@ -15,6 +15,7 @@ import pandas as pd
 from .. import metrics
 from . import datasets, model_store
 from .errors import friendly
+from .gpu import on_gpu
 from .inputs import whole_number
 
 SAMPLE_CHOICES = [500, 1000, 2000]
@@ -98,6 +99,6 @@ def build(initial_choices):
 
 def connect(tab, session):
     tab.button.click(
-        friendly(evaluate_model), tab.inputs + [session], tab.outputs, api_name="evaluate",
+        on_gpu(friendly(evaluate_model)), tab.inputs + [session], tab.outputs, api_name="evaluate",
         concurrency_limit=2, concurrency_id="evaluate", show_progress="minimal",
     )

@@ -19,6 +19,7 @@ import torch
 from ..sampling import decode, grid, label_tensor, to_uint8
 from . import datasets, model_store
 from .errors import friendly
+from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, digit_or_none, whole_number
 from .pictures import enlarge
 
@@ -159,7 +160,7 @@ def build(initial_choices):
 def connect(tab, session, page):
     """Explore on a click, on a new model or digit, and when the tab is opened (`page`, its gr.Tab)."""
     gr.on(
-        [tab.button.click, tab.picker.change, tab.digit.change, page.select], friendly(explore),
+        [tab.button.click, tab.picker.change, tab.digit.change, page.select], on_gpu(friendly(explore)),
         tab.inputs + [session], tab.outputs, api_name="explore", concurrency_limit=None, show_progress="minimal",
         trigger_mode="always_last",
     )

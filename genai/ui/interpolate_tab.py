@@ -15,6 +15,7 @@ import torch
 from ..sampling import check_seed, decode_path, gif_bytes, interpolate, interpolate_latents, strip
 from . import datasets, model_store
 from .errors import AppError, friendly
+from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, digit_or_none, whole_number
 from .pictures import digit_from_upload, enlarge
 
@@ -162,7 +163,7 @@ def build(initial_choices):
 
 def connect(tab, session):
     tab.button.click(
-        friendly(interpolate_walk), tab.inputs + [session], tab.outputs + [session], api_name="interpolate",
+        on_gpu(friendly(interpolate_walk)), tab.inputs + [session], tab.outputs + [session], api_name="interpolate",
         concurrency_limit=None, show_progress="minimal",
     )
     tab.frame_slider.input(friendly(show_frame), [tab.frames, tab.frame_slider], tab.frame, api_name="frame",

@@ -13,6 +13,7 @@ import gradio as gr
 from ..sampling import MAX_SEED, check_seed, grid, sample
 from . import model_store, settings
 from .errors import friendly
+from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, digit_or_none, whole_number
 from .pictures import enlarge
 
@@ -115,7 +116,7 @@ def connect(tab, session):
     tab_inputs = tab.inputs + [session]
     gr.on(
         [tab.picker.change, tab.seed.change, tab.grid_size.change, tab.digit.change, tab.temperature.change],
-        friendly(sample_grid), tab_inputs, tab.image, api_name="sample", show_progress="hidden",
+        on_gpu(friendly(sample_grid)), tab_inputs, tab.image, api_name="sample", show_progress="hidden",
         trigger_mode="always_last", concurrency_limit=None,
     )
     tab.picker.change(friendly(model_info), [tab.picker, session], [tab.info, tab.digit], api_name="model_info",

@@ -20,6 +20,7 @@ from ..sampling import grid
 from ..train import TrainSettings, train, training_record
 from . import datasets, model_store, settings
 from .errors import AppError, friendly
+from .gpu import on_gpu
 from .inputs import seconds_number, whole_number
 
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
@@ -387,7 +388,8 @@ def connect(tab, session, pickers, vae_pickers=()):
         concurrency_limit=None,
     )
     started = pressed.then(
-        run, tab.inputs + [session], components, api_name="train", show_progress="minimal",
+        on_gpu(run, seconds=settings.max_train_seconds() + 60), tab.inputs + [session], components, api_name="train",
+        show_progress="minimal",
         concurrency_limit=settings.train_concurrency(), concurrency_id="train",
     )
     started.then(
