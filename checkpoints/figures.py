@@ -1,6 +1,8 @@
-"""Print the README's table of the shipped checkpoints' figures, read from their `eval --json` files.
+"""Print the README's table of the shipped checkpoints' figures, read from their `eval --json` files;
+with --cards, (re)write each checkpoint's README.md model card from the same files.
 
     python checkpoints/figures.py [checkpoints/eval]
+    python checkpoints/figures.py --cards
 
 Every figure comes from `python -m genai eval --checkpoint checkpoints/NAME --n 2000 --seed 0
 --json checkpoints/eval/NAME.json` (run by checkpoints/train_all.sh), measured against the MNIST
@@ -47,5 +49,29 @@ def table(folder=FOLDER):
     return "\n".join(lines)
 
 
+EVAL_COMMAND = "python -m genai eval --checkpoint checkpoints/{name} --n {n} --seed {seed} --json checkpoints/eval/{name}.json"
+
+
+def card_text(name, folder=FOLDER):
+    """The model card of checkpoints/<name>: its config.json and the figures of its eval JSON."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from genai.model_card import model_card
+
+    results = json.loads((Path(folder) / f"{name}.json").read_text())
+    metadata = json.loads((Path(__file__).resolve().parent / name / "config.json").read_text())
+    command = EVAL_COMMAND.format(name=name, n=results["n_samples"], seed=results["seed"])
+    return model_card(name, metadata, results, command)
+
+
+def write_cards(folder=FOLDER):
+    for path in sorted(Path(folder).glob("*.json")):
+        card = Path(__file__).resolve().parent / path.stem / "README.md"
+        card.write_text(card_text(path.stem, folder))
+        print(f"Wrote {card}")
+
+
 if __name__ == "__main__":
-    print(table(sys.argv[1] if len(sys.argv) > 1 else FOLDER))
+    if "--cards" in sys.argv[1:]:
+        write_cards()
+    else:
+        print(table(sys.argv[1] if len(sys.argv) > 1 else FOLDER))

@@ -2,8 +2,9 @@
 
 The app gets its own checkpoints folder holding two tiny models trained here for a few
 steps (a conditional GAN and a VAE with a 2-D latent space), plus a classifier folder
-and a junk folder that the model pickers must ignore, so the tests never depend on the
-shipped checkpoints. The server is shared by every UI test module of one pytest run and
+and junk or broken folders that the model pickers must skip, so the tests never depend on the
+shipped checkpoints. Its Hugging Face Hub is a stand-in server (tests/fake_hub.py), so the Hub
+tab is tested without the internet. The server is shared by every UI test module of one pytest run and
 stopped when the run ends.
 """
 
@@ -18,19 +19,22 @@ import time
 import urllib.request
 from pathlib import Path
 
+from fake_hub import FakeHub
+
 REPO = Path(__file__).resolve().parents[1]
 TINY_MODELS = {
     "tiny-gan": {"family": "gan", "arch": "mlp", "options": {"conditional": True}, "steps": 20},
     "tiny-vae": {"family": "vae", "arch": "mlp", "options": {"latent_dim": 2}, "steps": 60},
 }
 STARTUP_SECONDS = 90
+HUB_TOKENS = {"hf_teacher_token": "teacher"}
 
 _server = None
 
 
 class AppServer:
-    def __init__(self, url, process, folder, log_path):
-        self.url, self.process, self.folder, self.log_path = url, process, folder, log_path
+    def __init__(self, url, process, folder, log_path, hub):
+        self.url, self.process, self.folder, self.log_path, self.hub = url, process, folder, log_path, hub
 
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -42,6 +46,7 @@ class AppServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.hub.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -116,6 +121,7 @@ def start(mnist_dir):
     checkpoints = folder / "checkpoints"
     checkpoints.mkdir()
     make_checkpoints(checkpoints, mnist_dir)
+    hub = FakeHub(tokens=HUB_TOKENS).start()  # the app's "Hugging Face Hub": tests/fake_hub.py, on loopback
     port = free_port()
     env = {
         **os.environ,
@@ -128,14 +134,18 @@ def start(mnist_dir):
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",
         "GRADIO_TEMP_DIR": str(folder / "gradio"),
-        "HF_HUB_OFFLINE": "1",
+        **hub.client_env(),
+        "HF_HUB_CACHE": str(folder / "hub-cache"),
+        "HF_TOKEN_PATH": str(folder / "no-saved-token"),
+        "HF_HUB_OFFLINE": "0",
         "TMPDIR": str(folder),
     }
+    env.pop("HF_TOKEN", None)
     log_path = folder / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    server = AppServer(url, process, folder, log_path)
+    server = AppServer(url, process, folder, log_path, hub)
     try:
         wait_until_up(url, process, log_path)
     except BaseException:

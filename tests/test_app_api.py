@@ -8,6 +8,7 @@ The app's checkpoints folder holds two tiny models made by tests/app_server.py:
 import asyncio
 import importlib.util
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -328,3 +329,44 @@ def test_uploads_become_mnist_style_digits(tmp_path):
 
     with pytest.raises(UploadError, match="looks empty"):
         digit_from_upload(saved(Image.new("RGB", (50, 50), "white"), "blank.png"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The Hub tab (its Hub is tests/fake_hub.py): load a shared model, push one trained here
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_model_loaded_from_the_hub_samples_like_its_files_and_only_for_this_visitor(new_client, server):
+    folder = Path(server.folder) / "checkpoints" / "tiny-vae"
+    server.hub.plant("teacher/tiny-vae", {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")})
+    alice, bob = new_client(), new_client()
+    status, *_ = alice.predict("teacher/tiny-vae", api_name="/load_from_hub")
+    assert "Loaded **teacher/tiny-vae**" in status
+    assert "teacher/tiny-vae" in picker_names(alice)[0] and "teacher/tiny-vae" not in picker_names(bob)[0]
+    assert np.array_equal(sample(alice, "teacher/tiny-vae", seed=9), sample(alice, "tiny-vae", seed=9))
+
+
+@pytest.mark.parametrize("model_id, message", [
+    ("teacher/nothing", "There is no model teacher/nothing on the Hugging Face Hub"),
+    ("not an id", "is not a Hub model id: give it as user/name"),
+    ("", "is not a Hub model id"),
+])
+def test_bad_hub_ids_get_one_clear_message(client, model_id, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(model_id, api_name="/load_from_hub")
+
+
+def test_a_model_trained_here_is_pushed_with_the_visitors_token_only(client, server):
+    name = train(client, family="vae", max_steps=5).result()[4]
+    with pytest.raises(AppError, match="Paste a Hugging Face access token"):
+        client.predict(name, "teacher/pushed", "", False, api_name="/push_to_hub")
+    with pytest.raises(AppError, match="refused the token") as refused:
+        client.predict(name, "teacher/pushed", "hf_not_the_token", False, api_name="/push_to_hub")
+    assert "hf_not_the_token" not in str(refused.value)
+    with pytest.raises(AppError, match="Choose one of the models you trained"):
+        client.predict("tiny-vae", "teacher/pushed", "hf_teacher_token", False, api_name="/push_to_hub")
+    status = client.predict(name, "teacher/pushed", "hf_teacher_token", False, api_name="/push_to_hub")
+    assert f"Pushed **{name}** to **teacher/pushed**" in status
+    files = server.hub.repo_files("teacher/pushed")
+    assert {"config.json", "model.safetensors", "README.md", "samples.png"} <= set(files)
+    assert "hf_teacher_token" not in server.log()

@@ -13,7 +13,6 @@ from pathlib import Path
 import huggingface_hub
 import numpy as np
 import pytest
-import torch
 from safetensors.torch import save_file
 
 from fake_hub import FakeHub

@@ -68,3 +68,18 @@ def test_the_model_card_carries_the_figures_of_its_own_eval(name):
                    " ".join(str(count) for count in results["class_counts"])):
         assert figure in card, f"checkpoints/{name}/README.md does not show {figure} from its eval"
     assert card.startswith("---\nlicense:") and "Measured against the MNIST test split" in card
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_the_model_card_is_exactly_what_its_config_and_eval_json_give(name):
+    """Cards are written by `python checkpoints/figures.py --cards`, never by hand: Hub metadata included."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("figures", CHECKPOINTS / "figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    card = (CHECKPOINTS / name / "README.md").read_text()
+    assert card == figures.card_text(name), f"checkpoints/{name}/README.md: run python checkpoints/figures.py --cards"
+    front = card.split("---")[1]
+    for line in ("library_name: genai", "- ylecun/mnist", "pipeline_tag: unconditional-image-generation"):
+        assert line in front
