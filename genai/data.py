@@ -32,8 +32,10 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import math
 import os
 import pathlib
+import struct
 import tempfile
 import urllib.error
 import urllib.request
@@ -45,7 +47,17 @@ import torch
 
 
 class DatasetError(Exception):
-    """A dataset problem explained for a human: what is wrong and what to do about it."""
+    """A dataset problem explained for a human: what is wrong and what to do about it.
+
+    ``str(error)`` is the full message for the command line: it names files and folders by
+    their paths (the user's own machine). ``error.public`` says the same for the visitors of
+    the web app: files by name only, no server folder, no folder listing. Most messages name
+    no path, and then both are the same.
+    """
+
+    def __init__(self, message: str, public: str | None = None):
+        super().__init__(message)
+        self.public = message if public is None else public
 
 
 class DatasetNotFound(DatasetError):
@@ -168,69 +180,145 @@ class Dataset:
 GZIP_MAGIC = b"\x1f\x8b"
 IDX_UBYTE = 0x08  # the only IDX data type MNIST uses: unsigned byte
 
+# The most data bytes an IDX file may declare: 64 MiB. The largest real file, MNIST's train
+# images, holds 60,000 x 28 x 28 = 47,040,000 bytes; the margin leaves room for a bigger set.
+# A forged header (or a small .gz that inflates to gigabytes) is refused before it costs memory.
+MAX_IDX_DATA = 64 * 2**20
+
+# The most dimensions an IDX file may declare. MNIST uses 1 (labels) and 3 (images).
+MAX_IDX_DIMS = 4
+
+READ_CHUNK = 2**20  # bytes read (or inflated) at a time
+
+
+def _file_error(path: pathlib.Path, problem: str) -> DatasetError:
+    """A DatasetError about one file: "<path><problem>" for the CLI, "<file name><problem>" for the web app."""
+    return DatasetError(f"{path}{problem}", public=f"{path.name}{problem}")
+
 
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (gzipped or not) into a uint8 array of the shape its header declares.
 
-    Raises DatasetError naming the file and the problem (not IDX, wrong type, truncated, corrupt gzip).
+    Raises DatasetError naming the file and the problem (not IDX, wrong type, truncated, too big,
+    corrupt gzip).
     """
     path = pathlib.Path(path)
     return parse_idx(read_raw(path), path)
 
 
 def read_raw(path: pathlib.Path) -> bytes:
-    """The bytes of a file, gunzipped if it is gzipped."""
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise DatasetError(f"Cannot read {path}: {error.strerror or error}.") from error
+    """The bytes of an IDX file (gunzipped if it is gzipped), read no further than its header says.
 
-    if path.name.endswith(".gz") or raw[:2] == GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as error:
-            raise DatasetError(
-                f"{path} is not a valid gzip file ({error}). It is probably corrupt or an "
-                "incomplete download: delete it and download it again."
-            ) from error
-    return raw
+    A .gz file is inflated piece by piece, so a small file that would inflate to gigabytes is
+    refused after at most MAX_IDX_DATA bytes (see _read_idx_stream).
+    """
+    try:
+        with open(path, "rb") as file:
+            gzipped = path.name.endswith(".gz") or file.read(2) == GZIP_MAGIC
+            file.seek(0)
+            if not gzipped:
+                return _read_idx_stream(file, path)
+            with gzip.GzipFile(fileobj=file) as stream:
+                return _read_idx_stream(stream, path)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as error:
+        raise _file_error(
+            path,
+            f" is not a valid gzip file ({error}). It is probably corrupt or an "
+            "incomplete download: delete it and download it again.",
+        ) from error
+    except OSError as error:
+        raise _file_error(path, f" cannot be read: {error.strerror or type(error).__name__}.") from error
+
+
+def _read_idx_stream(stream, path: pathlib.Path) -> bytes:
+    """The IDX bytes of an open file: the header first, then exactly the data it declares.
+
+    A declared size above MAX_IDX_DATA is refused before any data is read, and at most one
+    byte more than the declared data is read: that byte shows a file that is too long.
+    """
+    header = _read_at_most(stream, 4)
+    ndim = _check_magic(header, path)
+    header += _read_at_most(stream, 4 * ndim)
+    dims, size = _parse_header(header, path)
+    data = _read_at_most(stream, size + 1)
+    _check_data_size(dims, size, len(data), path)
+    return header + data
+
+
+def _read_at_most(stream, count: int) -> bytes:
+    """Up to ``count`` bytes of ``stream`` (fewer only at its end), read READ_CHUNK bytes at a time."""
+    chunks = []
+    while count > 0:
+        chunk = stream.read(min(count, READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
+def _check_magic(raw: bytes, path: pathlib.Path) -> int:
+    """The number of dimensions the magic number (the first 4 bytes of ``raw``) declares."""
+    if len(raw) < 4:
+        raise _file_error(path, f" is not an IDX file: it is only {len(raw)} bytes long.")
+    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+    magic = f"wrong magic number 0x{raw[:4].hex()}"
+    if zero1 != 0 or zero2 != 0:
+        raise _file_error(path, f" is not an IDX file: {magic} (an IDX file starts with 0x0000080N).")
+    if dtype_code != IDX_UBYTE:
+        raise _file_error(
+            path,
+            f": {magic}: data type code 0x{dtype_code:02x} is not supported "
+            "(only 0x08 = unsigned byte, as in MNIST).",
+        )
+    if not 1 <= ndim <= MAX_IDX_DIMS:
+        raise _file_error(
+            path, f": {magic}: the file declares {ndim} dimensions (1 to {MAX_IDX_DIMS} are supported)."
+        )
+    return ndim
+
+
+def _parse_header(raw: bytes, path: pathlib.Path) -> tuple[tuple[int, ...], int]:
+    """(shape, data size in bytes) declared by the IDX header at the start of ``raw``.
+
+    The size is a Python int (no overflow, whatever the dims) and is refused above MAX_IDX_DATA.
+    """
+    ndim = _check_magic(raw, path)
+    if len(raw) < 4 + 4 * ndim:
+        raise _file_error(path, " is truncated: the file ends inside its header.")
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    size = math.prod(dims)
+    if size > MAX_IDX_DATA:
+        raise _file_error(
+            path,
+            f" is too big: its header declares shape {dims} ({size:,} bytes of data), more than the "
+            f"{MAX_IDX_DATA:,} bytes allowed (MNIST's largest file holds 47,040,000). "
+            "It is corrupt or not a dataset file.",
+        )
+    return dims, size
+
+
+def _check_data_size(dims: tuple[int, ...], size: int, found: int, path: pathlib.Path) -> None:
+    """Refuse a file whose data (``found`` bytes after the header) is not the ``size`` declared."""
+    if found < size:
+        raise _file_error(
+            path,
+            f" is truncated: the header declares shape {dims} ({size:,} bytes of data) "
+            f"but only {found:,} bytes follow. Delete it and get the file again.",
+        )
+    if found > size:
+        raise _file_error(
+            path,
+            f" is not a valid IDX file: the header declares shape {dims} ({size:,} bytes of data) "
+            "but more bytes follow.",
+        )
 
 
 def parse_idx(raw: bytes, path: pathlib.Path) -> np.ndarray:
     """The uint8 array in the IDX bytes ``raw`` (read from ``path``, named in errors)."""
-    if len(raw) < 4:
-        raise DatasetError(f"{path} is not an IDX file: it is only {len(raw)} bytes long.")
-    zero1, zero2, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
-    if zero1 != 0 or zero2 != 0:
-        raise DatasetError(
-            f"{path} is not an IDX file: wrong magic number 0x{raw[:4].hex()} "
-            "(an IDX file starts with 0x0000080N)."
-        )
-    if dtype_code != IDX_UBYTE:
-        raise DatasetError(
-            f"{path}: wrong magic number 0x{raw[:4].hex()}: data type code 0x{dtype_code:02x} is "
-            "not supported (only 0x08 = unsigned byte, as in MNIST)."
-        )
-    if ndim == 0:
-        raise DatasetError(f"{path}: wrong magic number 0x{raw[:4].hex()}: the file declares 0 dimensions.")
-
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DatasetError(f"{path} is truncated: the file ends inside its header.")
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-
-    expected = int(np.prod(dims, dtype=np.int64))
-    payload = len(raw) - header_size
-    if payload < expected:
-        raise DatasetError(
-            f"{path} is truncated: the header declares shape {dims} ({expected:,} bytes of data) "
-            f"but only {payload:,} bytes follow. Delete it and get the file again."
-        )
-    if payload > expected:
-        raise DatasetError(
-            f"{path} is not a valid IDX file: the header declares shape {dims} ({expected:,} bytes) "
-            f"but {payload:,} bytes follow."
-        )
+    dims, size = _parse_header(raw, path)
+    header_size = 4 + 4 * len(dims)
+    _check_data_size(dims, size, len(raw) - header_size, path)
     # bytearray makes the array writable, so torch.from_numpy can share it without a warning.
     return np.frombuffer(bytearray(raw), dtype=np.uint8, offset=header_size).reshape(dims)
 
@@ -326,6 +414,26 @@ def find_dataset_dir(name, data_dir=None) -> pathlib.Path | None:
     return _first_with(_search_dirs(name, data_dir), None)
 
 
+def files_state(name, data_dir=None) -> tuple:
+    """The folders searched for ``name`` and the (path, size, mtime) of each dataset file in them.
+
+    Two equal states mean the loader would read the same files, so a remembered result (or
+    failure) still holds; adding, removing or rewriting a file changes the state.
+    """
+    _check_name(name)
+    dirs = _search_dirs(name, data_dir)
+    files = []
+    for directory in dirs:
+        for stem in (stem for pair in SPLIT_FILES.values() for stem in pair):
+            for path in (directory / stem, directory / f"{stem}.gz"):
+                try:
+                    info = path.stat()
+                except OSError:  # not there (or not readable: the loader will say so)
+                    continue
+                files.append((str(path), info.st_size, info.st_mtime_ns))
+    return tuple(str(directory) for directory in dirs), tuple(files)
+
+
 def _needed_files() -> str:
     return ", ".join(f"{stem}[.gz]" for pair in SPLIT_FILES.values() for stem in pair)
 
@@ -339,25 +447,39 @@ def _listing(directory: pathlib.Path) -> str:
     return "it holds: " + ", ".join(names) if names else "it is empty"
 
 
-def _not_found_message(name: str, dirs, split, extra: str = "") -> str:
+def _not_found(name: str, split, data_dir=None, extra: str = "", public_extra: str | None = None) -> "DatasetNotFound":
+    """The error for a split found in none of the places searched.
+
+    The CLI message lists every folder searched and what it holds. The web app's wording
+    (``public``) says which kind of place was searched instead: no server path, no listing.
+    """
+    explicit, source = _explicit_dir(data_dir)
+    dirs = _search_dirs(name, data_dir)
     what = f"the {split} split of {DISPLAY_NAMES[name]}" if split else DISPLAY_NAMES[name]
-    lines = [
+    head = [
         f"Cannot find {what}.",
         f"Needed files (images + labels of a split, gzipped or not): {_needed_files()}.",
-        "Searched:",
-        *(f"  - {d} ({_listing(d)})" for d in dirs),
     ]
-    if extra:
-        lines.append(extra)
-    lines.append(
-        "Fix: put the files in a folder and set GENAI_DATA_DIR=/path/to/dir (or pass --data-dir)."
-    )
-    if name in DEBIAN_PACKAGES:
-        lines.append(
-            f"On Debian/Ubuntu: apt-get install {DEBIAN_PACKAGES[name]} "
-            f"(installs them in {SYSTEM_DIRS[name][0]})."
-        )
-    return "\n".join(lines)
+    fix = "Fix: put the files in a folder and set GENAI_DATA_DIR=/path/to/dir (or pass --data-dir)."
+    package = DEBIAN_PACKAGES.get(name)
+
+    lines = [*head, "Searched:", *(f"  - {d} ({_listing(d)})" for d in dirs)]
+    if explicit is not None:
+        lines.append(f"(The folder came from {source}.)")
+    lines += [extra, fix] if extra else [fix]
+    if package:
+        lines.append(f"On Debian/Ubuntu: apt-get install {package} (installs them in {SYSTEM_DIRS[name][0]}).")
+
+    if explicit is not None:
+        place = f"the folder set by {source}"
+    else:
+        place = "the download cache" + (" and the system dataset folder" if SYSTEM_DIRS[name] else "")
+    public_extra = extra if public_extra is None else public_extra
+    public = [*head, f"Searched: {place} on the server."]
+    public += [public_extra, fix] if public_extra else [fix]
+    if package:
+        public.append(f"On Debian/Ubuntu: apt-get install {package}.")
+    return DatasetNotFound("\n".join(lines), public="\n".join(public))
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,8 +498,9 @@ def _read_checked(path: pathlib.Path, name: str, split: str, kind: str) -> tuple
     found = identify(raw)
     if found is not None and found != (name, split, kind):
         what_found = f"{DISPLAY_NAMES[found[0]]}'s {found[1]} {found[2]}"
-        raise DatasetError(
-            f"{path} holds {what_found} (recognised by its checksum), not {DISPLAY_NAMES[name]}'s {split} {kind}. "
+        raise _file_error(
+            path,
+            f" holds {what_found} (recognised by its checksum), not {DISPLAY_NAMES[name]}'s {split} {kind}. "
             f"Point the data folder (GENAI_DATA_DIR or --data-dir) at the {DISPLAY_NAMES[name]} files, "
             f"or choose the dataset {found[0]!r}."
         )
@@ -390,20 +513,17 @@ def _load_split(directory: pathlib.Path, name: str, split: str):
     images, images_ok = _read_checked(images_path, name, split, "images")
     labels, labels_ok = _read_checked(labels_path, name, split, "labels")
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise DatasetError(
-            f"{images_path}: expected images of shape (N, 28, 28), found shape {images.shape}."
-        )
+        raise _file_error(images_path, f": expected images of shape (N, 28, 28), found shape {images.shape}.")
     if labels.ndim != 1:
-        raise DatasetError(f"{labels_path}: expected one label per image, found shape {labels.shape}.")
+        raise _file_error(labels_path, f": expected one label per image, found shape {labels.shape}.")
     if len(images) != len(labels):
-        raise DatasetError(
-            f"{images_path} holds {len(images):,} images but {labels_path} holds {len(labels):,} "
+        raise _file_error(
+            images_path,
+            f" holds {len(images):,} images but {labels_path.name} holds {len(labels):,} "
             "labels: the two files do not belong together. Replace them with a matching pair."
         )
     if len(labels) and labels.max() >= NUM_CLASSES:
-        raise DatasetError(
-            f"{labels_path}: labels must be 0..9, found {int(labels.max())}."
-        )
+        raise _file_error(labels_path, f": labels must be 0..9, found {int(labels.max())}.")
     return images, labels, images_ok and labels_ok
 
 
@@ -425,22 +545,21 @@ def load_dataset(name="mnist", data_dir=None, split="train", download=True, limi
     _check_split(split)
     _check_limit(limit)
 
-    explicit, source = _explicit_dir(data_dir)
-    dirs = _search_dirs(name, data_dir)
-    directory = _first_with(dirs, split)
+    explicit, _ = _explicit_dir(data_dir)
+    directory = _first_with(_search_dirs(name, data_dir), split)
 
     if directory is None and explicit is not None:
         # The user pointed somewhere: say what is wrong there rather than quietly look elsewhere.
-        raise DatasetNotFound(_not_found_message(name, dirs, split, f"(The folder came from {source}.)"))
+        raise _not_found(name, split, data_dir)
 
     if directory is None:
         if not download:
-            raise DatasetNotFound(_not_found_message(name, dirs, split, "Download was turned off."))
+            raise _not_found(name, split, data_dir, "Download was turned off.")
         try:
             directory = download_dataset(name)
         except DatasetError as error:
-            raise DatasetNotFound(
-                _not_found_message(name, dirs, split, f"Downloading failed: {error}")
+            raise _not_found(
+                name, split, data_dir, f"Downloading failed: {error}", f"Downloading failed: {error.public}"
             ) from error
 
     images, labels, verified = _load_split(directory, name, split)
@@ -533,7 +652,10 @@ def download_dataset(name, destination=None, mirrors=None, timeout=30, progress=
     try:
         destination.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DatasetError(f"Cannot create {destination}: {error.strerror or error}.") from error
+        reason = error.strerror or type(error).__name__
+        raise DatasetError(
+            f"Cannot create {destination}: {reason}.", public=f"Cannot create the download folder: {reason}."
+        ) from error
 
     for filename, expected_md5 in MD5[name].items():
         final = destination / filename
@@ -548,7 +670,8 @@ def download_dataset(name, destination=None, mirrors=None, timeout=30, progress=
                 got_md5, tmp = _fetch(url, destination, filename, timeout)
             except (urllib.error.URLError, OSError, ValueError) as error:
                 reason = getattr(error, "reason", None) or error
-                failures.append(f"{url}: {reason}")
+                # strerror, not str(): an OSError's text may hold a local path (the temp file)
+                failures.append(f"{url}: {getattr(reason, 'strerror', None) or reason}")
                 continue
             except Exception as error:  # e.g. http.client errors on a broken connection
                 failures.append(f"{url}: {type(error).__name__}: {error}")

@@ -6,6 +6,7 @@ themselves come from `python -m benchmarks.run`, see docs/benchmarks.md.
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from benchmarks import load_test
 from benchmarks import run as bench
 from benchmarks.cpu_contention import run_contention
 from benchmarks.sampling_latency import run_sampling_latency
@@ -161,3 +163,91 @@ def test_every_recipe_candidate_builds_and_the_defaults_are_among_them():
     for run in CANDIDATES:
         assert run.build("cpu").family == run.family
     assert {run.family for run in CANDIDATES if run.options in (RECIPES["gan"], RECIPES["vae"])} == {"gan", "vae"}
+
+
+# --- benchmarks/load_test.py: its helpers, and one round against a stand-in client (no server) ---
+
+
+def test_load_test_measures_a_process_tree_and_folders(tmp_path):
+    me = load_test.process_tree_rss(os.getpid())
+    if sys.platform.startswith("linux"):
+        assert me["rss_mb"] > 0 and me["processes"] >= 1
+    assert load_test.process_tree_rss(None) is None
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "grid.png").write_bytes(b"x" * 1000)
+    (tmp_path / "walk.gif").write_bytes(b"x" * 24)
+    assert load_test.folder_usage([tmp_path, tmp_path / "missing"]) == {"mb": 0.0, "bytes": 1024, "files": 2}
+    assert load_test.folder_usage([]) is None
+
+
+def test_load_test_summarizes_calls_per_endpoint():
+    records = [{"endpoint": "/sample", "latency_s": s, "error": None} for s in (0.1, 0.2, 0.3)]
+    records += [{"endpoint": "/interpolate", "latency_s": 9.0, "error": "AppError: boom"},
+                {"endpoint": "connect", "latency_s": 0.5, "error": None}]
+    summary = load_test.summarize_calls(records)
+    assert summary["all"]["calls"] == 4 and summary["all"]["errors"] == 1 and summary["all"]["max_ms"] == 300
+    assert summary["/sample"]["p50_ms"] == 200 and summary["/sample"]["errors"] == 0
+    assert summary["/interpolate"]["ok"] == 0 and summary["/interpolate"]["p95_ms"] is None
+    assert summary["connect"]["calls"] == 1
+    assert load_test.error_counts(records) == {"/interpolate: AppError: boom": 1}
+
+
+class _FakeJob:
+    def __init__(self, value=None, error=None):
+        self.value, self.error = value, error
+
+    def result(self, timeout=None):
+        if self.error:
+            raise self.error
+        return self.value
+
+    def done(self):
+        return True
+
+    def outputs(self):
+        return [self.value]
+
+    def cancel(self):
+        pass
+
+
+class _FakeClient:
+    """Answers like the app: /sample works, /interpolate fails, /train ends at once with a model."""
+
+    def submit(self, *args, api_name):
+        if api_name == "/train":
+            return _FakeJob((None, None, None, "Stopped. Your model is **my-gan**", "my-gan"))
+        if api_name == "/interpolate":
+            return _FakeJob(error=ValueError("no walk"))
+        return _FakeJob("grid.png")
+
+    def close(self):
+        pass
+
+
+def test_a_load_round_records_every_call_and_the_training(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"x" * 10)
+    round_ = load_test.run_round(1, _FakeClient, ["gan-mlp", "vae-mlp"], clients=3, calls=6, interpolate_share=0.5,
+                                 train_seconds=1, pid=os.getpid(), temp_dirs=[tmp_path], progress=lambda *_: None)
+    latency = round_["latency"]
+    assert latency["connect"]["calls"] == 3 and latency["all"]["calls"] == 18 == round_["planned_calls"]
+    assert latency["/sample"]["errors"] == 0 and latency["/sample"]["calls"] + latency["/interpolate"]["calls"] == 18
+    assert latency["/interpolate"]["errors"] == latency["/interpolate"]["calls"] > 0  # 0.5 of 18 calls
+    assert round_["errors"] == {"/interpolate: ValueError: no walk": latency["/interpolate"]["calls"]}
+    assert round_["training"]["model"] == "my-gan" and round_["training"]["error"] is None
+    assert round_["after"]["temp"]["files"] == 1 and 1 <= round_["distinct_requests"] <= 18
+    result = {"options": {"clients": 3, "calls": 6, "rounds": 1, "grid": 8, "walk_steps": 16,
+                          "interpolate_share": 0.5, "train_seconds": 1, "models": ["gan-mlp", "vae-mlp"]},
+              "before": {"server": None, "temp": None}, "rounds": [round_]}
+    text = load_test.report(result)
+    assert "| 1 | /sample | " in text and "| after warm-up | unknown | unknown |" in text and "no walk" in text
+
+
+def test_load_test_options(capsys):
+    quick = load_test.parse_args(["--quick", "--calls", "2"])
+    assert (quick.clients, quick.calls, quick.rounds, quick.train_seconds) == (5, 2, 1, 15.0)
+    full = load_test.parse_args([])
+    assert (full.clients, full.calls, full.rounds) == (30, 25, 2) and "gan-conditional" in full.models
+    with pytest.raises(SystemExit):
+        load_test.parse_args(["--pid", "1"])  # --pid describes an app given with --url
+    assert "--url" in capsys.readouterr().err

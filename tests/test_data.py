@@ -10,6 +10,8 @@ import socket
 import struct
 import threading
 import time
+import tracemalloc
+import zlib
 
 import numpy as np
 import pytest
@@ -532,3 +534,230 @@ def test_offline_with_nothing_gives_one_clear_message(name, tmp_path):
     # Nothing half-downloaded is left in the cache.
     cache = data.cache_dir(name)
     assert not cache.exists() or list(cache.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Untrusted files: forged headers and gzip bombs are refused before they cost time or memory
+# ---------------------------------------------------------------------------------------------
+
+
+def gzip_stream(*parts, zeros=0) -> bytes:
+    """gzip of the bytes ``parts`` followed by ``zeros`` zero bytes (compressed 1 MiB at a time)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    out = [compressor.compress(part) for part in parts]
+    block = bytes(2**20)
+    for _ in range(zeros // len(block)):
+        out.append(compressor.compress(block))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def header(*dims, ndim=None) -> bytes:
+    """An IDX header for unsigned bytes declaring ``dims``."""
+    return bytes([0, 0, 0x08, len(dims) if ndim is None else ndim]) + struct.pack(f">{len(dims)}I", *dims)
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path, monkeypatch):
+    """A valid header declaring 784,000 bytes, then 128 MiB of zeros in a ~130 kB .gz file."""
+    declared = (1000, 28, 28)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip_stream(header(*declared), zeros=128 * 2**20))
+    assert path.stat().st_size < 1_000_000
+
+    produced = []  # every byte read from the (inflating) stream goes through _read_at_most
+    real_read_at_most = data._read_at_most
+    monkeypatch.setattr(data, "_read_at_most", lambda stream, count: produced.append(
+        len(chunk := real_read_at_most(stream, count))) or chunk)
+
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(DatasetError, match="not a valid IDX file") as err:
+            read_idx(path)
+        seconds = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sum(produced) <= 4 + 12 + 1000 * 28 * 28 + 1  # header + declared data + one byte, no more
+    assert peak < 20 * 2**20 and seconds < 2.0
+    assert path.name in str(err.value) and "784,000 bytes" in str(err.value)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_header_with_huge_dims_gives_a_clear_error(tmp_path, gz):
+    """2^31 x 2^31 x 4 bytes overflows 64-bit arithmetic: Python ints and the cap refuse it."""
+    content = header(2**31, 2**31, 4) + b"\x00" * 100
+    path = tmp_path / ("t10k-images-idx3-ubyte" + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(content) if gz else content)
+    with pytest.raises(DatasetError, match="too big") as err:
+        read_idx(path)
+    message = str(err.value)
+    assert path.name in message and "(2147483648, 2147483648, 4)" in message
+    assert f"{data.MAX_IDX_DATA:,} bytes allowed" in message
+    with pytest.raises(DatasetError, match="too big"):
+        data.parse_idx(content, path)  # bytes already in memory are checked the same way
+
+
+def test_a_header_with_too_many_dims_is_refused(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(header(*[2**32 - 1] * 255))
+    with pytest.raises(DatasetError, match="declares 255 dimensions") as err:
+        read_idx(path)
+    assert path.name in str(err.value) and len(str(err.value)) < 500
+
+
+def test_a_declared_size_above_the_cap_is_refused_before_the_data_is_read(tmp_path):
+    """Refused as too big, not as truncated: the data after the header is never looked at."""
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(header(100_000, 28, 28) + b"\x00" * 10)  # 78,400,000 bytes > 64 MiB
+    with pytest.raises(DatasetError, match="too big") as err:
+        read_idx(path)
+    assert "78,400,000 bytes" in str(err.value)
+    # The cap itself is allowed: the same header style at exactly MAX_IDX_DATA is only truncated.
+    path.write_bytes(header(data.MAX_IDX_DATA) + b"\x00" * 10)
+    with pytest.raises(DatasetError, match="truncated"):
+        read_idx(path)
+    path.write_bytes(header(data.MAX_IDX_DATA + 1) + b"\x00" * 10)
+    with pytest.raises(DatasetError, match="too big"):
+        read_idx(path)
+
+
+def test_the_largest_real_file_is_under_the_cap():
+    assert 60_000 * 28 * 28 < data.MAX_IDX_DATA
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (idx_bytes(np.zeros((2, 28, 28))) + b"junk", "not a valid IDX"),
+        (idx_bytes(np.zeros((2, 28, 28)))[:-10], "truncated"),
+        (header(2, 28)[:6], "truncated"),
+    ],
+    ids=["trailing-junk", "truncated-data", "truncated-header"],
+)
+def test_a_gzipped_file_of_the_wrong_size_is_refused(tmp_path, content, problem):
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(content))
+    with pytest.raises(DatasetError, match=problem) as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+def test_read_errors_have_a_wording_without_the_folder(tmp_path):
+    """The CLI message names the path; error.public (the web app's) names the file only."""
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(idx_bytes(np.zeros((2, 28, 28)))[:-10])
+    with pytest.raises(DatasetError) as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+    assert err.value.public.startswith("t10k-images-idx3-ubyte is truncated") and str(tmp_path) not in err.value.public
+
+
+# ---------------------------------------------------------------------------------------------
+# The web app's dataset cache (genai/ui/datasets.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_datasets(monkeypatch):
+    """genai.ui.datasets with an empty cache (imports gradio: skipped where it is missing)."""
+    datasets = pytest.importorskip("genai.ui.datasets")
+    monkeypatch.setattr(datasets, "_cache", {})
+    return datasets
+
+
+@pytest.fixture
+def count_reads(monkeypatch):
+    """A list that grows by one file name each time genai.data reads a file."""
+    reads = []
+    real_read_raw = data.read_raw
+
+    def read_raw(path):
+        reads.append(path.name)
+        return real_read_raw(path)
+
+    monkeypatch.setattr(data, "read_raw", read_raw)
+    return reads
+
+
+def test_a_failed_load_is_remembered_until_the_files_change(tmp_path, monkeypatch, app_datasets, count_reads):
+    directory = make_dataset_dir(tmp_path / "d", n_train=6, n_test=0)
+    bad = directory / "train-images-idx3-ubyte"
+    bad.write_bytes(header(6, 28, 28) + b"\x00" * 100)  # truncated
+    monkeypatch.setenv("GENAI_DATA_DIR", str(directory))
+
+    with pytest.raises(DatasetError, match="truncated") as first:
+        app_datasets.get("mnist", download=False)
+    reads = len(count_reads)
+    assert reads >= 1
+    with pytest.raises(DatasetError) as second:
+        app_datasets.get("mnist", download=False)
+    assert "No images found" in app_datasets.status("mnist") and "truncated" in app_datasets.status("mnist")
+    assert len(count_reads) == reads  # answered from the cache, no file read again
+    assert str(second.value) == str(first.value)
+
+    write_split(directory, "train", 6)  # the file is fixed: new size and mtime
+    assert len(app_datasets.get("mnist", download=False)) == 6
+    reads = len(count_reads)
+    assert len(app_datasets.get("mnist")) == 6 and len(count_reads) == reads  # success is remembered too
+
+
+def test_a_remembered_not_found_does_not_stop_a_download(tmp_path, monkeypatch, app_datasets):
+    """Page opens check without downloading; Start may download, so it tries again."""
+    downloads = []
+
+    def download_dataset(name):
+        downloads.append(name)
+        raise DatasetError("offline")
+
+    monkeypatch.setattr(data, "download_dataset", download_dataset)
+    with pytest.raises(data.DatasetNotFound):
+        app_datasets.get("mnist", download=False)
+    with pytest.raises(data.DatasetNotFound):
+        app_datasets.get("mnist", download=False)
+    assert downloads == []
+    with pytest.raises(DatasetError, match="Downloading failed: offline"):
+        app_datasets.get("mnist", download=True)
+    with pytest.raises(DatasetError, match="Downloading failed: offline"):
+        app_datasets.get("mnist", download=True)
+    assert downloads == ["mnist", "mnist"]  # a failed download is tried again (the network may be back)
+
+
+def test_the_app_shows_no_server_paths_or_folder_listings(tmp_path, monkeypatch, app_datasets):
+    secret = tmp_path / "srv" / "private-data"
+    make_dataset_dir(secret, n_train=6, n_test=0)
+    (secret / "notes-of-the-admin.txt").write_text("x")
+    (secret / "train-images-idx3-ubyte").write_bytes(header(2**31, 2**31, 4))
+    monkeypatch.setenv("GENAI_DATA_DIR", str(secret))
+
+    bad_file = app_datasets.status("mnist")
+    assert "train-images-idx3-ubyte is too big" in bad_file
+    for text in (str(tmp_path), "private-data"):
+        assert text not in bad_file
+
+    for path in secret.iterdir():
+        path.unlink()
+    (secret / "notes-of-the-admin.txt").write_text("x")
+    missing = app_datasets.status("mnist")
+    assert "Cannot find the train split of MNIST" in missing and "train-images-idx3-ubyte" in missing
+    assert "GENAI_DATA_DIR" in missing
+    for text in (str(tmp_path), "private-data", "notes-of-the-admin", "it holds"):
+        assert text not in missing
+    # The CLI's message keeps the folder and what it holds: that is the user's own machine.
+    with pytest.raises(DatasetError) as err:
+        load_dataset("mnist", download=False)
+    assert str(secret) in str(err.value) and "notes-of-the-admin.txt" in str(err.value)
+
+    make_dataset_dir(secret, n_train=6, n_test=0)
+    found = app_datasets.status("mnist")
+    assert "6 images to learn from" in found and str(tmp_path) not in found
+
+
+@pytest.mark.parametrize("name", data.DATASET_NAMES)
+def test_the_app_names_the_default_places_without_their_paths(name, app_datasets):
+    missing = app_datasets.status(name)
+    assert "Searched: the download cache" in missing
+    assert str(data.cache_dir(name)) not in missing and "/usr/share" not in missing
+    with pytest.raises(DatasetError) as err:
+        app_datasets.get(name, download=True)  # the mirrors are a closed localhost port
+    assert "Downloading failed" in str(err.value) and str(data.cache_dir(name)) not in str(err.value)

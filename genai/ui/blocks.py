@@ -9,7 +9,7 @@ import importlib.util
 
 import gradio as gr
 
-from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, style, train_tab
+from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly
 from .session import Session, end_session
 
@@ -43,7 +43,9 @@ def first_walk(*args):
 def build_demo():
     """Build the app. Nothing heavy happens here: models and data load when first used."""
     initial = model_store.choices(None)
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600), fill_width=True) as demo:
+    ttl = settings.file_ttl_seconds()
+    # Files the app hands out (grids, GIFs, downloads) are deleted once they are `ttl` seconds old.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(max(30, ttl // 4), ttl), fill_width=True) as demo:
         session = gr.State(Session(), delete_callback=end_session)
         gr.Markdown(style.HEADER)
         with gr.Tabs():
@@ -92,5 +94,5 @@ def build_demo():
 
 
 def launch_options():
-    """What demo.launch needs besides the host and port (Gradio 6 takes theme and CSS here)."""
-    return {"theme": style.THEME, "css": style.CSS}
+    """What demo.launch needs besides the host and port (Gradio 6 takes theme and CSS here), and the upload limit."""
+    return {"theme": style.THEME, "css": style.CSS, "max_file_size": f"{settings.max_upload_mb()}mb"}

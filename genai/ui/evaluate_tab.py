@@ -16,7 +16,7 @@ from .. import metrics
 from . import datasets, model_store
 from .errors import friendly
 from .gpu import on_gpu
-from .inputs import whole_number
+from .inputs import NumberInput, whole_number
 
 SAMPLE_CHOICES = [500, 1000, 2000]
 
@@ -87,7 +87,7 @@ def build(initial_choices):
             )
             samples = gr.Radio(SAMPLE_CHOICES, value=1000, label="Samples to judge",
                                info="More samples: steadier figures, slower (about 1.5 s per 1,000 on 2 CPU cores).")
-            seed = gr.Number(0, label="Seed", precision=0)
+            seed = NumberInput(0, label="Seed")
             button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
         with gr.Column(scale=7, min_width=360):
             figures = gr.Markdown("Choose a model and press **Evaluate**.", label="Figures", show_label=False,

@@ -17,10 +17,10 @@ import pandas as pd
 import torch
 
 from ..sampling import decode, grid, label_tensor, to_uint8
-from . import datasets, model_store
+from . import datasets, model_store, settings
 from .errors import friendly
 from .gpu import on_gpu
-from .inputs import ONE_DIGIT_CHOICES, digit_or_none, whole_number
+from .inputs import ONE_DIGIT_CHOICES, NumberInput, digit_or_none, whole_number
 from .pictures import enlarge
 
 RECONSTRUCTIONS = 10  # test digits shown, in one row, with their reconstructions below
@@ -142,7 +142,7 @@ def build(initial_choices):
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="explore-model",
                 info=model_store.picker_info(initial_choices),
             )
-            seed = gr.Number(0, label="Which test digits (a seed)", precision=0)
+            seed = NumberInput(0, label="Which test digits (a seed)")
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit for the map (conditional VAEs)")
             button = gr.Button("Explore", variant="primary", elem_id="explore-run")
             note = gr.Markdown(label="What applies", show_label=False, elem_id="explore-note")
@@ -161,6 +161,7 @@ def connect(tab, session, page):
     """Explore on a click, on a new model or digit, and when the tab is opened (`page`, its gr.Tab)."""
     gr.on(
         [tab.button.click, tab.picker.change, tab.digit.change, page.select], on_gpu(friendly(explore)),
-        tab.inputs + [session], tab.outputs, api_name="explore", concurrency_limit=None, show_progress="minimal",
+        tab.inputs + [session], tab.outputs, api_name="explore", concurrency_id="encode",
+        concurrency_limit=settings.compute_concurrency(), show_progress="minimal",
         trigger_mode="always_last",
     )

@@ -1,10 +1,40 @@
-"""Reading form values: whole numbers and digit choices, with clear messages when they are wrong.
+"""Reading form values: every number from outside is checked here, once, with one message.
 
-Values come from the browser's widgets or from API clients (gradio_client), which can
-send anything; everything is checked here or by the engine before it is used.
+Values come from the browser's widgets or from API clients (gradio_client, raw HTTP), which
+can send anything: text, NaN, infinity, 1e308, 2.5 where a whole number is needed. The app's
+number widgets (NumberInput, SliderInput) pass the value on exactly as sent, so that these
+checks, not Gradio's, decide: the same readable message reaches the browser and an API
+client (as a gr.Error / AppError), nothing fractional is silently rounded, and nothing
+non-numeric ends as Gradio's generic "upstream app raised an exception".
 """
 
+import math
+
+import gradio as gr
+
 from .errors import AppError
+
+
+class NumberInput(gr.Number):
+    """gr.Number whose value reaches the handler as sent (no rounding, no range check of Gradio's own).
+
+    Leave minimum/maximum unset: the browser would refuse an out-of-range value without telling
+    the server, and the check here could not show its message.
+    """
+
+    is_template = True  # drawn in the browser as a plain gr.Number
+
+    def preprocess(self, payload):
+        return payload
+
+
+class SliderInput(gr.Slider):
+    """gr.Slider whose value reaches the handler as sent, to be checked by the functions below."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
 
 ALL_DIGITS = "all"
 DIGIT_CHOICES = [("all", ALL_DIGITS)] + [(str(digit), str(digit)) for digit in range(10)]
@@ -12,23 +42,35 @@ ONE_DIGIT_CHOICES = [(str(digit), str(digit)) for digit in range(10)]
 
 
 def whole_number(value, what, low, high):
-    """value as an int in [low, high], or an AppError saying what is expected."""
+    """value as an int in [low, high], or an AppError saying what is expected (2.5 is refused, not rounded)."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = None
-    if number is None or isinstance(value, bool) or not number.is_integer():
+    ok = number is not None and not isinstance(value, bool) and math.isfinite(number) and number.is_integer()
+    if not ok or not low <= number <= high:
         raise AppError(f"{what} must be a whole number from {low:,} to {high:,}, not {value!r}.")
-    if not low <= number <= high:
-        raise AppError(f"{what} must be from {low:,} to {high:,}, not {int(number):,}.")
     return int(number)
+
+
+def number_in(value, what, low, high, low_included=True):
+    """value as a finite float in [low, high] (or (low, high] when low_included=False), or an AppError."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = None
+    above_low = number is not None and (number >= low if low_included else number > low)
+    if number is None or isinstance(value, bool) or not math.isfinite(number) or not above_low or number > high:
+        lowest = f"from {low:g}" if low_included else f"above {low:g}"
+        raise AppError(f"{what} must be a number {lowest} to {high:g}, not {value!r}.")
+    return number
 
 
 def seconds_number(value, what, cap):
     """value as a finite number of seconds in (0, cap], or an AppError (NaN and infinity included)."""
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = None
     if number is None or isinstance(value, bool) or not 0 < number <= cap:  # NaN fails every comparison
         raise AppError(f"{what} must be a number of seconds above 0 and at most {cap:g}, not {value!r}.")

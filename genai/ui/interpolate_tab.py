@@ -12,11 +12,11 @@ import gradio as gr
 import numpy as np
 import torch
 
-from ..sampling import check_seed, decode_path, gif_bytes, interpolate, interpolate_latents, strip
-from . import datasets, model_store
+from ..sampling import MAX_SEED, decode_path, gif_bytes, interpolate, interpolate_latents, strip
+from . import datasets, model_store, settings
 from .errors import AppError, friendly
 from .gpu import on_gpu
-from .inputs import ONE_DIGIT_CHOICES, digit_or_none, whole_number
+from .inputs import ONE_DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, whole_number
 from .pictures import digit_from_upload, enlarge
 
 SOURCES = [("two seeds", "seeds"), ("two test digits (VAE)", "test digits"), ("two uploaded images (VAE)", "uploads")]
@@ -71,7 +71,8 @@ def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_
     label = digit_or_none(digit)
     label = 0 if label is None else label
     if source == "seeds":
-        return interpolate(entry.model, check_seed(seed_a), check_seed(seed_b), steps, method, label=label)
+        seed_a, seed_b = whole_number(seed_a, "Seed A", 0, MAX_SEED), whole_number(seed_b, "Seed B", 0, MAX_SEED)
+        return interpolate(entry.model, seed_a, seed_b, steps, method, label=label)
     if source not in ("test digits", "uploads"):
         raise AppError(f"Walk between seeds, test digits or uploads, not {source!r}.")
     (image_a, label_a), (image_b, label_b) = endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, label)
@@ -122,15 +123,15 @@ def build(initial_choices):
             )
             source = gr.Radio(SOURCES, value="seeds", label="Walk between")
             with gr.Row() as seed_row:
-                seed_a = gr.Number(1, label="Seed A", precision=0)
-                seed_b = gr.Number(2, label="Seed B", precision=0)
+                seed_a = NumberInput(1, label="Seed A")
+                seed_b = NumberInput(2, label="Seed B")
             with gr.Row(visible=False) as index_row:
-                index_a = gr.Number(0, label="Test digit A (index)", precision=0)
-                index_b = gr.Number(1, label="Test digit B (index)", precision=0)
+                index_a = NumberInput(0, label="Test digit A (index)")
+                index_b = NumberInput(1, label="Test digit B (index)")
             with gr.Row(visible=False) as upload_row:
                 upload_a = gr.File(label="Image A", type="filepath", height=120)
                 upload_b = gr.File(label="Image B", type="filepath", height=120)
-            steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="Steps (frames, both ends included)")
+            steps = SliderInput(2, MAX_STEPS, value=10, step=1, label="Steps (frames, both ends included)")
             method = gr.Radio([("slerp (along the sphere)", "slerp"), ("lerp (straight line)", "lerp")],
                               value="slerp", label="Path")
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit (conditional models keep it fixed)")
@@ -145,7 +146,7 @@ def build(initial_choices):
                 with gr.Column():
                     frame = gr.Image(label="One frame", format="png", type="pil", interactive=False, height=200,
                                      elem_classes=["genai-digits"], elem_id="interpolate-frame")
-                    frame_slider = gr.Slider(0, 9, value=5, step=1, label="Frame")
+                    frame_slider = SliderInput(0, 9, value=5, step=1, label="Frame")
             gr.Markdown(
                 "Uploads: a photo or drawing of one digit. It is turned to grayscale, inverted if the paper is "
                 "light, and fitted into 28x28 pixels like MNIST.", elem_classes=["genai-note"],
@@ -164,7 +165,7 @@ def build(initial_choices):
 def connect(tab, session):
     tab.button.click(
         on_gpu(friendly(interpolate_walk)), tab.inputs + [session], tab.outputs + [session], api_name="interpolate",
-        concurrency_limit=None, show_progress="minimal",
+        concurrency_limit=settings.compute_concurrency(), concurrency_id="encode", show_progress="minimal",
     )
     tab.frame_slider.input(friendly(show_frame), [tab.frames, tab.frame_slider], tab.frame, api_name="frame",
                            show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")

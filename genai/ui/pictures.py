@@ -14,16 +14,30 @@ from .errors import AppError
 
 IMAGE_SIZE = 28
 INK_BOX = 20  # MNIST fits each digit into 20x20 pixels, centred in 28x28
+MAX_SIDE = 4096  # larger uploads are refused from their header, before a single pixel is decoded
+WORKING_SIDE = 512  # pictures are shrunk to this before any float copy: plenty for a 28x28 digit
 
 
 def read_upload(path):
-    """Open an uploaded file with Pillow, or say clearly that it is not an image."""
+    """Open an uploaded file with Pillow, or say clearly that it is not an image.
+
+    The size is read from the file's header first: a 20 KB PNG may declare 13000x13000 pixels
+    (2.3 GB once decoded), so anything above MAX_SIDE is refused undecoded. JPEGs are decoded
+    at a reduced scale (draft); every picture is then shrunk to at most WORKING_SIDE pixels.
+    """
     name = Path(path).name
     try:
         with Image.open(path) as picture:
+            width, height = picture.size
+            if width > MAX_SIDE or height > MAX_SIDE:
+                raise AppError(f"{name} is {width}x{height} pixels; pictures up to {MAX_SIDE}x{MAX_SIDE} are accepted. "
+                               "Upload a smaller picture of one handwritten digit.")
+            picture.draft("RGB", (WORKING_SIDE, WORKING_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             picture.load()
-            return ImageOps.exif_transpose(picture).copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            picture = ImageOps.exif_transpose(picture)
+            picture.thumbnail((WORKING_SIDE, WORKING_SIDE))
+            return picture.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError):
         raise AppError(
             f"{name} is not an image that can be read. Upload a PNG or JPEG picture of one handwritten digit."
         ) from None

@@ -10,14 +10,16 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..sampling import MAX_SEED, check_seed, grid, sample
+from ..sampling import MAX_SEED, grid, sample
 from . import model_store, settings
 from .errors import friendly
 from .gpu import on_gpu
-from .inputs import DIGIT_CHOICES, digit_or_none, whole_number
+from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
 from .pictures import enlarge
+from .result_cache import ResultCache
 
 MAX_GRID_SIDE = 12
+RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_SAMPLE_CACHE_MB", 64) * 2**20)  # shared by every visitor
 DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (and the PNG download)
 
 
@@ -44,15 +46,20 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, session):
     chosen digit, or, for "all", grid_size rows of the digits 0 to 9.
     """
     entry = model_store.find(model_name, session)
-    seed = check_seed(seed)
+    seed = whole_number(seed, "The seed", 0, MAX_SEED)
     side = whole_number(grid_size, "The grid size", 1, MAX_GRID_SIDE)
     label = digit_or_none(digit) if entry.model.conditional else None
     if entry.model.conditional and label is None:
         count, columns = side * entry.model.config.num_classes, entry.model.config.num_classes
     else:
         count, columns = side * side, side
-    images = sample(entry.model, seed, count, labels=label, temperature=temperature)
-    return enlarge(grid(images, columns=columns), DISPLAY_SCALE)
+    temperature = number_in(temperature, "The temperature", 0.1, 2.0)
+
+    def draw():
+        images = sample(entry.model, seed, count, labels=label, temperature=temperature)
+        return enlarge(grid(images, columns=columns), DISPLAY_SCALE)
+
+    return RESULTS.get_or_make(("sample", entry.token, seed, count, columns, label, temperature), draw)
 
 
 def model_info(model_name, session):
@@ -87,13 +94,12 @@ def build(initial_choices):
             info = gr.Markdown(label="About this model", show_label=False, elem_classes=["genai-note"])
             seed_slider = gr.Slider(0, settings.SEED_SLIDER_MAX, value=42, step=1, label="Seed",
                                     elem_id="sample-seed-slider")
-            seed = gr.Number(42, label=f"Seed (any whole number from 0 to {MAX_SEED:,})", precision=0,
-                             elem_id="sample-seed")
+            seed = NumberInput(42, label=f"Seed (any whole number from 0 to {MAX_SEED:,})", elem_id="sample-seed")
             random_seed = gr.Button("Random seed", size="sm")
-            grid_size = gr.Slider(1, MAX_GRID_SIDE, value=8, step=1, label="Grid size (images per side)")
+            grid_size = SliderInput(1, MAX_GRID_SIDE, value=8, step=1, label="Grid size (images per side)")
             digit = gr.Radio(DIGIT_CHOICES, value="all", label="Digit (conditional models)", interactive=False)
-            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (noise scale)",
-                                    info="Below 1: safer, more typical digits. Above 1: wilder ones.")
+            temperature = SliderInput(0.1, 2.0, value=1.0, step=0.05, label="Temperature (noise scale)",
+                                      info="Below 1: safer, more typical digits. Above 1: wilder ones.")
         with gr.Column(scale=6, min_width=360):
             image = gr.Image(label="Samples", format="png", type="pil", interactive=False, elem_id="sample-image",
                              elem_classes=["genai-digits"], buttons=["download", "fullscreen"], height=560)
@@ -117,7 +123,7 @@ def connect(tab, session):
     gr.on(
         [tab.picker.change, tab.seed.change, tab.grid_size.change, tab.digit.change, tab.temperature.change],
         on_gpu(friendly(sample_grid)), tab_inputs, tab.image, api_name="sample", show_progress="hidden",
-        trigger_mode="always_last", concurrency_limit=None,
+        trigger_mode="always_last", concurrency_limit=settings.compute_concurrency(), concurrency_id="sample",
     )
     tab.picker.change(friendly(model_info), [tab.picker, session], [tab.info, tab.digit], api_name="model_info",
                       show_progress="hidden", concurrency_limit=None)

@@ -10,6 +10,7 @@ import atexit
 import shutil
 import tempfile
 import threading
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ class ModelEntry:
     source: str  # "pretrained" or "yours"
     folder: Path | None = None
     archive: Path | None = None  # the .zip to download (models trained in the app)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this model in the result cache
 
 
 @dataclass
@@ -84,7 +86,10 @@ class Session:
 
     def keep(self, name, model, dataset, steps, training):
         """Save a trained model into this session's folder, zip it for download, and list it as ours."""
-        folder = save_model(model.eval(), self.private_folder() / name, dataset=dataset, steps=steps, training=training)
+        model.eval().requires_grad_(False)
+        for parameter in model.parameters():
+            parameter.grad = None  # a kept model only samples: its gradients would double its memory
+        folder = save_model(model, self.private_folder() / name, dataset=dataset, steps=steps, training=training)
         archive = folder.parent / f"{name}.zip"
         with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
             for file_name in (CONFIG_FILE, WEIGHTS_FILE):

@@ -5,6 +5,10 @@ Environment variables (all optional):
     GENAI_CHECKPOINTS_DIR     folder of pretrained models (default: checkpoints/ next to app.py)
     GENAI_TRAIN_CONCURRENCY   how many trainings may run at once on this server (default 2)
     GENAI_MAX_TRAIN_SECONDS   the longest one training run may take, in seconds (default 600)
+    GENAI_COMPUTE_CONCURRENCY sampling / interpolation requests computed at once (default: CPU cores)
+    GENAI_SAMPLE_CACHE_MB     memory for recently drawn sample grids, shared by all (default 64)
+    GENAI_FILE_TTL_SECONDS    files handed out (images, GIFs, downloads) are deleted after this (default 600)
+    GENAI_MAX_UPLOAD_MB       the largest upload accepted, in MB (default 5)
 """
 
 import os
@@ -16,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 PREVIEW_SECONDS = 2.0  # refresh the live sample grid this often while training
 PREVIEW_SEED = 0  # the fixed noise behind every preview: learners watch the same digits sharpen
 SEED_SLIDER_MAX = 1000  # the slider covers 0..1000; the number box takes any 32-bit seed
+TRAIN_WAITING_PLACES = 20  # runs that may wait (visibly, cancellably) for a training slot; more wait in Gradio's queue
 
 
 def env_int(name, default, minimum=1):
@@ -43,9 +48,25 @@ def checkpoints_dir():
     return Path(env).expanduser() if env else REPO_ROOT / "checkpoints"
 
 
+def compute_concurrency():
+    """How many sampling (or interpolation, encoding) requests run at once: one per CPU core by default.
+
+    More at once only makes them share the cores and all finish later; the rest wait in Gradio's queue.
+    """
+    return env_int("GENAI_COMPUTE_CONCURRENCY", max(1, os.cpu_count() or 1))
+
+
 def train_concurrency():
     return env_int("GENAI_TRAIN_CONCURRENCY", 2)
 
 
 def max_train_seconds():
     return env_seconds("GENAI_MAX_TRAIN_SECONDS", 600.0)
+
+
+def file_ttl_seconds():
+    return env_int("GENAI_FILE_TTL_SECONDS", 600, minimum=60)
+
+
+def max_upload_mb():
+    return env_int("GENAI_MAX_UPLOAD_MB", 5)

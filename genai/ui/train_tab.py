@@ -7,6 +7,7 @@ ends (or is stopped) the model is saved in the visitor's private folder, offered
 .zip download and added to the model pickers of the other tabs.
 """
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -21,13 +22,30 @@ from ..train import TrainSettings, train, training_record
 from . import datasets, model_store, settings
 from .errors import AppError, friendly
 from .gpu import on_gpu
-from .inputs import seconds_number, whole_number
+from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_number
 
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
 FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae")]
 ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional"}
 PLOTTED_LOSSES = {"gan": ("L_D", "L_G"), "vae": ("reconstruction", "KL", "total")}
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
+WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
+
+_slots = None
+_slots_lock = threading.Lock()
+
+
+def training_slots():
+    """The server's training slots (GENAI_TRAIN_CONCURRENCY of them), shared by every visitor.
+
+    Runs wait for a slot here, in their own handler, rather than in Gradio's queue: so a
+    waiting run shows that it waits, and Stop (from the browser or the API) can cancel it.
+    """
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(settings.train_concurrency())
+        return _slots
 
 LATEX_DELIMITERS = [
     {"left": "$$", "right": "$$", "display": True},
@@ -146,7 +164,7 @@ def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
     """TrainSettings from the form: a budget in seconds (at most the server's cap), or steps if fewer."""
     return TrainSettings(
         batch_size=whole_number(batch_size, "Batch size", 2, 4096),
-        lr=None if lr is None else float(lr),
+        lr=None if lr is None else number_in(lr, "The learning rate", 0, 1, low_included=False),
         seed=whole_number(seed, "The seed", 0, 2**32 - 1),
         preview_seconds=settings.PREVIEW_SECONDS,
         preview_images=100 if conditional else 64,
@@ -171,12 +189,10 @@ def train_model(
     controls = session.controls()
     controls.waiting = False
     if not controls.busy.acquire(blocking=False):
-        gr.Warning("You are already training a model in this tab: press Stop first, or wait until it ends.")
-        yield {ui["status"]: gr.skip()}  # leave everything the running training shows as it is
-        return
+        raise AppError("You are already training a model in this tab: press Stop first, or wait until it ends.")
     try:
         controls.stop.clear()
-        if controls.cancel_waiting:  # Stop was pressed while this run waited for a slot
+        if controls.cancel_waiting:  # Stop was pressed between Start and this run's first step
             controls.cancel_waiting = False
             yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
             return
@@ -189,71 +205,89 @@ def train_model(
         options = model_options(recipe(family), family, arch)  # what the form does not show (e.g. ema_decay)
         options.update(latent_dim=whole_number(latent_dim, "The latent size", 1, 1024), conditional=conditional)
         if family == "vae":
-            options["beta"] = float(beta)
+            options["beta"] = number_in(beta, "β", 0, 1000)
         yield {
-            ui["progress"]: waiting_html(f"Loading {dataset_name} ..."),
+            ui["progress"]: waiting_html("Waiting for a free training slot ..."),
             ui["status"]: "Getting ready ...",
             ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
             ui["start"]: gr.update(interactive=False),
             ui["stop"]: gr.update(interactive=True),
         }
-        dataset = datasets.get(dataset_name, download=True)
-        device = model_store.app_device()
-        model = create_model(family, arch, seed=train_settings.seed, **options).to(device)
-        where = describe(device)
-        if dataset.warning:
-            gr.Warning(dataset.warning)
-        yield {
-            ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images of the {dataset.split} split "
-                          f"({where}).",
-            ui["dataset_status"]: datasets.status(dataset_name),
-        }
-
-        rows, last, last_sent = [], None, 0.0
-        shown = PLOTTED_LOSSES[family]
-        for event in train(model, dataset, train_settings, stop=controls.stop):
-            last = event
-            if not event.done:
-                rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
-            now = time.perf_counter()
-            if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
-                update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
-                if event.preview is not None:
-                    update[ui["preview"]] = grid(event.preview, event.preview_columns)
-                last_sent = now
-                yield update
-
-        name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
-        training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
-                                   app="genai web app", family=family, arch=arch, options=options)
-        entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
-        choices = model_store.choices(session)
-        info = model_store.picker_info(choices)
-        update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
-        if last.preview is not None:
-            update[ui["preview"]] = grid(last.preview, last.preview_columns)
-        update[ui["status"]] = (
-            f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
-            "or download it."
-        )
-        update[ui["model_name"]] = name
-        update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
-        for picker in ui["pickers"]:
-            keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
-            update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
-        update[ui["session"]] = session
-        if last.reason == "diverged":
-            gr.Warning(last.message)
-        yield update
+        slots = training_slots()
+        while not slots.acquire(timeout=WAIT_POLL_SECONDS):
+            if controls.stop.is_set():  # Stop (browser or API) while waiting: never starts
+                yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
+                return
+            yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
+                                 "busy. Your run starts when one is free (Stop cancels it)."}
+        try:
+            yield from run_training(dataset_name, family, arch, conditional, train_settings, options, session, ui)
+        finally:
+            slots.release()
     finally:
         controls.busy.release()
+
+
+def run_training(dataset_name, family, arch, conditional, train_settings, options, session, ui):
+    """The training itself, once a slot is free: stream progress, then keep the model in the session."""
+    controls = session.controls()
+    yield {ui["progress"]: waiting_html(f"Loading {dataset_name} ...")}
+    dataset = datasets.get(dataset_name, download=True)
+    device = model_store.app_device()
+    model = create_model(family, arch, seed=train_settings.seed, **options).to(device)
+    where = describe(device)
+    if dataset.warning:
+        gr.Warning(dataset.warning)
+    yield {
+        ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images of the {dataset.split} split "
+                      f"({where}).",
+        ui["dataset_status"]: datasets.status(dataset_name),
+    }
+
+    rows, last, last_sent = [], None, 0.0
+    shown = PLOTTED_LOSSES[family]
+    for event in train(model, dataset, train_settings, stop=controls.stop):
+        last = event
+        if not event.done:
+            rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
+        now = time.perf_counter()
+        if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
+            update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
+            if event.preview is not None:
+                update[ui["preview"]] = grid(event.preview, event.preview_columns)
+            last_sent = now
+            yield update
+
+    name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
+    training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
+                               app="genai web app", family=family, arch=arch, options=options)
+    entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
+    choices = model_store.choices(session)
+    info = model_store.picker_info(choices)
+    update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
+    if last.preview is not None:
+        update[ui["preview"]] = grid(last.preview, last.preview_columns)
+    update[ui["status"]] = (
+        f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
+        "or download it."
+    )
+    update[ui["model_name"]] = name
+    update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
+    for picker in ui["pickers"]:
+        keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
+        update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
+    update[ui["session"]] = session
+    if last.reason == "diverged":
+        gr.Warning(last.message)
+    yield update
 
 
 @friendly
 def stop_training(session):
     """Ask this tab's training run to stop after its current step (the model is kept).
 
-    A run still waiting for a free training slot is cancelled instead.
+    A run still waiting for a free training slot is cancelled instead (from the browser or the API:
+    the run waits in its own handler, which watches the same Stop switch).
     """
     controls = session.controls()
     if controls.busy.locked():
@@ -312,20 +346,20 @@ def build():
             conditional = gr.Checkbox(value=defaults["conditional"],
                                       label="Conditional: also tell the model which digit to draw")
             with gr.Row():
-                seconds = gr.Number(min(defaults["seconds"], cap), label=f"Train for (seconds, at most {cap:g})",
-                                    minimum=1, maximum=cap, min_width=100, elem_id="train-seconds")
-                latent_dim = gr.Number(defaults["latent_dim"], label="Latent size", precision=0, minimum=1,
-                                       maximum=1024, min_width=100)
+                seconds = NumberInput(min(defaults["seconds"], cap), label=f"Train for (seconds, at most {cap:g})",
+                                      min_width=100, elem_id="train-seconds")
+                latent_dim = NumberInput(defaults["latent_dim"], label="Latent size (1-1024)", min_width=100,
+                                         elem_id="train-latent")
             with gr.Row():
-                batch_size = gr.Number(defaults["batch_size"], label="Batch size", precision=0, minimum=2,
-                                       maximum=4096, min_width=100)
-                lr = gr.Number(defaults["lr"], label="Learning rate", minimum=0, maximum=1, step=1e-4, min_width=100)
-            beta = gr.Slider(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)", visible=False,
-                             info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
-            seed = gr.Number(0, label="Seed (fixes the initial weights and the batch order)", precision=0)
+                batch_size = NumberInput(defaults["batch_size"], label="Batch size (2-4096)", min_width=100,
+                                         elem_id="train-batch")
+                lr = NumberInput(defaults["lr"], label="Learning rate (above 0, at most 1)", step=1e-4, min_width=100)
+            beta = SliderInput(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
+                               visible=False, info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
+            seed = NumberInput(0, label="Seed (fixes the initial weights and the batch order)")
             with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
-                max_steps = gr.Number(0, label="Max steps (0 = no step limit: train for the time above)", precision=0,
-                                      minimum=0, elem_id="train-max-steps")
+                max_steps = NumberInput(0, label="Max steps (0 = no step limit: train for the time above)",
+                                        elem_id="train-max-steps")
         with gr.Column(scale=5, min_width=380):
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
@@ -390,7 +424,8 @@ def connect(tab, session, pickers, vae_pickers=()):
     started = pressed.then(
         on_gpu(run, seconds=settings.max_train_seconds() + 60), tab.inputs + [session], components, api_name="train",
         show_progress="minimal",
-        concurrency_limit=settings.train_concurrency(), concurrency_id="train",
+        # Runs wait for a training slot inside train_model (where Stop reaches them); this bounds how many may wait.
+        concurrency_limit=settings.train_concurrency() + settings.TRAIN_WAITING_PLACES, concurrency_id="train",
     )
     started.then(
         buttons_after_run, session, [tab.start, tab.stop], api_visibility="private", show_progress="hidden",

@@ -1,0 +1,81 @@
+"""A small shared memory of recent results, so a class dragging the same slider is answered from memory.
+
+When thirty students move the seed slider to 42 at once, the model draws seed 42 once; the
+other requests get the same picture. Results are remembered by a key that names everything
+they depend on (the model's identity, seed, grid size, digit, temperature), and the
+least recently used ones are forgotten once the memory holds `max_bytes`.
+
+    CACHE = ResultCache(max_bytes=64 * 2**20)
+    image = CACHE.get_or_make(("sample", entry.token, seed, side, label, temperature), lambda: draw(...))
+"""
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+from PIL import Image
+
+
+def size_of(value):
+    """Bytes a cached value holds (PIL images and numpy arrays; anything else counts as 1 KB)."""
+    if isinstance(value, Image.Image):
+        return value.width * value.height * len(value.getbands())
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(size_of(item) for item in value)
+    return 1024
+
+
+class ResultCache:
+    """Thread-safe least-recently-used memory bounded in bytes; a result is made once per key at a time."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self._items = OrderedDict()  # key -> (value, bytes)
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._making = {}  # key -> Lock held while the first request makes it
+        self.hits = self.misses = 0
+
+    def get_or_make(self, key, make):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key][0]
+            making = self._making.setdefault(key, threading.Lock())
+        with making:  # simultaneous requests for the same key wait for the first one's result
+            with self._lock:
+                if key in self._items:
+                    self.hits += 1
+                    return self._items[key][0]
+            try:
+                value = make()
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)
+            with self._lock:
+                self.misses += 1
+                self._store(key, value)
+            return value
+
+    def _store(self, key, value):
+        size = size_of(value)
+        if size > self.max_bytes:
+            return
+        self._items[key] = (value, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self._bytes -= dropped
+
+    def forget(self, token):
+        """Drop every result whose key contains token (a model that was freed)."""
+        with self._lock:
+            for key in [key for key in self._items if token in key]:
+                self._bytes -= self._items.pop(key)[1]
+
+    @property
+    def bytes(self):
+        return self._bytes
