@@ -6,6 +6,8 @@ Importing this module builds the page but starts nothing: no server, no training
 """
 
 import os
+import signal
+import sys
 
 # On 2 cores the web server and training share the CPU: one training thread avoids
 # PyTorch's threads spin-waiting on each other (see genai/device.py). Override with GENAI_CPU_THREADS.
@@ -17,4 +19,11 @@ from genai.ui import build_demo, launch_options  # noqa: E402
 demo = build_demo()
 
 if __name__ == "__main__":
+    def stop(signum, frame):
+        """A Space (or systemd, or docker stop) ends the server with SIGTERM: shut down as on Ctrl+C,
+        so Gradio empties its file cache and the app's temporary folders are removed (atexit)."""
+        demo.close()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     demo.launch(**launch_options())

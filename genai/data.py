@@ -447,7 +447,7 @@ def _listing(directory: pathlib.Path) -> str:
     return "it holds: " + ", ".join(names) if names else "it is empty"
 
 
-def _not_found(name: str, split, data_dir=None, extra: str = "", public_extra: str | None = None) -> "DatasetNotFound":
+def _not_found(name: str, split, data_dir=None, extra: str = "", public_extra: str | None = None) -> DatasetNotFound:
     """The error for a split found in none of the places searched.
 
     The CLI message lists every folder searched and what it holds. The web app's wording

@@ -5,7 +5,6 @@ The app's checkpoints folder holds two tiny models made by tests/app_server.py:
 "tiny-gan" (conditional MLP GAN) and "tiny-vae" (MLP VAE with a 2-D latent space).
 """
 
-import asyncio
 import importlib.util
 import zipfile
 from pathlib import Path
@@ -214,16 +213,6 @@ def test_two_visitors_training_at_once_never_see_each_others_models(new_client):
         sample(alice, "my-vae-mlp-1")
     with pytest.raises(AppError, match="no model called 'my-gan-mlp-1'"):
         sample(bob, "my-gan-mlp-1")
-
-
-async def warnings_of(job):
-    """The gr.Warning messages a job reported."""
-    found = []
-    async for update in job:
-        log = getattr(update, "log", None)
-        if log and log[1] == "warning":
-            found.append(log[0])
-    return found
 
 
 def test_one_training_per_visitor_and_stop_keeps_the_model(client):
@@ -453,3 +442,26 @@ def test_a_refused_input_leaves_one_log_line_not_a_traceback(server, client):
         sample(client, seed=-7)
     added = server.log()[len(before):]
     assert "Traceback" not in added
+
+
+def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_client):
+    """Both training slots busy: a third visitor's run waits, visibly, and /stop cancels it."""
+    busy = [new_client() for _ in range(2)]
+    runs = [train(c, family="gan", max_steps=100_000, seconds=30) for c in busy]
+    for run in runs:
+        next(iter(run))  # both have started
+    waiting_client = new_client()
+    waiting = train(waiting_client, family="vae", max_steps=10)
+    statuses = []
+    for update in waiting:
+        statuses.append(update[3])
+        if "training slots of this server are busy" in str(update[3]):
+            break
+    assert "Cancelled" not in statuses[-1] and "busy" in statuses[-1]
+    assert "Stopping" in waiting_client.predict(api_name="/stop")
+    final = waiting.result()
+    assert final[3] == "Cancelled before it started." and not isinstance(final[4], str)  # no model name
+    for c in busy:
+        c.predict(api_name="/stop")
+    assert all("Stopped" in run.result()[3] for run in runs)
+    assert picker_names(waiting_client)[0] == ["tiny-gan", "tiny-vae"]  # no model came of the cancelled run

@@ -159,3 +159,46 @@ def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
     assert image_src(page, "explore-recon")
     page.wait_for_selector("#explore-scatter canvas, #explore-scatter svg")
     shots(page, "explore")
+
+
+def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_model(page, shots):
+    open_tab(page, "Train")
+    page.get_by_text("VAE — encoder + decoder").click()
+    batch = page.locator("#train-batch input")
+    batch.fill("100000")
+    batch.press("Tab")
+    page.get_by_text("Batch size must be a whole number from 2 to 4,096").first.wait_for()  # next to the field
+    page.locator("#train-start").click()
+    page.get_by_text("Batch size must be a whole number from 2 to 4,096").nth(1).wait_for()  # and when Start is pressed
+    page.wait_for_function("() => !document.querySelector('#train-start').disabled")  # Start is not locked
+    shots(page, "train-bad-number")
+
+    batch.fill("64")
+    batch.press("Tab")
+    page.locator("#train-stop-early").get_by_text("Stop early").click()
+    max_steps = page.locator("#train-max-steps input")
+    max_steps.fill("20")
+    max_steps.press("Tab")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Your model is')")
+    name = page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
+    assert name.startswith("my-vae-mlp")
+
+    page.reload()  # a student's browser reloads the page: the model they trained is still theirs
+    open_tab(page, "Sample")
+    page.locator("#sample-model input").click()
+    page.get_by_role("option", name=f"{name} — ").first.wait_for()
+    shots(page, "sample-after-reload")
+
+
+def test_the_hub_tab_loads_a_shared_model(page, shots, mnist_dir):
+    server = app_server.start(mnist_dir)
+    folder = Path(server.folder) / "checkpoints" / "tiny-gan"
+    server.hub.plant("teacher/shared-gan", {n: (folder / n).read_bytes() for n in ("config.json", "model.safetensors")})
+    open_tab(page, "Hub")
+    page.get_by_label("Model id").fill("teacher/shared-gan")
+    page.get_by_role("button", name="Load", exact=True).click()
+    page.get_by_text("Loaded teacher/shared-gan").wait_for()
+    shots(page, "hub-loaded")
+    open_tab(page, "Sample")
+    page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('teacher/shared-gan')")

@@ -11,7 +11,7 @@ import gradio as gr
 
 from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly
-from .session import Session, end_session
+from .session import Session, end_session, restore_session
 
 TITLE = "genai — watch generative models learn"
 # The Evaluate tab shows genai.metrics' figures; it appears when that module is part of genai.
@@ -47,6 +47,7 @@ def build_demo():
     # Files the app hands out (grids, GIFs, downloads) are deleted once they are `ttl` seconds old.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(max(30, ttl // 4), ttl), fill_width=True) as demo:
         session = gr.State(Session(), delete_callback=end_session)
+        browser_key = gr.BrowserState("", storage_key="genai-session")  # finds the session again after a reload
         gr.Markdown(style.HEADER)
         with gr.Tabs():
             with gr.Tab("Train", id="train"):
@@ -75,7 +76,9 @@ def build_demo():
         explore_tab.connect(explore_ui, session, explore_page)
         hub_tab.connect(hub_ui, session, pickers, hub_page)
 
-        opened = demo.load(
+        restored = demo.load(restore_session, [session, browser_key], [session, browser_key],
+                             api_visibility="private", show_progress="hidden", concurrency_limit=None)
+        opened = restored.then(
             friendly(page_opened), [session, train_ui.dataset, *pickers], [train_ui.dataset_status, *pickers],
             api_name="refresh", show_progress="hidden",
         )

@@ -60,8 +60,9 @@ def load_from_hub(model_id, session):
     if metadata.get("family") not in FAMILIES:
         raise AppError(f"{text} holds a {metadata.get('family')!r} model, not one genai can sample from.")
     model.eval().requires_grad_(False)
-    session.models[text] = ModelEntry(text, model, metadata, "hub", folder)
-    return f"Loaded **{text}**: {model.describe()}. Pick it in the Sample, Interpolate and Explore tabs.", text
+    dropped = session.add(ModelEntry(text, model, metadata, "hub", folder))
+    note = f" To make room, {', '.join(dropped)} left your list." if dropped else ""
+    return f"Loaded **{text}**: {model.describe()}. Pick it in the Sample, Interpolate and Explore tabs.{note}", text
 
 
 def push_to_hub(model_name, repo_id, token, private, session):
@@ -87,7 +88,7 @@ def build():
         "Share models through the [Hugging Face Hub](https://huggingface.co/models?library=genai). "
         "A genai model there is a repository with `config.json` and `model.safetensors`, like a folder on disk."
     )
-    with gr.Row(equal_height=True):
+    with gr.Row(equal_height=False):
         with gr.Column():
             gr.Markdown("### Load a model from the Hub")
             model_id = gr.Textbox(label="Model id", placeholder="user/name or user/name@revision")

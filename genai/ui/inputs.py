@@ -15,26 +15,29 @@ import gradio as gr
 from .errors import AppError
 
 
-class NumberInput(gr.Number):
+def as_sent(payload):
+    """A widget's preprocess that hands the value on exactly as the browser or API client sent it."""
+    return payload
+
+
+def NumberInput(*args, **kwargs):  # noqa: N802 - used like the gr.Number it returns
     """gr.Number whose value reaches the handler as sent (no rounding, no range check of Gradio's own).
 
     Leave minimum/maximum unset: the browser would refuse an out-of-range value without telling
-    the server, and the check here could not show its message.
+    the server, and the check here could not show its message. (A subclass of gr.Number would
+    do the same, but Gradio writes a .pyi file beside any module that defines a component.)
     """
-
-    is_template = True  # drawn in the browser as a plain gr.Number
-
-    def preprocess(self, payload):
-        return payload
+    box = gr.Number(*args, **kwargs)
+    box.preprocess = as_sent
+    return box
 
 
-class SliderInput(gr.Slider):
+def SliderInput(*args, **kwargs):  # noqa: N802
     """gr.Slider whose value reaches the handler as sent, to be checked by the functions below."""
+    slider = gr.Slider(*args, **kwargs)
+    slider.preprocess = as_sent
+    return slider
 
-    is_template = True
-
-    def preprocess(self, payload):
-        return payload
 
 ALL_DIGITS = "all"
 DIGIT_CHOICES = [("all", ALL_DIGITS)] + [(str(digit), str(digit)) for digit in range(10)]

@@ -181,8 +181,13 @@ def no_models_message():
 
 def find(name, session):
     """The ModelEntry called name: the visitor's own models first, then the pretrained ones."""
-    if session is not None and name in session.models:
-        return session.models[name]
+    if session is not None:
+        session.touch()
+        if name in session.models:
+            return session.models[name]
+        if session.expired and name not in pretrained_folders():
+            raise AppError(f"{name!r} is gone: this session's models were freed after it went unused "
+                           f"(each visitor's models stay while they use them). Train or load it again.")
     pretrained = pretrained_folders()
     if name in pretrained:
         return load_pretrained(name, pretrained[name])

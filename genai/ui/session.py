@@ -1,21 +1,36 @@
-"""What one browser tab owns: the models its user trained, their files, and the Stop switch.
+"""What one visitor owns: the models they trained or loaded, their files, and the Stop switch.
 
-A Session lives in that tab's gr.State, never in a global, so two people training at
-the same time never see each other's models, losses or previews. gr.State deep-copies
-its initial value for every new visitor; a threading.Event or Lock cannot be copied,
-so those are made the first time this session needs them.
+A Session lives in the visitor's gr.State, never shared with another visitor, so two people
+training at the same time never see each other's models, losses or previews. gr.State
+deep-copies its initial value for every new visitor; a threading.Event or Lock cannot be
+copied, so those are made the first time this session needs them.
+
+Sessions are bounded and freed (SessionRegistry below): a session keeps at most
+GENAI_SESSION_MAX_MODELS models and GENAI_SESSION_MAX_MB megabytes of weights (the oldest
+model goes first, with a message); kept models hold no gradients; a session is freed when
+its last browser tab has been closed for GENAI_SESSION_GRACE_SECONDS, or when nobody has used
+it for GENAI_SESSION_TTL_SECONDS (API clients, which never close a tab, included). A browser
+finds its session again after a reload through a random key kept in its localStorage
+(gr.BrowserState), so a reload loses nothing.
 """
 
 import atexit
+import logging
+import os
+import secrets
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_metadata, save_model
+from . import settings
+
+log = logging.getLogger("genai.ui")
 
 _MAKING_CONTROLS = threading.Lock()  # guards the one-time creation of a session's Event and Lock
 _MAKING_FOLDER = threading.Lock()
@@ -23,13 +38,37 @@ _app_folder = None  # this server's temporary folder; each session gets a privat
 
 
 def app_folder():
-    """A temporary folder for this server process, deleted when the process exits."""
+    """A temporary folder for this server process, deleted when the process exits.
+
+    Its name carries the process id, so a server that was killed (a Space restarting sends
+    SIGTERM; app.py turns it into a normal exit, but SIGKILL leaves no chance) has its
+    leftovers removed by the next server that starts on the machine.
+    """
     global _app_folder
     with _MAKING_FOLDER:
         if _app_folder is None or not _app_folder.is_dir():
-            _app_folder = Path(tempfile.mkdtemp(prefix="genai-app-"))
+            remove_leftovers(Path(tempfile.gettempdir()))
+            _app_folder = Path(tempfile.mkdtemp(prefix=f"genai-app-{os.getpid()}-"))
             atexit.register(shutil.rmtree, _app_folder, ignore_errors=True)
         return _app_folder
+
+
+def remove_leftovers(temp_root):
+    """Delete genai-app-<pid>-* folders whose server process is no longer running."""
+    for folder in temp_root.glob("genai-app-*-*"):
+        pid = folder.name.split("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, but belongs to someone else
+    return True
 
 
 @dataclass
@@ -63,6 +102,18 @@ class Session:
         self.trained_count = 0
         self.folder = None
         self._controls = None
+        self.key = None  # set when the registry starts looking after this session
+        self.last_used = time.monotonic()
+        self.open_tabs = 0  # browser tabs showing this session (a reload closes one and opens another)
+        self.closed_at = None  # when its last tab closed
+        self.expired = False  # freed by the registry: its models are gone
+
+    def touch(self):
+        """Note that the visitor used this session just now."""
+        self.last_used = time.monotonic()
+
+    def busy(self):
+        return self._controls is not None and (self._controls.busy.locked() or self._controls.waiting)
 
     def controls(self):
         """The Stop switch and the "already training" lock of this session, made on first use."""
@@ -85,7 +136,10 @@ class Session:
         return Path(self.folder)
 
     def keep(self, name, model, dataset, steps, training):
-        """Save a trained model into this session's folder, zip it for download, and list it as ours."""
+        """Save a trained model into this session's folder, zip it for download, and list it as ours.
+
+        Returns (entry, names of older models removed to stay within the session's limits).
+        """
         model.eval().requires_grad_(False)
         for parameter in model.parameters():
             parameter.grad = None  # a kept model only samples: its gradients would double its memory
@@ -95,8 +149,31 @@ class Session:
             for file_name in (CONFIG_FILE, WEIGHTS_FILE):
                 bundle.write(folder / file_name, arcname=f"{name}/{file_name}")
         entry = ModelEntry(name, model, read_metadata(folder), "yours", folder, archive)
-        self.models[name] = entry
-        return entry
+        return entry, self.add(entry)
+
+    def add(self, entry):
+        """List a model as this session's; drop the oldest ones beyond the limits. Returns the dropped names."""
+        SESSIONS.register(self)
+        self.touch()
+        self.models[entry.name] = entry
+        dropped = []
+        while len(self.models) > 1 and (len(self.models) > settings.session_max_models()
+                                        or self.weight_bytes() > settings.session_max_mb() * 2**20):
+            oldest = next(iter(self.models))
+            self.drop(oldest)
+            dropped.append(oldest)
+        return dropped
+
+    def drop(self, name):
+        """Forget one model and delete its files."""
+        entry = self.models.pop(name)
+        if entry.source == "yours" and entry.folder is not None:
+            shutil.rmtree(entry.folder, ignore_errors=True)
+            if entry.archive is not None:
+                Path(entry.archive).unlink(missing_ok=True)
+
+    def weight_bytes(self):
+        return sum(t.numel() * t.element_size() for e in self.models.values() for t in e.model.state_dict().values())
 
     def cleanup(self):
         """Delete this session's files (called by Gradio when the visitor's session ends)."""
@@ -109,6 +186,98 @@ class Session:
 
 
 def end_session(session):
-    """gr.State's delete_callback: runs when Gradio drops a closed session's state."""
-    if isinstance(session, Session):
+    """gr.State's delete_callback: a browser tab showing this session was closed (or reloaded).
+
+    A session the registry looks after waits for its grace time (a reload finds it again);
+    one it does not know (nothing kept in it) is cleaned up at once.
+    """
+    if not isinstance(session, Session):
+        return
+    if session.key is None:
         session.cleanup()
+        return
+    session.open_tabs = max(0, session.open_tabs - 1)
+    if session.open_tabs == 0:
+        session.closed_at = time.monotonic()
+
+
+class SessionRegistry:
+    """Every session that holds something, by a random key; frees the ones nobody uses any more."""
+
+    def __init__(self):
+        self._sessions = {}
+        self._lock = threading.Lock()
+        self._sweeper = None
+
+    def register(self, session):
+        """Look after session (once); returns its key."""
+        with self._lock:
+            if session.key is None:
+                session.key = secrets.token_hex(16)
+                self._sessions[session.key] = session
+        self.start_sweeping()
+        return session.key
+
+    def find(self, key):
+        """The live session with this key, or None (unknown, expired, or not a key at all)."""
+        if not isinstance(key, str):
+            return None
+        with self._lock:
+            return self._sessions.get(key)
+
+    def __len__(self):
+        return len(self._sessions)
+
+    def sweep(self, now=None):
+        """Free sessions whose tabs are all closed for the grace time, or unused for the time-to-live.
+
+        A session that is training is never freed. Returns how many were freed.
+        """
+        now = time.monotonic() if now is None else now
+        grace, ttl = settings.session_grace_seconds(), settings.session_ttl_seconds()
+        with self._lock:
+            done = [key for key, session in self._sessions.items() if not session.busy() and (
+                (session.open_tabs == 0 and session.closed_at is not None and now - session.closed_at > grace)
+                or now - session.last_used > ttl)]
+            freed = [self._sessions.pop(key) for key in done]
+        for session in freed:
+            session.cleanup()
+            session.expired = True
+        if freed:
+            log.info("Freed %d idle session(s); %d remain.", len(freed), len(self._sessions))
+        return len(freed)
+
+    def start_sweeping(self, every_seconds=30):
+        """Sweep in a background thread for the life of the server (started once, by build_demo)."""
+        with self._lock:
+            if self._sweeper is not None:
+                return
+
+            def loop():
+                while True:
+                    time.sleep(every_seconds)
+                    try:
+                        self.sweep()
+                    except Exception:  # noqa: BLE001 - the sweeper must outlive any one bad session
+                        log.exception("Sweeping sessions failed")
+
+            self._sweeper = threading.Thread(target=loop, name="genai-session-sweeper", daemon=True)
+            self._sweeper.start()
+
+
+SESSIONS = SessionRegistry()
+
+
+def restore_session(session, browser_key):
+    """On page load: the session this browser had before a reload (found by its key), else this new one.
+
+    Returns (the session for the tab's gr.State, the key for the browser's localStorage).
+    """
+    previous = SESSIONS.find(browser_key)
+    if previous is not None and previous is not session:
+        session = previous
+    key = SESSIONS.register(session)
+    session.open_tabs += 1
+    session.closed_at = None
+    session.touch()
+    return session, key

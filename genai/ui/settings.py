@@ -9,6 +9,10 @@ Environment variables (all optional):
     GENAI_SAMPLE_CACHE_MB     memory for recently drawn sample grids, shared by all (default 64)
     GENAI_FILE_TTL_SECONDS    files handed out (images, GIFs, downloads) are deleted after this (default 600)
     GENAI_MAX_UPLOAD_MB       the largest upload accepted, in MB (default 5)
+    GENAI_SESSION_MAX_MODELS  models one visitor may keep at once; the oldest goes first (default 5)
+    GENAI_SESSION_MAX_MB      megabytes of weights one visitor may keep at once (default 200)
+    GENAI_SESSION_GRACE_SECONDS  a visitor's models are freed this long after their last tab closed (default 600)
+    GENAI_SESSION_TTL_SECONDS    ... or after this long unused, API clients included (default 3600)
 """
 
 import os
@@ -70,3 +74,19 @@ def file_ttl_seconds():
 
 def max_upload_mb():
     return env_int("GENAI_MAX_UPLOAD_MB", 5)
+
+
+def session_max_models():
+    return env_int("GENAI_SESSION_MAX_MODELS", 5)
+
+
+def session_max_mb():
+    return env_int("GENAI_SESSION_MAX_MB", 200)
+
+
+def session_grace_seconds():
+    return env_seconds("GENAI_SESSION_GRACE_SECONDS", 600.0)
+
+
+def session_ttl_seconds():
+    return env_seconds("GENAI_SESSION_TTL_SECONDS", 3600.0)

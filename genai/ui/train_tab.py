@@ -261,7 +261,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
     training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
                                app="genai web app", family=family, arch=arch, options=options)
-    entry = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
+    entry, dropped = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
     choices = model_store.choices(session)
     info = model_store.picker_info(choices)
     update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
@@ -269,7 +269,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         update[ui["preview"]] = grid(last.preview, last.preview_columns)
     update[ui["status"]] = (
         f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
-        "or download it."
+        "or download it." + dropped_note(dropped)
     )
     update[ui["model_name"]] = name
     update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
@@ -280,6 +280,15 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     if last.reason == "diverged":
         gr.Warning(last.message)
     yield update
+
+
+def dropped_note(dropped):
+    """A sentence about models removed to make room, or nothing."""
+    if not dropped:
+        return ""
+    return (f" To make room, your oldest model{'s' if len(dropped) > 1 else ''} ({', '.join(dropped)}) "
+            f"{'were' if len(dropped) > 1 else 'was'} removed: each visitor keeps at most "
+            f"{settings.session_max_models()} models. Download a model to keep it.")
 
 
 @friendly
@@ -312,6 +321,28 @@ def buttons_after_run(session):
     """Start back on and Stop off, unless another run of this session is still training."""
     running = session.controls().busy.locked()
     return gr.update(interactive=not running), gr.update(interactive=running)
+
+
+def field_message(check):
+    """An event handler that shows check's message under a form field while its value is wrong.
+
+    The same checks run again when Start is pressed (and for API clients), so a wrong value
+    never trains; this only says what is wrong, next to the field, as soon as it is typed.
+    """
+    def show(value):
+        try:
+            check(value)
+        except AppError as error:
+            return gr.update(info=f"⚠ {error}")
+        return gr.update(info="")
+
+    return show
+
+
+def buttons_after_failure(session):
+    """After a refused or failed run: Start back on, and the status says what to do."""
+    start, stop = buttons_after_run(session)
+    return start, stop, "Nothing was trained: correct what the message names, then press Start again."
 
 
 def family_changed(family):
@@ -389,6 +420,14 @@ def build():
         api_visibility="private", show_progress="hidden",
     )
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
+    for field, check in ((seconds, lambda v: seconds_number(v, "The training time", settings.max_train_seconds())),
+                         (latent_dim, lambda v: whole_number(v, "The latent size", 1, 1024)),
+                         (batch_size, lambda v: whole_number(v, "Batch size", 2, 4096)),
+                         (lr, lambda v: number_in(v, "The learning rate", 0, 1, low_included=False)),
+                         (seed, lambda v: whole_number(v, "The seed", 0, 2**32 - 1)),
+                         (max_steps, lambda v: v in (0, None, "") or whole_number(v, "Max steps", 1, 10**9))):
+        field.change(field_message(check), field, field, api_visibility="private", show_progress="hidden",
+                     concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, model_name=model_name, download=download,
@@ -423,12 +462,14 @@ def connect(tab, session, pickers, vae_pickers=()):
     )
     started = pressed.then(
         on_gpu(run, seconds=settings.max_train_seconds() + 60), tab.inputs + [session], components, api_name="train",
-        show_progress="minimal",
+        show_progress="minimal", show_progress_on=[tab.status],
         # Runs wait for a training slot inside train_model (where Stop reaches them); this bounds how many may wait.
         concurrency_limit=settings.train_concurrency() + settings.TRAIN_WAITING_PLACES, concurrency_id="train",
     )
-    started.then(
-        buttons_after_run, session, [tab.start, tab.stop], api_visibility="private", show_progress="hidden",
-        concurrency_limit=None,
-    )
+    # Start back on when the run ends: .then after success, .failure after an error (Gradio runs
+    # .then only when the event succeeded), so a refused value never leaves Start locked.
+    started.then(buttons_after_run, session, [tab.start, tab.stop], api_visibility="private", show_progress="hidden",
+                 concurrency_limit=None)
+    started.failure(buttons_after_failure, session, [tab.start, tab.stop, tab.status], api_visibility="private",
+                    show_progress="hidden", concurrency_limit=None)
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")

@@ -1,0 +1,647 @@
+"""Web app under load: a class sampling and interpolating at once while one student trains.
+
+The script starts `python app.py` on a free port with its own temp folders (or uses an app
+already running, with --url), warms it up (one /sample and one /interpolate per model), then
+runs --rounds rounds. In each round one client starts a /train (--train-seconds) and, once
+it is training, --clients clients (each a gradio_client.Client: its own session, like one
+browser tab) make --calls calls each, in parallel threads:
+
+  * mostly /sample with an 8x8 grid (64 digits), a few /interpolate (--interpolate-share);
+  * the class follows a shared "lesson": at each step most clients use the same model and a
+    seed near the same slider position (--spread), so many ask for the same grid at about the
+    same time, as a class dragging the same slider does (a cache on the server can help).
+
+It records every call's endpoint, latency and error, and reports per round the p50 / p95 /
+max latency (overall and per endpoint), errors, throughput, the server's resident memory
+(the app process and its children, from /proc) after warm-up, at the end of each round and
+its peak during the round, and the size and file count of the app's temp folders
+(GRADIO_TEMP_DIR and TMPDIR). A second round shows whether memory and disk stay flat once
+the first has warmed everything up. It prints tables (Markdown) and writes JSON.
+
+    python benchmarks/load_test.py                        # 30 clients x 25 calls, 2 rounds, 60 s training
+    python benchmarks/load_test.py --quick                # 5 clients x 4 calls, 1 round, 15 s training
+    python benchmarks/load_test.py --url http://127.0.0.1:7860/ --pid 1234 --temp-dir /tmp/gradio
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `import genai` work
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO, LoadMonitor, find_data_dir, load_average, machine_info, summarize_ms  # noqa: E402
+
+RESULTS_DIR = REPO / "benchmarks" / "results"
+STARTUP_SECONDS = 180
+DEFAULT_MODELS = ("gan-conditional", "vae-mlp", "gan-mlp", "vae-2d")
+FULL = {"clients": 30, "calls": 25, "rounds": 2, "train_seconds": 60.0}
+QUICK = {"clients": 5, "calls": 4, "rounds": 1, "train_seconds": 15.0}
+FIRST_SEED = 42  # where the class's seed slider starts
+FOLLOW_LESSON = 0.75  # share of calls that use the lesson's model (the others: any model)
+TRAIN_READY_SECONDS = 120  # how long to wait for the training run to start training before the load starts
+ENDPOINTS = ("/sample", "/interpolate")
+
+
+# --- measuring the server ----------------------------------------------------------------------
+
+
+def _rss_kb(pid):
+    """VmRSS of one process in KiB (None for a process without memory of its own, e.g. a zombie)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+def _descendants(pid):
+    """Every process below `pid` in the process tree (Linux /proc)."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found.extend(kids)
+        todo.extend(kids)
+    return found
+
+
+def process_tree_rss(pid):
+    """Resident memory of process `pid` and all its children: {"rss_mb", "processes"}, or None where unknown."""
+    if pid is None:
+        return None
+    try:
+        total = _rss_kb(pid) or 0
+    except (OSError, ValueError):
+        return None  # no such process, or no /proc (not Linux)
+    processes = 1
+    for child in _descendants(pid):
+        try:
+            total += _rss_kb(child) or 0
+            processes += 1
+        except (OSError, ValueError):
+            pass  # ended meanwhile
+    return {"rss_mb": round(total / 1024, 1), "processes": processes}
+
+
+def folder_usage(folders):
+    """Size and number of files under `folders` (missing ones count as empty): {"mb", "bytes", "files"}, or None."""
+    if not folders:
+        return None
+    size = files = 0
+    for folder in folders:
+        for root, _, names in os.walk(folder):
+            for name in names:
+                try:
+                    size += os.lstat(os.path.join(root, name)).st_size
+                except OSError:
+                    continue  # deleted meanwhile
+                files += 1
+    return {"mb": round(size / 2**20, 2), "bytes": size, "files": files}
+
+
+class RssSampler:
+    """The server's peak resident memory while a round runs, read every `every_seconds` in a thread."""
+
+    def __init__(self, pid, every_seconds=0.5):
+        self.pid, self.every_seconds = pid, every_seconds
+        self.peak = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while True:
+            now = process_tree_rss(self.pid)
+            if now is not None and (self.peak is None or now["rss_mb"] > self.peak["rss_mb"]):
+                self.peak = now
+            if self._stop.wait(self.every_seconds):
+                return
+
+    def __enter__(self):
+        if self.pid is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return False
+
+
+def snapshot(pid, temp_dirs):
+    return {"server": process_tree_rss(pid), "temp": folder_usage(temp_dirs)}
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class App:
+    """`python app.py` on a free port with its own temp folders under `scratch`."""
+
+    def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None):
+        self.gradio_temp, self.tmp = scratch / "gradio", scratch / "tmp"
+        self.temp_dirs = [self.gradio_temp, self.tmp]
+        self.tmp.mkdir(parents=True)
+        self.log_path = scratch / "app.log"
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}/"
+        env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+               "GRADIO_TEMP_DIR": str(self.gradio_temp), "TMPDIR": str(self.tmp),
+               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        if data_dir:
+            env["GENAI_DATA_DIR"] = str(data_dir)
+        if checkpoints:
+            env["GENAI_CHECKPOINTS_DIR"] = str(checkpoints)
+        if max_train_seconds:
+            env["GENAI_MAX_TRAIN_SECONDS"] = str(max_train_seconds)
+        started = time.perf_counter()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        try:
+            self._wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.perf_counter() - started
+
+    def _wait_until_up(self):
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"error: python app.py exited with code {self.process.returncode}:\n"
+                                 f"{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise SystemExit(f"error: python app.py did not answer within {STARTUP_SECONDS} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines=30):
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+PROBLEM = re.compile(r"Traceback|Error|Exception|WARNING|Warning|warn", re.IGNORECASE)
+
+
+def log_problems(text, keep=12):
+    """Lines of the server log that look like errors or warnings: how many, and the first distinct ones."""
+    lines = [line.strip() for line in text.splitlines() if PROBLEM.search(line)]
+    distinct = list(dict.fromkeys(line[:240] for line in lines))
+    return {"lines": len(lines), "tracebacks": sum("Traceback" in line for line in lines), "first": distinct[:keep]}
+
+
+# --- what the class asks for -------------------------------------------------------------------
+
+
+def lesson(calls, models, rng):
+    """The shared script of one round: at step k, the model on the board and the seed slider's position.
+
+    The class moves through the models during the round and drags the slider a little each step.
+    """
+    seed, steps = FIRST_SEED, []
+    for k in range(calls):
+        steps.append((models[k * len(models) // calls], seed))
+        seed += rng.randrange(0, 4)
+    return steps
+
+
+def plan_calls(steps, models, rng, spread=3, interpolate_share=0.2, grid=8, walk_steps=16):
+    """One client's calls for a round: [(endpoint, args)], one per lesson step."""
+    plan = []
+    for lesson_model, center in steps:
+        model = lesson_model if rng.random() < FOLLOW_LESSON else rng.choice(models)
+        seed = center + rng.randrange(max(spread, 1))
+        if rng.random() < interpolate_share:
+            plan.append(("/interpolate", (model, "seeds", seed, seed + 1, 0, 0, None, None, walk_steps, "slerp", "0")))
+        else:
+            plan.append(("/sample", (model, seed, grid, "all", 1.0)))
+    return plan
+
+
+def distinct_requests(plans):
+    return len({(endpoint, args) for plan in plans for endpoint, args in plan})
+
+
+# --- running the load ------------------------------------------------------------------------
+
+
+def call(client, endpoint, args, timeout):
+    """One call: (seconds, error message or None). A call still running after `timeout` s counts as an error."""
+    start = time.perf_counter()
+    job = None
+    try:
+        job = client.submit(*args, api_name=endpoint)
+        job.result(timeout=timeout)
+        error = None
+    except FutureTimeout:
+        error = f"no answer within {timeout:g} s"
+        if job is not None:
+            job.cancel()
+    except Exception as exc:  # noqa: BLE001 - any failure of the call is what we report
+        error = f"{type(exc).__name__}: {exc}".strip()[:300]
+    return time.perf_counter() - start, error
+
+
+def run_client(index, plan, make_client, t0, timeout, pause=0.0):
+    """One student: connect (a page load), then the planned calls one after another."""
+    records = []
+    start = time.perf_counter()
+    try:
+        client = make_client()
+        error = None
+    except Exception as exc:  # noqa: BLE001
+        client, error = None, f"{type(exc).__name__}: {exc}".strip()[:300]
+    records.append({"client": index, "endpoint": "connect", "start_s": round(start - t0, 3),
+                    "latency_s": round(time.perf_counter() - start, 4), "error": error})
+    if client is None:
+        return records
+    try:
+        for endpoint, args in plan:
+            begin = time.perf_counter()
+            seconds, error = call(client, endpoint, args, timeout)
+            records.append({"client": index, "endpoint": endpoint, "start_s": round(begin - t0, 3),
+                            "latency_s": round(seconds, 4), "error": error,
+                            "model": args[0], "seed": args[1] if endpoint == "/sample" else args[2]})
+            if pause:
+                time.sleep(pause)
+    finally:
+        close = getattr(client, "close", None)
+        if close:
+            close()
+    return records
+
+
+class Training:
+    """One client's /train running in a thread during the round."""
+
+    def __init__(self, make_client, seconds, arch="dcgan"):
+        self.make_client, self.seconds, self.arch = make_client, seconds, arch
+        self.ready = threading.Event()
+        self.result = {"endpoint": "/train", "family": "gan", "arch": arch, "seconds_asked": seconds,
+                       "training_after_s": None, "wall_s": None, "status": None, "model": None, "error": None}
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def _run(self):
+        client = None
+        try:
+            client = self.make_client()
+            job = client.submit("mnist", "gan", self.arch, True, 100, self.seconds, 64, 1e-3, 1.0, 0, 0,
+                                api_name="/train")
+            while not job.done():
+                if not self.ready.is_set() and any("Training:" in str(out) for out in job.outputs()):
+                    self.result["training_after_s"] = round(time.perf_counter() - self.t0, 2)
+                    self.ready.set()
+                time.sleep(0.2)
+            final = job.result()
+            self.result["status"] = re.sub(r"\s+", " ", str(final[3]))[:300] if final else None
+            self.result["model"] = final[4] if final else None
+        except Exception as exc:  # noqa: BLE001
+            self.result["error"] = f"{type(exc).__name__}: {exc}".strip()[:300]
+        finally:
+            self.result["wall_s"] = round(time.perf_counter() - self.t0, 2)
+            self.ready.set()
+            if client is not None and hasattr(client, "close"):
+                client.close()
+
+    def wait(self, timeout=None):
+        self._thread.join(timeout)
+        return self.result
+
+
+def summarize_calls(records):
+    """Per endpoint and over all calls (connects apart): calls, errors, and latency of the calls that worked."""
+    groups = {"all": [r for r in records if r["endpoint"] != "connect"]}
+    for endpoint in (*ENDPOINTS, "connect"):
+        groups[endpoint] = [r for r in records if r["endpoint"] == endpoint]
+    summary = {}
+    for name, rows in groups.items():
+        if not rows:
+            continue
+        ok = [r["latency_s"] for r in rows if r["error"] is None]
+        stats = summarize_ms(ok) if ok else dict.fromkeys(("p50_ms", "p95_ms", "mean_ms", "min_ms", "max_ms"))
+        summary[name] = {**stats, "calls": len(rows), "ok": len(ok), "errors": len(rows) - len(ok)}
+    return summary
+
+
+def error_counts(records):
+    counts = {}
+    for r in records:
+        if r["error"]:
+            key = f"{r['endpoint']}: {r['error']}"
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, interpolate_share=0.2, grid=8,
+              walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0, pid=None, temp_dirs=None,
+              progress=print):
+    """One round of load: the training run, then `clients` clients in parallel. Returns the round's figures.
+
+    The server's memory and temp folders are measured `settle` seconds after the last call and the training ended.
+    """
+    rng = random.Random(f"{seed}-{number}")
+    steps = lesson(calls, models, rng)
+    plans = [plan_calls(steps, models, random.Random(f"{seed}-{number}-{i}"), spread, interpolate_share, grid,
+                        walk_steps) for i in range(clients)]
+    with RssSampler(pid) as rss:
+        training = None
+        if train_seconds and train_seconds > 0:
+            training = Training(make_client, train_seconds).start()
+            if not training.ready.wait(TRAIN_READY_SECONDS):
+                progress(f"  round {number}: the training run has not started training after "
+                         f"{TRAIN_READY_SECONDS} s; starting the load anyway")
+        t0 = time.perf_counter()
+        train_offset = None if training is None else training.t0 - t0
+        with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="student") as pool:
+            futures = [pool.submit(run_client, i, plan, make_client, t0, timeout, pause)
+                       for i, plan in enumerate(plans)]
+            records = [r for future in futures for r in future.result()]
+        load_seconds = time.perf_counter() - t0
+        progress(f"  round {number}: {len(records) - clients} calls in {load_seconds:.1f} s; "
+                 + ("waiting for the training run to end" if training is not None else "no training"))
+        train = None
+        if training is not None:
+            train = training.wait()
+            train_end = train_offset + train["wall_s"]
+            train["calls_during_training"] = sum(
+                1 for r in records if r["endpoint"] != "connect" and r["start_s"] + r["latency_s"] <= train_end)
+    time.sleep(settle)
+    after = snapshot(pid, temp_dirs)
+    summary = summarize_calls(records)
+    worked = summary.get("all", {}).get("ok", 0)
+    return {
+        "round": number,
+        "clients": clients,
+        "calls_per_client": calls,
+        "distinct_requests": distinct_requests(plans),
+        "planned_calls": clients * calls,
+        "load_seconds": round(load_seconds, 2),
+        "throughput_calls_per_s": round(worked / load_seconds, 2) if load_seconds > 0 else None,
+        "latency": summary,
+        "errors": error_counts(records),
+        "training": train,
+        "server_peak_during_round": rss.peak,
+        "settle_seconds": settle,
+        "after": after,
+        "calls": records,
+    }
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def _ms(value):
+    return "—" if value is None else f"{value:.0f}"
+
+
+def _rss(snap):
+    server = snap.get("server") if snap else None
+    if not server:
+        return "unknown"
+    return f"{server['rss_mb']:.0f}" + (f" ({server['processes']} processes)" if server["processes"] > 1 else "")
+
+
+def _temp(snap):
+    temp = snap.get("temp") if snap else None
+    return "unknown" if not temp else f"{temp['mb']:.1f} MB, {temp['files']} files"
+
+
+def report(result):
+    """The printed tables (Markdown), from results in the JSON's shape."""
+    o = result["options"]
+    out = [f"Load test: {o['clients']} clients x {o['calls']} calls, {o['rounds']} round(s); /sample "
+           f"{o['grid']}x{o['grid']} grid, /interpolate {o['walk_steps']} frames (share {o['interpolate_share']:g}); "
+           + (f"one /train (GAN dcgan, {o['train_seconds']:g} s) per round" if o["train_seconds"] else "no training")
+           + f"; models {', '.join(o['models'])}", "",
+           "| round | endpoint | calls | errors | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    for rnd in result["rounds"]:
+        for name, row in rnd["latency"].items():
+            label = "all calls" if name == "all" else name + (" (page load)" if name == "connect" else "")
+            out.append(f"| {rnd['round']} | {label} | {row['calls']} | {row['errors']} | {_ms(row['p50_ms'])} "
+                       f"| {_ms(row['p95_ms'])} | {_ms(row['max_ms'])} |")
+    out += ["", "| round | load s | calls/s | distinct requests | training (asked -> ran) | calls during training |",
+            "|---|---|---|---|---|---|"]
+    for rnd in result["rounds"]:
+        t = rnd["training"]
+        if t is None:
+            training, during = "none", "—"
+        else:
+            training = f"{t['seconds_asked']:g} s -> {t['wall_s']:.1f} s" + (" (error)" if t["error"] else "")
+            during = f"{t['calls_during_training']} of {rnd['latency'].get('all', {}).get('calls', 0)}"
+        out.append(f"| {rnd['round']} | {rnd['load_seconds']:.1f} | {rnd['throughput_calls_per_s']} "
+                   f"| {rnd['distinct_requests']} of {rnd['planned_calls']} | {training} | {during} |")
+    out += ["", "| when | server RSS MB | temp folders |", "|---|---|---|",
+            f"| after warm-up | {_rss(result['before'])} | {_temp(result['before'])} |"]
+    for rnd in result["rounds"]:
+        peak = rnd["server_peak_during_round"]
+        out.append(f"| during round {rnd['round']} (peak) | {_rss({'server': peak})} | |")
+        out.append(f"| after round {rnd['round']} | {_rss(rnd['after'])} | {_temp(rnd['after'])} |")
+    for rnd in result["rounds"]:
+        t = rnd["training"]
+        if t:
+            out.append(f"\nRound {rnd['round']} training: started training after {t['training_after_s']} s; "
+                       f"model {t['model']}; status: {t['status'] or t['error']}")
+        for message, count in list(rnd["errors"].items())[:10]:
+            out.append(f"Round {rnd['round']} error x{count}: {message}")
+    log = result.get("server_log")
+    if log:
+        out.append(f"\nServer log: {log['lines']} error/warning lines, {log['tracebacks']} tracebacks"
+                   + ("".join(f"\n    {line}" for line in log["first"]) if log["first"] else ""))
+    if result.get("app_startup_seconds") is not None:
+        out.append(f"\nApp startup (python app.py until it answered): {result['app_startup_seconds']:.1f} s")
+    load = result.get("load_average_1min")
+    if load:
+        out.append(f"Load average during the run: median {load['median']}, max {load['max']} "
+                   f"(machine has {result['machine']['cores']} cores)")
+    return "\n".join(out)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    parser.add_argument("--clients", type=int,
+                        help=f"students at once, each its own session (default {FULL['clients']})")
+    parser.add_argument("--calls", type=int, help=f"calls per client per round (default {FULL['calls']})")
+    parser.add_argument("--rounds", type=int,
+                        help=f"rounds of load, a new set of clients each (default {FULL['rounds']})")
+    parser.add_argument("--train-seconds", type=float,
+                        help="the /train run during each round, in seconds; 0: no training "
+                             f"(default {FULL['train_seconds']:g})")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: {clients} clients x {calls} calls, {rounds} round, {train_seconds:g} s "
+                             "training (options given explicitly win)".format(**QUICK))
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help="comma-separated model names to use (default: %(default)s)")
+    parser.add_argument("--grid", type=int, default=8, help="/sample grid size, images per side (default 8: 64 images)")
+    parser.add_argument("--interpolate-share", type=float, default=0.2,
+                        help="share of calls that are /interpolate (default 0.2: 1 in 5)")
+    parser.add_argument("--walk-steps", type=int, default=16, help="frames per /interpolate walk (default 16)")
+    parser.add_argument("--spread", type=int, default=3,
+                        help="seeds the class picks from at each step around the shared slider position "
+                             "(1: everyone asks for the same grid; default 3)")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds each client waits between calls (default 0)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="a call without an answer after this many seconds counts as an error (default 120)")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds to wait after a round before measuring memory and temp folders (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the lesson and of the clients' choices")
+    parser.add_argument("--url", help="load an app already running here (default: start python app.py)")
+    parser.add_argument("--pid", type=int, help="with --url: the app's process id, to report its memory")
+    parser.add_argument("--temp-dir", action="append", default=[],
+                        help="with --url: a temp folder of the app to measure (repeatable)")
+    parser.add_argument("--checkpoints", help="pretrained models folder for the app (default: checkpoints/)")
+    parser.add_argument("--data-dir", help="MNIST folder for the app (default: $GENAI_DATA_DIR, else ../shared/...)")
+    parser.add_argument("--keep", action="store_true", help="keep the app's temp folders and log, and print where")
+    parser.add_argument("--json", help="where to write the figures (default: benchmarks/results/load-<date>.json)")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.models = [name.strip() for name in args.models.split(",") if name.strip()]
+    if args.clients < 1 or args.calls < 1 or args.rounds < 1 or not args.models:
+        parser.error("--clients, --calls and --rounds must be at least 1, and --models must name a model")
+    if not 0 <= args.interpolate_share <= 1:
+        parser.error("--interpolate-share must be between 0 and 1")
+    if args.url is None and (args.pid or args.temp_dir):
+        parser.error("--pid and --temp-dir describe an app given with --url")
+    return args
+
+
+def warm_up(make_client, models, grid, walk_steps):
+    """Check the models exist, then draw one grid and one walk with each, so every model is loaded."""
+    client = make_client()
+    try:
+        _, picker, *_ = client.predict("mnist", None, None, None, api_name="/refresh")
+        offered = [value for _, value in picker["choices"]]
+        missing = [name for name in models if name not in offered]
+        if missing:
+            raise SystemExit(f"error: the app has no model {', '.join(missing)}; it offers: {', '.join(offered)}")
+        started = time.perf_counter()
+        for model in models:
+            client.predict(model, 0, grid, "all", 1.0, api_name="/sample")
+            client.predict(model, "seeds", 0, 1, 0, 0, None, None, walk_steps, "slerp", "0", api_name="/interpolate")
+        return time.perf_counter() - started
+    finally:
+        client.close()
+
+
+def main(argv=None, progress=print):
+    args = parse_args(argv)
+    from gradio_client import Client
+
+    data_dir = find_data_dir(args.data_dir)
+    if args.url is None and data_dir is not None and not data_dir.is_dir():
+        raise SystemExit(f"error: no MNIST folder at {data_dir}")
+    scratch = Path(tempfile.mkdtemp(prefix="genai-load-"))
+    downloads = scratch / "client-downloads"  # what the clients fetch: not the server's temp folder
+    downloads.mkdir()
+    app, url, pid, temp_dirs = None, args.url, args.pid, [Path(p) for p in args.temp_dir]
+    result = {"benchmark": "load_test",
+              "what": "N gradio_client sessions at once, mixed /sample and /interpolate, one /train running; "
+                      "latency per call (queue + work + download), server RSS (/proc) and temp folder size",
+              "command": " ".join(["benchmarks/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
+              "options": {key: getattr(args, key) for key in ("clients", "calls", "rounds", "train_seconds", "models",
+                                                              "grid", "interpolate_share", "walk_steps", "spread",
+                                                              "pause", "timeout", "settle", "seed")},
+              "mode": "quick" if args.quick else "full",
+              "machine": machine_info("cpu")}
+    try:
+        if url is None:
+            progress("Starting python app.py ...")
+            # the server caps a run at GENAI_MAX_TRAIN_SECONDS (600 s unless set): raise it only if asked for more
+            max_train = args.train_seconds + 60 if args.train_seconds > 600 else None
+            app = App(scratch, data_dir, args.checkpoints, max_train)
+            url, pid, temp_dirs = app.url, app.pid, app.temp_dirs
+            result["app_startup_seconds"] = round(app.startup_seconds, 2)
+            progress(f"  answered after {app.startup_seconds:.1f} s on {url}")
+        make_client = lambda: Client(url, verbose=False, analytics_enabled=False,  # noqa: E731
+                                     download_files=str(downloads))
+        with LoadMonitor() as load:
+            progress("Warming up (one /sample and one /interpolate per model) ...")
+            result["warm_up_seconds"] = round(warm_up(make_client, args.models, args.grid, args.walk_steps), 2)
+            result["before"] = snapshot(pid, temp_dirs)
+            result["rounds"] = []
+            for number in range(1, args.rounds + 1):
+                progress(f"Round {number}: {args.clients} clients x {args.calls} calls"
+                         + (f", training {args.train_seconds:g} s" if args.train_seconds else ""))
+                result["rounds"].append(run_round(
+                    number, make_client, args.models, args.clients, args.calls, seed=args.seed, spread=args.spread,
+                    interpolate_share=args.interpolate_share, grid=args.grid, walk_steps=args.walk_steps,
+                    train_seconds=args.train_seconds, timeout=args.timeout, pause=args.pause, settle=args.settle,
+                    pid=pid, temp_dirs=temp_dirs, progress=progress))
+        result["load_average_1min"] = load.summary()
+        result["machine"]["load_average_1min_at_end"] = load_average()
+    finally:
+        if app is not None:
+            app.stop()
+            result["server_log"] = log_problems(app.log_path.read_text(errors="replace"))
+        if args.keep:
+            progress(f"Kept the app's temp folders and log in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    print("\n" + report(result))
+    path = Path(args.json) if args.json else RESULTS_DIR / (
+        f"load-{time.strftime('%Y-%m-%d-%H%M%S')}{'-quick' if args.quick else ''}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nWrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Tests for genai.ui.session: what a visitor keeps is bounded, freed when unused, and found again
+after a reload; a killed server's leftovers are removed by the next one."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from genai.models import create_model
+from genai.ui import model_store, session as sessions
+from genai.ui.errors import AppError
+from genai.ui.session import SESSIONS, Session, end_session, restore_session
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def keep_models(session, count, family="vae"):
+    names = []
+    for _ in range(count):
+        name = session.new_model_name(family, "mlp", False)
+        model = create_model(family, "mlp", seed=0, latent_dim=4)
+        model.train()
+        model.training_step(torch.rand(4, 1, 28, 28), None, model.configure_optimizers(1e-3), torch.Generator())
+        entry, dropped = session.keep(name, model, dataset="mnist", steps=1, training={})
+        names.append((name, entry, dropped))
+    return names
+
+
+def test_a_session_keeps_at_most_n_models_dropping_the_oldest_with_its_files(monkeypatch):
+    monkeypatch.setenv("GENAI_SESSION_MAX_MODELS", "2")
+    session = Session()
+    kept = keep_models(session, 3)
+    (first, first_entry, _), _, (_, _, dropped) = kept
+    assert dropped == [first] and list(session.models) == [kept[1][0], kept[2][0]]
+    assert not first_entry.folder.exists() and not first_entry.archive.exists()
+    assert all(p.grad is None and not p.requires_grad for p in kept[2][1].model.parameters())  # no gradients kept
+    session.cleanup()
+
+
+def test_a_session_is_bounded_in_bytes_too(monkeypatch):
+    monkeypatch.setenv("GENAI_SESSION_MAX_MB", "5")  # one MLP VAE holds about 4 MB of weights
+    session = Session()
+    kept = keep_models(session, 2)
+    assert list(session.models) == [kept[1][0]] and kept[1][2] == [kept[0][0]]
+    session.cleanup()
+
+
+def test_sessions_are_freed_after_their_tabs_close_or_when_unused_but_never_while_training(monkeypatch):
+    monkeypatch.setenv("GENAI_SESSION_GRACE_SECONDS", "60")
+    monkeypatch.setenv("GENAI_SESSION_TTL_SECONDS", "600")
+    closed, api_client, training, reloaded = Session(), Session(), Session(), Session()
+    for session in (closed, api_client, training, reloaded):
+        keep_models(session, 1)
+    restore_session(closed, None)
+    end_session(closed)  # its only tab closed
+    restore_session(reloaded, None)
+    key = reloaded.key
+    end_session(reloaded)  # a reload: the old tab closes ...
+    assert restore_session(Session(), key)[0] is reloaded  # ... and the new tab finds the same session
+    training.controls().busy.acquire()
+    now = time.monotonic()
+    SESSIONS.sweep(now + 30)
+    assert not closed.expired
+    SESSIONS.sweep(now + 120)
+    assert closed.expired and not closed.models and not api_client.expired and not reloaded.expired
+    SESSIONS.sweep(now + 1200)  # unused for longer than the time-to-live: the API client's too
+    assert api_client.expired and not training.expired and training.models
+    training.controls().busy.release()
+    for session in (training, reloaded):
+        session.cleanup()
+
+
+def test_a_visitor_whose_session_was_freed_gets_a_clear_message(monkeypatch, tmp_path):
+    monkeypatch.setenv("GENAI_CHECKPOINTS_DIR", str(tmp_path))
+    session = Session()
+    name = keep_models(session, 1)[0][0]
+    session.cleanup()
+    session.expired = True
+    with pytest.raises(AppError, match="is gone: this session's models were freed"):
+        model_store.find(name, session)
+
+
+def test_a_reload_key_that_is_unknown_or_not_a_key_starts_a_new_session():
+    fresh = Session()
+    for bad in (None, "", "0" * 32, 42, ["x"]):
+        assert restore_session(fresh, bad)[0] is fresh
+    fresh.cleanup()
+
+
+def test_leftover_folders_of_dead_servers_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"genai-app-{dead.stdout.strip()}-abc"
+    mine = tmp_path / f"genai-app-{os.getpid()}-def"
+    other = tmp_path / "genai-app-notes"
+    for folder in (gone, mine, other):
+        folder.mkdir()
+    sessions.remove_leftovers(tmp_path)
+    assert not gone.exists() and mine.exists() and other.exists()
+
+
+def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist_dir):
+    """How a Space restarts the app: its session folders and Gradio's files do not stay behind."""
+    import socket
+
+    from gradio_client import Client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GENAI_DATA_DIR": str(mnist_dir),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        client = None
+        for _ in range(120):
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "client"))
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(0.5)
+        assert client is not None, "the app did not start"
+        client.submit("mnist", "vae", "mlp", False, 8, 5, 64, 1e-3, 1.0, 0, 2, api_name="/train").result()
+        assert list(tmp_path.glob("genai-app-*/session-*/my-vae-mlp-1/model.safetensors"))
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert not list(tmp_path.glob("genai-app-*"))
+    assert not list((tmp_path / "gradio").rglob("*.zip"))
