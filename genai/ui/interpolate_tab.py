@@ -17,7 +17,8 @@ from . import datasets, model_store, settings
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, whole_number
-from .pictures import digit_from_upload, enlarge
+from .pictures import digit_from_upload, enlarge, png_file
+from .session import pictures_folder
 
 SOURCES = [("two seeds", "seeds"), ("two test digits (VAE)", "test digits"), ("two uploaded images (VAE)", "uploads")]
 MAX_STEPS = 64
@@ -88,10 +89,10 @@ def interpolate_walk(model_name, source, seed_a, seed_b, index_a, index_b, uploa
     gif.write_bytes(gif_bytes(frames))
     middle = len(frames) // 2
     return (
-        enlarge(strip(frames), STRIP_SCALE),
+        png_file(enlarge(strip(frames), STRIP_SCALE), pictures_folder()),
         str(gif),
         gr.update(maximum=len(frames) - 1, value=middle),
-        enlarge(frames[middle], FRAME_SCALE),
+        png_file(enlarge(frames[middle], FRAME_SCALE), pictures_folder()),
         frames,
         session,
     )
@@ -102,7 +103,7 @@ def show_frame(frames, index):
     if frames is None:
         raise AppError("Make a walk first (press Interpolate).")
     index = whole_number(index, "The frame", 0, len(frames) - 1)
-    return enlarge(frames[index], FRAME_SCALE)
+    return png_file(enlarge(frames[index], FRAME_SCALE), pictures_folder())
 
 
 def source_changed(source):

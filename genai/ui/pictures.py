@@ -5,6 +5,10 @@ centred in a 28x28 frame. An uploaded photo or drawing is brought to the same fo
 so a VAE can encode it like one of its training images.
 """
 
+import hashlib
+import os
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +85,39 @@ def enlarge(image, scale):
     """A uint8 array or PIL image, scaled up with sharp pixels (for display and download)."""
     picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
     return picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+
+
+def png_file(image, folder):
+    """image (PIL) as a PNG file in folder, named by its content, written once; returns the path as str.
+
+    Thirty visitors asking for the same grid get the same file: it is encoded once and never
+    rewritten while it may be read (Gradio rewrites a PIL result's file on every request, which
+    a concurrent download of that same file can catch half-written). Written under a temporary
+    name, then renamed into place.
+    """
+    digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:32]
+    path = Path(folder) / f"{digest}.png"
+    if path.exists():
+        os.utime(path)  # recently used: not removed by remove_old_files for a while
+        return str(path)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{digest}.", suffix=".png")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            image.save(file, format="PNG")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return str(path)
+
+
+def remove_old_files(folder, max_age_seconds):
+    """Delete files in folder not used for max_age_seconds (the app's file time-to-live)."""
+    cutoff = time.time() - max_age_seconds
+    for path in Path(folder).glob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass

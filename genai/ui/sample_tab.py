@@ -15,8 +15,9 @@ from . import model_store, settings
 from .errors import friendly
 from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
-from .pictures import enlarge
+from .pictures import enlarge, png_file
 from .result_cache import ResultCache
+from .session import pictures_folder
 
 MAX_GRID_SIDE = 12
 RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_SAMPLE_CACHE_MB", 64) * 2**20)  # shared by every visitor
@@ -59,7 +60,8 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, session):
         images = sample(entry.model, seed, count, labels=label, temperature=temperature)
         return enlarge(grid(images, columns=columns), DISPLAY_SCALE)
 
-    return RESULTS.get_or_make(("sample", entry.token, seed, count, columns, label, temperature), draw)
+    picture = RESULTS.get_or_make(("sample", entry.token, seed, count, columns, label, temperature), draw)
+    return png_file(picture, pictures_folder())
 
 
 def model_info(model_name, session):

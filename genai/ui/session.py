@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_metadata, save_model
 from . import settings
+from .pictures import remove_old_files
 
 log = logging.getLogger("genai.ui")
 
@@ -51,6 +52,12 @@ def app_folder():
             _app_folder = Path(tempfile.mkdtemp(prefix=f"genai-app-{os.getpid()}-"))
             atexit.register(shutil.rmtree, _app_folder, ignore_errors=True)
         return _app_folder
+
+
+def pictures_folder():
+    """Where the app writes the pictures it hands out (pictures.png_file); old ones are swept away."""
+    SESSIONS.start_sweeping()
+    return app_folder() / "pictures"
 
 
 def remove_leftovers(temp_root):
@@ -258,6 +265,7 @@ class SessionRegistry:
                     time.sleep(every_seconds)
                     try:
                         self.sweep()
+                        remove_old_files(pictures_folder(), settings.file_ttl_seconds())
                     except Exception:  # noqa: BLE001 - the sweeper must outlive any one bad session
                         log.exception("Sweeping sessions failed")
 
