@@ -14,11 +14,26 @@ import sys
 if (os.cpu_count() or 1) <= 2:
     os.environ.setdefault("GENAI_CPU_THREADS", "1")
 
+
+def cap_malloc_arenas(count=2):
+    """glibc gives each busy thread its own memory arena; a server whose worker threads come and go
+    then keeps growing (the load benchmark: +370 MB over two rounds of 30 clients, flat with 2 arenas).
+    Same as starting Python with MALLOC_ARENA_MAX=2; a no-op where glibc is not the C library."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-8, count)  # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
 from genai.ui import build_demo, launch_options  # noqa: E402
 
 demo = build_demo()
 
 if __name__ == "__main__":
+    cap_malloc_arenas()
     def stop(signum, frame):
         """A Space (or systemd, or docker stop) ends the server with SIGTERM: shut down as on Ctrl+C,
         so Gradio empties its file cache and the app's temporary folders are removed (atexit)."""

@@ -104,6 +104,27 @@ def process_tree_rss(pid):
     return {"rss_mb": round(total / 1024, 1), "processes": processes}
 
 
+def process_tree_cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process `pid` and its running children, or None."""
+    if pid is None:
+        return None
+    total = 0.0
+    for one in [pid, *_descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            if one == pid:
+                return None
+    return total
+
+
+def own_cpu_seconds():
+    """CPU seconds this load generator (all its client threads) has used so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def folder_usage(folders):
     """Size and number of files under `folders` (missing ones count as empty): {"mb", "bytes", "files"}, or None."""
     if not folders:
@@ -265,6 +286,58 @@ def distinct_requests(plans):
 # --- running the load ------------------------------------------------------------------------
 
 
+class RawHttpClient:
+    """A light client speaking the app's HTTP API directly, as a browser tab does (page load, then for each
+    call: POST /gradio_api/call/<name>, read the event stream, download the pictures it names).
+
+    gradio_client runs threads and an event loop per client; 30 of them on the server's own 2 cores use
+    more CPU than the server (see the CPU table). This client needs little, so the latencies say more
+    about the server. Same submit(...).result(timeout) shape as gradio_client.
+    """
+
+    def __init__(self, url):
+        self.url = url if url.endswith("/") else url + "/"
+        self.session_hash = "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(11))
+        with urllib.request.urlopen(self.url, timeout=60) as page:
+            page.read()
+
+    def submit(self, *args, api_name):
+        return _RawJob(self, api_name.strip("/"), args)
+
+    def close(self):
+        pass
+
+
+class _RawJob:
+    def __init__(self, client, name, args):
+        self.client, self.name, self.args = client, name, args
+
+    def cancel(self):
+        pass
+
+    def result(self, timeout=None):
+        base = f"{self.client.url}gradio_api/call/{self.name}"
+        body = json.dumps({"data": list(self.args), "session_hash": self.client.session_hash}).encode()
+        request = urllib.request.Request(base, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            event_id = json.loads(response.read())["event_id"]
+        event, data = None, None
+        with urllib.request.urlopen(f"{base}/{event_id}", timeout=timeout) as stream:
+            for line in stream.read().decode().splitlines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:"):
+                    data = line.split(":", 1)[1].strip()
+        if event != "complete":
+            raise RuntimeError(f"{event}: {data}"[:300])
+        outputs = json.loads(data)
+        for item in outputs:  # fetch the pictures, as the browser does
+            if isinstance(item, dict) and item.get("url"):
+                with urllib.request.urlopen(item["url"], timeout=timeout) as picture:
+                    picture.read()
+        return outputs
+
+
 def call(client, endpoint, args, timeout):
     """One call: (seconds, error message or None). A call still running after `timeout` s counts as an error."""
     start = time.perf_counter()
@@ -377,7 +450,7 @@ def error_counts(records):
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, interpolate_share=0.2, grid=8,
+def run_round(number, make_client, models, clients, calls, *, make_student=None, seed=0, spread=3, interpolate_share=0.2, grid=8,
               walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0, pid=None, temp_dirs=None,
               progress=print):
     """One round of load: the training run, then `clients` clients in parallel. Returns the round's figures.
@@ -388,6 +461,7 @@ def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, 
     steps = lesson(calls, models, rng)
     plans = [plan_calls(steps, models, random.Random(f"{seed}-{number}-{i}"), spread, interpolate_share, grid,
                         walk_steps) for i in range(clients)]
+    server_cpu_before, clients_cpu_before = process_tree_cpu_seconds(pid), own_cpu_seconds()
     with RssSampler(pid) as rss:
         training = None
         if train_seconds and train_seconds > 0:
@@ -398,7 +472,7 @@ def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, 
         t0 = time.perf_counter()
         train_offset = None if training is None else training.t0 - t0
         with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="student") as pool:
-            futures = [pool.submit(run_client, i, plan, make_client, t0, timeout, pause)
+            futures = [pool.submit(run_client, i, plan, make_student or make_client, t0, timeout, pause)
                        for i, plan in enumerate(plans)]
             records = [r for future in futures for r in future.result()]
         load_seconds = time.perf_counter() - t0
@@ -410,9 +484,16 @@ def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, 
             train_end = train_offset + train["wall_s"]
             train["calls_during_training"] = sum(
                 1 for r in records if r["endpoint"] != "connect" and r["start_s"] + r["latency_s"] <= train_end)
+    server_cpu_after, clients_cpu_after = process_tree_cpu_seconds(pid), own_cpu_seconds()
     time.sleep(settle)
     after = snapshot(pid, temp_dirs)
     summary = summarize_calls(records)
+    wall = time.perf_counter() - t0
+    cpu = {  # where the machine's CPU went during the round (a 2-core machine has 2 CPU-seconds per second)
+        "wall_s": round(wall, 2),
+        "server_cpu_s": None if server_cpu_before is None else round(server_cpu_after - server_cpu_before, 2),
+        "clients_cpu_s": round(clients_cpu_after - clients_cpu_before, 2),
+    }
     worked = summary.get("all", {}).get("ok", 0)
     return {
         "round": number,
@@ -426,6 +507,7 @@ def run_round(number, make_client, models, clients, calls, *, seed=0, spread=3, 
         "errors": error_counts(records),
         "training": train,
         "server_peak_during_round": rss.peak,
+        "cpu": cpu,
         "settle_seconds": settle,
         "after": after,
         "calls": records,
@@ -475,6 +557,12 @@ def report(result):
             during = f"{t['calls_during_training']} of {rnd['latency'].get('all', {}).get('calls', 0)}"
         out.append(f"| {rnd['round']} | {rnd['load_seconds']:.1f} | {rnd['throughput_calls_per_s']} "
                    f"| {rnd['distinct_requests']} of {rnd['planned_calls']} | {training} | {during} |")
+    out += ["", "| round | wall s | server CPU s (app + training) | load generator CPU s (the clients) |",
+            "|---|---|---|---|"]
+    for rnd in result["rounds"]:
+        c = rnd.get("cpu") or {}
+        out.append(f"| {rnd['round']} | {c.get('wall_s', '—')} | {c.get('server_cpu_s', '—')} "
+                   f"| {c.get('clients_cpu_s', '—')} |")
     out += ["", "| when | server RSS MB | temp folders |", "|---|---|---|",
             f"| after warm-up | {_rss(result['before'])} | {_temp(result['before'])} |"]
     for rnd in result["rounds"]:
@@ -534,6 +622,10 @@ def build_parser():
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds to wait after a round before measuring memory and temp folders (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the lesson and of the clients' choices")
+    parser.add_argument("--client", choices=("gradio", "raw"), default="gradio",
+                        help="gradio: each student a gradio_client.Client; raw: a light HTTP client per student "
+                             "(page load, /call, event stream, picture downloads), so the clients use less of "
+                             "the CPU they share with the server (default gradio)")
     parser.add_argument("--url", help="load an app already running here (default: start python app.py)")
     parser.add_argument("--pid", type=int, help="with --url: the app's process id, to report its memory")
     parser.add_argument("--temp-dir", action="append", default=[],
@@ -596,7 +688,7 @@ def main(argv=None, progress=print):
               "command": " ".join(["benchmarks/load_test.py", *(argv if argv is not None else sys.argv[1:])]),
               "options": {key: getattr(args, key) for key in ("clients", "calls", "rounds", "train_seconds", "models",
                                                               "grid", "interpolate_share", "walk_steps", "spread",
-                                                              "pause", "timeout", "settle", "seed")},
+                                                              "pause", "timeout", "settle", "seed", "client")},
               "mode": "quick" if args.quick else "full",
               "machine": machine_info("cpu")}
     try:
@@ -610,6 +702,8 @@ def main(argv=None, progress=print):
             progress(f"  answered after {app.startup_seconds:.1f} s on {url}")
         make_client = lambda: Client(url, verbose=False, analytics_enabled=False,  # noqa: E731
                                      download_files=str(downloads))
+        # The students (what is measured); warm-up and the training run always use gradio_client.
+        make_student = (lambda: RawHttpClient(url)) if args.client == "raw" else make_client  # noqa: E731
         with LoadMonitor() as load:
             progress("Warming up (one /sample and one /interpolate per model) ...")
             result["warm_up_seconds"] = round(warm_up(make_client, args.models, args.grid, args.walk_steps), 2)
@@ -619,7 +713,8 @@ def main(argv=None, progress=print):
                 progress(f"Round {number}: {args.clients} clients x {args.calls} calls"
                          + (f", training {args.train_seconds:g} s" if args.train_seconds else ""))
                 result["rounds"].append(run_round(
-                    number, make_client, args.models, args.clients, args.calls, seed=args.seed, spread=args.spread,
+                    number, make_client, args.models, args.clients, args.calls, make_student=make_student,
+                    seed=args.seed, spread=args.spread,
                     interpolate_share=args.interpolate_share, grid=args.grid, walk_steps=args.walk_steps,
                     train_seconds=args.train_seconds, timeout=args.timeout, pause=args.pause, settle=args.settle,
                     pid=pid, temp_dirs=temp_dirs, progress=progress))

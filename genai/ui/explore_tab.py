@@ -18,6 +18,7 @@ import torch
 
 from ..sampling import decode, grid, label_tensor, to_uint8
 from . import datasets, model_store, settings
+from .compute import compute_slot
 from .errors import friendly
 from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, NumberInput, digit_or_none, whole_number
@@ -114,7 +115,8 @@ def explore(model_name, seed, digit, session):
     seed = whole_number(seed, "The seed", 0, 2**32 - 1)
     test = datasets.get(model_store.dataset_of(entry), split="test")
     chosen = pick_test_digits(RECONSTRUCTIONS, seed, len(test))
-    recon = enlarge(reconstructions(model, test.images[chosen], test.labels[chosen]), 3)
+    with compute_slot():
+        recon = enlarge(reconstructions(model, test.images[chosen], test.labels[chosen]), 3)
     if model.latent_dim != 2:
         note = (
             f"**{entry.name}** has a {model.latent_dim}-D latent space. Reconstructions work for every VAE; "
@@ -130,8 +132,10 @@ def explore(model_name, seed, digit, session):
         "across the codes z = (z1, z2), z1 to the right and z2 upwards. Right: where the encoder puts "
         f"{min(SCATTER_POINTS, len(test)):,} test digits, colored by their label."
     )
-    table = scatter_table(model, test, list(test.class_names))
-    return recon, enlarge(manifold(model, label), 2), table, note
+    with compute_slot():
+        table = scatter_table(model, test, list(test.class_names))
+        latent_map = enlarge(manifold(model, label), 2)
+    return recon, latent_map, table, note
 
 
 def build(initial_choices):
@@ -162,6 +166,6 @@ def connect(tab, session, page):
     gr.on(
         [tab.button.click, tab.picker.change, tab.digit.change, page.select], on_gpu(friendly(explore)),
         tab.inputs + [session], tab.outputs, api_name="explore", concurrency_id="encode",
-        concurrency_limit=settings.compute_concurrency(), show_progress="minimal",
+        concurrency_limit=settings.request_concurrency(), show_progress="minimal",
         trigger_mode="always_last",
     )

@@ -12,6 +12,7 @@ import gradio as gr
 
 from ..sampling import MAX_SEED, grid, sample
 from . import model_store, settings
+from .compute import compute_slot
 from .errors import friendly
 from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
@@ -57,7 +58,8 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, session):
     temperature = number_in(temperature, "The temperature", 0.1, 2.0)
 
     def draw():
-        images = sample(entry.model, seed, count, labels=label, temperature=temperature)
+        with compute_slot():
+            images = sample(entry.model, seed, count, labels=label, temperature=temperature)
         return enlarge(grid(images, columns=columns), DISPLAY_SCALE)
 
     picture = RESULTS.get_or_make(("sample", entry.token, seed, count, columns, label, temperature), draw)
@@ -125,7 +127,7 @@ def connect(tab, session):
     gr.on(
         [tab.picker.change, tab.seed.change, tab.grid_size.change, tab.digit.change, tab.temperature.change],
         on_gpu(friendly(sample_grid)), tab_inputs, tab.image, api_name="sample", show_progress="hidden",
-        trigger_mode="always_last", concurrency_limit=settings.compute_concurrency(), concurrency_id="sample",
+        trigger_mode="always_last", concurrency_limit=settings.request_concurrency(), concurrency_id="sample",
     )
     tab.picker.change(friendly(model_info), [tab.picker, session], [tab.info, tab.digit], api_name="model_info",
                       show_progress="hidden", concurrency_limit=None)

@@ -53,11 +53,20 @@ def checkpoints_dir():
 
 
 def compute_concurrency():
-    """How many sampling (or interpolation, encoding) requests run at once: one per CPU core by default.
+    """How many forward passes (sampling, interpolation, encoding) run at once: one per CPU core by default.
 
-    More at once only makes them share the cores and all finish later; the rest wait in Gradio's queue.
+    More at once only makes them share the cores and all finish later (genai/ui/compute.py).
     """
     return env_int("GENAI_COMPUTE_CONCURRENCY", max(1, os.cpu_count() or 1))
+
+
+def request_concurrency():
+    """How many sampling / interpolation requests Gradio handles at once (the rest wait in its queue).
+
+    Higher than compute_concurrency: a request is mostly not computing (reading, answering from the
+    cache, sending the picture), and only its forward pass waits for a compute slot.
+    """
+    return 4 * compute_concurrency() + 4
 
 
 def train_concurrency():
