@@ -171,7 +171,7 @@ def test_training_streams_progress_and_then_its_model_samples(client, tmp_path):
     job = train(client, family="vae", max_steps=60)
     updates = list(job)
     final = job.result()
-    progress, losses, preview, status, name, download = final[:6]
+    progress, losses, preview, status, name = final[:5]
     assert name == "my-vae-mlp-1"
     assert "step 60 of 60" in progress and "Finished 60 steps" in status
 
@@ -188,7 +188,8 @@ def test_training_streams_progress_and_then_its_model_samples(client, tmp_path):
     # The download is a checkpoint folder that genai can load.
     from genai.checkpoints import load_model
 
-    with zipfile.ZipFile(download["value"]) as bundle:
+    download = client.predict(name, api_name="/download")["value"]  # the .zip is handed out only when asked for
+    with zipfile.ZipFile(download) as bundle:
         assert sorted(bundle.namelist()) == ["my-vae-mlp-1/config.json", "my-vae-mlp-1/model.safetensors"]
         bundle.extractall(tmp_path)
     model, metadata = load_model(tmp_path / "my-vae-mlp-1")
@@ -213,6 +214,8 @@ def test_two_visitors_training_at_once_never_see_each_others_models(new_client):
         sample(alice, "my-vae-mlp-1")
     with pytest.raises(AppError, match="no model called 'my-gan-mlp-1'"):
         sample(bob, "my-gan-mlp-1")
+    with pytest.raises(AppError, match="Train a model first"):
+        bob.predict("my-gan-mlp-1", api_name="/download")  # nobody downloads another visitor's model
 
 
 def test_one_training_per_visitor_and_stop_keeps_the_model(client):

@@ -183,6 +183,8 @@ def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_m
     page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Your model is')")
     name = page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
     assert name.startswith("my-vae-mlp")
+    page.locator("#train-download").click()  # the .zip is made available when asked for
+    page.locator("#train-download-file").get_by_text(f"{name}.zip").first.wait_for()
 
     page.reload()  # a student's browser reloads the page: the model they trained is still theirs
     open_tab(page, "Sample")

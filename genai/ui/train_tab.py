@@ -10,6 +10,7 @@ ends (or is stopped) the model is saved in the visitor's private folder, offered
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -121,7 +122,8 @@ class TrainTab:
     preview: gr.Image
     status: gr.Markdown
     model_name: gr.Textbox
-    download: gr.DownloadButton
+    download: gr.Button
+    download_file: gr.File
     inputs: list
 
 
@@ -272,7 +274,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         "or download it." + dropped_note(dropped)
     )
     update[ui["model_name"]] = name
-    update[ui["download"]] = gr.update(value=str(entry.archive), interactive=True, label=f"Download {name}.zip")
+    update[ui["download"]] = gr.update(value=f"Download {name}.zip", interactive=True)
     for picker in ui["pickers"]:
         keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
         update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
@@ -289,6 +291,20 @@ def dropped_note(dropped):
     return (f" To make room, your oldest model{'s' if len(dropped) > 1 else ''} ({', '.join(dropped)}) "
             f"{'were' if len(dropped) > 1 else 'was'} removed: each visitor keeps at most "
             f"{settings.session_max_models()} models. Download a model to keep it.")
+
+
+@friendly
+def download_model(model_name, session):
+    """The .zip of a model this visitor trained, handed out only when asked for.
+
+    (Handing it out at the end of every run would copy each model into Gradio's file cache, even
+    the many nobody downloads: a visitor training 1-step models back to back filled gigabytes.)
+    """
+    entry = session.models.get(model_name) if model_name else None
+    if entry is None or entry.archive is None or not Path(entry.archive).is_file():
+        raise AppError("Train a model first: its download appears here when the run ends.")
+    session.touch()
+    return gr.update(value=str(entry.archive), visible=True, label=f"{model_name}.zip: config.json + model.safetensors")
 
 
 @friendly
@@ -314,7 +330,8 @@ def mark_waiting(session):
     controls = session.controls()
     if not controls.busy.locked():
         controls.waiting, controls.cancel_waiting = True, False
-    return gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ..."
+    return (gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ...",
+            gr.update(visible=False, value=None))  # the previous model's download
 
 
 def buttons_after_run(session):
@@ -405,7 +422,9 @@ def build():
             status = gr.Markdown(label="Status", show_label=False, elem_id="train-status")
             with gr.Row(equal_height=True):
                 model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")
-                download = gr.DownloadButton("Download model (.zip)", interactive=False, elem_id="train-download")
+                download = gr.Button("Download model (.zip)", interactive=False, elem_id="train-download")
+            download_file = gr.File(label="Your model: config.json + model.safetensors", visible=False,
+                                    interactive=False, elem_id="train-download-file")
             gr.Markdown(
                 f"Runs on **{describe(model_store.app_device())}**. A run stops after at most **{clock(cap)}** "
                 f"(the server's `GENAI_MAX_TRAIN_SECONDS`). {settings.train_concurrency()} runs can happen at once "
@@ -430,7 +449,7 @@ def build():
                      concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
-        preview=preview, status=status, model_name=model_name, download=download,
+        preview=preview, status=status, model_name=model_name, download=download, download_file=download_file,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
     )
 
@@ -457,7 +476,8 @@ def connect(tab, session, pickers, vae_pickers=()):
 
     components = [value for key, value in outputs.items() if key not in ("pickers", "vae_pickers")] + list(pickers)
     pressed = tab.start.click(
-        mark_waiting, session, [tab.start, tab.stop, tab.status], api_visibility="private", show_progress="hidden",
+        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file], api_visibility="private",
+        show_progress="hidden",
         concurrency_limit=None,
     )
     started = pressed.then(
@@ -472,4 +492,6 @@ def connect(tab, session, pickers, vae_pickers=()):
                  concurrency_limit=None)
     started.failure(buttons_after_failure, session, [tab.start, tab.stop, tab.status], api_visibility="private",
                     show_progress="hidden", concurrency_limit=None)
+    tab.download.click(download_model, [tab.model_name, session], tab.download_file, api_name="download",
+                       concurrency_limit=None, show_progress="hidden")
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
