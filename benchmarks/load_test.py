@@ -193,9 +193,11 @@ class App:
         self.log_path = scratch / "app.log"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}/"
+        # No GRADIO_TEMP_DIR: the app then keeps Gradio's files in its own folder under TMPDIR (and sweeps it),
+        # as it does on a Space; both are measured.
         env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
-               "GRADIO_TEMP_DIR": str(self.gradio_temp), "TMPDIR": str(self.tmp),
-               "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+               "TMPDIR": str(self.tmp), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+        env.pop("GRADIO_TEMP_DIR", None)
         if data_dir:
             env["GENAI_DATA_DIR"] = str(data_dir)
         if checkpoints:

@@ -135,3 +135,18 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist
             server.kill()
     assert not list(tmp_path.glob("genai-app-*"))
     assert not list((tmp_path / "gradio").rglob("*.zip"))
+
+
+def test_old_files_are_swept_from_the_apps_folders_and_new_ones_kept(tmp_path):
+    from genai.ui.pictures import remove_old_files
+
+    old, new = tmp_path / "a" / "image.png", tmp_path / "b" / "image.png"
+    for path in (old, new):
+        path.parent.mkdir()
+        path.write_bytes(b"png")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    remove_old_files(tmp_path, 600)  # not recursive: only files directly in the folder
+    assert old.exists()
+    remove_old_files(tmp_path, 600, recursive=True)
+    assert not old.exists() and new.exists()

@@ -6,12 +6,13 @@ Session, held in a gr.State; the pretrained models are shared through model_stor
 """
 
 import importlib.util
+import os
 
 import gradio as gr
 
 from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly
-from .session import Session, end_session, restore_session
+from .session import Session, end_session, private_gradio_folder, restore_session
 
 TITLE = "genai — watch generative models learn"
 # The Evaluate tab shows genai.metrics' figures; it appears when that module is part of genai.
@@ -42,6 +43,8 @@ def first_walk(*args):
 
 def build_demo():
     """Build the app. Nothing heavy happens here: models and data load when first used."""
+    if not os.environ.get("GRADIO_TEMP_DIR"):  # Gradio's files in a folder of the app's own (see session.py)
+        os.environ["GRADIO_TEMP_DIR"] = str(private_gradio_folder())
     initial = model_store.choices(None)
     ttl = settings.file_ttl_seconds()
     # Files the app hands out (grids, GIFs, downloads) are deleted once they are `ttl` seconds old.

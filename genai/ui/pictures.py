@@ -112,10 +112,10 @@ def png_file(image, folder):
     return str(path)
 
 
-def remove_old_files(folder, max_age_seconds):
-    """Delete files in folder not used for max_age_seconds (the app's file time-to-live)."""
+def remove_old_files(folder, max_age_seconds, recursive=False):
+    """Delete files in folder (and its subfolders, if recursive) not used for max_age_seconds."""
     cutoff = time.time() - max_age_seconds
-    for path in Path(folder).glob("*"):
+    for path in Path(folder).glob("**/*" if recursive else "*"):
         try:
             if path.is_file() and path.stat().st_mtime < cutoff:
                 path.unlink()

@@ -54,6 +54,18 @@ def app_folder():
         return _app_folder
 
 
+def private_gradio_folder():
+    """Gradio's file cache for this server, inside the app's own folder (set by build_demo unless
+    GRADIO_TEMP_DIR is given). Gradio deletes the files it tracks after the file TTL, but keeps the
+    outputs of streaming events (every live training preview) until the server stops; the sweeper
+    removes old files from this folder, which no other app shares."""
+    return app_folder() / "gradio"
+
+
+def owns_gradio_folder():
+    return Path(os.environ.get("GRADIO_TEMP_DIR", "")) == private_gradio_folder()
+
+
 def pictures_folder():
     """Where the app writes the pictures it hands out (pictures.png_file); old ones are swept away."""
     SESSIONS.start_sweeping()
@@ -266,6 +278,8 @@ class SessionRegistry:
                     try:
                         self.sweep()
                         remove_old_files(pictures_folder(), settings.file_ttl_seconds())
+                        if owns_gradio_folder():
+                            remove_old_files(private_gradio_folder(), settings.file_ttl_seconds(), recursive=True)
                     except Exception:  # noqa: BLE001 - the sweeper must outlive any one bad session
                         log.exception("Sweeping sessions failed")
 
