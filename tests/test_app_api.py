@@ -339,6 +339,13 @@ def test_a_model_loaded_from_the_hub_samples_like_its_files_and_only_for_this_vi
     assert np.array_equal(sample(alice, "teacher/tiny-vae", seed=9), sample(alice, "tiny-vae", seed=9))
 
 
+def test_a_hub_id_works_wherever_a_model_name_does(client, server):
+    folder = Path(server.folder) / "checkpoints" / "tiny-gan"
+    server.hub.plant("teacher/typed-in", {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")})
+    assert np.array_equal(sample(client, "teacher/typed-in", seed=4), sample(client, "tiny-gan", seed=4))
+    assert "teacher/typed-in" in picker_names(client)[0]  # it joined this visitor's pickers
+
+
 @pytest.mark.parametrize("model_id, message", [
     ("teacher/nothing", "There is no model teacher/nothing on the Hugging Face Hub"),
     ("not an id", "is not a Hub model id: give it as user/name"),

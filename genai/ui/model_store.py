@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_checkpoint, is_checkpoint, load_model
 from ..data import DISPLAY_NAMES
+from ..hub import parse_model_id
 from ..device import pick_device
 from ..models import FAMILIES
 from . import settings
@@ -191,6 +192,11 @@ def find(name, session):
     pretrained = pretrained_folders()
     if name in pretrained:
         return load_pretrained(name, pretrained[name])
+    if session is not None and isinstance(name, str) and parse_model_id(name) is not None:
+        from .hub_tab import load_from_hub  # a Hub id typed into a picker (or sent by an API client)
+
+        load_from_hub(name, session)
+        return session.models[name]
     available = [value for _, value in choices(session)]
     if not available:
         raise AppError(no_models_message())
