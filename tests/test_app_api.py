@@ -167,6 +167,42 @@ def test_a_file_that_is_not_an_image_is_refused_clearly(client, tmp_path):
     assert sample(client).size > 0
 
 
+def png_declaring(width, height):
+    """A 60-byte PNG whose header declares width x height pixels (a decompression bomb's first step)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+
+
+def test_a_picture_declaring_too_many_pixels_is_refused_before_decoding(client, server, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_declaring(13000, 13000))  # 169 million pixels: 2.3 GB once decoded as floats
+    with pytest.raises(AppError, match="bomb.png is 13000x13000 pixels; pictures up to 4096x4096 are accepted"):
+        client.predict("tiny-vae", "uploads", 0, 0, 0, 0, handle_file(str(bomb)), handle_file(str(bomb)), 5,
+                       "lerp", "0", api_name="/interpolate")
+    assert sample(client).size > 0
+
+
+def test_uploads_above_the_size_limit_are_refused(client, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(png_declaring(28, 28) + b"\0" * (6 * 2**20))  # 6 MB; the app accepts up to 5 MB
+    with pytest.raises(Exception, match="(?i)exceeds the maximum|too large|file size"):
+        client.predict("tiny-vae", "uploads", 0, 0, 0, 0, handle_file(str(big)), handle_file(str(big)), 5,
+                       "lerp", "0", api_name="/interpolate")
+    assert sample(client).size > 0
+
+
+def test_dataset_messages_never_show_the_servers_paths(client, mnist_dir):
+    for name in ("mnist", "fashion-mnist"):
+        status = client.predict(name, api_name="/dataset_status")
+        assert str(mnist_dir) not in status and str(Path(mnist_dir).parent) not in status, status
+
+
 def test_training_streams_progress_and_then_its_model_samples(client, tmp_path):
     job = train(client, family="vae", max_steps=60)
     updates = list(job)
@@ -344,6 +380,19 @@ def test_a_hub_id_works_wherever_a_model_name_does(client, server):
     server.hub.plant("teacher/typed-in", {name: (folder / name).read_bytes() for name in ("config.json", "model.safetensors")})
     assert np.array_equal(sample(client, "teacher/typed-in", seed=4), sample(client, "tiny-gan", seed=4))
     assert "teacher/typed-in" in picker_names(client)[0]  # it joined this visitor's pickers
+
+
+def test_a_hub_model_whose_weights_do_not_fit_is_named_without_server_paths(client, server):
+    import json
+
+    folder = Path(server.folder) / "checkpoints" / "tiny-vae"
+    config = json.loads((folder / "config.json").read_text())
+    config["config"]["latent_dim"] = 3  # the weights have a 2-D latent space
+    server.hub.plant("teacher/mismatch", {"config.json": json.dumps(config).encode(),
+                                          "model.safetensors": (folder / "model.safetensors").read_bytes()})
+    with pytest.raises(AppError, match="teacher/mismatch cannot be loaded: The weights in model.safetensors do not match") as error:
+        client.predict("teacher/mismatch", api_name="/load_from_hub")
+    assert "hub-cache" not in str(error.value) and str(server.folder) not in str(error.value)
 
 
 @pytest.mark.parametrize("model_id, message", [

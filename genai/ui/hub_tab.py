@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..checkpoints import load_model
+from ..checkpoints import CheckpointError, load_model
 from ..hub import download, parse_model_id, push
 from ..models import FAMILIES
 from . import model_store
@@ -56,7 +56,10 @@ def load_from_hub(model_id, session):
         return f"**{text}** is already loaded: pick it in the other tabs.", text
     repo_id, revision = parsed
     folder = download(repo_id, revision)
-    model, metadata = load_model(folder, model_store.app_device())
+    try:
+        model, metadata = load_model(folder, model_store.app_device())
+    except CheckpointError as error:  # name the model, not the server's cache folder
+        raise AppError(f"{text} cannot be loaded: " + str(error).replace(f"{folder}/", "").replace(str(folder), text)) from None
     if metadata.get("family") not in FAMILIES:
         raise AppError(f"{text} holds a {metadata.get('family')!r} model, not one genai can sample from.")
     model.eval().requires_grad_(False)
