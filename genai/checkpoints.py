@@ -79,7 +79,8 @@ def write_folder(directory, model, text_files):
     """Write the weights and text files into a temporary folder, then rename it into place."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    temporary = directory.parent / f".{directory.name}.saving-{uuid.uuid4().hex[:8]}"
+    remove_abandoned_saves(directory)
+    temporary = directory.parent / f".{directory.name}.saving-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     temporary.mkdir()
     try:
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
@@ -91,6 +92,24 @@ def write_folder(directory, model, text_files):
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return directory
+
+
+def remove_abandoned_saves(directory):
+    """Delete hidden .NAME.saving-<pid>-* folders left beside directory by a save whose process was killed."""
+    for leftover in Path(directory).parent.glob(f".{Path(directory).name}.saving-*"):
+        pid = leftover.name.rsplit(".saving-", 1)[1].split("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def move_into_place(temporary, directory):

@@ -319,3 +319,18 @@ def test_a_safetensors_header_that_is_not_genai_weights_is_refused(saved):
     header = json.dumps({"w": {"dtype": "F32", "shape": "not a shape", "data_offsets": [0, 4]}}).encode()
     (saved / WEIGHTS_FILE).write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
     refuse(saved, "is not a valid safetensors file")
+
+
+def test_a_save_killed_midway_leaves_nothing_the_next_save_does_not_remove(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    abandoned = tmp_path / f".gan.saving-{dead.stdout.strip()}-0123abcd"
+    abandoned.mkdir()
+    (abandoned / WEIGHTS_FILE).write_bytes(b"half a model")
+    running = tmp_path / f".gan.saving-{os.getppid()}-4567ef01"  # a save of a live process: left alone
+    running.mkdir()
+    save_model(stepped("gan", "mlp"), tmp_path / "gan")
+    assert not abandoned.exists() and running.exists() and is_checkpoint(tmp_path / "gan")

@@ -175,7 +175,7 @@ def picker_info(pairs):
 
 def no_models_message():
     return (
-        f"No models are available yet: no pretrained checkpoints were found in {settings.checkpoints_dir()} "
+        "No models are available yet: this server has no pretrained checkpoints (GENAI_CHECKPOINTS_DIR) "
         "and you have not trained one in this tab. Train one in the Train tab first."
     )
 

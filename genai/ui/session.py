@@ -27,7 +27,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, read_metadata, save_model
+from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, process_alive, read_metadata, save_model
 from . import settings
 from .pictures import remove_old_files
 
@@ -78,16 +78,6 @@ def remove_leftovers(temp_root):
         pid = folder.name.split("-")[2]
         if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def process_alive(pid):
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, but belongs to someone else
-    return True
 
 
 @dataclass
