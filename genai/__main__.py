@@ -15,16 +15,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from .checkpoints import CheckpointError, load_model, read_metadata, save_model
+from .checkpoints import load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
-from .device import DEVICE_CHOICES, DeviceError, describe, pick_device
+from .device import DEVICE_CHOICES, describe, pick_device
 from .hub import locate, parse_model_id
-from .models import ARCHS, FAMILIES, ModelError, create_model
+from .models import ARCHS, FAMILIES, create_model
 from .recipes import model_options, recipe
-from .sampling import SamplingError, interpolate, sample, save_images
-from .train import TrainingError, TrainSettings, train, training_record
+from .sampling import interpolate, sample, save_images
+from .train import TrainSettings, train, training_record
+from .user_errors import USER_ERRORS
 
-USER_ERRORS = (CheckpointError, DatasetError, DeviceError, ModelError, SamplingError, TrainingError)
 COMMANDS = {}
 
 

@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 
 from .classifier import as_float_images, default_classifier
-from .models.vae import kl_divergence, reconstruction_loss
 from .sampling import check_seed, decode, label_tensor, model_device
 
 
@@ -204,46 +203,13 @@ def label_agreement(model, n=1000, seed=0, classifier=None):
 # --- VAE figures ---------------------------------------------------------------------------------
 
 
-@torch.no_grad()
 def negative_elbo(model, images, labels=None, seed=0, batch_size=500):
-    """The VAE's negative ELBO in nats per image (lower is better), with beta = 1.
-
-        -ELBO(x) = E_q(z|x)[ -log p(x|z) ] + KL( q(z|x) || N(0, I) )
-                 =        reconstruction  +  KL
-
-    estimated with one seeded sample z = mu + sigma * eps, eps ~ N(0, I), per image, using
-    the model's own reconstruction_loss and kl_divergence (genai/models/vae.py), summed over
-    the 784 pixels and latent dimensions and averaged over images. beta is 1 whatever beta
-    the model was trained with, so this is the true bound: -ELBO >= -log p(x).
-
-    The pixels are Bernoulli variables, so the images should be 0 or 1: evaluate() passes the
-    test images binarized at 0.5 (binarize()), which makes this a bound on -log p(x) of
-    *binarized* MNIST, comparable with published figures (a plain VAE: 86.8 nats, Burda et al.
-    2015, on stochastically binarized MNIST; thresholding is a little easier). On grey levels the
-    same formula is a cross-entropy, not a likelihood.
-
-    Returns {"negative_elbo", "reconstruction", "kl"}, each in nats per image.
-    """
-    if model.family != "vae":
-        raise MetricsError("The ELBO is defined for VAEs only.")
-    device = model_device(model)
-    images = as_float_images(images)
-    generator = torch.Generator().manual_seed(check_seed(seed))
-    was_training = model.training
-    model.eval()
-    recon_sum = kl_sum = 0.0
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device)
-        y = None if labels is None else torch.as_tensor(labels[i:i + batch_size])
-        y = model.check_labels(y, len(x), device)
-        mu, logvar = model.encode(x, y)
-        eps = torch.randn(mu.shape, generator=generator).to(device)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        recon_sum += float(reconstruction_loss(model.decode_logits(z, y), x).sum())
-        kl_sum += float(kl_divergence(mu, logvar).sum())
-    model.train(was_training)
-    n = len(images)
-    return {"negative_elbo": (recon_sum + kl_sum) / n, "reconstruction": recon_sum / n, "kl": kl_sum / n}
+    """A model's negative ELBO in nats per image, with beta = 1: model.likelihood() (genai/models/vae.py
+    has the formula). Returns {"negative_elbo", "reconstruction", "kl", "likelihood"}."""
+    figures = model.likelihood(as_float_images(images), labels, seed=check_seed(seed), batch_size=batch_size)
+    if figures is None:
+        raise MetricsError(f"A {model.title} has no likelihood figure (the ELBO is a VAE's).")
+    return figures
 
 
 @torch.no_grad()
@@ -314,10 +280,6 @@ def psnr(images_a, images_b, data_range=1.0):
     return 10 * torch.log10(data_range**2 / mse)
 
 
-LIKELIHOOD = ("Bernoulli likelihood of the test images binarized at 0.5 (pixel > 127); "
-              "a plain VAE's bound on binarized MNIST is 86.8 nats (Burda et al. 2015)")
-
-
 def binarize(images):
     """Images with every pixel set to 0 or 1 at the threshold 0.5 (uint8: 127 < pixel)."""
     return (as_float_images(images) > 0.5).float()
@@ -365,10 +327,9 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
     if model.conditional:
         asked = np.arange(n_samples) % model.config.num_classes  # what generate_images asked for
         results["label_agreement"] = float((fake_probs.argmax(axis=1) == asked).mean())
-    if model.family == "vae":
-        labels = real_labels if model.conditional else None
-        results.update(negative_elbo(model, binarize(real), labels, seed=seed))
-        results["likelihood"] = LIKELIHOOD
+    labels = real_labels if model.conditional else None
+    results.update(model.likelihood(binarize(real), labels, seed=seed) or {})  # the family's own figure, if any
+    if model.can_encode:
         rebuilt = reconstructions(model, real, labels)
         results["ssim"] = float(ssim(rebuilt, real).mean())
         results["psnr"] = float(psnr(rebuilt, real).mean())

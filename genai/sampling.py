@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .images import to_uint8, to_unit
+
 MAX_SEED = 2**32 - 1
 MAX_IMAGES = 1024
 
@@ -79,15 +81,47 @@ def decode(model, z, labels=None):
     return to_uint8(images)
 
 
-def to_uint8(images):
-    """Float images in [0, 1], shape (N, 1, 28, 28) -> uint8 numpy (N, 28, 28)."""
-    return (images.clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
-
-
 def sample(model, seed, n=16, labels=None, temperature=1.0):
     """n images from the model for a seed: uint8 array (n, 28, 28)."""
     z = latent_noise(seed, n, model.latent_dim, temperature)
     return decode(model, z, label_tensor(model, labels, n))
+
+
+@torch.no_grad()
+def encode(model, images, labels=None, batch_size=500):
+    """The codes a model with an encoder maps images to (uint8 (N, 28, 28) or float): CPU tensor (N, latent_dim).
+
+    These are the starting points of a walk from real images. Models without an encoder (GANs)
+    raise SamplingError saying so.
+    """
+    check_encoder(model)
+    device = model_device(model)
+    images = to_unit(images)
+    labels = label_tensor(model, labels, len(images)) if labels is not None or model.conditional else None
+    was_training = model.training
+    model.eval()
+    codes = []
+    for start in range(0, len(images), batch_size):
+        y = None if labels is None else labels[start:start + batch_size].to(device)
+        codes.append(model.encode_mean(images[start:start + batch_size].to(device), y).cpu())
+    model.train(was_training)
+    return torch.cat(codes)
+
+
+@torch.no_grad()
+def reconstruct(model, images, labels=None, batch_size=500):
+    """What a model with an encoder redraws from images (decoding their codes): uint8 (N, 28, 28)."""
+    codes = encode(model, images, labels, batch_size)
+    labels = label_tensor(model, labels, len(codes)) if labels is not None or model.conditional else None
+    return decode(model, codes, labels)
+
+
+def check_encoder(model):
+    if not model.can_encode:
+        raise SamplingError(
+            f"A {model.title} has no encoder: it turns noise into images, but cannot turn an image back into a code. "
+            "Reconstructions and walks from real images need a model with an encoder (a VAE)."
+        )
 
 
 def grid(images, columns=None, padding=2, scale=1):

@@ -278,7 +278,7 @@ def test_explore_maps_a_2d_vae_and_explains_what_a_gan_lacks(client):
     assert "2-D latent space" in note
 
     recon, latent_map, scatter, note = client.predict("tiny-gan", 0, "0", api_name="/explore")
-    assert recon is None and latent_map is None and "is a GAN" in note and "no encoder" in note
+    assert recon is None and latent_map is None and "MLP GAN" in note and "no encoder" in note
 
 
 def test_importing_the_app_starts_nothing():

@@ -297,3 +297,39 @@ def test_every_config_field_of_every_model_has_a_checked_range():
 
     for cls in MODELS.values():
         assert {field.name for field in dataclasses.fields(cls.Config)} <= set(FIELD_RULES), cls.title
+
+
+# ---------------------------------------------------------------------------------------------
+# One interface: everything that differs between families is asked of the model, never branched on
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family,arch", [(f, a) for f in FAMILIES for a in ARCHS[f]])
+def test_every_model_answers_the_interface(family, arch):
+    from genai.metrics import binarize
+    from genai.sampling import SamplingError, encode, reconstruct
+
+    model = create_model(family, arch, seed=0, latent_dim=4)
+    assert set(model.plotted_losses) <= set(model.loss_names) and model.plotted_losses
+    assert "$" in model.explanation  # the formulas the Train tab shows
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    figures = model.likelihood(binarize(images), None, seed=0)
+    if model.can_encode:
+        assert encode(model, images).shape == (5, 4)
+        assert reconstruct(model, images).shape == (5, 28, 28)
+        assert figures["negative_elbo"] > 0 and "binarized" in figures["likelihood"]
+    else:
+        assert figures is None
+        with pytest.raises(SamplingError, match="has no encoder"):
+            encode(model, images)
+
+
+def test_the_app_and_the_metrics_never_branch_on_a_family():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "genai"
+    branch = re.compile(r"""(==|!=)\s*["'](gan|vae)["']|["'](gan|vae)["']\s*(==|!=)|family["')\]]*\s*(==|!=)""")
+    for path in [*(root / "ui").glob("*.py"), root / "metrics.py", root / "sampling.py"]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not branch.search(line), f"{path.name}:{number} branches on a family: {line.strip()}"

@@ -9,7 +9,7 @@ import threading
 
 import torch
 
-from .base import GenerativeModel, ModelConfig
+from .base import GenerativeModel, ModelConfig, ModelError
 from .gan import DCGAN, GAN, MLPGAN
 from .settings_check import FIELD_RULES, ConfigFieldError, check_config_fields
 from .vae import VAE, ConvVAE, MLPVAE
@@ -22,10 +22,6 @@ MODELS = {
 }
 FAMILIES = ("gan", "vae")
 ARCHS = {family: tuple(arch for f, arch in MODELS if f == family) for family in FAMILIES}
-
-
-class ModelError(ValueError):
-    """An unknown family/architecture or an invalid setting, explained for a human."""
 
 
 def model_class(family, arch):

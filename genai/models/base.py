@@ -30,13 +30,30 @@ class ModelConfig:
         return asdict(self)
 
 
+class ModelError(ValueError):
+    """An unknown family/architecture, an invalid setting or bad labels, explained for a human."""
+
+
 class GenerativeModel(nn.Module):
-    """Base class: holds the config and shares the helpers for labels."""
+    """Base class: holds the config and shares the helpers for labels.
+
+    Everything that differs between families lives in the family's module, behind these names,
+    so the app, the CLI and the metrics never ask which family a model is:
+
+        generate(z, labels)          noise -> images: sampling from a seed, walks between seeds
+        can_encode, encode_mean(x)   images -> codes, for models with an encoder
+        training_step(...)           one update; loss_names / plotted_losses name what it returns
+        likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
+        explanation                  what the Train tab says about the family, with its formulas
+    """
 
     family = ""  # "gan" or "vae"
     arch = ""  # "mlp", "dcgan", "conv"
     Config = ModelConfig
     default_lr = 2e-4
+    can_encode = False  # True: encode_mean maps images to codes (reconstructions, walks from real images)
+    plotted_losses = ()  # the loss curves the Train tab draws (names from loss_names)
+    explanation = ""  # Markdown with $math$, shown beside the training curves
 
     def __init__(self, config):
         super().__init__()
@@ -60,14 +77,14 @@ class GenerativeModel(nn.Module):
         if not self.conditional:
             return None
         if labels is None:
-            raise ValueError("This model is conditional: give a digit label for every image.")
+            raise ModelError("This model is conditional: give a digit label for every image.")
         labels = torch.as_tensor(labels, dtype=torch.long, device=device).reshape(-1)
         if labels.numel() == 1 and batch_size > 1:
             labels = labels.expand(batch_size)
         if labels.numel() != batch_size:
-            raise ValueError(f"Got {labels.numel()} labels for {batch_size} images.")
+            raise ModelError(f"Got {labels.numel()} labels for {batch_size} images.")
         if labels.min() < 0 or labels.max() >= self.config.num_classes:
-            raise ValueError(f"Labels must be between 0 and {self.config.num_classes - 1}.")
+            raise ModelError(f"Labels must be between 0 and {self.config.num_classes - 1}.")
         return labels
 
     def configure_optimizers(self, lr):
@@ -84,6 +101,14 @@ class GenerativeModel(nn.Module):
 
     def generate(self, z, labels=None):
         raise NotImplementedError
+
+    def encode_mean(self, images, labels=None):
+        """Images (N, 1, 28, 28) in [0, 1] -> the codes (N, latent_dim) they map to (models with an encoder)."""
+        raise ModelError(f"A {self.title} has no encoder.")
+
+    def likelihood(self, images, labels=None, seed=0):
+        """The family's likelihood figure on images in {0, 1}: a dict of named figures for `eval`, or None."""
+        return None
 
     def parameter_count(self):
         """How many numbers the model learns (copies kept for sampling, like a GAN's EMA, not counted)."""

@@ -49,6 +49,33 @@ def generator_loss(fake_logits):
     return F.softplus(-fake_logits).mean()
 
 
+EXPLANATION = r"""
+### What is happening: a GAN
+
+Two networks play a game. The **generator** $G$ turns random noise $z \sim \mathcal{N}(0, I)$
+into an image $G(z)$. The **discriminator** $D$ looks at an image and gives the probability
+$D(\cdot)$ that it is a real digit.
+
+Each step, first $D$ learns to tell real digits $x$ from fakes:
+
+$$L_D = -\left[\log D(x) + \log\left(1 - D(G(z))\right)\right]$$
+
+then $G$ learns to fool $D$:
+
+$$L_G = -\log D(G(z))$$
+
+**Reading the curves.** GAN losses do not simply go down: the two players improve together,
+so the curves wobble around a balance. $L_D \approx 2 \log 2 \approx 1.39$ means $D$ is
+guessing; if $L_D$ falls towards 0 while $L_G$ climbs, $D$ has won and $G$ stops learning.
+
+The grid decodes **the same noise vectors** $z$ every few seconds: watch the same digits sharpen.
+
+**The default recipe** is a small *conditional* DCGAN: both networks are also told which digit,
+so the grid shows one column per digit. Samples come from a moving average of $G$'s weights,
+$G_{ema} \leftarrow 0.999\, G_{ema} + 0.001\, G$, which draws cleaner digits much earlier.
+"""
+
+
 @dataclass
 class GANConfig(ModelConfig):
     latent_dim: int = 100
@@ -67,6 +94,8 @@ class GAN(GenerativeModel):
     Config = GANConfig
     default_lr = 2e-4
     loss_names = ("L_D", "L_G", "D(x)", "D(G(z))")
+    plotted_losses = ("L_D", "L_G")
+    explanation = EXPLANATION
 
     def __init__(self, config, generator, discriminator):
         super().__init__(config)

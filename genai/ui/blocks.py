@@ -23,12 +23,12 @@ def page_opened(session, dataset_name, sample_model, interpolate_model, explore_
     """Fresh model lists (pretrained + this visitor's) and the dataset status, when the page opens."""
     choices = model_store.choices(session)
 
-    def picker(current, family=None):
-        value = model_store.preferred(choices, session, current, family=family)
+    def picker(current, needs_encoder=False):
+        value = model_store.preferred(choices, session, current, needs_encoder=needs_encoder)
         return gr.update(choices=choices, value=value, info=model_store.picker_info(choices))
 
     updates = [datasets.status(dataset_name), picker(sample_model), picker(interpolate_model),
-               picker(explore_model, family="vae")]
+               picker(explore_model, needs_encoder=True)]
     if HAS_METRICS:
         updates.append(picker(evaluate_model))
     return updates

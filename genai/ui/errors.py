@@ -13,12 +13,7 @@ import logging
 
 import gradio as gr
 
-from ..checkpoints import CheckpointError
-from ..data import DatasetError
-from ..device import DeviceError
-from ..models import ModelError
-from ..sampling import SamplingError
-from ..train import TrainingError
+from ..user_errors import USER_ERRORS as ENGINE_ERRORS
 
 log = logging.getLogger("genai.ui")
 
@@ -27,8 +22,8 @@ class AppError(Exception):
     """A mistake made in the app (unknown model name, an upload that is not an image, ...)."""
 
 
-# ValueError covers the models' label checks ("Labels must be between 0 and 9").
-USER_ERRORS = (AppError, CheckpointError, DatasetError, DeviceError, ModelError, SamplingError, TrainingError, ValueError)
+# The engine's user errors (genai/user_errors.py, the CLI's list too) plus mistakes made in the app.
+USER_ERRORS = (AppError, *ENGINE_ERRORS)
 
 
 def as_gradio_error(error):

@@ -16,7 +16,7 @@ import gradio as gr
 import pandas as pd
 import torch
 
-from ..sampling import decode, grid, label_tensor, to_uint8
+from ..sampling import decode, encode, grid, label_tensor, reconstruct
 from . import datasets, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
@@ -27,7 +27,6 @@ from .pictures import enlarge
 RECONSTRUCTIONS = 10  # test digits shown, in one row, with their reconstructions below
 MANIFOLD_SIDE = 20  # decoded codes per side of the manifold map
 SCATTER_POINTS = 2000  # encoded test digits in the scatter plot
-ENCODE_BATCH = 500
 
 
 @dataclass
@@ -43,35 +42,15 @@ class ExploreTab:
         return [self.picker, self.seed, self.digit]
 
 
-def model_device(model):
-    return next(model.parameters()).device
-
-
 def pick_test_digits(count, seed, size):
     """count indices into the test split, chosen by seed (the same seed shows the same digits)."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(size, generator=generator)[:count]
 
 
-@torch.no_grad()
-def encode_means(model, images, labels):
-    """The mean codes mu of uint8 images (N, 28, 28), in batches: CPU tensor (N, latent_dim)."""
-    device = model_device(model)
-    codes = []
-    for start in range(0, len(images), ENCODE_BATCH):
-        x = images[start:start + ENCODE_BATCH].to(device).unsqueeze(1).float().div(255)
-        y = labels[start:start + ENCODE_BATCH].to(device) if model.conditional else None
-        codes.append(model.encode(x, y)[0].cpu())
-    return torch.cat(codes)
-
-
-@torch.no_grad()
 def reconstructions(model, images, labels):
     """Originals (top row) over their reconstructions (bottom row), as one PIL image."""
-    device = model_device(model)
-    x = images.to(device).unsqueeze(1).float().div(255)
-    y = labels.to(device) if model.conditional else None
-    rebuilt = to_uint8(model.reconstruct(x, y))
+    rebuilt = reconstruct(model, images, labels if model.conditional else None)
     both = torch.cat([images, torch.from_numpy(rebuilt)]).numpy()
     return grid(both, columns=len(images))
 
@@ -92,7 +71,7 @@ def manifold(model, label):
 def scatter_table(model, test, class_names):
     """Where the encoder puts the first SCATTER_POINTS test digits: columns z1, z2, label."""
     count = min(SCATTER_POINTS, len(test))
-    codes = encode_means(model, test.images[:count], test.labels[:count])
+    codes = encode(model, test.images[:count], test.labels[:count] if model.conditional else None)
     labels = test.labels[:count]
     table = pd.DataFrame({
         "z1": codes[:, 0].numpy(), "z2": codes[:, 1].numpy(), "label": [class_names[int(k)] for k in labels],
@@ -105,11 +84,11 @@ def explore(model_name, seed, digit, session):
     """Reconstructions, manifold, scatter plot and a note saying what applies to this model."""
     entry = model_store.find(model_name, session)
     model = entry.model
-    if entry.metadata.get("family") != "vae":
+    if not model.can_encode:
         note = (
-            f"**{entry.name} is a GAN.** A GAN only has a generator (noise → image) and no encoder "
+            f"**{entry.name}** ({model.title}) only turns noise into images: it has no encoder "
             "(image → code), so it cannot reconstruct digits or place them in latent space. "
-            "Explore needs a VAE; Sample and Interpolate work with every model."
+            "Explore needs a model with an encoder (a VAE); Sample and Interpolate work with every model."
         )
         return None, None, None, note
     seed = whole_number(seed, "The seed", 0, 2**32 - 1)
@@ -139,7 +118,7 @@ def explore(model_name, seed, digit, session):
 
 
 def build(initial_choices):
-    first = model_store.preferred(initial_choices, None, family="vae")
+    first = model_store.preferred(initial_choices, None, needs_encoder=True)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=260):
             picker = gr.Dropdown(

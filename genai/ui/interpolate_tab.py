@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
-import torch
 
-from ..sampling import MAX_SEED, decode_path, gif_bytes, interpolate, interpolate_latents, strip
+from ..sampling import MAX_SEED, decode_path, encode, gif_bytes, interpolate, interpolate_latents, strip
 from . import datasets, model_store, settings
 from .compute import compute_slot
 from .errors import AppError, friendly
@@ -40,22 +39,12 @@ class InterpolateTab:
     button: gr.Button
 
 
-@torch.no_grad()
-def encode_image(model, image, label):
-    """A VAE's code for one uint8 (28, 28) image: the mean mu of q(z|x), as a CPU tensor (1, latent_dim)."""
-    device = next(model.parameters()).device
-    x = torch.as_tensor(np.asarray(image), dtype=torch.float32, device=device).div(255).reshape(1, 1, 28, 28)
-    labels = torch.tensor([label], device=device) if model.conditional else None
-    mu, _ = model.encode(x, labels)
-    return mu.cpu()
-
-
 def endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, digit):
     """The two real images to walk between, with the labels to encode them with."""
-    if entry.metadata.get("family") != "vae":
+    if not entry.model.can_encode:
         raise AppError(
-            f"{entry.name} is a GAN: it has no encoder to turn an image into a code, so it can only walk "
-            "between two seeds. Choose a VAE to start from real images."
+            f"{entry.name} ({entry.model.title}) has no encoder to turn an image into a code, so it can only walk "
+            "between two seeds. Choose a model with an encoder (a VAE) to start from real images."
         )
     if source == "test digits":
         test = datasets.get(model_store.dataset_of(entry), split="test")
@@ -91,7 +80,8 @@ def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_
 def walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method):
     """Encode two test digits or uploads with a VAE and decode the path between their codes."""
     (image_a, label_a), (image_b, label_b) = endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, label)
-    z_a, z_b = encode_image(entry.model, image_a, label_a), encode_image(entry.model, image_b, label_b)
+    label_list = [label_a, label_b] if entry.model.conditional else None
+    z_a, z_b = encode(entry.model, np.stack([image_a, image_b]), label_list)
     return decode_path(entry.model, interpolate_latents(z_a, z_b, steps, method), label)
 
 

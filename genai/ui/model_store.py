@@ -17,7 +17,7 @@ from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_chec
 from ..data import DISPLAY_NAMES
 from ..hub import parse_model_id
 from ..device import pick_device
-from ..models import FAMILIES
+from ..models import FAMILIES, ModelError, model_class
 from . import settings
 from .errors import AppError
 from .session import ModelEntry
@@ -210,24 +210,26 @@ def dataset_of(entry):
     return entry.metadata.get("dataset") or "mnist"
 
 
-def family_of(name, session):
-    """"gan" or "vae" for a model name, from its config.json (without loading weights); None if unknown."""
+def can_encode(name, session):
+    """Whether the model called name has an encoder, from its config.json (without loading weights)."""
     if session is not None and name in session.models:
-        return session.models[name].metadata.get("family")
+        return session.models[name].model.can_encode
     folder = pretrained_folders().get(name)
     try:
-        return checked_metadata(folder).get("family") if folder else None
-    except CheckpointError:
-        return None
+        metadata = checked_metadata(folder) if folder else None
+        return bool(metadata) and model_class(metadata.get("family"), metadata.get("arch")).can_encode
+    except (CheckpointError, ModelError):
+        return False
 
 
-def preferred(pairs, session, current=None, family=None):
-    """Which name a picker should show: current if still offered, else the first of `family`, else the first."""
+def preferred(pairs, session, current=None, needs_encoder=False):
+    """Which name a picker should show: current if still offered, else the first with an encoder
+    (when the tab needs one), else the first."""
     names = [name for _, name in pairs]
     if current in names:
         return current
-    if family is not None:
+    if needs_encoder:
         for name in names:
-            if family_of(name, session) == family:
+            if can_encode(name, session):
                 return name
     return names[0] if names else None

@@ -7,6 +7,7 @@ ends (or is stopped) the model is saved in the visitor's private folder, offered
 .zip download and added to the model pickers of the other tabs.
 """
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from ..device import describe
-from ..models import ARCHS, create_model
+from ..models import ARCHS, create_model, model_class
 from ..recipes import model_options, recipe
 from ..sampling import grid
 from ..train import TrainSettings, train, training_record
@@ -28,7 +29,6 @@ from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_n
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
 FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae")]
 ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional"}
-PLOTTED_LOSSES = {"gan": ("L_D", "L_G"), "vae": ("reconstruction", "KL", "total")}
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
 WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
 
@@ -53,60 +53,6 @@ LATEX_DELIMITERS = [
     {"left": "$", "right": "$", "display": False},
 ]
 
-EXPLANATIONS = {
-    "gan": r"""
-### What is happening: a GAN
-
-Two networks play a game. The **generator** $G$ turns random noise $z \sim \mathcal{N}(0, I)$
-into an image $G(z)$. The **discriminator** $D$ looks at an image and gives the probability
-$D(\cdot)$ that it is a real digit.
-
-Each step, first $D$ learns to tell real digits $x$ from fakes:
-
-$$L_D = -\left[\log D(x) + \log\left(1 - D(G(z))\right)\right]$$
-
-then $G$ learns to fool $D$:
-
-$$L_G = -\log D(G(z))$$
-
-**Reading the curves.** GAN losses do not simply go down: the two players improve together,
-so the curves wobble around a balance. $L_D \approx 2 \log 2 \approx 1.39$ means $D$ is
-guessing; if $L_D$ falls towards 0 while $L_G$ climbs, $D$ has won and $G$ stops learning.
-
-The grid decodes **the same noise vectors** $z$ every few seconds: watch the same digits sharpen.
-
-**The default recipe** is a small *conditional* DCGAN: both networks are also told which digit,
-so the grid shows one column per digit. Samples come from a moving average of $G$'s weights,
-$G_{ema} \leftarrow 0.999\, G_{ema} + 0.001\, G$, which draws cleaner digits much earlier.
-""",
-    "vae": r"""
-### What is happening: a VAE
-
-The **encoder** maps an image $x$ to a Gaussian over codes, $q(z \mid x) = \mathcal{N}(\mu, \sigma^2)$;
-the **decoder** maps a code $z$ back to pixels. The code is drawn with the
-*reparameterization trick*, so gradients flow through $\mu$ and $\sigma$:
-
-$$z = \mu + \sigma \odot \epsilon, \qquad \epsilon \sim \mathcal{N}(0, I)$$
-
-Training minimizes, for every image,
-
-$$\text{loss} = \text{reconstruction} + \beta \cdot \text{KL}$$
-
-$$\text{reconstruction} = -\log p(x \mid z)$$
-
-$$\text{KL} = \mathrm{KL}\left(q(z \mid x) \,\Vert\, \mathcal{N}(0, I)\right)$$
-
-**Reconstruction** says how well the decoder redraws its input (cross-entropy over the 784 pixels).
-**KL** says how far the codes are from plain noise: keeping it small is what lets us draw *new*
-digits by decoding $z \sim \mathcal{N}(0, I)$. $\beta = 1$ is the true ELBO; a larger $\beta$
-gives a smoother latent space and blurrier digits.
-
-The grid decodes **the same codes** $z$ every few seconds: watch the same digits sharpen.
-
-**The default recipe** is *conditional* with $\beta = 3$: the label says which digit, so the code
-only has to carry the style, and decoding $z \sim \mathcal{N}(0, I)$ gives clean digits within seconds.
-""",
-}
 
 
 @dataclass
@@ -125,6 +71,16 @@ class TrainTab:
     download: gr.Button
     download_file: gr.File
     inputs: list
+
+
+def family_class(family):
+    """The model class of a family's recipe architecture: what the tab shows about the family."""
+    return model_class(family, recipe(family)["arch"])
+
+
+def has_setting(family, arch, name):
+    """Whether an architecture's config has a setting (the form shows beta only for models that have one)."""
+    return name in {field.name for field in dataclasses.fields(model_class(family, arch).Config)}
 
 
 def arch_choices(family):
@@ -206,7 +162,7 @@ def train_model(
         train_settings = make_settings(seconds, batch_size, lr, seed, max_steps, conditional)
         options = model_options(recipe(family), family, arch)  # what the form does not show (e.g. ema_decay)
         options.update(latent_dim=whole_number(latent_dim, "The latent size", 1, 1024), conditional=conditional)
-        if family == "vae":
+        if has_setting(family, arch, "beta"):
             options["beta"] = number_in(beta, "β", 0, 1000)
         yield {
             ui["progress"]: waiting_html("Waiting for a free training slot ..."),
@@ -247,7 +203,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     }
 
     rows, last, last_sent = [], None, 0.0
-    shown = PLOTTED_LOSSES[family]
+    shown = model.plotted_losses
     for event in train(model, dataset, train_settings, stop=controls.stop):
         last = event
         if not event.done:
@@ -276,7 +232,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     update[ui["model_name"]] = name
     update[ui["download"]] = gr.update(value=f"Download {name}.zip", interactive=True)
     for picker in ui["pickers"]:
-        keep_current = family != "vae" and any(picker is p for p in ui["vae_pickers"])
+        keep_current = not model.can_encode and any(picker is p for p in ui["vae_pickers"])
         update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
     update[ui["session"]] = session
     if last.reason == "diverged":
@@ -372,8 +328,8 @@ def family_changed(family):
         min(defaults["seconds"], settings.max_train_seconds()),
         defaults["batch_size"],
         defaults["lr"],
-        gr.update(visible=family == "vae", value=defaults.get("beta", 1.0)),
-        EXPLANATIONS[family],
+        gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
+        family_class(family).explanation,
     )
 
 
@@ -432,7 +388,7 @@ def build():
                 elem_classes=["genai-note"], elem_id="train-device",
             )
         with gr.Column(scale=3, min_width=280, elem_classes=["genai-explain"]):
-            explanation = gr.Markdown(EXPLANATIONS["gan"], latex_delimiters=LATEX_DELIMITERS)
+            explanation = gr.Markdown(family_class("gan").explanation, latex_delimiters=LATEX_DELIMITERS)
 
     family.change(
         family_changed, family, [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation],
