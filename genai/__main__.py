@@ -78,7 +78,8 @@ def build_parser():
                     "Unset options take the family's recipe (genai/recipes.py).",
     )
     p.add_argument("--model", choices=FAMILIES, default="gan", help="model family")
-    p.add_argument("--arch", help="gan: mlp, dcgan; vae: mlp, conv (default: the family's recipe)")
+    p.add_argument("--arch", help="; ".join(f"{f}: {', '.join(a)}" for f, a in ARCHS.items())
+                   + " (default: the family's recipe)")
     p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                    help="let the model be told which digit to draw (default: the recipe's)")
     p.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
@@ -92,7 +93,7 @@ def build_parser():
     p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
     p.add_argument("--ema-decay", type=float, help="GAN only: sample from a moving average of G's weights (0 = off)")
-    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv): width of the first layer")
+    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet): width of the first layer")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")

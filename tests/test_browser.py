@@ -110,6 +110,7 @@ def test_seed_slider_redraws_the_digits(page, shots):
 def test_training_shows_progress_and_previews_live(page, shots):
     open_tab(page, "Train")
     page.get_by_text("VAE — encoder + decoder").click()
+    page.get_by_text("What is happening: a VAE").wait_for()  # the VAE recipe has filled the form
     page.locator("#train-stop-early").get_by_text("Stop early").click()
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("400")
@@ -164,13 +165,15 @@ def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
 def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_model(page, shots):
     open_tab(page, "Train")
     page.get_by_text("VAE — encoder + decoder").click()
+    page.get_by_text("What is happening: a VAE").wait_for()  # the VAE recipe has filled the form (batch 64)
     batch = page.locator("#train-batch input")
     batch.fill("100000")
     batch.press("Tab")
     page.get_by_text("Batch size must be a whole number from 2 to 4,096").first.wait_for()  # next to the field
-    page.locator("#train-start").click()
-    page.get_by_text("Batch size must be a whole number from 2 to 4,096").nth(1).wait_for()  # and when Start is pressed
-    page.wait_for_function("() => !document.querySelector('#train-start').disabled")  # Start is not locked
+    page.locator("#train-start").click()  # the server refuses the run with the same message (a pop-up) ...
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Nothing was trained')",
+                           timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('#train-start').disabled")  # ... and Start is not locked
     shots(page, "train-bad-number")
 
     batch.fill("64")

@@ -186,7 +186,7 @@ def test_json_that_is_not_a_genai_config_is_refused(saved):
     "change,message",
     [
         ({"arch": "transformer"}, "describes a model genai cannot build: Unknown GAN architecture"),
-        ({"family": "diffusion"}, "cannot build: Unknown model family"),
+        ({"family": "transformer"}, "cannot build: Unknown model family"),
         ({"config": {"latent_dim": -4}}, "cannot build: latent_dim"),
         ({"config": {"wings": 2}}, "cannot build: .*no setting wings"),
         ({"config": "latent 100"}, "cannot build"),

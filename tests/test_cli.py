@@ -297,3 +297,16 @@ def test_python_m_genai_trains_and_samples_end_to_end(mnist_dir, tmp_path):
     assert failed.stderr.strip().count("\n") == 0 and "Traceback" not in failed.stderr
     assert failed.stderr.startswith("genai sample: error: No checkpoint folder at")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_diffusion_model_trains_saves_and_samples_the_same_digits_for_a_seed(mnist_dir, tmp_path):
+    """`train --model diffusion` with the CLI's usual options, then the same seed gives the same grid twice."""
+    code, out, err = cli("train", "--model", "diffusion", "--data-dir", mnist_dir, "--limit", 500, "--max-steps", 3,
+                         "--device", "cpu", "--out", tmp_path / "diffusion")
+    assert code == 0, err
+    assert "conditional diffusion UNet" in out
+    for name in ("a.npy", "b.npy"):
+        code, _, err = cli("sample", "--checkpoint", tmp_path / "diffusion", "--seed", 7, "--n", 10,
+                           "--out", tmp_path / name)
+        assert code == 0, err
+    assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

@@ -36,9 +36,10 @@ def generate(model, z, labels=None):
 
 
 def test_registry_lists_both_families_and_their_architectures():
-    assert set(FAMILIES) == {"gan", "vae"}
+    assert set(FAMILIES) == {"gan", "vae", "diffusion"}
     assert set(ARCHS["gan"]) == {"mlp", "dcgan"}
     assert set(ARCHS["vae"]) == {"mlp", "conv"}
+    assert set(ARCHS["diffusion"]) == {"unet"}
 
 
 @pytest.mark.parametrize("family,arch,conditional", COMBOS, ids=COMBO_IDS)
@@ -120,7 +121,11 @@ def test_a_model_is_rebuilt_from_its_config_dict():
 @pytest.mark.parametrize(
     "family,arch,options,message",
     [
-        ("diffusion", "mlp", {}, "Unknown model family"),
+        ("autoregressive", "pixelcnn", {}, "Unknown model family"),
+        ("diffusion", "mlp", {}, "Unknown DIFFUSION architecture .mlp.: choose one of unet"),
+        ("diffusion", "unet", {"latent_dim": 100}, "latent_dim must be 784"),
+        ("diffusion", "unet", {"channels": 20}, "multiple of 8"),
+        ("diffusion", "unet", {"guidance_scale": float("nan")}, "guidance_scale must be"),
         ("gan", "resnet", {}, "Unknown GAN architecture 'resnet'"),
         ("vae", "dcgan", {}, "choose one of mlp, conv"),
         ("gan", "mlp", {"latent_dim": 0}, "latent_dim"),
@@ -309,13 +314,13 @@ def test_every_model_answers_the_interface(family, arch):
     from genai.metrics import binarize
     from genai.sampling import SamplingError, encode, reconstruct
 
-    model = create_model(family, arch, seed=0, latent_dim=4)
+    model = create_model(family, arch, seed=0)
     assert set(model.plotted_losses) <= set(model.loss_names) and model.plotted_losses
     assert "$" in model.explanation  # the formulas the Train tab shows
     images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
     figures = model.likelihood(binarize(images), None, seed=0)
     if model.can_encode:
-        assert encode(model, images).shape == (5, 4)
+        assert encode(model, images).shape == (5, model.latent_dim)
         assert reconstruct(model, images).shape == (5, 28, 28)
         assert figures["negative_elbo"] > 0 and "binarized" in figures["likelihood"]
     else:

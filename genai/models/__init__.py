@@ -10,6 +10,7 @@ import threading
 import torch
 
 from .base import GenerativeModel, ModelConfig, ModelError
+from .diffusion import FlowMatchingUNet
 from .gan import DCGAN, GAN, MLPGAN
 from .settings_check import FIELD_RULES, ConfigFieldError, check_config_fields
 from .vae import VAE, ConvVAE, MLPVAE
@@ -19,8 +20,9 @@ MODELS = {
     ("gan", "dcgan"): DCGAN,
     ("vae", "mlp"): MLPVAE,
     ("vae", "conv"): ConvVAE,
+    ("diffusion", "unet"): FlowMatchingUNet,
 }
-FAMILIES = ("gan", "vae")
+FAMILIES = ("gan", "vae", "diffusion")
 ARCHS = {family: tuple(arch for f, arch in MODELS if f == family) for family in FAMILIES}
 
 
@@ -105,7 +107,7 @@ def weight_shapes(metadata):
 
 
 __all__ = [
-    "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE",
+    "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE", "FlowMatchingUNet",
     "FIELD_RULES", "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
     "model_from_config", "weight_shapes",
 ]

@@ -21,6 +21,9 @@ FIELD_RULES = {
     "channels": ("whole", 1, 256, "the width of the first conv layer"),
     "beta": ("number", 0, 1000, "the weight of the KL term"),
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
+    "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),
+    "guidance_scale": ("number", 0, 20, "how strongly the label steers sampling; 1 is plain conditional"),
+    "label_dropout": ("fraction", 0, 1, "the share of training images whose label is hidden"),
 }
 
 

@@ -27,8 +27,10 @@ from .gpu import on_gpu
 from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_number
 
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
-FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae")]
-ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional"}
+FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae"),
+                  ("Diffusion — noise walked back to a digit", "diffusion")]
+ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional",
+               "unet": "UNet (convolutional)"}
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
 WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
 
@@ -155,7 +157,7 @@ def train_model(
             yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
             return
         if family not in ARCHS:
-            raise AppError(f"Choose the model family GAN or VAE, not {family!r}.")
+            raise AppError(f"Choose the model family {', '.join(ARCHS)}, not {family!r}.")
         if arch not in ARCHS[family]:
             raise AppError(f"{arch!r} is not a {family.upper()} architecture: choose {', '.join(ARCHS[family])}.")
         conditional = bool(conditional)
