@@ -9,6 +9,7 @@ saying what is wrong and a non-zero exit code, never a traceback.
 """
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from .checkpoints import load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
 from .device import DEVICE_CHOICES, describe, pick_device
 from .hub import locate, parse_model_id
-from .models import ARCHS, FAMILIES, create_model
+from .models import ARCHS, FAMILIES, create_model, model_class
 from .recipes import model_options, recipe
 from .sampling import interpolate, sample, save_images
 from .train import TrainSettings, train, training_record
@@ -190,13 +191,25 @@ def train_options(args):
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
-    if args.beta is not None and args.model != "vae":
-        raise CommandError("--beta only applies to --model vae.")
-    if args.ema_decay is not None and args.model != "gan":
-        raise CommandError("--ema-decay only applies to --model gan.")
-    if args.channels is not None and options["arch"] not in ("dcgan", "conv"):
-        raise CommandError("--channels only applies to the convolutional architectures dcgan and conv.")
+    for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels")):
+        if given[field] is not None and field not in config_fields(args.model, options["arch"]):
+            raise CommandError(f"{flag} only applies to {models_with(field)}.")
     return options
+
+
+def config_fields(family, arch):
+    return {field.name for field in dataclasses.fields(model_class(family, arch).Config)}
+
+
+def models_with(field):
+    """The models that have a setting, as options: "--model vae", "--model gan --arch dcgan or ..."."""
+    parts = []
+    for family, archs in ARCHS.items():
+        having = [arch for arch in archs if field in config_fields(family, arch)]
+        if having == list(archs):
+            parts.append(f"--model {family}")
+        parts += [f"--model {family} --arch {arch}" for arch in having if having != list(archs)]
+    return " or ".join(parts)
 
 
 @command
