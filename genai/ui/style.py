@@ -27,6 +27,6 @@ CSS = """
 
 HEADER = """
 # genai — watch generative models learn
-Train a **GAN** or a **VAE** on handwritten digits and watch it learn, draw new digits with a seed
-slider, walk through latent space, and look inside a VAE.
+Train a **GAN**, a **VAE** or a **diffusion model** on handwritten digits and watch it learn, draw new
+digits with a seed slider, walk through latent space, look inside a VAE, and share models on the Hub.
 """
