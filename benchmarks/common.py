@@ -5,6 +5,7 @@ work measures the launch, not the work. `elapsed(device)` waits for the device
 (torch.cuda.synchronize) before reading the clock.
 """
 
+import json
 import os
 import platform
 import resource
@@ -224,3 +225,11 @@ def find_data_dir(data_dir=None):
     if SHARED_MNIST.is_dir():
         return SHARED_MNIST
     return None
+
+
+def write_json(results, path):
+    """Write a benchmark's figures as indented JSON (creating the folder); returns the Path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    return path

@@ -43,7 +43,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `import genai` work
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO, LoadMonitor, find_data_dir, load_average, machine_info, summarize_ms  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    REPO, LoadMonitor, find_data_dir, load_average, machine_info, summarize_ms, write_json,
+)
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
 STARTUP_SECONDS = 180
@@ -452,8 +454,8 @@ def error_counts(records):
     return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def run_round(number, make_client, models, clients, calls, *, make_student=None, seed=0, spread=3, interpolate_share=0.2, grid=8,
-              walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0, pid=None, temp_dirs=None,
+def run_round(number, make_client, models, clients, calls, *, make_student=None, seed=0, spread=3,
+              interpolate_share=0.2, grid=8, walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0, pid=None, temp_dirs=None,
               progress=print):
     """One round of load: the training run, then `clients` clients in parallel. Returns the round's figures.
 
@@ -734,8 +736,7 @@ def main(argv=None, progress=print):
     print("\n" + report(result))
     path = Path(args.json) if args.json else RESULTS_DIR / (
         f"load-{time.strftime('%Y-%m-%d-%H%M%S')}{'-quick' if args.quick else ''}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, path)
     print(f"\nWrote {path}")
     return 0
 

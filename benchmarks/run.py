@@ -17,7 +17,6 @@ Progress goes to stderr; the tables (Markdown) to stdout.
 """
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime
@@ -26,7 +25,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `import genai` work
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO, LoadMonitor, find_data_dir, load_average, machine_info  # noqa: E402
+from benchmarks.common import REPO, LoadMonitor, find_data_dir, load_average, machine_info, write_json  # noqa: E402
 from benchmarks.sampling_latency import run_sampling_latency  # noqa: E402
 from benchmarks.time_to_quality import plot, run_time_to_quality  # noqa: E402
 from benchmarks.training_speed import ALL_MODELS, PIPELINES, UNCONDITIONAL_MODELS, run_training_speed  # noqa: E402
@@ -242,13 +241,6 @@ def default_json_path(device_name):
     path = RESULTS_DIR / f"{device_name}-{now:%Y-%m-%d}.json"
     if path.exists():
         path = RESULTS_DIR / f"{device_name}-{now:%Y-%m-%d-%H%M%S}.json"
-    return path
-
-
-def write_json(results, path):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
     return path
 
 

@@ -13,7 +13,6 @@ writes JSON.
 """
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO, find_data_dir, machine_info  # noqa: E402
+from benchmarks.common import REPO, find_data_dir, machine_info, write_json  # noqa: E402
 from benchmarks.load_test import App, folder_usage, process_tree_rss  # noqa: E402
 
 ARCH_OPTIONS = {("gan", "dcgan"): (True, 100, 1e-3), ("gan", "mlp"): (True, 100, 2e-4), ("vae", "mlp"): (True, 16, 2e-3)}
@@ -79,8 +78,7 @@ def main(argv=None):
               "rows": rows}
     path = Path(args.json or REPO / "benchmarks" / "results" /
                 f"churn-{datetime.now(timezone.utc).strftime('%Y-%m-%d')}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, path)
     peak_rss = max(r["server"]["rss_mb"] for r in rows)
     peak_temp = max(r["temp"]["mb"] for r in rows)
     print(f"\n{runs} one-step trainings in {args.minutes:g} min, {errors} errors; server RSS at most {peak_rss:.0f} MB, "

@@ -12,7 +12,6 @@ with a new seed each, and prints a table (Markdown) and writes the figures as JS
 """
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `import genai` work
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import REPO, LoadMonitor, machine_info, summarize_ms  # noqa: E402
+from benchmarks.common import REPO, LoadMonitor, machine_info, summarize_ms, write_json  # noqa: E402
 
 RESULTS_DIR = REPO / "benchmarks" / "results"
 STARTUP_SECONDS = 120
@@ -134,8 +133,7 @@ def main(argv=None):
     if load.summary():
         print(f"Load average during the run: {load.summary()['median']} (machine has {result['machine']['cores']} cores)")
     path = Path(args.json) if args.json else RESULTS_DIR / f"ui-latency-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(result, path)
     print(f"Wrote {path}")
     return 0
 

@@ -17,6 +17,7 @@ genai never writes it to disk, never logs it, and never puts it in a message.
 """
 
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -35,8 +36,6 @@ MODEL_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95
 
 def hub_endpoint():
     """The Hub's address: $HF_ENDPOINT read now (huggingface_hub reads it once, at import), else its default."""
-    import os
-
     from huggingface_hub import constants
 
     return os.environ.get("HF_ENDPOINT", "").rstrip("/") or constants.ENDPOINT

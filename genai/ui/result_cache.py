@@ -70,12 +70,6 @@ class ResultCache:
             _, (_, dropped) = self._items.popitem(last=False)
             self._bytes -= dropped
 
-    def forget(self, token):
-        """Drop every result whose key contains token (a model that was freed)."""
-        with self._lock:
-            for key in [key for key in self._items if token in key]:
-                self._bytes -= self._items.pop(key)[1]
-
     @property
     def bytes(self):
         return self._bytes

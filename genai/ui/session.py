@@ -234,9 +234,6 @@ class SessionRegistry:
         with self._lock:
             return self._sessions.get(key)
 
-    def __len__(self):
-        return len(self._sessions)
-
     def sweep(self, now=None):
         """Free sessions whose tabs are all closed for the grace time, or unused for the time-to-live.
 

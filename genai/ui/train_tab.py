@@ -120,17 +120,28 @@ def waiting_html(text, percent=0.0):
     )
 
 
+# Each number of the form, checked: as it is typed (the message shows under the field) and when Start is pressed.
+FIELD_CHECKS = {
+    "seconds": lambda v: seconds_number(v, "The training time", settings.max_train_seconds()),
+    "latent_dim": lambda v: whole_number(v, "The latent size", 1, 1024),
+    "batch_size": lambda v: whole_number(v, "Batch size", 2, 4096),
+    "lr": lambda v: None if v is None else number_in(v, "The learning rate", 0, 1, low_included=False),
+    "seed": lambda v: whole_number(v, "The seed", 0, 2**32 - 1),
+    "max_steps": lambda v: whole_number(v, "Max steps", 1, 10**9) if v else None,  # 0: no step limit
+}
+
+
 def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
     """TrainSettings from the form: a budget in seconds (at most the server's cap), or steps if fewer."""
     return TrainSettings(
-        batch_size=whole_number(batch_size, "Batch size", 2, 4096),
-        lr=None if lr is None else number_in(lr, "The learning rate", 0, 1, low_included=False),
-        seed=whole_number(seed, "The seed", 0, 2**32 - 1),
+        batch_size=FIELD_CHECKS["batch_size"](batch_size),
+        lr=FIELD_CHECKS["lr"](lr),
+        seed=FIELD_CHECKS["seed"](seed),
         preview_seconds=settings.PREVIEW_SECONDS,
         preview_images=100 if conditional else 64,
         preview_seed=settings.PREVIEW_SEED,
-        max_steps=whole_number(max_steps, "Max steps", 1, 10**9) if max_steps else None,
-        max_seconds=seconds_number(seconds, "The training time", settings.max_train_seconds()),
+        max_steps=FIELD_CHECKS["max_steps"](max_steps),
+        max_seconds=FIELD_CHECKS["seconds"](seconds),
     )
 
 
@@ -163,7 +174,7 @@ def train_model(
         conditional = bool(conditional)
         train_settings = make_settings(seconds, batch_size, lr, seed, max_steps, conditional)
         options = model_options(recipe(family), family, arch)  # what the form does not show (e.g. ema_decay)
-        options.update(latent_dim=whole_number(latent_dim, "The latent size", 1, 1024), conditional=conditional)
+        options.update(latent_dim=FIELD_CHECKS["latent_dim"](latent_dim), conditional=conditional)
         if has_setting(family, arch, "beta"):
             options["beta"] = number_in(beta, "β", 0, 1000)
         yield {
@@ -397,13 +408,10 @@ def build():
         api_visibility="private", show_progress="hidden",
     )
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
-    for field, check in ((seconds, lambda v: seconds_number(v, "The training time", settings.max_train_seconds())),
-                         (latent_dim, lambda v: whole_number(v, "The latent size", 1, 1024)),
-                         (batch_size, lambda v: whole_number(v, "Batch size", 2, 4096)),
-                         (lr, lambda v: number_in(v, "The learning rate", 0, 1, low_included=False)),
-                         (seed, lambda v: whole_number(v, "The seed", 0, 2**32 - 1)),
-                         (max_steps, lambda v: v in (0, None, "") or whole_number(v, "Max steps", 1, 10**9))):
-        field.change(field_message(check), field, field, api_visibility="private", show_progress="hidden",
+    fields = {"seconds": seconds, "latent_dim": latent_dim, "batch_size": batch_size, "lr": lr, "seed": seed,
+              "max_steps": max_steps}
+    for name, field in fields.items():
+        field.change(field_message(FIELD_CHECKS[name]), field, field, api_visibility="private", show_progress="hidden",
                      concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
