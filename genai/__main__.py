@@ -94,7 +94,8 @@ def build_parser():
     p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
     p.add_argument("--ema-decay", type=float, help="GAN only: sample from a moving average of G's weights (0 = off)")
-    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet): width of the first layer")
+    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
+    p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
@@ -187,11 +188,11 @@ def train_options(args):
     options = recipe(args.model)
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
-             "channels": args.channels}
+             "channels": args.channels, "layers": args.layers}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
-    for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels")):
+    for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")
     return options

@@ -20,6 +20,9 @@ For a VAE, on n test images:
   binarized at 0.5, a bound on -log p(x) comparable with published binarized-MNIST figures,
 - reconstruction SSIM (structural similarity, 1 = identical) and PSNR (in dB).
 
+For an autoregressive model, the exact negative log-likelihood in nats per binarized test image
+(nll_nats): no bound, the sum of its 784 one-pixel predictions.
+
     results = evaluate(model, load_dataset("mnist", split="test"), n_samples=2000, seed=0)
     print(format_table(results))
 """
@@ -360,6 +363,9 @@ def format_table(results):
     ]
     if "label_agreement" in results:
         rows.append(("label agreement (asked digit drawn)", f"{100 * results['label_agreement']:.1f}%", ""))
+    if "nll_nats" in results:
+        rows.append(("exact NLL, nats/image (lower is better)", f"{results['nll_nats']:.1f}",
+                     "-log p(x) of binarized test images (anchors: PixelCNN 81.3, a plain VAE's bound 86.8)"))
     if "negative_elbo" in results:
         rows += [
             ("negative ELBO, nats/image (lower is better)", f"{results['negative_elbo']:.1f}",

@@ -178,7 +178,7 @@ def train(model, dataset, settings=None, stop=None):
     last_good = snapshot(model)
     loss_sums, window_steps = {}, 0
     start = window_start = last_preview_time = time.perf_counter()
-    step, next_preview_step = 0, settings.log_every
+    step, next_preview_step, preview_cost = 0, settings.log_every, 0.0
     model.train()
 
     while True:
@@ -235,11 +235,14 @@ def train(model, dataset, settings=None, stop=None):
                 yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means)
                 return
 
-            due_by_time = settings.preview_seconds is not None and now - last_preview_time >= settings.preview_seconds
-            if step >= next_preview_step or due_by_time:
+            # Previews are due every preview_seconds, but spaced by at least 3x what the last one took,
+            # so a model slow to sample (784 pixel steps) still spends most of its time learning.
+            wait = None if settings.preview_seconds is None else max(settings.preview_seconds, 3 * preview_cost)
+            if step >= next_preview_step or (wait is not None and now - last_preview_time >= wait):
                 event.preview, event.preview_columns = preview_images(model, settings), preview_columns(model)
                 model.train()
-                last_preview_time = now
+                last_preview_time = time.perf_counter()
+                preview_cost = last_preview_time - now
                 next_preview_step = step + settings.preview_every
             yield event
 

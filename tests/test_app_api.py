@@ -526,11 +526,12 @@ def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_c
     assert picker_names(waiting_client)[0] == ["tiny-gan", "tiny-vae"]  # no model came of the cancelled run
 
 
-def test_a_diffusion_model_trains_in_the_app_and_samples_like_the_others(client):
-    final = client.submit("mnist", "diffusion", "unet", True, 784, 20, 32, 1e-3, 1.0, 0, 3, api_name="/train").result()
+@pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL")])
+def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, family, arch, curve):
+    final = client.submit("mnist", family, arch, True, 784, 20, 32, 1e-3, 1.0, 0, 3, api_name="/train").result()
     name = final[4]
-    assert name == "my-diffusion-unet-cond-1" and "Finished 3 steps" in final[3]
-    assert {row[2] for row in final[1]["data"]} == {"loss"}
+    assert name == f"my-{family}-{arch}-cond-1" and "Finished 3 steps" in final[3]
+    assert {row[2] for row in final[1]["data"]} == {curve}
     grid = sample(client, name, seed=5, grid_size=1)
     assert grid.shape == ((TILE + PAD) * SCALE, (10 * TILE + PAD) * SCALE)  # one row of the digits 0-9
     assert np.array_equal(grid, sample(client, name, seed=5, grid_size=1))

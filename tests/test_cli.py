@@ -206,6 +206,9 @@ BAD_COMMANDS = [
     ("train --dataset fashion-mnist --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new",
      "holds MNIST's train images .* not Fashion-MNIST's"),
     ("train --beta 2 --out {tmp}/new", "--beta only applies to --model vae"),
+    ("train --layers 4 --out {tmp}/new", "--layers only applies to --model autoregressive"),
+    ("train --model autoregressive --layers 99 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new",
+     "layers must be a whole number from 1 to 30"),
     ("train --out {tmp}/existing", "--out .*existing already exists and is not empty"),
     ("train --out {tmp}/notes.txt", "already exists"),
     ("train --batch-size 1 --max-steps 1 --data-dir {data} --device cpu --out {tmp}/new", "Batch size must be a whole number from 2"),
@@ -299,14 +302,16 @@ def test_python_m_genai_trains_and_samples_end_to_end(mnist_dir, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_a_diffusion_model_trains_saves_and_samples_the_same_digits_for_a_seed(mnist_dir, tmp_path):
-    """`train --model diffusion` with the CLI's usual options, then the same seed gives the same grid twice."""
-    code, out, err = cli("train", "--model", "diffusion", "--data-dir", mnist_dir, "--limit", 500, "--max-steps", 3,
-                         "--device", "cpu", "--out", tmp_path / "diffusion")
+@pytest.mark.parametrize("family,title", [("diffusion", "conditional diffusion UNet"),
+                                          ("autoregressive", "conditional Gated PixelCNN")])
+def test_the_newer_families_train_save_and_sample_the_same_digits_for_a_seed(mnist_dir, tmp_path, family, title):
+    """`train --model diffusion` / `autoregressive` with the CLI's usual options; the same seed gives the same grid twice."""
+    code, out, err = cli("train", "--model", family, "--data-dir", mnist_dir, "--limit", 500, "--max-steps", 3,
+                         "--device", "cpu", "--out", tmp_path / family)
     assert code == 0, err
-    assert "conditional diffusion UNet" in out
+    assert title in out
     for name in ("a.npy", "b.npy"):
-        code, _, err = cli("sample", "--checkpoint", tmp_path / "diffusion", "--seed", 7, "--n", 10,
+        code, _, err = cli("sample", "--checkpoint", tmp_path / family, "--seed", 7, "--n", 10,
                            "--out", tmp_path / name)
         assert code == 0, err
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))

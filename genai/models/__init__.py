@@ -9,6 +9,7 @@ import threading
 
 import torch
 
+from .autoregressive import GatedPixelCNN
 from .base import GenerativeModel, ModelConfig, ModelError
 from .diffusion import FlowMatchingUNet
 from .gan import DCGAN, GAN, MLPGAN
@@ -21,8 +22,9 @@ MODELS = {
     ("vae", "mlp"): MLPVAE,
     ("vae", "conv"): ConvVAE,
     ("diffusion", "unet"): FlowMatchingUNet,
+    ("autoregressive", "pixelcnn"): GatedPixelCNN,
 }
-FAMILIES = ("gan", "vae", "diffusion")
+FAMILIES = ("gan", "vae", "autoregressive", "diffusion")
 ARCHS = {family: tuple(arch for f, arch in MODELS if f == family) for family in FAMILIES}
 
 
@@ -108,6 +110,7 @@ def weight_shapes(metadata):
 
 __all__ = [
     "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE", "FlowMatchingUNet",
+    "GatedPixelCNN",
     "FIELD_RULES", "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
     "model_from_config", "weight_shapes",
 ]

@@ -19,6 +19,7 @@ FIELD_RULES = {
     "num_classes": ("whole", 2, 100, "the number of labels"),
     "label_embedding_dim": ("whole", 1, 256, "the size of the label's learned vector"),
     "channels": ("whole", 1, 256, "the width of the first conv layer"),
+    "layers": ("whole", 1, 30, "the number of layers"),
     "beta": ("number", 0, 1000, "the weight of the KL term"),
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),

@@ -42,6 +42,10 @@ def figure_rows(results):
     if "label_agreement" in results:
         rows.append(("label agreement", f"{100 * results['label_agreement']:.0f}%", "",
                      "how often the digit asked for is the digit drawn"))
+    if "nll_nats" in results:
+        rows.append(("negative log-likelihood", f"{results['nll_nats']:.1f}", "",
+                     "exact -log p(x) in nats per binarized test image; lower is better "
+                     "(PixelCNN on binarized MNIST: 81.3; a plain VAE's bound: 86.8)"))
     if "negative_elbo" in results:
         rows += [
             ("negative ELBO", f"{results['negative_elbo']:.1f}", "",

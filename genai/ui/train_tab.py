@@ -28,9 +28,10 @@ from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_n
 
 DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
 FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae"),
+                  ("Autoregressive — one pixel at a time", "autoregressive"),
                   ("Diffusion — noise walked back to a digit", "diffusion")]
 ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional",
-               "unet": "UNet (convolutional)"}
+               "unet": "UNet (convolutional)", "pixelcnn": "Gated PixelCNN (masked convolutions)"}
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
 WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
 
