@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .images import to_uint8, to_unit
+from .models.settings_check import ConfigFieldError, check_value
 
 MAX_SEED = 2**32 - 1
 MAX_IMAGES = 1024
@@ -69,22 +70,56 @@ def label_tensor(model, labels, n):
     return labels
 
 
+def sampling_options(model, **given):
+    """The given sampling settings the model has (e.g. a diffusion model's sampling_steps), checked.
+
+    Others are left out (a GAN has no sampling steps), and so are None values (the model's own setting).
+    """
+    chosen = {name: value for name, value in given.items() if name in model.sampling_options and value is not None}
+    for name, value in chosen.items():
+        try:
+            check_value(name, value)
+        except ConfigFieldError as error:
+            raise SamplingError(str(error)) from None
+    return chosen
+
+
 @torch.no_grad()
-def decode(model, z, labels=None):
+def decode(model, z, labels=None, options=None):
     """Latent codes (CPU or device tensor) -> uint8 array (N, 28, 28), white on black."""
     was_training = model.training
     model.eval()
     device = model_device(model)
     labels = None if labels is None else labels.to(device)
-    images = model.generate(z.to(device=device, dtype=torch.float32), labels)
+    images = model.generate(z.to(device=device, dtype=torch.float32), labels, **(options or {}))
     model.train(was_training)
     return to_uint8(images)
 
 
-def sample(model, seed, n=16, labels=None, temperature=1.0):
-    """n images from the model for a seed: uint8 array (n, 28, 28)."""
+def sample(model, seed, n=16, labels=None, temperature=1.0, **options):
+    """n images from the model for a seed: uint8 array (n, 28, 28). options: see sampling_options()."""
     z = latent_noise(seed, n, model.latent_dim, temperature)
-    return decode(model, z, label_tensor(model, labels, n))
+    return decode(model, z, label_tensor(model, labels, n), sampling_options(model, **options))
+
+
+@torch.no_grad()
+def drawing(model, seed, n=16, labels=None, temperature=1.0, frames=16, **options):
+    """How the model draws sample()'s images: uint8 (F, n, 28, 28), from the first moment to the last.
+
+    The last frame is exactly sample(model, seed, n, labels, temperature, **options). A model
+    that draws in one pass (a GAN, a VAE) gives F = 1.
+    """
+    if not 2 <= int(frames) <= 64:
+        raise SamplingError(f"The number of frames must be from 2 to 64, not {frames!r}.")
+    z = latent_noise(seed, n, model.latent_dim, temperature)
+    labels = label_tensor(model, labels, n)
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    snapshots = model.drawing_frames(z.to(device), None if labels is None else labels.to(device), int(frames),
+                                     **sampling_options(model, **options))
+    model.train(was_training)
+    return np.stack([to_uint8(frame) for frame in snapshots])
 
 
 @torch.no_grad()
@@ -202,14 +237,20 @@ def strip(images, padding=2, scale=1):
     return grid(images, columns=len(images), padding=padding, scale=scale)
 
 
-def gif_bytes(images, scale=4, duration_ms=120, bounce=True):
-    """An animated GIF (bytes) of the frames; bounce=True plays forward then back, looping."""
+def gif_bytes(images, scale=4, duration_ms=120, bounce=True, hold_last_ms=None):
+    """An animated GIF (bytes) of the frames (uint8, each H x W); bounce=True plays forward then back, looping.
+
+    hold_last_ms: show the last frame this long (e.g. the finished digits), then loop.
+    """
     frames = list(np.asarray(images, dtype=np.uint8))
     if bounce and len(frames) > 2:
         frames = frames + frames[-2:0:-1]
-    pictures = [Image.fromarray(f).resize((28 * scale, 28 * scale), Image.NEAREST) for f in frames]
+    pictures = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.NEAREST) for f in frames]
+    durations = [duration_ms] * len(pictures)
+    if hold_last_ms:
+        durations[-1] = hold_last_ms
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
     return buffer.getvalue()
 
 

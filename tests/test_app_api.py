@@ -48,8 +48,8 @@ def pixels(path):
     return np.asarray(Image.open(path).convert("L"))
 
 
-def sample(client, model="tiny-vae", seed=0, grid_size=3, digit="all", temperature=1.0):
-    return pixels(client.predict(model, seed, grid_size, digit, temperature, api_name="/sample"))
+def sample(client, model="tiny-vae", seed=0, grid_size=3, digit="all", temperature=1.0, steps=20, guidance=2.0):
+    return pixels(client.predict(model, seed, grid_size, digit, temperature, steps, guidance, api_name="/sample"))
 
 
 def train(client, family="vae", arch="mlp", max_steps=40, latent=None, seconds=20):
@@ -426,11 +426,12 @@ def test_a_model_trained_here_is_pushed_with_the_visitors_token_only(client, ser
 # readable message from the app, never a traceback, a silent rounding or Gradio's generic error
 # ---------------------------------------------------------------------------------------------
 
-SAMPLE_ARGS = ["tiny-vae", 1, 2, "all", 1.0]
+SAMPLE_ARGS = ["tiny-vae", 1, 2, "all", 1.0, 20, 2.0]
 INTERPOLATE_ARGS = ["tiny-vae", "seeds", 1, 2, 0, 1, None, None, 4, "lerp", "0"]
 TRAIN_ARGS = ["mnist", "vae", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1]
 NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what the message names)
     ("sample", SAMPLE_ARGS, 1, "seed"), ("sample", SAMPLE_ARGS, 2, "grid size"), ("sample", SAMPLE_ARGS, 4, "temperature"),
+    ("sample", SAMPLE_ARGS, 5, "Sampling steps"), ("sample", SAMPLE_ARGS, 6, "Guidance scale"),
     ("interpolate", INTERPOLATE_ARGS, 2, "Seed A"), ("interpolate", INTERPOLATE_ARGS, 3, "Seed B"),
     ("interpolate", INTERPOLATE_ARGS, 8, "Steps"),
     ("explore", ["tiny-vae", 0, "0"], 1, "seed"),
@@ -537,3 +538,33 @@ def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, 
     assert np.array_equal(grid, sample(client, name, seed=5, grid_size=1))
     _, _, _, note = client.predict(name, 0, "0", api_name="/explore")
     assert "no encoder" in note
+
+    # How it draws: an animation of the grid and the first digit's frames, ending at the grid's digits.
+    gif_path, frames_path = client.predict(name, 5, 1, "all", 1.0, 20, 2.0, api_name="/drawing")
+    with Image.open(gif_path) as gif:
+        assert gif.format == "GIF" and gif.n_frames > 10
+        gif.seek(gif.n_frames - 1)
+        last = np.asarray(gif.convert("L"))[::3, ::3]  # the animation is drawn at 3x
+    assert np.array_equal(last, grid[::SCALE, ::SCALE])
+    assert pixels(frames_path).shape[1] > 10 * TILE * SCALE  # more than ten frames side by side
+
+
+def test_a_diffusion_models_steps_and_guidance_change_its_digits_and_absurd_values_are_refused(client):
+    final = client.submit("mnist", "diffusion", "unet", True, 784, 20, 32, 1e-3, 1.0, 0, 2, api_name="/train").result()
+    name = final[4]
+    default = sample(client, name, seed=3, grid_size=1)
+    assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, steps=2))
+    assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, guidance=0.5))
+    info = client.predict(name, api_name="/model_info")
+    assert info[2]["interactive"] is True and info[2]["value"] == 20 and info[3]["value"] == 2.0
+    # (gradio_client checks a slider's range before sending; the server's own message is tested with raw calls)
+    for steps, guidance, message in ((100_000, 2.0, "Sampling steps must be|greater than maximum value 200"),
+                                     (20, 1e9, "Guidance scale must be|greater than maximum value 10"),
+                                     (0, 2.0, "Sampling steps must be|less than minimum value 1")):
+        with pytest.raises(Exception, match=message):
+            sample(client, name, seed=3, grid_size=1, steps=steps, guidance=guidance)
+    # A GAN or a VAE has no such settings: the sliders are off, and the same values leave its digits alone.
+    assert client.predict("tiny-vae", api_name="/model_info")[2]["interactive"] is False
+    assert np.array_equal(sample(client, "tiny-vae", steps=3), sample(client, "tiny-vae", steps=150))
+    with pytest.raises(Exception, match="draws its digits in one pass"):
+        client.predict("tiny-vae", 5, 1, "all", 1.0, 20, 2.0, api_name="/drawing")

@@ -229,6 +229,21 @@ class GatedPixelCNN(GenerativeModel):
         return self.pixelcnn.sample(uniform, labels, on_pixel)
 
     @torch.no_grad()
+    def drawing_frames(self, z, labels=None, count=16):
+        """The images filling in pixel by pixel, at about `count` moments; pixels not drawn yet are grey."""
+        every = max(1, PIXELS // max(count - 1, 1))
+        frames = [torch.full((z.shape[0], 1, SIDE, SIDE), 0.5, device=z.device)]
+
+        def snapshot(x, index):
+            if (index + 1) % every == 0 and index + 1 < PIXELS:
+                frame = x.clone().flatten(1)
+                frame[:, index + 1:] = 0.5
+                frames.append(frame.reshape(x.shape))
+
+        frames.append(self.generate(z, labels, on_pixel=snapshot))
+        return frames
+
+    @torch.no_grad()
     def likelihood(self, images, labels=None, seed=0, batch_size=500):
         """The exact negative log-likelihood in nats per image (lower is better) of images in {0, 1}.
 

@@ -40,7 +40,9 @@ class GenerativeModel(nn.Module):
     Everything that differs between families lives in the family's module, behind these names,
     so the app, the CLI and the metrics never ask which family a model is:
 
-        generate(z, labels)          noise -> images: sampling from a seed, walks between seeds
+        generate(z, labels, **opts)  noise -> images: sampling from a seed, walks between seeds;
+                                     opts are the family's sampling_options (e.g. sampling_steps)
+        drawing_frames(z, labels)    snapshots of how the images come about (noise -> digit, pixel by pixel)
         can_encode, encode_mean(x)   images -> codes, for models with an encoder
         training_step(...)           one update; loss_names / plotted_losses name what it returns
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
@@ -54,6 +56,8 @@ class GenerativeModel(nn.Module):
     can_encode = False  # True: encode_mean maps images to codes (reconstructions, walks from real images)
     plotted_losses = ()  # the loss curves the Train tab draws (names from loss_names)
     explanation = ""  # Markdown with $math$, shown beside the training curves
+    # Config fields that may change at sampling time, without retraining (generate's keyword options).
+    sampling_options = ()
 
     def __init__(self, config):
         super().__init__()
@@ -99,8 +103,14 @@ class GenerativeModel(nn.Module):
         """One update on a batch; every random number comes from rng (the run's torch.Generator)."""
         raise NotImplementedError
 
-    def generate(self, z, labels=None):
+    def generate(self, z, labels=None, **options):
+        """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]; options: some of sampling_options."""
         raise NotImplementedError
+
+    def drawing_frames(self, z, labels=None, count=16, **options):
+        """How generate() comes to its images: about `count` snapshots (N, 1, 28, 28) in [0, 1], the last
+        one exactly generate()'s images. A model that draws in one pass (a GAN, a VAE) has one frame."""
+        return [self.generate(z, labels, **options)]
 
     def encode_mean(self, images, labels=None):
         """Images (N, 1, 28, 28) in [0, 1] -> the codes (N, latent_dim) they map to (models with an encoder)."""

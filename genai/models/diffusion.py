@@ -180,25 +180,41 @@ class FlowMatchingUNet(GenerativeModel):
         optimizers["unet"].step()
         return {"loss": loss.detach()}
 
-    def velocity(self, x, t, labels):
+    sampling_options = ("sampling_steps", "guidance_scale")
+
+    def velocity(self, x, t, labels, guidance_scale):
         """v(x, t), with classifier-free guidance for conditional models."""
         if labels is None:
             return self.unet(x, t)
-        scale = self.config.guidance_scale
-        if scale == 1:
+        if guidance_scale == 1:
             return self.unet(x, t, labels)
         nothing = torch.full_like(labels, self.config.num_classes)
         both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, nothing]))
         conditional, unconditional = both.chunk(2)
-        return unconditional + scale * (conditional - unconditional)
+        return unconditional + guidance_scale * (conditional - unconditional)
 
-    @torch.no_grad()
-    def generate(self, z, labels=None):
-        """Noise (N, 784) -> images (N, 1, 28, 28) in [0, 1], by sampling_steps Euler steps from t = 1 to 0."""
+    def walk(self, z, labels, sampling_steps=None, guidance_scale=None):
+        """Yield x_t after each Euler step from t = 1 (the noise z) to t = 0: (N, 1, 28, 28) in [-1, 1]-ish."""
         labels = self.check_labels(labels, z.shape[0], z.device)
+        steps = self.config.sampling_steps if sampling_steps is None else int(sampling_steps)
+        scale = self.config.guidance_scale if guidance_scale is None else float(guidance_scale)
         x = z.reshape(-1, 1, 28, 28)
-        steps = self.config.sampling_steps
+        yield x
         for i in range(steps, 0, -1):
             t = torch.full((x.shape[0],), i / steps, device=x.device)
-            x = x - self.velocity(x, t, labels) / steps
+            x = x - self.velocity(x, t, labels, scale) / steps
+            yield x
+
+    @torch.no_grad()
+    def generate(self, z, labels=None, sampling_steps=None, guidance_scale=None):
+        """Noise (N, 784) -> images (N, 1, 28, 28) in [0, 1], by sampling_steps Euler steps from t = 1 to 0."""
+        for x in self.walk(z, labels, sampling_steps, guidance_scale):
+            pass
         return ((x + 1) / 2).clamp(0, 1)
+
+    @torch.no_grad()
+    def drawing_frames(self, z, labels=None, count=16, sampling_steps=None, guidance_scale=None):
+        """x_t from the noise (t = 1) to the digit (t = 0), at about `count` evenly spaced steps."""
+        states = list(self.walk(z, labels, sampling_steps, guidance_scale))
+        keep = sorted({round(i * (len(states) - 1) / max(count - 1, 1)) for i in range(count)})
+        return [((states[i] + 1) / 2).clamp(0, 1) for i in keep]

@@ -86,7 +86,8 @@ def build_demo():
             api_name="refresh", show_progress="hidden",
         )
         opened.then(
-            friendly(sample_tab.model_info), [sample_ui.picker, session], [sample_ui.info, sample_ui.digit],
+            friendly(sample_tab.model_info), [sample_ui.picker, session],
+            [sample_ui.info, sample_ui.digit, sample_ui.steps, sample_ui.guidance],
             api_visibility="private", show_progress="hidden",
         ).then(
             friendly(sample_tab.first_grid), sample_ui.inputs + [session], sample_ui.image,

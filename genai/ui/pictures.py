@@ -96,15 +96,25 @@ def png_file(image, folder):
     name, then renamed into place.
     """
     digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:32]
-    path = Path(folder) / f"{digest}.png"
+    return write_once(Path(folder) / f"{digest}.png", lambda file: image.save(file, format="PNG"))
+
+
+def gif_file(data, folder):
+    """GIF bytes as a file in folder, named by their content and written once (as png_file); returns str."""
+    digest = hashlib.sha1(data).hexdigest()[:32]
+    return write_once(Path(folder) / f"{digest}.gif", lambda file: file.write(data))
+
+
+def write_once(path, write):
+    """Call write(file) to create path (through a temporary name, then a rename), unless it exists."""
     if path.exists():
         os.utime(path)  # recently used: not removed by remove_old_files for a while
         return str(path)
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{digest}.", suffix=".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as file:
-            image.save(file, format="PNG")
+            write(file)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

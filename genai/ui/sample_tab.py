@@ -4,25 +4,37 @@ The same seed always gives the same digits (genai.sampling draws the noise on th
 from that seed), so a class can compare notes: "seed 42 is a 3". Sampling takes a few
 milliseconds, so every change of the seed, grid size, digit or temperature redraws the
 grid at once.
+
+Models that draw in steps (a diffusion model walking from noise to a digit, an autoregressive
+model filling in pixel by pixel) also show *how* they draw, as an animation, and a diffusion
+model's number of steps and guidance scale can be changed here without retraining.
 """
 
 from dataclasses import dataclass
 
 import gradio as gr
+import numpy as np
 
-from ..sampling import MAX_SEED, grid, sample
+from ..sampling import MAX_SEED, drawing, gif_bytes, grid, sample, strip
 from . import model_store, settings
 from .compute import compute_slot
-from .errors import friendly
+from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
-from .pictures import enlarge, png_file
+from .pictures import enlarge, gif_file, png_file
 from .result_cache import ResultCache
 from .session import pictures_folder
 
 MAX_GRID_SIDE = 12
 RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_SAMPLE_CACHE_MB", 64) * 2**20)  # shared by every visitor
 DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (and the PNG download)
+DRAWING_FRAMES = 24  # snapshots in the "how it draws" animation
+MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits, or 4 rows of 0-9)
+# Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step).
+SAMPLING_CONTROLS = {
+    "sampling_steps": ("Sampling steps (models that draw in steps)", 1, 200, 1),
+    "guidance_scale": ("Guidance scale (conditional diffusion; 1 = plain conditional)", 0, 10, 0.1),
+}
 
 
 @dataclass
@@ -33,57 +45,124 @@ class SampleTab:
     grid_size: gr.Slider
     digit: gr.Radio
     temperature: gr.Slider
+    steps: gr.Slider
+    guidance: gr.Slider
     image: gr.Image
     info: gr.Markdown
+    animate: gr.Button
+    animation: gr.Image
+    frames: gr.Image
 
     @property
     def inputs(self):
-        return [self.picker, self.seed, self.grid_size, self.digit, self.temperature]
+        return [self.picker, self.seed, self.grid_size, self.digit, self.temperature, self.steps, self.guidance]
 
 
-def sample_grid(model_name, seed, grid_size, digit, temperature, session):
-    """A grid of digits drawn by a model from one seed, as a PIL image.
+@dataclass
+class GridRequest:
+    """One checked request for a grid: which model, which noise, which digits, which sampling settings."""
 
-    Unconditional models draw grid_size x grid_size images. Conditional models draw the
-    chosen digit, or, for "all", grid_size rows of the digits 0 to 9.
-    """
+    entry: object
+    seed: int
+    count: int
+    columns: int
+    label: object
+    temperature: float
+    options: dict
+
+    def key(self):
+        return (self.entry.token, self.seed, self.count, self.columns, self.label, self.temperature,
+                tuple(sorted(self.options.items())))
+
+
+def grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session, max_side=MAX_GRID_SIDE):
+    """Check the Sample tab's settings. Unconditional models draw grid_size x grid_size images;
+    conditional ones the chosen digit, or, for "all", grid_size rows of the digits 0 to 9."""
     entry = model_store.find(model_name, session)
     seed = whole_number(seed, "The seed", 0, MAX_SEED)
-    side = whole_number(grid_size, "The grid size", 1, MAX_GRID_SIDE)
+    side = min(whole_number(grid_size, "The grid size", 1, MAX_GRID_SIDE), max_side)
     label = digit_or_none(digit) if entry.model.conditional else None
     if entry.model.conditional and label is None:
         count, columns = side * entry.model.config.num_classes, entry.model.config.num_classes
     else:
         count, columns = side * side, side
     temperature = number_in(temperature, "The temperature", 0.1, 2.0)
+    options = checked_options(entry.model, steps, guidance)
+    return GridRequest(entry, seed, count, columns, label, temperature, options)
+
+
+def checked_options(model, steps, guidance):
+    """The sampling settings the model has, from the sliders. Both values are checked (typed numbers
+    may be anything), then only the ones this model has are kept (a GAN has no sampling steps)."""
+    options = {}
+    for name, value in (("sampling_steps", steps), ("guidance_scale", guidance)):
+        if value is None:
+            continue
+        label, low, high, step = SAMPLING_CONTROLS[name]
+        what = label.split(" (")[0]
+        value = whole_number(value, what, low, high) if step == 1 else number_in(value, what, low, high)
+        if name in model.sampling_options:
+            options[name] = value
+    return options
+
+
+def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
+    """A grid of digits drawn by a model from one seed: the path of a PNG file."""
+    request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
 
     def draw():
         with compute_slot():
-            images = sample(entry.model, seed, count, labels=label, temperature=temperature)
-        return enlarge(grid(images, columns=columns), DISPLAY_SCALE)
+            images = sample(request.entry.model, request.seed, request.count, labels=request.label,
+                            temperature=request.temperature, **request.options)
+        return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
 
-    picture = RESULTS.get_or_make(("sample", entry.token, seed, count, columns, label, temperature), draw)
+    picture = RESULTS.get_or_make(("sample", *request.key()), draw)
     return png_file(picture, pictures_folder())
 
 
+def drawing_animation(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
+    """How the model draws the grid (at most MAX_DRAWING_SIDE rows): an animated GIF, and the first
+    digit's frames side by side. Models that draw in one pass say so instead."""
+    request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session,
+                           max_side=MAX_DRAWING_SIDE)
+    with compute_slot():
+        frames = drawing(request.entry.model, request.seed, request.count, labels=request.label,
+                         temperature=request.temperature, frames=DRAWING_FRAMES, **request.options)
+    if len(frames) == 1:
+        raise AppError(f"A {request.entry.model.title} draws its digits in one pass, from noise straight to "
+                       "pixels: there are no steps to show. Try a diffusion or an autoregressive model.")
+    grids = [np.asarray(grid(images, columns=request.columns)) for images in frames]
+    gif = gif_file(gif_bytes(grids, scale=3, duration_ms=100, bounce=False, hold_last_ms=1500), pictures_folder())
+    first_digit = enlarge(strip(frames[:, 0]), DISPLAY_SCALE)
+    return gif, png_file(first_digit, pictures_folder())
+
+
 def model_info(model_name, session):
-    """What the chosen model is, and whether the digit choice applies to it."""
+    """What the chosen model is, and which of the digit and sampling controls apply to it.
+
+    The sampling sliders show the model's own settings, and are active only for models that have them.
+    """
     if not model_name:
-        return model_store.no_models_message() if not model_store.choices(session) else "Choose a model.", gr.update()
+        message = model_store.no_models_message() if not model_store.choices(session) else "Choose a model."
+        return message, gr.update(), gr.update(), gr.update()
     entry = model_store.find(model_name, session)
     about = model_store.summary(entry.metadata, entry.source)
     if entry.model.conditional:
         note = "Conditional: choose which digit it draws (**all** = one row of 0 to 9 per grid row)."
     else:
         note = "Not conditional: it decides by itself which digit to draw, so the digit choice does not apply."
-    return f"**{entry.name}** — {about}. {note}", gr.update(interactive=entry.model.conditional)
+    controls = []
+    for name in SAMPLING_CONTROLS:
+        has = name in entry.model.sampling_options and (name != "guidance_scale" or entry.model.conditional)
+        controls.append(gr.update(interactive=has, **({"value": getattr(entry.model.config, name)} if has else {})))
+    return f"**{entry.name}** — {about}. {note}", gr.update(interactive=entry.model.conditional), *controls
 
 
-def first_grid(model_name, seed, grid_size, digit, temperature, session):
+def first_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
     """The grid shown when the page opens; nothing (and no error) when no model exists yet."""
     if not model_name:
         return None
-    return sample_grid(model_name, seed, grid_size, digit, temperature, session)
+    return sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
 
 
 def build(initial_choices):
@@ -104,11 +183,25 @@ def build(initial_choices):
             digit = gr.Radio(DIGIT_CHOICES, value="all", label="Digit (conditional models)", interactive=False)
             temperature = SliderInput(0.1, 2.0, value=1.0, step=0.05, label="Temperature (noise scale)",
                                       info="Below 1: safer, more typical digits. Above 1: wilder ones.")
+            label, low, high, step = SAMPLING_CONTROLS["sampling_steps"]
+            steps = SliderInput(low, high, value=20, step=step, label=label, interactive=False, elem_id="sample-steps",
+                                info="Fewer steps: faster, rougher digits.")
+            label, low, high, step = SAMPLING_CONTROLS["guidance_scale"]
+            guidance = SliderInput(low, high, value=2.0, step=step, label=label, interactive=False,
+                                   elem_id="sample-guidance", info="More: the asked digit more clearly, less variety.")
         with gr.Column(scale=6, min_width=360):
             image = gr.Image(label="Samples", format="png", type="pil", interactive=False, elem_id="sample-image",
                              elem_classes=["genai-digits"], buttons=["download", "fullscreen"], height=560)
             gr.Markdown("The same seed always draws the same digits — on any computer. Use the download button "
                         "above the grid to save it as a PNG.", elem_classes=["genai-note"])
+            with gr.Accordion("How it draws (diffusion: noise to digit; autoregressive: pixel by pixel)", open=False,
+                              elem_id="sample-drawing"):
+                animate = gr.Button("Show how these digits are drawn", elem_id="sample-animate")
+                with gr.Row():
+                    animation = gr.Image(label="Animation (GIF, up to 4 rows of the grid)", type="filepath",
+                                         interactive=False, elem_id="sample-animation", elem_classes=["genai-digits"])
+                    frames = gr.Image(label="The first digit, step by step", type="filepath", interactive=False,
+                                      elem_id="sample-frames", elem_classes=["genai-digits"])
 
     # The slider covers small seeds; the number box takes any 32-bit seed. They are kept in sync
     # in the browser, and the number box is what the sampler reads.
@@ -119,15 +212,19 @@ def build(initial_choices):
     )
     random_seed.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED + 1})",
                       api_visibility="private")
-    return SampleTab(picker, seed_slider, seed, grid_size, digit, temperature, image, info)
+    return SampleTab(picker, seed_slider, seed, grid_size, digit, temperature, steps, guidance, image, info, animate,
+                     animation, frames)
 
 
 def connect(tab, session):
     tab_inputs = tab.inputs + [session]
     gr.on(
-        [tab.picker.change, tab.seed.change, tab.grid_size.change, tab.digit.change, tab.temperature.change],
+        [tab.picker.change, tab.seed.change, tab.grid_size.change, tab.digit.change, tab.temperature.change,
+         tab.steps.change, tab.guidance.change],
         on_gpu(friendly(sample_grid)), tab_inputs, tab.image, api_name="sample", show_progress="hidden",
         trigger_mode="always_last", concurrency_limit=settings.request_concurrency(), concurrency_id="sample",
     )
-    tab.picker.change(friendly(model_info), [tab.picker, session], [tab.info, tab.digit], api_name="model_info",
-                      show_progress="hidden", concurrency_limit=None)
+    tab.picker.change(friendly(model_info), [tab.picker, session], [tab.info, tab.digit, tab.steps, tab.guidance],
+                      api_name="model_info", show_progress="hidden", concurrency_limit=None)
+    tab.animate.click(on_gpu(friendly(drawing_animation)), tab_inputs, [tab.animation, tab.frames], api_name="drawing",
+                      concurrency_limit=settings.request_concurrency(), concurrency_id="sample")
