@@ -62,7 +62,7 @@ def train(client, family="vae", arch="mlp", max_steps=40, latent=None, seconds=2
 
 def picker_names(client):
     """The model names this visitor's pickers offer (the page-load endpoint refreshes them)."""
-    status, sample_picker, *_ = client.predict("mnist", None, None, None, api_name="/refresh")
+    status, _, sample_picker, *_ = client.predict("mnist", [], None, None, None, api_name="/refresh")
     return [value for _, value in sample_picker["choices"]], status
 
 
@@ -568,3 +568,28 @@ def test_a_diffusion_models_steps_and_guidance_change_its_digits_and_absurd_valu
     assert np.array_equal(sample(client, "tiny-vae", steps=3), sample(client, "tiny-vae", steps=150))
     with pytest.raises(Exception, match="draws its digits in one pass"):
         client.predict("tiny-vae", 5, 1, "all", 1.0, 20, 2.0, api_name="/drawing")
+
+
+def test_compare_draws_the_same_seed_through_every_chosen_model_as_the_sample_tab_does(client):
+    """One grid per model, each exactly the Sample tab's grid for that seed, with a row of figures and a time."""
+    refreshed = client.predict("mnist", [], None, None, None, api_name="/refresh")[1]
+    assert set(refreshed["value"]) == {"tiny-gan", "tiny-vae"}  # one model of each family the server has
+    gallery, table = client.predict(["tiny-gan", "tiny-vae"], 7, 2, "3", 1.0, api_name="/compare")
+    assert [item["caption"].split(":")[0] for item in gallery] == ["tiny-gan", "tiny-vae"]
+    # The conditional GAN draws four 3s, the VAE (not conditional) a 2 x 2 grid of its own choice.
+    assert np.array_equal(pixels(gallery[0]["image"]), sample(client, "tiny-gan", seed=7, grid_size=2, digit="3"))
+    assert np.array_equal(pixels(gallery[1]["image"]), sample(client, "tiny-vae", seed=7, grid_size=2))
+    assert "not conditional" in gallery[1]["caption"] and " s" in gallery[0]["caption"]
+    rows = [line for line in table.splitlines() if line.startswith("| tiny-")]
+    assert len(rows) == 2 and all("not measured yet" in row for row in rows)
+    assert "MNIST test split" in table
+
+
+@pytest.mark.parametrize("models, message", [
+    ([], "Choose at least one model"),
+    (["tiny-gan"] * 3 + ["tiny-vae"] * 4, "at most 6 models"),
+    (["no-such-model"], "There is no model called 'no-such-model'"),
+])
+def test_compare_refuses_bad_model_lists_with_a_message(client, models, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(models, 7, 2, "all", 1.0, api_name="/compare")

@@ -10,7 +10,7 @@ import os
 
 import gradio as gr
 
-from . import datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
+from . import compare_tab, datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly
 from .session import Session, end_session, private_gradio_folder, restore_session
 
@@ -19,7 +19,8 @@ TITLE = "genai — watch generative models learn"
 HAS_METRICS = importlib.util.find_spec("genai.metrics") is not None
 
 
-def page_opened(session, dataset_name, sample_model, interpolate_model, explore_model, evaluate_model=None):
+def page_opened(session, dataset_name, compare_models, sample_model, interpolate_model, explore_model,
+                evaluate_model=None):
     """Fresh model lists (pretrained + this visitor's) and the dataset status, when the page opens."""
     choices = model_store.choices(session)
 
@@ -27,7 +28,8 @@ def page_opened(session, dataset_name, sample_model, interpolate_model, explore_
         value = model_store.preferred(choices, session, current, needs_encoder=needs_encoder)
         return gr.update(choices=choices, value=value, info=model_store.picker_info(choices))
 
-    updates = [datasets.status(dataset_name), picker(sample_model), picker(interpolate_model),
+    updates = [datasets.status(dataset_name), compare_tab.refreshed(choices, compare_models, session),
+               picker(sample_model), picker(interpolate_model),
                picker(explore_model, needs_encoder=True)]
     if HAS_METRICS:
         updates.append(picker(evaluate_model))
@@ -59,6 +61,8 @@ def build_demo():
                 sample_ui = sample_tab.build(initial)
             with gr.Tab("Interpolate", id="interpolate"):
                 interpolate_ui = interpolate_tab.build(initial)
+            with gr.Tab("Compare", id="compare"):
+                compare_ui = compare_tab.build(initial)
             with gr.Tab("Explore (VAE)", id="explore") as explore_page:
                 explore_ui = explore_tab.build(initial)
             if HAS_METRICS:
@@ -73,8 +77,9 @@ def build_demo():
         if HAS_METRICS:
             pickers.append(evaluate_ui.picker)
             evaluate_tab.connect(evaluate_ui, session)
-        train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker])
+        train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker], lists=[compare_ui.models])
         sample_tab.connect(sample_ui, session)
+        compare_tab.connect(compare_ui, session)
         interpolate_tab.connect(interpolate_ui, session)
         explore_tab.connect(explore_ui, session, explore_page)
         hub_tab.connect(hub_ui, session, pickers, hub_page)
@@ -82,7 +87,8 @@ def build_demo():
         restored = demo.load(restore_session, [session, browser_key], [session, browser_key],
                              api_visibility="private", show_progress="hidden", concurrency_limit=None)
         opened = restored.then(
-            friendly(page_opened), [session, train_ui.dataset, *pickers], [train_ui.dataset_status, *pickers],
+            friendly(page_opened), [session, train_ui.dataset, compare_ui.models, *pickers],
+            [train_ui.dataset_status, compare_ui.models, *pickers],
             api_name="refresh", show_progress="hidden",
         )
         opened.then(

@@ -248,6 +248,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     for picker in ui["pickers"]:
         keep_current = not model.can_encode and any(picker is p for p in ui["vae_pickers"])
         update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
+    for model_list in ui["lists"]:
+        update[model_list] = gr.update(choices=choices)
     update[ui["session"]] = session
     if last.reason == "diverged":
         gr.Warning(last.message)
@@ -421,17 +423,18 @@ def build():
     )
 
 
-def connect(tab, session, pickers, vae_pickers=()):
+def connect(tab, session, pickers, vae_pickers=(), lists=()):
     """Wire Start and Stop.
 
     `pickers` are the model dropdowns of the other tabs: when training ends they list the new
-    model and select it (those in `vae_pickers` only select a VAE).
+    model and select it (those in `vae_pickers` only select a VAE). `lists` (multi-model pickers,
+    like Compare's) list it without changing what is selected.
     """
     outputs = {
         "progress": tab.progress, "losses": tab.losses, "preview": tab.preview, "status": tab.status,
         "model_name": tab.model_name, "download": tab.download, "start": tab.start, "stop": tab.stop,
         "dataset_status": tab.dataset_status, "pickers": pickers, "vae_pickers": list(vae_pickers),
-        "session": session,
+        "lists": list(lists), "session": session,
     }
 
     @friendly
@@ -441,7 +444,8 @@ def connect(tab, session, pickers, vae_pickers=()):
             session, outputs=outputs,
         )
 
-    components = [value for key, value in outputs.items() if key not in ("pickers", "vae_pickers")] + list(pickers)
+    components = ([value for key, value in outputs.items() if key not in ("pickers", "vae_pickers", "lists")]
+                  + list(pickers) + list(lists))
     pressed = tab.start.click(
         mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file], api_visibility="private",
         show_progress="hidden",
