@@ -207,3 +207,34 @@ def test_the_hub_tab_loads_a_shared_model(page, shots, mnist_dir):
     shots(page, "hub-loaded")
     open_tab(page, "Sample")
     page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('teacher/shared-gan')")
+
+
+def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_families_side_by_side(page, shots):
+    open_tab(page, "Train")
+    page.get_by_text("Autoregressive — one pixel at a time").click()
+    page.get_by_text("What is happening: an autoregressive model").wait_for()  # its recipe has filled the form
+    page.locator("#train-stop-early").get_by_text("Stop early").click()
+    max_steps = page.locator("#train-max-steps input")
+    max_steps.fill("3")
+    max_steps.press("Tab")
+    page.locator("#train-start").click()
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Your model is')",
+                           timeout=120_000)
+    name = page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
+    assert name == "my-autoregressive-pixelcnn-cond-1"
+
+    open_tab(page, "Sample")  # the new model is selected there; its drawing is shown pixel by pixel
+    page.wait_for_function(f"() => document.querySelector('#sample-model input').value.startsWith('{name}')")
+    page.get_by_text(f"{name} — yours").wait_for()  # the note about the chosen model
+    page.locator("#sample-drawing").get_by_text("How it draws").click()
+    page.locator("#sample-animate").click()
+    gif = wait_for_new_src(page, "sample-animation", None)
+    assert image_bytes(page, gif)[:6] in (b"GIF87a", b"GIF89a")
+    assert image_src(page, "sample-frames")
+    shots(page, "sample-how-it-draws")
+
+    open_tab(page, "Compare")
+    page.locator("#compare-run").click()
+    page.wait_for_function("() => document.querySelectorAll('#compare-gallery img').length >= 2")
+    page.get_by_text("drawing time").wait_for()
+    shots(page, "compare")

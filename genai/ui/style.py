@@ -27,6 +27,7 @@ CSS = """
 
 HEADER = """
 # genai — watch generative models learn
-Train a **GAN**, a **VAE** or a **diffusion model** on handwritten digits and watch it learn, draw new
-digits with a seed slider, walk through latent space, look inside a VAE, and share models on the Hub.
+Train a **GAN**, a **VAE**, an **autoregressive** or a **diffusion model** on handwritten digits and watch it
+learn, draw new digits with a seed slider, walk through latent space, compare the four families on one seed,
+look inside a VAE, and share models on the Hub.
 """
