@@ -51,7 +51,7 @@ MODES = {
         "train": {"repeats": 2, "target_seconds": 0.4, "warmup_steps": 3},
         "train_models": UNCONDITIONAL_MODELS,
         "quality": {"max_seconds": 10.0, "eval_every_seconds": 5.0, "samples": 200},
-        "sample": {"calls": 20, "warmup": 2},
+        "sample": {"calls": 10, "warmup": 1},
     },
 }
 
@@ -88,7 +88,8 @@ def build_parser():
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, "
                         "else ../shared/datasets/mnist if present, else the app's usual search)")
     parser.add_argument("--models", type=parse_models, metavar="NAMES",
-                        help="models for the training benchmark, e.g. gan-mlp,vae-conv (default: depends on mode)")
+                        help="models for the training and sampling benchmarks, e.g. gan-mlp,vae-conv "
+                             "(default: depends on mode; sampling: one model of every family)")
     parser.add_argument("--repeats", type=positive_int, help="timed rounds per model in the training benchmark")
     parser.add_argument("--batch-size", type=positive_int, help="batch size for the training benchmark (default: the app's)")
     parser.add_argument("--cap", type=positive_float,
@@ -142,6 +143,8 @@ def run_parts(args, mode, device, results):
         options = dict(mode["sample"])
         if args.calls:
             options["calls"] = args.calls
+        if args.models:
+            options["models"] = args.models
         results["sample"] = run_sampling_latency(device, progress=progress, **options)
 
 

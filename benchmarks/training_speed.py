@@ -51,6 +51,7 @@ class ModelSpec:
 ALL_MODELS = (
     ModelSpec("gan", "mlp"), ModelSpec("gan", "dcgan"), ModelSpec("vae", "mlp"), ModelSpec("vae", "conv"),
     ModelSpec("gan", "mlp", conditional=True), ModelSpec("vae", "mlp", conditional=True),
+    ModelSpec("diffusion", "unet", conditional=True), ModelSpec("autoregressive", "pixelcnn"),
 )
 UNCONDITIONAL_MODELS = ALL_MODELS[:4]
 

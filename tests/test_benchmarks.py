@@ -56,8 +56,12 @@ def test_reference_loop_trains_the_same_model_as_the_engine(small_mnist):
         assert any(not b.equal(p) for b, p in zip(before, model.parameters()))
 
 
-def test_sampling_latency_reports_percentiles():
-    results = run_sampling_latency("cpu", calls=5, warmup=1, progress=None)
+def test_sampling_latency_reports_percentiles_and_covers_every_family():
+    from benchmarks.sampling_latency import LATENCY_MODELS
+    from genai.models import FAMILIES
+
+    assert {spec.family for spec in LATENCY_MODELS} == set(FAMILIES)
+    results = run_sampling_latency("cpu", models=LATENCY_MODELS[:2], calls=5, warmup=1, progress=None)
     assert [(r["model"], r["action"]) for r in results] == [
         ("gan-mlp", "grid"), ("gan-mlp", "interpolate"), ("vae-mlp", "grid"), ("vae-mlp", "interpolate")]
     for r in results:
@@ -84,7 +88,8 @@ def test_time_to_quality_evaluates_the_default_recipe_and_its_reference(small_mn
 
 def test_the_script_writes_json_and_prints_tables(tmp_path, capsys):
     out = tmp_path / "results.json"
-    assert bench.main(["--quick", "--only", "sample", "--calls", "2", "--device", "cpu", "--json", str(out)]) == 0
+    assert bench.main(["--quick", "--only", "sample", "--calls", "2", "--models", "gan-mlp,vae-mlp", "--device", "cpu",
+                       "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     assert {"machine", "command", "mode", "parts", "sample", "total_seconds"} <= set(results)
     assert results["machine"]["device"] == "cpu" and results["mode"] == "quick"
