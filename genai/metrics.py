@@ -9,6 +9,8 @@ For every model (GAN or VAE), on n generated samples:
 - classifier-FID: how far the features of generated digits are from those of real
   ones (lower is better), printed beside the real-vs-real floor: the FID of two
   disjoint sets of real digits of the same size, i.e. what a perfect model would get.
+- classifier-KID (kernel distance): like FID, on the same features, but unbiased at small sample
+  counts; its mean and spread over 100 random subsets (x 1000 in tables).
 - classifier Inception Score: are samples confidently one digit, and are all digits
   drawn? From 1 (worst) to 10 (best, for 10 classes).
 - recognizable share: the share of samples the classifier is at least 90% sure about.
@@ -74,6 +76,47 @@ def frechet_distance(features_a, features_b):
     trace_of_root = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
     distance = np.sum((mu_a - mu_b) ** 2) + np.trace(sigma_a) + np.trace(sigma_b) - 2 * trace_of_root
     return max(float(distance), 0.0)  # rounding can leave -1e-12 for identical sets
+
+
+def polynomial_kernel(a, b):
+    """k(x, y) = (x . y / d + 1)^3 for every pair of rows: the kernel of KID (Binkowski et al. 2018)."""
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def squared_mmd(a, b):
+    """Unbiased estimate of the squared maximum mean discrepancy between two sets of m rows each:
+
+        MMD^2 = sum_{i != j} k(a_i, a_j) / (m (m - 1)) + sum_{i != j} k(b_i, b_j) / (m (m - 1))
+                - 2 sum_{i, j} k(a_i, b_j) / m^2
+
+    The diagonals (a point with itself) are left out, which makes it unbiased: it averages 0 for two
+    sets from the same distribution, and a single estimate may be slightly negative.
+    """
+    m = len(a)
+    k_aa, k_bb, k_ab = polynomial_kernel(a, a), polynomial_kernel(b, b), polynomial_kernel(a, b)
+    within = (k_aa.sum() - np.trace(k_aa) + k_bb.sum() - np.trace(k_bb)) / (m * (m - 1))
+    return float(within - 2 * k_ab.sum() / m**2)
+
+
+def kernel_distance(features_a, features_b, subsets=100, subset_size=1000, seed=0):
+    """KID, the kernel distance between two sets of features: (mean, standard deviation) of squared_mmd
+    over `subsets` random subsets of subset_size rows of each set (fewer rows if a set is smaller).
+
+    Unlike FID it has no bias that depends on the number of samples, so figures from 500 and from
+    2,000 samples can be compared; lower is better, 0 is the same distribution. The spread over
+    subsets says how much of a difference is noise.
+    """
+    a = np.asarray(features_a, dtype=np.float64)
+    b = np.asarray(features_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise MetricsError(f"KID needs two (N, D) feature arrays of the same D; got {a.shape} and {b.shape}.")
+    size = min(subset_size, len(a), len(b))
+    if size < 2:
+        raise MetricsError("KID needs at least 2 samples in each set.")
+    rng = np.random.default_rng(seed)
+    values = [squared_mmd(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
+              for _ in range(subsets)]
+    return float(np.mean(values)), float(np.std(values))
 
 
 def symmetric_sqrt(matrix):
@@ -310,6 +353,7 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
     fake = generate_images(model, n_samples, seed)
 
     fake_features, real_features = classifier_features(fake, classifier), classifier_features(real, classifier)
+    second_features = classifier_features(dataset.images[second].cpu(), classifier)  # the real-vs-real floor
     fake_probs, real_probs = classifier_probabilities(fake, classifier), classifier_probabilities(real, classifier)
     results = {
         "model": model.describe(),
@@ -320,7 +364,9 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
         "n_samples": n_samples,
         "seed": seed,
         "fid": frechet_distance(fake_features, real_features),
-        "fid_real_floor": frechet_distance(classifier_features(dataset.images[second].cpu(), classifier), real_features),
+        "fid_real_floor": frechet_distance(second_features, real_features),
+        **dict(zip(("kid", "kid_std"), kernel_distance(fake_features, real_features, seed=seed))),
+        "kid_real_floor": kernel_distance(second_features, real_features, seed=seed)[0],
         "inception_score": classifier_inception_score(fake_probs),
         "inception_score_real": classifier_inception_score(real_probs),
         "recognizable_share": confident_share(fake_probs),
@@ -356,6 +402,8 @@ def format_table(results):
     """A plain-text table of evaluate()'s results, with what each number means."""
     rows = [
         ("classifier-FID (lower is better)", f"{results['fid']:.2f}", f"real vs real: {results['fid_real_floor']:.2f}"),
+        ("classifier-KID x 1000 (lower is better)", f"{1000 * results['kid']:.2f} ± {1000 * results['kid_std']:.2f}",
+         f"real vs real: {1000 * results['kid_real_floor']:.2f}; ± is the spread over 100 subsets"),
         ("Inception Score (1-10, higher is better)", f"{results['inception_score']:.2f}",
          f"real digits: {results['inception_score_real']:.2f}"),
         ("recognizable share (p >= 0.9)", f"{100 * results['recognizable_share']:.1f}%",

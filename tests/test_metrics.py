@@ -31,11 +31,13 @@ from genai.metrics import (
     confident_share,
     frechet_distance,
     generate_images,
+    kernel_distance,
     label_agreement,
     negative_elbo,
     psnr,
     real_fid_floor,
     recognizable_share,
+    squared_mmd,
     ssim,
 )
 from genai.models import create_model
@@ -70,6 +72,40 @@ def test_frechet_distance_matches_the_formula_for_a_scaled_copy():
     expected = np.sum(a.mean(axis=0) ** 2) + np.trace(np.cov(a, rowvar=False))
     assert frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
     assert frechet_distance(a, a + 3.0) == pytest.approx(9.0 * a.shape[1], rel=1e-6)  # shifted means only
+
+
+def reference_squared_mmd(x, y):
+    """KID's unbiased MMD^2 with the cubic polynomial kernel, written out pair by pair as in Binkowski et al.
+    2018, eq. (4), with k(a, b) = (a . b / d + 1)^3."""
+    d, m = x.shape[1], len(x)
+
+    def k(a, b):
+        return (float(np.dot(a, b)) / d + 1) ** 3
+
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    return xx + yy - 2 * xy
+
+
+def test_kid_matches_the_papers_formula_on_fixed_features():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(12, 5)), rng.normal(loc=0.5, size=(12, 5))
+    assert squared_mmd(x, y) == pytest.approx(reference_squared_mmd(x, y), rel=1e-10)
+    # With one subset as large as the sets, KID is exactly that estimate (and its spread 0).
+    assert kernel_distance(x, y, subsets=1, subset_size=12) == (pytest.approx(reference_squared_mmd(x, y)), 0.0)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_grows_with_the_difference():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(600, 8)), rng.normal(size=(600, 8))
+    same, spread = kernel_distance(a, b, subsets=20, subset_size=300)
+    assert abs(same) < 3 * spread + 1e-3  # unbiased: 0 within its noise (it may be slightly negative)
+    near, _ = kernel_distance(a, b + 0.3, subsets=20, subset_size=300)
+    far, _ = kernel_distance(a, b + 1.0, subsets=20, subset_size=300)
+    assert same < near < far
+    with pytest.raises(ValueError, match="same D"):
+        kernel_distance(a, b[:, :4])
 
 
 def test_frechet_distance_rejects_mismatched_features():
@@ -267,7 +303,8 @@ def test_classifier_training_is_reproducible_and_leaves_the_global_generator_alo
 # --- the eval command ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family, arch, conditional", [("vae", "mlp", False), ("gan", "dcgan", True)])
+@pytest.mark.parametrize("family, arch, conditional", [("vae", "mlp", False), ("gan", "dcgan", True),
+                                                       ("autoregressive", "pixelcnn", False)])
 def test_eval_command_prints_a_table_and_writes_json(tmp_path, mnist_dir, capsys, family, arch, conditional):
     checkpoint = tmp_path / "tiny"
     save_model(create_model(family, arch, seed=0, conditional=conditional), checkpoint, dataset="mnist",
@@ -282,7 +319,12 @@ def test_eval_command_prints_a_table_and_writes_json(tmp_path, mnist_dir, capsys
     results = json.loads(out.read_text())
     assert results["n_samples"] == 200 and len(results["class_counts"]) == 10
     assert results["fid"] > results["fid_real_floor"]  # an untrained model is worse than real digits
+    assert results["kid"] > results["kid_real_floor"] and results["kid_std"] > 0
+    assert "classifier-KID" in printed
     assert ("negative_elbo" in results) == (family == "vae")
+    assert ("nll_nats" in results) == (family == "autoregressive")  # exact, and well above 0 when untrained
+    if family == "autoregressive":
+        assert 300 < results["nll_nats"] < 784 and "exact NLL" in printed
     assert ("label_agreement" in results) == conditional
     assert results["trained_on_eval_images"] is True
 
