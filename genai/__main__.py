@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .checkpoints import load_model, read_metadata, save_model
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
+from .distributed import join, launched_by_torchrun, leave
 from .device import DEVICE_CHOICES, describe, pick_device
 from .hub import locate, parse_model_id
 from .models import ARCHS, FAMILIES, create_model, model_class
@@ -222,10 +223,16 @@ def train_command(args):
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
 
-    device = pick_device(args.device)
+    team = None
+    if launched_by_torchrun():  # one of several processes: torchrun --nproc_per_node N -m genai train ...
+        team, device = join(args.device)
+    else:
+        device = pick_device(args.device)
+    main_process = team is None or team.is_main
+    say = print if main_process else (lambda *_, **__: None)  # only rank 0 prints and saves
     dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=args.limit).to(device)
     if dataset.warning:
-        print(f"Warning: {dataset.warning}", file=sys.stderr)
+        say(f"Warning: {dataset.warning}", file=sys.stderr)
     settings_of_arch = model_options(options, args.model, options["arch"])
     model = create_model(args.model, options["arch"], seed=args.seed, **settings_of_arch).to(device)
     budget_given = args.epochs or args.max_steps or args.time_limit
@@ -236,13 +243,14 @@ def train_command(args):
     budget = [f"{settings.max_seconds:g} s" if settings.max_seconds else "",
               f"{settings.max_steps:,} steps" if settings.max_steps else "",
               f"{settings.epochs} epochs" if settings.epochs else ""]
-    print(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)} "
-          f"for at most {' / '.join(b for b in budget if b)}.")
+    processes = f" x {team.world_size} processes ({team.backend}), each a shard of every batch" if team else ""
+    say(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)}{processes} "
+        f"for at most {' / '.join(b for b in budget if b)}.")
 
     last = None
-    bar = tqdm(total=None, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=not main_process)
     try:
-        for event in train(model, dataset, settings):
+        for event in train(model, dataset, settings, team=team):
             bar.total = event.total_steps
             bar.update(event.step - bar.n)
             if event.losses:
@@ -252,15 +260,20 @@ def train_command(args):
                 bar.set_postfix(postfix, refresh=False)
             last = event
     except KeyboardInterrupt:
-        print("\nInterrupted: saving what was learned so far.")
+        say("\nInterrupted: saving what was learned so far.")
     finally:
         bar.close()
     if last is not None and last.message:
-        print(last.message)
-    training = training_record(dataset, settings, device, last, settings.lr,
-                               command="python -m genai " + " ".join(args.argv))
-    save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training)
-    print(f"Saved the checkpoint to {out}")
+        say(last.message)
+    if main_process:
+        how = {"command": "python -m genai " + " ".join(args.argv)}
+        if team is not None:
+            how.update(command="torchrun ... -m genai " + " ".join(args.argv), world_size=team.world_size)
+        training = training_record(dataset, settings, device, last, settings.lr, **how)
+        save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training)
+        say(f"Saved the checkpoint to {out}")
+    if team is not None:
+        leave()
     return 1 if last is not None and last.reason == "diverged" else 0
 
 

@@ -22,6 +22,7 @@ generators the run owns, never from torch's global generator: two runs with the
 same seed give the same weights, even side by side in one process.
 """
 
+import dataclasses
 import math
 import threading
 import time
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .distributed import averaging_optimizers
 from .sampling import label_tensor, latent_noise, decode
 
 
@@ -153,24 +155,38 @@ def check_labels_once(model, labels):
             raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
 
 
-def train(model, dataset, settings=None, stop=None):
+def train(model, dataset, settings=None, stop=None, team=None):
     """Train model on dataset (a genai.data.Dataset; moved to the model's device if needed).
 
     Yields TrainEvent objects; the last one has done=True. `stop` is an optional
     threading.Event: set it to end training cleanly after the current step.
     If a loss becomes NaN or infinite, training stops with reason "diverged" and
     the weights are rolled back to the last good ones.
+
+    team: this process's genai.distributed.Team when torchrun started several: each process
+    trains on its shard of every global batch and the gradients are averaged (see distributed.py).
+    Stop and the time limit are then decided together, every log_every steps.
     """
     settings = settings or TrainSettings(epochs=5)
     n_images = len(dataset)
     settings.check(n_images)
+    if team is not None:
+        if settings.batch_size % team.world_size:
+            raise TrainingError(f"The batch size ({settings.batch_size}) must split evenly over the "
+                                f"{team.world_size} processes: choose a multiple of {team.world_size}.")
+        if not team.is_main:
+            settings = dataclasses.replace(settings, preview_images=0)  # rank 0 draws the previews
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
 
     order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
-    noise_rng = run_generator(device, settings.seed)  # training noise (GAN z, VAE eps, ...)
+    rank = 0 if team is None else team.rank
+    noise_rng = run_generator(device, settings.seed + rank)  # training noise (GAN z, VAE eps, ...)
     optimizers = model.configure_optimizers(settings.lr or model.default_lr)
+    if team is not None:
+        team.broadcast_weights(model)
+        optimizers = averaging_optimizers(optimizers, team)
     steps_per_epoch = n_images // settings.batch_size
     budget = Budget(settings, steps_per_epoch)
     stop = stop or threading.Event()
@@ -185,6 +201,8 @@ def train(model, dataset, settings=None, stop=None):
         order = torch.randperm(n_images, generator=order_rng).to(device)
         for batch_start in range(0, steps_per_epoch * settings.batch_size, settings.batch_size):
             index = order[batch_start:batch_start + settings.batch_size]
+            if team is not None:
+                index = team.shard(index)
             batch = images[index].unsqueeze(1).float().div_(255)
             losses = model.training_step(batch, labels[index], optimizers, noise_rng)
             for name, value in losses.items():
@@ -195,10 +213,16 @@ def train(model, dataset, settings=None, stop=None):
             now = time.perf_counter()
             elapsed = now - start
             ending = stop.is_set() or budget.out_of_steps(step) or budget.out_of_time(elapsed)
+            if team is not None:  # every process must end at the same step: decided together
+                ending = budget.out_of_steps(step) or (step % settings.log_every == 0 and team.any(ending, device))
             if step % settings.log_every and not ending:
                 continue
 
             # Report: this .item() waits for the device, so it happens every log_every steps only.
+            if team is not None:
+                totals = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in loss_sums.values()])
+                team.average_([totals])  # the losses of the global batch: the mean over the processes
+                loss_sums = dict(zip(loss_sums, totals))
             means = {name: float(total) / window_steps for name, total in loss_sums.items()}
             # The losses were computed before the last update, so check the weights themselves too.
             if not all(math.isfinite(v) for v in means.values()) or not weights_are_finite(model):
@@ -217,7 +241,7 @@ def train(model, dataset, settings=None, stop=None):
                 total_steps=budget.total_steps,
                 epoch=step / steps_per_epoch,
                 losses=means,
-                images_per_sec=window_steps * settings.batch_size / max(now - window_start, 1e-9),
+                images_per_sec=window_steps * settings.batch_size / max(now - window_start, 1e-9),  # global batches
                 elapsed_seconds=elapsed,
                 eta_seconds=budget.eta(step, elapsed),
                 fraction=budget.fraction(step, elapsed),

@@ -8,9 +8,10 @@ app shows it as a message. Anything else is a bug: the app logs its traceback an
 from .checkpoints import CheckpointError  # HubError (genai/hub.py) is a CheckpointError
 from .data import DatasetError
 from .device import DeviceError
+from .distributed import DistributedError
 from .metrics import MetricsError
 from .models import ModelError
 from .sampling import SamplingError
 from .train import TrainingError
 
-USER_ERRORS = (CheckpointError, DatasetError, DeviceError, MetricsError, ModelError, SamplingError, TrainingError)
+USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, SamplingError, TrainingError)
