@@ -94,7 +94,7 @@ def build_parser():
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
-    p.add_argument("--ema-decay", type=float, help="GAN only: sample from a moving average of G's weights (0 = off)")
+    p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
     p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)

@@ -27,7 +27,7 @@ RECIPES = {
             "seconds": 20},
     "autoregressive": {"arch": "pixelcnn", "conditional": True, "latent_dim": 784, "channels": 32, "layers": 6,
                        "batch_size": 64, "lr": 1e-3, "seconds": 120},
-    "diffusion": {"arch": "unet", "conditional": True, "latent_dim": 784, "channels": 16, "batch_size": 64,
+    "diffusion": {"arch": "unet", "conditional": True, "latent_dim": 784, "channels": 16, "ema_decay": 0.999, "batch_size": 64,
                   "lr": 1e-3, "seconds": 180},
 }
 

@@ -345,3 +345,16 @@ def test_the_app_and_the_metrics_never_branch_on_a_family():
     for path in [*(root / "ui").glob("*.py"), root / "metrics.py", root / "sampling.py"]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             assert not branch.search(line), f"{path.name}:{number} branches on a family: {line.strip()}"
+
+
+def test_a_diffusion_model_with_ema_samples_with_the_moving_average_of_its_unet():
+    model = create_model("diffusion", "unet", seed=0, ema_decay=0.9)
+    optimizers = model.configure_optimizers(1e-2)
+    for _ in range(3):
+        model.training_step(torch.rand(4, 1, 28, 28), None, optimizers, torch.Generator().manual_seed(0))
+    assert not torch.equal(model.unet_ema.stem.weight, model.unet.stem.weight)
+    assert model.parameter_count() == sum(p.numel() for p in model.unet.parameters())  # the copy is not counted
+    z = torch.randn(2, 784)
+    with_ema = generate(model, z)
+    model.unet_ema.load_state_dict(model.unet.state_dict())
+    assert not torch.equal(with_ema, generate(model, z))  # the samples came from the averaged copy

@@ -120,9 +120,12 @@ class GenerativeModel(nn.Module):
         """The family's likelihood figure on images in {0, 1}: a dict of named figures for `eval`, or None."""
         return None
 
+    averaged_copy = None  # a frozen moving average of the network that draws the samples (see update_moving_average)
+
     def parameter_count(self):
-        """How many numbers the model learns (copies kept for sampling, like a GAN's EMA, not counted)."""
-        return sum(p.numel() for p in self.parameters())
+        """How many numbers the model learns (a moving-average copy kept for sampling is not counted)."""
+        copy = sum(p.numel() for p in self.averaged_copy.parameters()) if self.averaged_copy is not None else 0
+        return sum(p.numel() for p in self.parameters()) - copy
 
     def describe(self):
         """E.g. "conditional DCGAN, latent 100, 1.2M parameters"."""
@@ -131,3 +134,19 @@ class GenerativeModel(nn.Module):
         return f"{kind}{self.title}, latent {self.latent_dim}, {params / 1e6:.2f}M parameters"
 
     title = "model"
+
+
+@torch.no_grad()
+def update_moving_average(average, current, decay, updates):
+    """average <- d * average + (1 - d) * current, for two copies of one network; returns updates + 1.
+
+    An exponential moving average of the weights (Karras et al. 2018; Yazici et al. 2019): the
+    weights jitter from step to step, their average draws cleaner images, much earlier. d warms up
+    as min(decay, (1 + n) / (10 + n)) over the first n updates, so early weights are soon forgotten.
+    Buffers (BatchNorm's running statistics) are copied as they are.
+    """
+    d = min(decay, (1 + updates) / (10 + updates))
+    torch._foreach_lerp_(list(average.parameters()), list(current.parameters()), 1 - d)
+    for mine, theirs in zip(average.buffers(), current.buffers()):
+        mine.copy_(theirs)
+    return updates + 1

@@ -27,10 +27,14 @@ both v(x, t | digit) and v(x, t). Sampling then uses classifier-free guidance (H
 
     v = v(x, t) + guidance_scale * (v(x, t | digit) - v(x, t))
 
+With ema_decay > 0 the samples come from a moving average of the network's weights (as for the
+GAN; see update_moving_average), which draws cleaner digits than the jittering network itself.
+
 The network is a small UNet: 28 -> 14 -> 7 and back, with skip connections, residual blocks,
 and the time t (and the label) added to every block as a learned embedding.
 """
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -38,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError
+from .base import GenerativeModel, ModelConfig, ModelError, update_moving_average
 
 PIXELS = 28 * 28
 
@@ -71,6 +75,7 @@ class DiffusionConfig(ModelConfig):
     sampling_steps: int = 20  # Euler steps from noise to image
     guidance_scale: float = 2.0  # classifier-free guidance (conditional models); 1 = plain conditional
     label_dropout: float = 0.1  # share of training images whose label is hidden (conditional models)
+    ema_decay: float = 0.0  # 0: sample with the network itself; e.g. 0.999: with a moving average of its weights
 
 
 def flow_matching_loss(velocity, x0, eps):
@@ -159,9 +164,20 @@ class FlowMatchingUNet(GenerativeModel):
             raise ModelError(f"A diffusion UNet's channels must be a multiple of 8 (GroupNorm), not {config.channels}.")
         super().__init__(config)
         self.unet = UNet(config)
+        # The averaged network that draws the samples (a frozen copy, saved with the weights).
+        self.unet_ema = copy.deepcopy(self.unet).requires_grad_(False) if config.ema_decay else None
+        self.ema_updates = 0
+
+    @property
+    def averaged_copy(self):
+        return self.unet_ema
+
+    @property
+    def sampling_unet(self):
+        return self.unet if self.unet_ema is None else self.unet_ema
 
     def configure_optimizers(self, lr):
-        return {"unet": self.adam(self.parameters(), lr)}
+        return {"unet": self.adam(self.unet.parameters(), lr)}
 
     def training_step(self, images, labels, optimizers, rng):
         """One update of the flow-matching loss on real images in [0, 1]; rng draws t, eps and the hidden labels."""
@@ -178,18 +194,21 @@ class FlowMatchingUNet(GenerativeModel):
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         optimizers["unet"].step()
+        if self.unet_ema is not None:
+            self.ema_updates = update_moving_average(self.unet_ema, self.unet, self.config.ema_decay, self.ema_updates)
         return {"loss": loss.detach()}
 
     sampling_options = ("sampling_steps", "guidance_scale")
 
     def velocity(self, x, t, labels, guidance_scale):
         """v(x, t), with classifier-free guidance for conditional models."""
+        unet = self.sampling_unet
         if labels is None:
-            return self.unet(x, t)
+            return unet(x, t)
         if guidance_scale == 1:
-            return self.unet(x, t, labels)
+            return unet(x, t, labels)
         nothing = torch.full_like(labels, self.config.num_classes)
-        both = self.unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, nothing]))
+        both = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, nothing]))
         conditional, unconditional = both.chunk(2)
         return unconditional + guidance_scale * (conditional - unconditional)
 

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig
+from .base import GenerativeModel, ModelConfig, update_moving_average
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -105,21 +105,15 @@ class GAN(GenerativeModel):
         self.generator_ema = copy.deepcopy(generator).requires_grad_(False) if config.ema_decay else None
         self.ema_updates = 0  # warm-up counter of this session's updates (not saved)
 
-    def parameter_count(self):
-        averaged = 0 if self.generator_ema is None else sum(p.numel() for p in self.generator_ema.parameters())
-        return super().parameter_count() - averaged
+    @property
+    def averaged_copy(self):
+        return self.generator_ema
 
-    @torch.no_grad()
     def update_ema(self):
-        """G_ema <- d * G_ema + (1 - d) * G, with d warming up as min(ema_decay, (1 + n) / (10 + n))."""
-        if self.generator_ema is None:
-            return
-        decay = min(self.config.ema_decay, (1 + self.ema_updates) / (10 + self.ema_updates))
-        self.ema_updates += 1
-        averaged, current = list(self.generator_ema.parameters()), list(self.generator.parameters())
-        torch._foreach_lerp_(averaged, current, 1 - decay)
-        for mine, theirs in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            mine.copy_(theirs)  # BatchNorm's running statistics: G's own
+        """G_ema <- d * G_ema + (1 - d) * G (see update_moving_average; BatchNorm statistics: G's own)."""
+        if self.generator_ema is not None:
+            self.ema_updates = update_moving_average(self.generator_ema, self.generator, self.config.ema_decay,
+                                                     self.ema_updates)
 
     def configure_optimizers(self, lr):
         # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
