@@ -213,6 +213,8 @@ def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_familie
     open_tab(page, "Train")
     page.get_by_text("Autoregressive — one pixel at a time").click()
     page.get_by_text("What is happening: an autoregressive model").wait_for()  # its recipe has filled the form
+    page.wait_for_function("() => document.querySelector('#train-code').innerText.includes('pixel_nll(')")
+    shots(page, "train-code-beside-the-math")  # the training step that runs, beside its formula
     page.locator("#train-stop-early").get_by_text("Stop early").click()
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("3")

@@ -201,6 +201,7 @@ class GatedPixelCNN(GenerativeModel):
     loss_names = ("NLL",)
     plotted_losses = ("NLL",)
     explanation = EXPLANATION
+    loss_functions = (pixel_nll,)  # shown beside the formulas in the Train tab
 
     def __init__(self, config):
         if config.latent_dim != PIXELS:

@@ -47,6 +47,7 @@ class GenerativeModel(nn.Module):
         training_step(...)           one update; loss_names / plotted_losses name what it returns
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
         explanation                  what the Train tab says about the family, with its formulas
+        loss_functions               the functions computing its losses: the Train tab shows their code
     """
 
     family = ""  # "gan" or "vae"
@@ -56,6 +57,7 @@ class GenerativeModel(nn.Module):
     can_encode = False  # True: encode_mean maps images to codes (reconstructions, walks from real images)
     plotted_losses = ()  # the loss curves the Train tab draws (names from loss_names)
     explanation = ""  # Markdown with $math$, shown beside the training curves
+    loss_functions = ()  # the functions that compute the loss terms (their docstrings hold the formulas)
     # Config fields that may change at sampling time, without retraining (generate's keyword options).
     sampling_options = ()
 

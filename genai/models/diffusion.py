@@ -155,6 +155,7 @@ class FlowMatchingUNet(GenerativeModel):
     loss_names = ("loss",)
     plotted_losses = ("loss",)
     explanation = EXPLANATION
+    loss_functions = (flow_matching_loss,)  # shown beside the formulas in the Train tab
 
     def __init__(self, config):
         if config.latent_dim != PIXELS:

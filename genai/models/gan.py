@@ -96,6 +96,7 @@ class GAN(GenerativeModel):
     loss_names = ("L_D", "L_G", "D(x)", "D(G(z))")
     plotted_losses = ("L_D", "L_G")
     explanation = EXPLANATION
+    loss_functions = (discriminator_loss, generator_loss)  # shown beside the formulas in the Train tab
 
     def __init__(self, config, generator, discriminator):
         super().__init__(config)

@@ -106,6 +106,7 @@ class VAE(GenerativeModel):
     loss_names = ("total", "reconstruction", "KL")
     plotted_losses = ("reconstruction", "KL", "total")
     explanation = EXPLANATION
+    loss_functions = (vae_loss, reconstruction_loss, kl_divergence)  # shown beside the formulas in the Train tab
     can_encode = True
 
     def one_hot(self, labels):

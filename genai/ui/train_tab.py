@@ -22,6 +22,7 @@ from ..recipes import model_options, recipe
 from ..sampling import grid
 from ..train import TrainSettings, train, training_record
 from . import datasets, model_store, settings
+from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_number
@@ -346,7 +347,14 @@ def family_changed(family):
         defaults["lr"],
         gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
         family_class(family).explanation,
+        code_update(family),
     )
+
+
+def code_update(family):
+    """The code view for a family: its loss functions and training step, read from its module."""
+    text, where = training_code(family_class(family))
+    return gr.update(value=text, label=f"The code that runs: {where}")
 
 
 def build():
@@ -405,9 +413,13 @@ def build():
             )
         with gr.Column(scale=3, min_width=280, elem_classes=["genai-explain"]):
             explanation = gr.Markdown(family_class("gan").explanation, latex_delimiters=LATEX_DELIMITERS)
+    with gr.Accordion("The code that runs each step, with each loss marked by its formula", open=True):
+        text, where = training_code(family_class("gan"))
+        code = gr.Code(text, language="python", label=f"The code that runs: {where}", interactive=False,
+                       elem_id="train-code", max_lines=60)
 
     family.change(
-        family_changed, family, [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation],
+        family_changed, family, [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code],
         api_visibility="private", show_progress="hidden",
     )
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
