@@ -593,3 +593,23 @@ def test_compare_draws_the_same_seed_through_every_chosen_model_as_the_sample_ta
 def test_compare_refuses_bad_model_lists_with_a_message(client, models, message):
     with pytest.raises(Exception, match=message):
         client.predict(models, 7, 2, "all", 1.0, api_name="/compare")
+
+
+def test_a_run_keeps_a_timelapse_to_replay_frame_by_frame_and_as_a_gif(client):
+    with pytest.raises(Exception, match="Nothing to replay yet"):
+        client.predict("", 0, api_name="/timelapse")
+    final = train(client, "vae", "mlp", max_steps=100_000, seconds=7).result()  # a preview every 2 s
+    name = final[4]
+    assert final[-3]["maximum"] >= 2  # the replay slider now spans the frames, showing the newest
+    assert final[-1].startswith("Frame ") and pixels(final[-2]).shape[0] > 28
+    first, caption = client.predict(name, 0, api_name="/timelapse")
+    assert caption.startswith("Frame 1 of ") and "step " in caption and "reconstruction" in caption
+    count = int(caption.split(" of ")[1].split(":")[0])
+    last, last_caption = client.predict(name, count - 1, api_name="/timelapse")  # the newest frame
+    assert last_caption.startswith(f"Frame {count} of {count}")
+    assert not np.array_equal(pixels(first), pixels(last))  # the digits changed as it learned
+    gif = client.predict(name, api_name="/timelapse_gif")["value"]
+    with Image.open(gif) as animation:
+        assert animation.n_frames == count
+    with pytest.raises(Exception, match="has no timelapse"):
+        client.predict("tiny-vae", 0, api_name="/timelapse")

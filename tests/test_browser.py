@@ -224,6 +224,10 @@ def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_familie
                            timeout=120_000)
     name = page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
     assert name == "my-autoregressive-pixelcnn-cond-1"
+    page.locator("#train-replay").get_by_text("Replay the run").click()  # its timelapse, frame by frame
+    wait_for_new_src(page, "train-replay-picture", None)  # the newest frame, shown when the run ended
+    page.get_by_text("Frame 1 of 1: step 3").wait_for()
+    shots(page, "train-replay")
 
     open_tab(page, "Sample")  # the new model is selected there; its drawing is shown pixel by pixel
     page.wait_for_function(f"() => document.querySelector('#sample-model input').value.startsWith('{name}')")

@@ -91,6 +91,7 @@ class ModelEntry:
     folder: Path | None = None
     archive: Path | None = None  # the .zip to download (models trained in the app)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this model in the result cache
+    timelapse: object = None  # genai.timelapse.Timelapse of the run that trained it (models trained in the app)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class TrainingControls:
     busy: threading.Lock = field(default_factory=threading.Lock)  # held while a run trains
     waiting: bool = False  # Start was pressed and the run waits for a free training slot
     cancel_waiting: bool = False  # Stop was pressed while it waited: do not start it
+    timelapse: object = None  # the preview frames of the current (or last) run, replayable while it trains
 
 
 class Session:

@@ -20,8 +20,9 @@ from ..device import describe
 from ..models import ARCHS, create_model, model_class
 from ..recipes import model_options, recipe
 from ..sampling import grid
+from ..timelapse import Timelapse
 from ..train import TrainSettings, train, training_record
-from . import datasets, model_store, settings
+from . import datasets, model_store, replay, settings
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -74,6 +75,7 @@ class TrainTab:
     model_name: gr.Textbox
     download: gr.Button
     download_file: gr.File
+    replay: replay.ReplayPanel
     inputs: list
 
 
@@ -219,8 +221,10 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
 
     rows, last, last_sent = [], None, 0.0
     shown = model.plotted_losses
+    timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
     for event in train(model, dataset, train_settings, stop=controls.stop):
         last = event
+        timelapse.add(event)
         if not event.done:
             rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
         now = time.perf_counter()
@@ -235,6 +239,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
                                app="genai web app", family=family, arch=arch, options=options)
     entry, dropped = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
+    entry.timelapse = timelapse
     choices = model_store.choices(session)
     info = model_store.picker_info(choices)
     update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
@@ -251,6 +256,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         update[picker] = gr.update(choices=choices, info=info, **({} if keep_current else {"value": name}))
     for model_list in ui["lists"]:
         update[model_list] = gr.update(choices=choices)
+    update[ui["replay_frame"]] = gr.update(maximum=max(len(timelapse) - 1, 1), value=len(timelapse) - 1)
+    update[ui["replay_picture"]], update[ui["replay_caption"]] = replay.replay_frame(name, len(timelapse) - 1, session)
     update[ui["session"]] = session
     if last.reason == "diverged":
         gr.Warning(last.message)
@@ -304,7 +311,8 @@ def mark_waiting(session):
     if not controls.busy.locked():
         controls.waiting, controls.cancel_waiting = True, False
     return (gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ...",
-            gr.update(visible=False, value=None))  # the previous model's download
+            gr.update(visible=False, value=None),  # the previous model's download
+            "")  # no model name while it trains: the replay panel shows this run
 
 
 def buttons_after_run(session):
@@ -405,6 +413,7 @@ def build():
                 download = gr.Button("Download model (.zip)", interactive=False, elem_id="train-download")
             download_file = gr.File(label="Your model: config.json + model.safetensors", visible=False,
                                     interactive=False, elem_id="train-download-file")
+            replay_panel = replay.build()
             gr.Markdown(
                 f"Runs on **{describe(model_store.app_device())}**. A run stops after at most **{clock(cap)}** "
                 f"(the server's `GENAI_MAX_TRAIN_SECONDS`). {settings.train_concurrency()} runs can happen at once "
@@ -431,6 +440,7 @@ def build():
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, model_name=model_name, download=download, download_file=download_file,
+        replay=replay_panel,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
     )
 
@@ -446,7 +456,8 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
         "progress": tab.progress, "losses": tab.losses, "preview": tab.preview, "status": tab.status,
         "model_name": tab.model_name, "download": tab.download, "start": tab.start, "stop": tab.stop,
         "dataset_status": tab.dataset_status, "pickers": pickers, "vae_pickers": list(vae_pickers),
-        "lists": list(lists), "session": session,
+        "lists": list(lists), "session": session, "replay_frame": tab.replay.frame,
+        "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption,
     }
 
     @friendly
@@ -456,10 +467,13 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
             session, outputs=outputs,
         )
 
-    components = ([value for key, value in outputs.items() if key not in ("pickers", "vae_pickers", "lists")]
-                  + list(pickers) + list(lists))
+    replay_outputs = [tab.replay.frame, tab.replay.picture, tab.replay.caption]
+    extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption")  # at the end
+    components = ([value for key, value in outputs.items() if key not in extra]
+                  + list(pickers) + list(lists) + replay_outputs)
     pressed = tab.start.click(
-        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file], api_visibility="private",
+        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name],
+        api_visibility="private",
         show_progress="hidden",
         concurrency_limit=None,
     )
@@ -478,3 +492,4 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     tab.download.click(download_model, [tab.model_name, session], tab.download_file, api_name="download",
                        concurrency_limit=None, show_progress="hidden")
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
+    replay.connect(tab.replay, tab.model_name, session)
