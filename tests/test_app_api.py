@@ -613,3 +613,38 @@ def test_a_run_keeps_a_timelapse_to_replay_frame_by_frame_and_as_a_gif(client):
         assert animation.n_frames == count
     with pytest.raises(Exception, match="has no timelapse"):
         client.predict("tiny-vae", 0, api_name="/timelapse")
+
+
+def drawn(tmp_path, strokes, size=280, width=18, name="drawing.png"):
+    """A Sketchpad-like drawing: black strokes on a transparent pad, as the browser sends it (a PNG)."""
+    pad = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    for stroke in strokes:
+        ImageDraw.Draw(pad).line(stroke, fill=(0, 0, 0, 255), width=width)
+    pad.save(tmp_path / name)
+    return {"background": None, "layers": [], "composite": handle_file(str(tmp_path / name))}
+
+
+def test_a_drawn_digit_is_read_by_the_classifier_and_placed_among_training_digits_by_a_vae(client, tmp_path):
+    one = drawn(tmp_path, [[(140, 40), (140, 240)]])  # a vertical bar: a 1
+    seen, answer, pictures = client.predict("tiny-vae", one, api_name="/encode_drawing")
+    assert "The digit classifier reads a **" in answer and "% sure" in answer
+    digit = pixels(seen)[::5, ::5]  # 28x28, white on black, centred like MNIST
+    rows, cols = np.nonzero(digit > 128)
+    assert digit.shape == (28, 28) and rows.max() - rows.min() + 1 == 20 and abs(cols.mean() - 13.5) < 1.5
+    assert "reconstruction" in answer and "training digits whose codes are nearest" in answer
+    strip = pixels(pictures)
+    assert strip.shape[1] > 9 * 28 * 3  # the drawing, its reconstruction and 8 neighbours
+    # A model without an encoder still gets the classifier's answer, and is told what it cannot do.
+    _, gan_answer, gan_pictures = client.predict("tiny-gan", one, api_name="/encode_drawing")
+    assert "reads a **" in gan_answer and "has no encoder" in gan_answer and gan_pictures is None
+
+
+@pytest.mark.parametrize("strokes, width, message", [
+    ([], 18, "looks empty"),
+    ([[(140, 140), (143, 143)]], 4, "the digit is tiny"),
+    ([[(x, 20), (x, 260)] for x in range(10, 280, 20)], 18, "mostly ink|separate marks"),
+    ([[(x, y), (x + 6, y + 6)] for x in range(20, 260, 45) for y in range(20, 260, 45)], 12, "separate marks"),
+])
+def test_empty_tiny_and_scribbled_drawings_get_a_clear_message(client, tmp_path, strokes, width, message):
+    with pytest.raises(Exception, match=message):
+        client.predict("tiny-vae", drawn(tmp_path, strokes, width=width), api_name="/encode_drawing")

@@ -162,6 +162,33 @@ def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
     shots(page, "explore")
 
 
+def test_a_digit_drawn_on_the_sketchpad_is_read_and_can_start_a_walk(page, shots):
+    open_tab(page, "Explore (VAE)")
+    canvas = page.locator("#explore-pad canvas").last
+    canvas.wait_for()
+    page.locator("#explore-pad").get_by_role("button", name="Brush").click()  # the pen, as a student picks it
+    box = canvas.bounding_box()
+    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    page.mouse.move(x, top)
+    page.mouse.down()
+    for i in range(1, 21):  # one stroke from top to bottom: a 1
+        page.mouse.move(x, top + (bottom - top) * i / 20)
+    page.mouse.up()
+    page.locator("#explore-read").click()
+    page.wait_for_function("() => document.querySelector('#explore-answer').innerText.includes('classifier reads a')",
+                           timeout=60_000)
+    assert image_src(page, "explore-seen")
+    shots(page, "explore-drawing")
+
+    page.locator("#explore-walk").click()  # the drawing becomes image A of a walk
+    page.wait_for_function("() => document.querySelector('#interpolate-model input') && "
+                           "document.querySelector('#interpolate-model input').offsetParent !== null")
+    page.wait_for_function("() => [...document.querySelectorAll('input[type=radio]')].some("
+                           "r => r.checked && r.closest('label') && r.closest('label').innerText.includes('two uploaded'))")
+    page.locator("text=/\\.png/").first.wait_for()  # image A: the drawing, as a 28x28 digit
+    shots(page, "interpolate-from-drawing")
+
+
 def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_model(page, shots):
     open_tab(page, "Train")
     page.get_by_text("VAE — encoder + decoder").click()

@@ -10,7 +10,7 @@ import os
 
 import gradio as gr
 
-from . import compare_tab, datasets, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
+from . import compare_tab, datasets, drawing, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly
 from .session import Session, end_session, private_gradio_folder, restore_session
 
@@ -54,7 +54,7 @@ def build_demo():
         session = gr.State(Session(), delete_callback=end_session)
         browser_key = gr.BrowserState("", storage_key="genai-session")  # finds the session again after a reload
         gr.Markdown(style.HEADER)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Train", id="train"):
                 train_ui = train_tab.build()
             with gr.Tab("Sample", id="sample"):
@@ -82,6 +82,12 @@ def build_demo():
         compare_tab.connect(compare_ui, session)
         interpolate_tab.connect(interpolate_ui, session)
         explore_tab.connect(explore_ui, session, explore_page)
+        # A drawing can start a walk: it becomes image A of the Interpolate tab, which opens.
+        interpolate_source, interpolate_upload_a = interpolate_ui.inputs[1], interpolate_ui.inputs[6]
+        explore_ui.drawing.walk.click(
+            friendly(drawing.drawing_as_walk_start), [explore_ui.picker, explore_ui.drawing.pad],
+            [interpolate_ui.picker, interpolate_source, interpolate_upload_a], api_visibility="private",
+        ).success(lambda: gr.Tabs(selected="interpolate"), None, tabs, api_visibility="private")
         hub_tab.connect(hub_ui, session, pickers, hub_page)
 
         restored = demo.load(restore_session, [session, browser_key], [session, browser_key],

@@ -8,6 +8,8 @@
   digits, colored by their label. Similar digits land close together.
 
 A GAN has no encoder, so none of this applies to it; the tab says so.
+
+Below: draw your own digit (genai/ui/drawing.py).
 """
 
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ import pandas as pd
 import torch
 
 from ..sampling import decode, encode, grid, label_tensor, reconstruct
-from . import datasets, model_store, settings
+from . import datasets, drawing, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
 from .gpu import on_gpu
@@ -36,6 +38,7 @@ class ExploreTab:
     digit: gr.Radio
     button: gr.Button
     outputs: list
+    drawing: drawing.DrawingPanel
 
     @property
     def inputs(self):
@@ -137,7 +140,9 @@ def build(initial_choices):
                                       elem_classes=["genai-digits"], elem_id="explore-manifold", height=420)
                 scatter = gr.ScatterPlot(x="z1", y="z2", color="label", label="Test digits in latent space",
                                          elem_id="explore-scatter")
-    return ExploreTab(picker=picker, seed=seed, digit=digit, button=button, outputs=[recon, latent_map, scatter, note])
+    panel = drawing.build()
+    return ExploreTab(picker=picker, seed=seed, digit=digit, button=button, outputs=[recon, latent_map, scatter, note],
+                      drawing=panel)
 
 
 def connect(tab, session, page):
@@ -147,4 +152,10 @@ def connect(tab, session, page):
         tab.inputs + [session], tab.outputs, api_name="explore", concurrency_id="encode",
         concurrency_limit=settings.request_concurrency(), show_progress="minimal",
         trigger_mode="always_last",
+    )
+    panel = tab.drawing
+    panel.button.click(
+        on_gpu(friendly(drawing.read_drawing)), [tab.picker, panel.pad, session],
+        [panel.seen, panel.answer, panel.pictures], api_name="encode_drawing", concurrency_id="encode",
+        concurrency_limit=settings.request_concurrency(), show_progress="minimal",
     )

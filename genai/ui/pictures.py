@@ -49,7 +49,15 @@ def read_upload(path):
 
 def digit_from_upload(path):
     """An uploaded image file -> uint8 array (28, 28), white digit on black, like MNIST."""
-    picture = read_upload(path)
+    return digit_from_picture(read_upload(path), Path(path).name)
+
+
+def digit_from_picture(picture, name="The picture"):
+    """A PIL picture of one digit (ink on paper, or a drawing) -> uint8 (28, 28) white on black, like MNIST.
+
+    Refuses, with a message saying what to do, a picture with no ink, a digit drawn tiny, or
+    scribbles (many separate marks, or a page mostly covered in ink).
+    """
     if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
         background = Image.new("RGBA", picture.size, (255, 255, 255, 255))  # transparent -> white paper
         picture = Image.alpha_composite(background, picture.convert("RGBA"))
@@ -58,8 +66,52 @@ def digit_from_upload(path):
         gray = 255 - gray
     gray = np.clip(gray - np.median(edge_pixels(gray)), 0, None)  # make the background exactly black
     if gray.max() < 20:
-        raise AppError(f"{Path(path).name} looks empty: no digit stands out from the background.")
+        raise AppError(f"{name} looks empty: no digit stands out from the background. Draw or upload one digit.")
+    check_one_digit(gray > 0.25 * gray.max(), name)
     return fit_ink(gray / gray.max() * 255)
+
+
+def check_one_digit(ink, name):
+    """Refuse a picture whose ink (a boolean mask) is too small, too much, or in too many pieces to be one digit."""
+    rows, cols = np.nonzero(ink)
+    height, width = ink.shape
+    across = max(rows.max() - rows.min() + 1, cols.max() - cols.min() + 1)
+    if across < max(height, width) / 10 or len(rows) < 12:
+        raise AppError(f"{name}: the digit is tiny ({across} of {max(height, width)} pixels across). Draw it bigger, "
+                       "filling most of the space.")
+    if ink.mean() > 0.5:
+        raise AppError(f"{name} is mostly ink ({100 * ink.mean():.0f}% of it): draw one digit with thin strokes "
+                       "on an empty background.")
+    marks = separate_marks(ink)
+    if marks > 4:
+        raise AppError(f"{name} has {marks} separate marks: a digit is one or two strokes. Clear it and draw one digit.")
+
+
+def separate_marks(ink, side=32):
+    """How many separate blobs of ink there are (8-connected), counting those with at least 2% of the ink,
+    on a copy shrunk to at most side x side (specks of noise and tiny gaps do not count)."""
+    step = max(1, -(-max(ink.shape) // side))
+    height, width = -(-ink.shape[0] // step) * step, -(-ink.shape[1] // step) * step
+    padded = np.zeros((height, width), dtype=bool)
+    padded[:ink.shape[0], :ink.shape[1]] = ink
+    small = padded.reshape(height // step, step, width // step, step).any(axis=(1, 3))  # a block with any ink
+    total, blobs = small.sum(), 0
+    for start in zip(*np.nonzero(small)):
+        if not small[start]:
+            continue
+        size, stack = 0, [start]
+        small[start] = False
+        while stack:
+            r, c = stack.pop()
+            size += 1
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    nr, nc = r + dr, c + dc
+                    if 0 <= nr < small.shape[0] and 0 <= nc < small.shape[1] and small[nr, nc]:
+                        small[nr, nc] = False
+                        stack.append((nr, nc))
+        blobs += size >= 0.02 * total
+    return int(blobs)
 
 
 def edge_pixels(gray):
@@ -68,17 +120,23 @@ def edge_pixels(gray):
 
 
 def fit_ink(gray):
-    """Crop to the ink, scale it into a 20x20 box keeping its shape, and centre it in 28x28."""
+    """Crop to the ink, scale it into a 20x20 box keeping its shape, and place it in 28x28 with its centre of
+    mass at the centre: how the MNIST digits were made (LeCun et al.)."""
     rows, cols = np.nonzero(gray > 0.25 * gray.max())
     cropped = gray[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = cropped.shape
     scale = INK_BOX / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    ink = Image.fromarray(cropped.astype(np.uint8)).resize(new_size, Image.LANCZOS)
-    frame = Image.new("L", (IMAGE_SIZE, IMAGE_SIZE), 0)
-    frame.paste(ink, ((IMAGE_SIZE - new_size[0]) // 2, (IMAGE_SIZE - new_size[1]) // 2))
-    pixels = np.asarray(frame, dtype=np.float32)
-    return np.round(pixels * (255 / max(pixels.max(), 1))).astype(np.uint8)  # strokes as bright as MNIST's
+    ink = np.asarray(Image.fromarray(cropped.astype(np.uint8)).resize(new_size, Image.LANCZOS), dtype=np.float32)
+    ink = np.clip(ink, 0, None)
+    weights = ink / max(ink.sum(), 1e-6)
+    centre_row = (weights.sum(axis=1) * np.arange(ink.shape[0])).sum()
+    centre_col = (weights.sum(axis=0) * np.arange(ink.shape[1])).sum()
+    top = int(np.clip(round(13.5 - centre_row), 0, IMAGE_SIZE - ink.shape[0]))
+    left = int(np.clip(round(13.5 - centre_col), 0, IMAGE_SIZE - ink.shape[1]))
+    frame = np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
+    frame[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    return np.round(frame * (255 / max(frame.max(), 1))).astype(np.uint8)  # strokes as bright as MNIST's
 
 
 def enlarge(image, scale):

@@ -1,0 +1,132 @@
+"""Draw your own digit (in the Explore tab): what the classifier reads, what a VAE makes of it, and
+which training digits it lands next to in latent space.
+
+The drawing is brought to MNIST's form (pictures.digit_from_picture: inverted to white on black,
+cropped, scaled into a 20x20 box, placed by its centre of mass in 28x28), so the models see it as
+they saw their training digits. It can then start a walk in the Interpolate tab.
+"""
+
+from dataclasses import dataclass
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image
+
+from ..metrics import classifier_probabilities
+from ..sampling import encode, grid, reconstruct
+from . import datasets, model_store
+from .compute import compute_slot
+from .errors import AppError
+from .pictures import digit_from_picture, enlarge, png_file
+from .result_cache import ResultCache
+from .session import pictures_folder
+
+NEIGHBOURS = 8  # training digits shown nearest to the drawing's code
+SEARCHED = 10_000  # the first this many training digits are searched
+CODES = ResultCache(max_bytes=64 * 2**20)  # model -> codes of the searched training digits, shared
+DIGIT_SCALE = 10  # the 28x28 digit is handed to the Interpolate tab at 280x280
+
+
+@dataclass
+class DrawingPanel:
+    pad: gr.Sketchpad
+    button: gr.Button
+    seen: gr.Image
+    answer: gr.Markdown
+    pictures: gr.Image
+    walk: gr.Button
+
+
+def drawn_picture(drawing):
+    """The picture in a Sketchpad's value (its composite), or an image array sent through the API."""
+    if isinstance(drawing, dict):
+        drawing = drawing.get("composite")
+    if drawing is None:
+        raise AppError("Nothing is drawn yet: draw one digit on the pad (white or black ink, any size).")
+    array = np.asarray(drawing)
+    if array.ndim not in (2, 3) or array.size == 0 or array.shape[0] > 4096 or array.shape[1] > 4096:
+        raise AppError(f"A drawing must be a picture (height x width, or x channels), not an array of shape {array.shape}.")
+    if array.dtype != np.uint8:
+        array = np.clip(np.nan_to_num(array.astype(np.float64)), 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise AppError(f"A drawing has 1, 3 or 4 colour channels, not {array.shape[2]}.")
+    return Image.fromarray(array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array)
+
+
+def classifier_answer(probabilities):
+    """"It reads a 7 (97% sure); then 1 (2%)" in Markdown."""
+    order = np.argsort(probabilities)[::-1]
+    best, sure = int(order[0]), float(probabilities[order[0]])
+    others = ", ".join(f"{int(k)} ({100 * probabilities[k]:.0f}%)" for k in order[1:3])
+    verdict = "" if sure >= 0.9 else " — **not sure**: it would not count as recognizable (below 90%)"
+    return f"The digit classifier reads a **{best}** ({100 * sure:.0f}% sure){verdict}; next: {others}."
+
+
+def training_codes(entry):
+    """(codes, images) of the first SEARCHED training digits under this model's encoder, made once per model."""
+    def make():
+        train = datasets.get(model_store.dataset_of(entry), split="train")
+        count = min(SEARCHED, len(train))
+        images, labels = train.images[:count], train.labels[:count]
+        codes = encode(entry.model, images, labels if entry.model.conditional else None)
+        return codes.numpy(), images.numpy()
+
+    return CODES.get_or_make(("codes", entry.token), make)
+
+
+def read_drawing(model_name, drawing, session):
+    """(the digit as models see it, the classifier's answer + notes, reconstruction and nearest training digits)."""
+    digit = digit_from_picture(drawn_picture(drawing), "The drawing")
+    with compute_slot():
+        probabilities = classifier_probabilities(digit[None])[0]
+    lines = [classifier_answer(probabilities)]
+    seen = png_file(enlarge(digit, DIGIT_SCALE // 2), pictures_folder())
+    entry = model_store.find(model_name, session) if model_name else None
+    if entry is None or not entry.model.can_encode:
+        what = f"**{entry.name}** has no encoder" if entry else "No model is chosen"
+        lines.append(f"{what}: choose a VAE above to see how it reconstructs your drawing and which training "
+                     "digits it lands next to.")
+        return seen, "\n\n".join(lines), None
+    label = torch.tensor([int(np.argmax(probabilities))]) if entry.model.conditional else None
+    with compute_slot():
+        rebuilt = reconstruct(entry.model, digit[None], label)[0]
+        code = encode(entry.model, digit[None], label).numpy()[0]
+        codes, images = training_codes(entry)
+    nearest = np.argsort(((codes - code) ** 2).sum(axis=1))[:NEIGHBOURS]
+    row = np.stack([digit, rebuilt, *images[nearest]])
+    lines.append(f"Left to right: your drawing, **{entry.name}**'s reconstruction of it"
+                 + (f" (told it is a {int(label)})" if label is not None else "")
+                 + f", then the {NEIGHBOURS} training digits whose codes are nearest to its code (of the first "
+                 f"{len(codes):,} training digits).")
+    return seen, "\n\n".join(lines), enlarge(grid(row, columns=len(row)), 3)
+
+
+def drawing_as_walk_start(model_name, drawing):
+    """Hand the drawing to the Interpolate tab as image A: (model, source, image A file), then go there."""
+    digit = digit_from_picture(drawn_picture(drawing), "The drawing")
+    path = png_file(enlarge(digit, DIGIT_SCALE), pictures_folder())
+    gr.Info("Your drawing is image A in the Interpolate tab: upload or pick image B, then press Interpolate.")
+    return model_name, "uploads", path
+
+
+def build():
+    """The drawing panel (inside an open layout block)."""
+    with gr.Accordion("Draw your own digit", open=True, elem_id="explore-drawing"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=4, min_width=300):
+                pad = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280), height=360, layers=False,
+                                   label="Draw one digit (pick the brush, then draw)", elem_id="explore-pad",
+                                   brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                with gr.Row():
+                    button = gr.Button("Read my drawing", variant="primary", elem_id="explore-read")
+                    walk = gr.Button("Walk from it (Interpolate tab)", elem_id="explore-walk")
+            with gr.Column(scale=6, min_width=360):
+                with gr.Row(equal_height=False):
+                    seen = gr.Image(label="As the models see it (28x28)", type="filepath", interactive=False,
+                                    elem_id="explore-seen", elem_classes=["genai-digits"], height=160, min_width=150)
+                    answer = gr.Markdown(elem_id="explore-answer")
+                pictures = gr.Image(label="Reconstruction and nearest training digits", format="png", type="pil",
+                                    interactive=False, elem_id="explore-neighbours", elem_classes=["genai-digits"],
+                                    height=140)
+    return DrawingPanel(pad, button, seen, answer, pictures, walk)
