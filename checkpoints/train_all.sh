@@ -36,7 +36,7 @@ fi
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 20000 --batch-size 64 --lr 5e-4
-  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --max-steps 4000 --batch-size 64 --lr 1e-3
+  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0 --max-steps 4000 --batch-size 64 --lr 1e-3
 ) &
 wait
 for log in "$out"/*.log; do echo "== $log"; tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -n 12; done

@@ -10,7 +10,7 @@ For every model (GAN or VAE), on n generated samples:
   ones (lower is better), printed beside the real-vs-real floor: the FID of two
   disjoint sets of real digits of the same size, i.e. what a perfect model would get.
 - classifier-KID (kernel distance): like FID, on the same features, but unbiased at small sample
-  counts; its mean and spread over 100 random subsets (x 1000 in tables).
+  counts; its mean and spread over 100 random subsets.
 - classifier Inception Score: are samples confidently one digit, and are all digits
   drawn? From 1 (worst) to 10 (best, for 10 classes).
 - recognizable share: the share of samples the classifier is at least 90% sure about.
@@ -402,8 +402,11 @@ def format_table(results):
     """A plain-text table of evaluate()'s results, with what each number means."""
     rows = [
         ("classifier-FID (lower is better)", f"{results['fid']:.2f}", f"real vs real: {results['fid_real_floor']:.2f}"),
-        ("classifier-KID x 1000 (lower is better)", f"{1000 * results['kid']:.2f} ± {1000 * results['kid_std']:.2f}",
-         f"real vs real: {1000 * results['kid_real_floor']:.2f}; ± is the spread over 100 subsets"),
+    ]
+    if "kid" in results:  # (figures measured before KID was added have none)
+        rows.append(("classifier-KID (lower is better)", f"{results['kid']:.3g} ± {results['kid_std']:.2g}",
+                     f"real vs real: {results['kid_real_floor']:.2g}; ± is the spread over 100 subsets"))
+    rows += [
         ("Inception Score (1-10, higher is better)", f"{results['inception_score']:.2f}",
          f"real digits: {results['inception_score_real']:.2f}"),
         ("recognizable share (p >= 0.9)", f"{100 * results['recognizable_share']:.1f}%",

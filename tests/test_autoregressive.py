@@ -16,9 +16,10 @@ def small_model(conditional=False, seed=0, **options):
 
 
 @pytest.mark.parametrize("position", [(0, 0), (0, 5), (3, 0), (13, 14), (27, 27)])
-def test_a_pixels_prediction_depends_only_on_the_pixels_before_it(position):
+@pytest.mark.parametrize("dilation_cycle", [1, 3])
+def test_a_pixels_prediction_depends_only_on_the_pixels_before_it(position, dilation_cycle):
     """The gradient of pixel i's logit is zero for pixel i itself and every pixel after it (row by row)."""
-    model = small_model(layers=3)
+    model = small_model(layers=3, dilation_cycle=dilation_cycle)
     x = (torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(1)) > 0.5).float().requires_grad_()
     r, c = position
     model.pixelcnn(x)[0, 0, r, c].backward()
@@ -29,10 +30,10 @@ def test_a_pixels_prediction_depends_only_on_the_pixels_before_it(position):
         assert reach[index - 28] and (c == 0 or reach[index - 1])
 
 
-@pytest.mark.parametrize("conditional", [False, True])
-def test_the_pixel_by_pixel_sampler_computes_what_the_one_pass_network_computes(conditional):
+@pytest.mark.parametrize("conditional, dilation_cycle", [(False, 3), (True, 3), (False, 1), (True, 4)])
+def test_the_pixel_by_pixel_sampler_computes_what_the_one_pass_network_computes(conditional, dilation_cycle):
     """Every sampled pixel is exactly (u < p) with p from the full network on the finished image."""
-    model = small_model(conditional)
+    model = small_model(conditional, dilation_cycle=dilation_cycle)
     z = torch.randn(6, 784, generator=torch.Generator().manual_seed(3))
     labels = torch.arange(6) if conditional else None
     images = model.generate(z, labels)
@@ -90,3 +91,13 @@ def test_a_training_step_lowers_the_likelihood_of_the_batch():
         model.train()
         model.training_step(images, None, optimizers, torch.Generator())
     assert model.likelihood(images)["nll_nats"] < first - 20
+
+
+def test_dilation_lets_the_bottom_of_a_digit_see_its_top():
+    """With 6 layers, the rows above reach 10 rows up undilated, 3 + 2 * (1 + 2 + 4) + 1 = 18 with dilations 1, 2, 4."""
+    assert small_model(dilation_cycle=1).pixelcnn.rows_reach == 10
+    model = small_model(dilation_cycle=3)
+    assert model.pixelcnn.rows_reach == 18
+    x = torch.zeros(1, 1, 28, 28, requires_grad=True)
+    model.pixelcnn(x)[0, 0, 24, 14].backward()
+    assert x.grad[0, 0, 24 - 16].abs().sum() > 0  # row 24 uses what was drawn 16 rows above it

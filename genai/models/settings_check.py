@@ -20,6 +20,7 @@ FIELD_RULES = {
     "label_embedding_dim": ("whole", 1, 256, "the size of the label's learned vector"),
     "channels": ("whole", 1, 256, "the width of the first conv layer"),
     "layers": ("whole", 1, 30, "the number of layers"),
+    "dilation_cycle": ("whole", 1, 4, "how many doublings of the dilation before it starts again at 1"),
     "beta": ("number", 0, 1000, "the weight of the KL term"),
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),

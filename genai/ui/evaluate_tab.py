@@ -34,14 +34,14 @@ def figure_rows(results):
     rows = [
         ("classifier-FID", f"{results['fid']:.1f}", f"{results['fid_real_floor']:.1f}",
          "distance between generated and real digits; lower is better, real-vs-real is the floor"),
-        ("classifier-KID × 1000", f"{1000 * results['kid']:.2f} ± {1000 * results['kid_std']:.2f}",
-         f"{1000 * results['kid_real_floor']:.2f}",
-         "kernel distance on the same features: unbiased at any sample count; ± its spread over 100 subsets"),
         ("Inception Score", f"{results['inception_score']:.2f}", f"{results['inception_score_real']:.2f}",
          "1 to 10: high when each sample is clearly one digit and all ten digits appear"),
         ("recognizable", f"{100 * results['recognizable_share']:.0f}%", f"{100 * results['recognizable_share_real']:.0f}%",
          "share of samples the classifier is at least 90% sure about"),
     ]
+    if "kid" in results:
+        rows.insert(1, ("classifier-KID", f"{results['kid']:.3g} ± {results['kid_std']:.2g}", f"{results['kid_real_floor']:.2g}",
+                        "kernel distance on the same features: unbiased at any sample count; ± its spread over 100 subsets"))
     if "label_agreement" in results:
         rows.append(("label agreement", f"{100 * results['label_agreement']:.0f}%", "",
                      "how often the digit asked for is the digit drawn"))
