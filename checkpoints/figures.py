@@ -27,9 +27,14 @@ def number(value, digits):
 def row(name, r):
     counts = r["class_counts"]
     least = min(counts) / sum(counts)
-    return (f"| {name} | {r['model']} | {r['fid']:.1f} ({r['fid'] / r['fid_real_floor']:.1f}x floor) | "
+    kid = "–" if r.get("kid") is None else f"{r['kid']:.3g} ± {r['kid_std']:.2g}"
+    return (f"| {name} | {r['model']} | {r['fid']:.1f} ({r['fid'] / r['fid_real_floor']:.1f}x floor) | {kid} | "
             f"{r['inception_score']:.2f} | {percent(r['recognizable_share'])} | {percent(least)} | "
             f"{percent(r.get('label_agreement'))} | {likelihood(r)} | {number(r.get('ssim'), 3)} |")
+
+
+def kid_floor(r):
+    return "" if r.get("kid_real_floor") is None else f" (KID {r['kid_real_floor']:.2g})"
 
 
 def likelihood(r):
@@ -46,13 +51,13 @@ def table(folder=FOLDER):
     first = next(iter(results.values()))
     lines = [
         f"Measured against {first['dataset']}, {first['n_samples']:,} samples each (seed {first['seed']}); "
-        f"real-vs-real FID floor {first['fid_real_floor']:.2f}, real test digits {percent(first['recognizable_share_real'])} "
+        f"real-vs-real FID floor {first['fid_real_floor']:.2f}{kid_floor(first)}, real test digits {percent(first['recognizable_share_real'])} "
         "recognizable. −log p(x): nats per test image binarized at 0.5, exact for the autoregressive model, "
         "a bound (the negative ELBO) for a VAE (published anchors, on stochastically binarized MNIST: "
         "PixelCNN 81.3, a plain VAE's bound 86.8).",
         "",
-        "| checkpoint | model | classifier-FID | IS | recognizable | rarest digit | label agreement | −log p(x) | SSIM |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| checkpoint | model | classifier-FID | classifier-KID | IS | recognizable | rarest digit | label agreement | −log p(x) | SSIM |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(row(name, r) for name, r in results.items()),
     ]
     return "\n".join(lines)

@@ -71,14 +71,25 @@ def test_the_model_card_carries_the_figures_of_its_own_eval(name):
     assert card.startswith("---\nlicense:") and "Measured against the MNIST test split" in card
 
 
-@pytest.mark.parametrize("name", EXPECTED)
-def test_the_model_card_is_exactly_what_its_config_and_eval_json_give(name):
-    """Cards are written by `python checkpoints/figures.py --cards`, never by hand: Hub metadata included."""
+def figures_script():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("figures", CHECKPOINTS / "figures.py")
     figures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(figures)
+    return figures
+
+
+def test_the_readme_table_is_the_output_of_the_figures_script():
+    """The README's figures of the shipped models are pasted from `python checkpoints/figures.py`, not typed."""
+    readme = (CHECKPOINTS.parent / "README.md").read_text()
+    assert figures_script().table() in readme, "README.md: paste the output of python checkpoints/figures.py"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_the_model_card_is_exactly_what_its_config_and_eval_json_give(name):
+    """Cards are written by `python checkpoints/figures.py --cards`, never by hand: Hub metadata included."""
+    figures = figures_script()
     card = (CHECKPOINTS / name / "README.md").read_text()
     assert card == figures.card_text(name), f"checkpoints/{name}/README.md: run python checkpoints/figures.py --cards"
     front = card.split("---")[1]
