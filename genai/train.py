@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .distributed import averaging_optimizers
+from .knobs import apply_turn
 from .sampling import label_tensor, latent_noise, decode
 
 
@@ -94,6 +95,7 @@ class TrainEvent:
     done: bool = False
     reason: str = ""  # "finished" | "stopped" | "time limit" | "diverged"
     message: str = ""
+    changes: list = field(default_factory=list)  # live knobs turned since the last event: {"step", name: value}
 
 
 class Budget:
@@ -155,7 +157,7 @@ def check_labels_once(model, labels):
             raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
 
 
-def train(model, dataset, settings=None, stop=None, team=None):
+def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
     """Train model on dataset (a genai.data.Dataset; moved to the model's device if needed).
 
     Yields TrainEvent objects; the last one has done=True. `stop` is an optional
@@ -166,6 +168,9 @@ def train(model, dataset, settings=None, stop=None, team=None):
     team: this process's genai.distributed.Team when torchrun started several: each process
     trains on its shard of every global batch and the gradients are averaged (see distributed.py).
     Stop and the time limit are then decided together, every log_every steps.
+
+    knobs: a genai.knobs.LiveKnobs another thread may turn (the learning rate, a VAE's beta); the
+    values are applied before the next step and reported in the next event's `changes`.
     """
     settings = settings or TrainSettings(epochs=5)
     n_images = len(dataset)
@@ -192,7 +197,7 @@ def train(model, dataset, settings=None, stop=None, team=None):
     stop = stop or threading.Event()
 
     last_good = snapshot(model)
-    loss_sums, window_steps = {}, 0
+    loss_sums, window_steps, changes = {}, 0, []
     start = window_start = last_preview_time = time.perf_counter()
     step, next_preview_step, preview_cost = 0, settings.log_every, 0.0
     model.train()
@@ -200,6 +205,11 @@ def train(model, dataset, settings=None, stop=None, team=None):
     while True:
         order = torch.randperm(n_images, generator=order_rng).to(device)
         for batch_start in range(0, steps_per_epoch * settings.batch_size, settings.batch_size):
+            if knobs is not None:
+                turned = knobs.take()
+                if turned:
+                    apply_turn(model, optimizers, turned)
+                    changes.append({"step": step, **turned})
             index = order[batch_start:batch_start + settings.batch_size]
             if team is not None:
                 index = team.shard(index)
@@ -245,8 +255,9 @@ def train(model, dataset, settings=None, stop=None, team=None):
                 elapsed_seconds=elapsed,
                 eta_seconds=budget.eta(step, elapsed),
                 fraction=budget.fraction(step, elapsed),
+                changes=changes,
             )
-            loss_sums, window_steps, window_start = {}, 0, now
+            loss_sums, window_steps, window_start, changes = {}, 0, now, []
 
             if ending:
                 reason, message = "finished", ""

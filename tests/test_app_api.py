@@ -6,6 +6,8 @@ The app's checkpoints folder holds two tiny models made by tests/app_server.py:
 """
 
 import importlib.util
+import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -648,3 +650,27 @@ def test_a_drawn_digit_is_read_by_the_classifier_and_placed_among_training_digit
 def test_empty_tiny_and_scribbled_drawings_get_a_clear_message(client, tmp_path, strokes, width, message):
     with pytest.raises(Exception, match=message):
         client.predict("tiny-vae", drawn(tmp_path, strokes, width=width), api_name="/encode_drawing")
+
+
+def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client):
+    with pytest.raises(Exception, match="Nothing is training in this tab"):
+        client.predict(1e-3, 2.0, api_name="/set_knobs")
+    job = train(client, "vae", "mlp", max_steps=100_000, seconds=8)
+    while not job.status().code.name == "ITERATING" and not job.done():
+        time.sleep(0.1)
+    time.sleep(2)  # it is training now
+    with pytest.raises(Exception, match="learning rate must be a number above 0"):
+        client.predict(0, 2.0, api_name="/set_knobs")
+    assert "Turning lr to 0.0005, beta to 0.25" in client.predict(5e-4, 0.25, api_name="/set_knobs")
+    final = job.result()
+    name = final[4]
+    curves = {row[2] for row in final[1]["data"]}
+    marker = next(curve for curve in curves if curve.startswith("turned at step "))
+    assert marker.endswith("lr 0.0005, beta 0.25")  # a vertical line on the loss plot, named by what changed
+    step = int(marker.split("step ")[1].split(":")[0].replace(",", ""))
+    assert step > 0
+    archive = client.predict(name, api_name="/download")["value"]
+    with zipfile.ZipFile(archive) as bundle:
+        config = json.loads(bundle.read(f"{name}/config.json"))
+    assert config["config"]["beta"] == 0.25  # the model's setting at the end of the run ...
+    assert config["training"]["live_changes"] == [{"step": step, "lr": 0.0005, "beta": 0.25}]  # ... and its story

@@ -352,3 +352,22 @@ def test_two_same_seed_runs_at_once_give_the_weights_of_one_run_alone(mnist):
             thread.join()
         for key in ("a", "b"):
             assert all(torch.equal(alone["alone"][name], together[key][name]) for name in alone["alone"]), family
+
+
+def test_live_knobs_are_applied_before_the_next_step_and_reported_once(mnist):
+    from genai.knobs import KnobError, LiveKnobs, check_turn
+
+    model = create_model("vae", "mlp", seed=0, latent_dim=4)
+    dataset = mnist
+    knobs = LiveKnobs()
+    settings = TrainSettings(max_steps=12, batch_size=16, log_every=4, preview_images=0, lr=1e-3)
+    seen = []
+    for event in train(model, dataset, settings, knobs=knobs):
+        seen.extend(event.changes)
+        if event.step == 4:
+            knobs.turn(**check_turn(model, {"lr": 1e-4, "beta": 0.5}))
+    assert seen == [{"step": 4, "lr": 1e-4, "beta": 0.5}] and model.config.beta == 0.5
+    with pytest.raises(KnobError, match="has no live setting 'beta'; it has lr"):
+        check_turn(create_model("gan", "mlp"), {"beta": 2.0})
+    with pytest.raises(KnobError, match="beta must be a number from 0 to 1000"):
+        check_turn(model, {"beta": float("inf")})

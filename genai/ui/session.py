@@ -103,6 +103,8 @@ class TrainingControls:
     waiting: bool = False  # Start was pressed and the run waits for a free training slot
     cancel_waiting: bool = False  # Stop was pressed while it waited: do not start it
     timelapse: object = None  # the preview frames of the current (or last) run, replayable while it trains
+    knobs: object = None  # genai.knobs.LiveKnobs of the run going on (None between runs)
+    model: object = None  # the model of the run going on (what the knobs are checked against)
 
 
 class Session:

@@ -17,6 +17,7 @@ import gradio as gr
 import pandas as pd
 
 from ..device import describe
+from ..knobs import KnobError, LiveKnobs, check_turn
 from ..models import ARCHS, create_model, model_class
 from ..recipes import model_options, recipe
 from ..sampling import grid
@@ -76,6 +77,9 @@ class TrainTab:
     download: gr.Button
     download_file: gr.File
     replay: replay.ReplayPanel
+    live_lr: gr.Number
+    live_beta: gr.Slider
+    turn: gr.Button
     inputs: list
 
 
@@ -219,25 +223,36 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         ui["dataset_status"]: datasets.status(dataset_name),
     }
 
-    rows, last, last_sent = [], None, 0.0
+    rows, last, last_sent, turned = [], None, 0.0, []
     shown = model.plotted_losses
     timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
-    for event in train(model, dataset, train_settings, stop=controls.stop):
-        last = event
-        timelapse.add(event)
-        if not event.done:
-            rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
-        now = time.perf_counter()
-        if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
-            update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
-            if event.preview is not None:
-                update[ui["preview"]] = grid(event.preview, event.preview_columns)
-            last_sent = now
-            yield update
+    controls.knobs, controls.model = LiveKnobs(), model  # turned from the "while it trains" row (set_knobs)
+    try:
+        for event in train(model, dataset, train_settings, stop=controls.stop, knobs=controls.knobs):
+            last = event
+            timelapse.add(event)
+            turned.extend(event.changes)
+            if not event.done:
+                rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
+                for change in event.changes:  # a vertical line on the loss plot where a knob was turned
+                    rows.extend(change_marker(rows, change))
+            now = time.perf_counter()
+            if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
+                update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
+                if event.preview is not None:
+                    update[ui["preview"]] = grid(event.preview, event.preview_columns)
+                if event.changes:
+                    update[ui["status"]] = "Turned: " + "; ".join(change_words(c) for c in event.changes) + "."
+                last_sent = now
+                yield update
+    finally:
+        controls.knobs = controls.model = None
 
     name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
     training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
                                app="genai web app", family=family, arch=arch, options=options)
+    if turned:
+        training["live_changes"] = turned  # what was turned, and at which step (the config holds the last values)
     entry, dropped = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
     entry.timelapse = timelapse
     choices = model_store.choices(session)
@@ -262,6 +277,37 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     if last.reason == "diverged":
         gr.Warning(last.message)
     yield update
+
+
+def change_words(change):
+    """{"step": 340, "lr": 0.0005} -> "at step 340: lr 0.0005"."""
+    values = ", ".join(f"{name} {value:g}" for name, value in change.items() if name != "step")
+    return f"at step {change['step']:,}: {values}"
+
+
+def change_marker(rows, change):
+    """Two rows of the loss table that draw a vertical line at the step where a knob was turned."""
+    losses = [value for _, value, curve in rows if not curve.startswith("turned")] or [0.0]
+    label = f"turned {change_words(change)}"
+    return [(change["step"], min(losses), label), (change["step"], max(losses), label)]
+
+
+@friendly
+def set_knobs(lr, beta, session):
+    """Turn the learning rate (and a VAE's beta) of this tab's run while it trains; applied before its next step."""
+    controls = session.controls()
+    knobs, model = controls.knobs, controls.model
+    if knobs is None or model is None:
+        raise AppError("Nothing is training in this tab: the live knobs turn a run while it goes on. Press Start first.")
+    values = {"lr": FIELD_CHECKS["lr"](lr)}
+    if "beta" in model.live_settings and beta is not None:
+        values["beta"] = number_in(beta, "β", 0, 1000)
+    try:
+        values = check_turn(model, values)
+    except KnobError as error:
+        raise AppError(str(error)) from None
+    knobs.turn(**values)
+    return "Turning " + ", ".join(f"{name} to {value:g}" for name, value in values.items()) + " before the next step."
 
 
 def dropped_note(dropped):
@@ -356,6 +402,8 @@ def family_changed(family):
         gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
         family_class(family).explanation,
         code_update(family),
+        gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
+        defaults["lr"],
     )
 
 
@@ -401,6 +449,15 @@ def build():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             progress = gr.HTML(waiting_html("Press Start to train."), label="Progress", elem_id="train-progress")
+            with gr.Accordion("Turn the knobs while it trains", open=False, elem_id="train-knobs"):
+                with gr.Row(equal_height=True):
+                    live_lr = NumberInput(defaults["lr"], label="Learning rate", step=1e-4, min_width=100,
+                                          elem_id="train-live-lr")
+                    live_beta = SliderInput(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
+                                            visible=False, elem_id="train-live-beta")
+                    turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
+                gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
+                            "training record keeps every change.", elem_classes=["genai-note"])
             with gr.Row(equal_height=False):
                 preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
                                    elem_id="train-preview", elem_classes=["genai-digits"], height=320,
@@ -428,7 +485,8 @@ def build():
                        elem_id="train-code", max_lines=60)
 
     family.change(
-        family_changed, family, [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code],
+        family_changed, family,
+        [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr],
         api_visibility="private", show_progress="hidden",
     )
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
@@ -440,7 +498,7 @@ def build():
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, model_name=model_name, download=download, download_file=download_file,
-        replay=replay_panel,
+        replay=replay_panel, live_lr=live_lr, live_beta=live_beta, turn=turn,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
     )
 
@@ -493,3 +551,5 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
                        concurrency_limit=None, show_progress="hidden")
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
     replay.connect(tab.replay, tab.model_name, session)
+    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, session], tab.status, api_name="set_knobs",
+                   concurrency_limit=None, show_progress="hidden")
