@@ -216,20 +216,34 @@ def interpolate_latents(z_a, z_b, steps, method="slerp"):
     return codes
 
 
-def interpolate(model, seed_a, seed_b, steps=8, method="slerp", label=None, temperature=1.0):
+def interpolate(model, seed_a, seed_b, steps=8, method="slerp", label=None, temperature=1.0, label_b=None):
     """Frames walking from the digit of seed_a to the digit of seed_b: uint8 (steps, 28, 28).
 
     The endpoints are exactly sample(model, seed_a, 1) and sample(model, seed_b, 1).
-    For a conditional model, label fixes the digit (default 0) while the style changes.
+    For a conditional model, label fixes the digit (default 0) while the style changes; with
+    label_b, the digit morphs from label to label_b along the way too (the same seed twice: only
+    the digit changes, the style stays).
     """
     z_a = latent_noise(seed_a, 1, model.latent_dim, temperature)
     z_b = latent_noise(seed_b, 1, model.latent_dim, temperature)
-    return decode_path(model, interpolate_latents(z_a, z_b, steps, method), label)
+    return decode_path(model, interpolate_latents(z_a, z_b, steps, method), label, label_b)
 
 
-def decode_path(model, codes, label=None):
-    labels = label_tensor(model, 0 if label is None else label, len(codes)) if model.conditional else None
+def decode_path(model, codes, label=None, label_b=None):
+    """Decode a walk of codes; a conditional model draws label, or morphs from label to label_b."""
+    if not model.conditional:
+        return decode(model, codes)
+    labels = label_tensor(model, 0 if label is None else label, len(codes))
+    if label_b is not None and label_b != label:
+        labels = label_mix(model, labels[0], label_tensor(model, label_b, 1)[0], len(codes))
     return decode(model, codes, labels)
+
+
+def label_mix(model, label_a, label_b, steps):
+    """Weights (steps, num_classes) going from the digit label_a (one-hot) to label_b in equal steps."""
+    eye = torch.eye(model.config.num_classes)
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    return (1 - t) * eye[label_a] + t * eye[label_b]
 
 
 def strip(images, padding=2, scale=1):

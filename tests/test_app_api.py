@@ -429,7 +429,7 @@ def test_a_model_trained_here_is_pushed_with_the_visitors_token_only(client, ser
 # ---------------------------------------------------------------------------------------------
 
 SAMPLE_ARGS = ["tiny-vae", 1, 2, "all", 1.0, 20, 2.0]
-INTERPOLATE_ARGS = ["tiny-vae", "seeds", 1, 2, 0, 1, None, None, 4, "lerp", "0"]
+INTERPOLATE_ARGS = ["tiny-vae", "seeds", 1, 2, 0, 1, None, None, 4, "lerp", "0", "same"]
 TRAIN_ARGS = ["mnist", "vae", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1]
 NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what the message names)
     ("sample", SAMPLE_ARGS, 1, "seed"), ("sample", SAMPLE_ARGS, 2, "grid size"), ("sample", SAMPLE_ARGS, 4, "temperature"),
@@ -674,3 +674,21 @@ def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client)
         config = json.loads(bundle.read(f"{name}/config.json"))
     assert config["config"]["beta"] == 0.25  # the model's setting at the end of the run ...
     assert config["training"]["live_changes"] == [{"step": step, "lr": 0.0005, "beta": 0.25}]  # ... and its story
+
+
+def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client):
+    """tiny-gan is conditional: the same seed twice, digit 3 at A and 8 at B: only the digit changes."""
+    def walk(digit_b):
+        return pixels(client.predict("tiny-gan", "seeds", 5, 5, 0, 0, None, None, 5, "lerp", "3", digit_b,
+                                     api_name="/interpolate")[0])
+
+    still, morph = walk("same"), walk("8")
+
+    def frame(strip, i):  # frame i of a strip: 28x28 tiles after a padding, 2 pixels apart, at 2x
+        x = SCALE * (PAD + i * TILE)
+        return strip[SCALE * PAD:SCALE * (PAD + 28), x:x + SCALE * 28]
+
+    assert np.array_equal(frame(still, 0), frame(morph, 0))  # both start at the seed's 3
+    assert np.array_equal(frame(still, 4), frame(still, 0))  # the same seed and digit: nothing moves ...
+    assert not np.array_equal(frame(morph, 4), frame(morph, 0))  # ... but here the digit morphs into an 8
+    assert np.array_equal(frame(morph, 4), frame(sample(client, "tiny-gan", seed=5, grid_size=1, digit="8"), 0))

@@ -287,3 +287,20 @@ def test_save_images_refuses_other_extensions_and_writes_nothing(tmp_path):
     with pytest.raises(SamplingError, match=r"must end in \.png, \.gif or \.npy"):
         save_images(numbered_images(2), tmp_path / "digits.jpg")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("family, arch", [("gan", "mlp"), ("gan", "dcgan"), ("vae", "mlp"), ("diffusion", "unet"),
+                                          ("autoregressive", "pixelcnn")])
+def test_a_conditional_walk_can_morph_the_digit_with_the_style_fixed(family, arch):
+    """The same seed at both ends and label 3 -> 8: the ends are exactly the model's 3 and 8, the middle a blend."""
+    from genai.models import create_model
+    from genai.sampling import interpolate, sample
+
+    model = create_model(family, arch, seed=0, conditional=True, **({"layers": 1} if family == "autoregressive" else {}))
+    frames = interpolate(model, 5, 5, steps=4, method="lerp", label=3, label_b=8)
+    assert np.array_equal(frames[0], sample(model, 5, 1, labels=3)[0])
+    assert np.array_equal(frames[-1], sample(model, 5, 1, labels=8)[0])
+    assert not np.array_equal(frames[1], frames[0]) or not np.array_equal(frames[2], frames[-1])
+    with pytest.raises(ValueError, match="add up to 1"):
+        model.eval()
+        model.generate(torch.zeros(1, model.latent_dim), torch.tensor([[0.5] * 10]))

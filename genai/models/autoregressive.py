@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError
+from .base import GenerativeModel, ModelConfig, ModelError, embed_labels
 
 PIXELS, SIDE = 28 * 28, 28
 
@@ -150,7 +150,7 @@ class PixelCNN(nn.Module):
         self.columns_reach = sum(layer.columns - 1 for layer in self.layers) + 1
 
     def label_vector(self, labels):
-        return None if self.labels is None or labels is None else self.labels(labels)
+        return None if self.labels is None or labels is None else embed_labels(self.labels, labels)
 
     def rows_above(self, x, label_vector):
         """For every layer, the vertical stack's view of the rows above each pixel: list of (N, 2C, H, W)."""

@@ -80,11 +80,14 @@ class GenerativeModel(nn.Module):
         raise NotImplementedError
 
     def check_labels(self, labels, batch_size, device):
-        """Conditional models need one label per image; others ignore labels."""
+        """Conditional models need one label per image (a digit, or a mix of digits: float weights
+        (N, num_classes) summing to 1 per image, see embed_labels); others ignore labels."""
         if not self.conditional:
             return None
         if labels is None:
             raise ModelError("This model is conditional: give a digit label for every image.")
+        if torch.is_tensor(labels) and labels.is_floating_point():
+            return self.check_label_mix(labels.to(device), batch_size)
         labels = torch.as_tensor(labels, dtype=torch.long, device=device).reshape(-1)
         if labels.numel() == 1 and batch_size > 1:
             labels = labels.expand(batch_size)
@@ -93,6 +96,16 @@ class GenerativeModel(nn.Module):
         if labels.min() < 0 or labels.max() >= self.config.num_classes:
             raise ModelError(f"Labels must be between 0 and {self.config.num_classes - 1}.")
         return labels
+
+    def check_label_mix(self, weights, batch_size):
+        classes = self.config.num_classes
+        if weights.shape != (batch_size, classes):
+            raise ModelError(f"A mix of digits is {classes} weights per image: got shape {tuple(weights.shape)} "
+                             f"for {batch_size} images.")
+        if not torch.isfinite(weights).all() or (weights < 0).any() or not torch.allclose(
+                weights.sum(dim=1), torch.ones(batch_size, device=weights.device), atol=1e-4):
+            raise ModelError("A mix of digits needs weights from 0 to 1 that add up to 1 for each image.")
+        return weights
 
     def configure_optimizers(self, lr):
         raise NotImplementedError
@@ -153,3 +166,12 @@ def update_moving_average(average, current, decay, updates):
     for mine, theirs in zip(average.buffers(), current.buffers()):
         mine.copy_(theirs)
     return updates + 1
+
+
+def embed_labels(embedding, labels):
+    """The learned vector of each label (an nn.Embedding's rows): a digit picks its row; a mix of digits
+    (float weights (N, num_classes) summing to 1) blends the rows: how a 3 morphs into an 8."""
+    if labels.is_floating_point():
+        weights = torch.nn.functional.pad(labels, (0, embedding.num_embeddings - labels.shape[1]))
+        return weights @ embedding.weight
+    return embedding(labels)

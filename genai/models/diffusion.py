@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, update_moving_average
+from .base import GenerativeModel, ModelConfig, ModelError, embed_labels, update_moving_average
 
 PIXELS = 28 * 28
 
@@ -136,7 +136,7 @@ class UNet(nn.Module):
     def forward(self, x, t, labels=None):
         embedding = self.time(time_embedding(t, self.stem.out_channels))
         if self.label is not None:
-            embedding = embedding + self.label(labels)
+            embedding = embedding + embed_labels(self.label, labels)
         h0 = self.stem(x)  # (N, c, 28, 28)
         h1 = self.block1(self.down1(h0), embedding)  # (N, 2c, 14, 14)
         h = self.middle(self.down2(h1), embedding)  # (N, 2c, 7, 7)
@@ -208,7 +208,10 @@ class FlowMatchingUNet(GenerativeModel):
             return unet(x, t)
         if guidance_scale == 1:
             return unet(x, t, labels)
-        nothing = torch.full_like(labels, self.config.num_classes)
+        nothing = torch.full((len(labels),), self.config.num_classes, device=labels.device)  # the "no label" token
+        if labels.is_floating_point():  # a mix of digits: "no label" as weights too
+            nothing = F.one_hot(nothing, self.config.num_classes + 1).to(labels.dtype)
+            labels = F.pad(labels, (0, 1))
         both = unet(torch.cat([x, x]), torch.cat([t, t]), torch.cat([labels, nothing]))
         conditional, unconditional = both.chunk(2)
         return unconditional + guidance_scale * (conditional - unconditional)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, update_moving_average
+from .base import GenerativeModel, ModelConfig, embed_labels, update_moving_average
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -175,7 +175,7 @@ class LabelEmbedding(nn.Module):
         self.embedding = nn.Embedding(num_classes, dim)
 
     def forward(self, features, labels):
-        return torch.cat([features, self.embedding(labels)], dim=1)
+        return torch.cat([features, embed_labels(self.embedding, labels)], dim=1)
 
 
 class MLPGenerator(nn.Module):

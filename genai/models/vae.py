@@ -111,7 +111,8 @@ class VAE(GenerativeModel):
     can_encode = True
 
     def one_hot(self, labels):
-        return F.one_hot(labels, self.config.num_classes).float()
+        """A digit as a one-hot vector; a mix of digits (float weights) as it is."""
+        return labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes).float()
 
     def encode(self, images, labels=None):
         """Images (N, 1, 28, 28) in [0, 1] -> (mu, logvar), each (N, latent_dim)."""

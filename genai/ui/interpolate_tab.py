@@ -23,6 +23,7 @@ from .session import pictures_folder
 
 SOURCES = [("two seeds", "seeds"), ("two test digits (VAE)", "test digits"), ("two uploaded images (VAE)", "uploads")]
 MAX_STEPS = 64
+SAME_DIGIT = "same"  # "Digit at B": keep the digit of A
 WALKS = ResultCache(max_bytes=16 * 2**20)  # walks between seeds, shared by every visitor (16 frames: 12.5 KB)
 STRIP_SCALE = 2
 FRAME_SCALE = 8
@@ -57,38 +58,41 @@ def endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, digit):
     return (digit_from_upload(upload_a), digit), (digit_from_upload(upload_b), digit)
 
 
-def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session):
-    """Frames from A to B as uint8 (steps, 28, 28)."""
+def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session,
+         digit_b=SAME_DIGIT):
+    """Frames from A to B as uint8 (steps, 28, 28); a conditional model may morph digit into digit_b on the way."""
     entry = model_store.find(model_name, session)
     steps = whole_number(steps, "Steps", 2, MAX_STEPS)
     label = digit_or_none(digit)
     label = 0 if label is None else label
+    label_b = None if digit_b in (None, "", SAME_DIGIT) else digit_or_none(digit_b)
     if source == "seeds":  # the same walk for everyone who asks: made once, then answered from memory
         seed_a, seed_b = whole_number(seed_a, "Seed A", 0, MAX_SEED), whole_number(seed_b, "Seed B", 0, MAX_SEED)
 
         def make():
             with compute_slot():
-                return interpolate(entry.model, seed_a, seed_b, steps, method, label=label)
+                return interpolate(entry.model, seed_a, seed_b, steps, method, label=label, label_b=label_b)
 
-        return WALKS.get_or_make(("walk", entry.token, seed_a, seed_b, steps, method, label), make)
+        return WALKS.get_or_make(("walk", entry.token, seed_a, seed_b, steps, method, label, label_b), make)
     if source not in ("test digits", "uploads"):
         raise AppError(f"Walk between seeds, test digits or uploads, not {source!r}.")
     with compute_slot():
-        return walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method)
+        return walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method, label_b)
 
 
-def walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method):
+def walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method, label_b=None):
     """Encode two test digits or uploads with a VAE and decode the path between their codes."""
     (image_a, label_a), (image_b, label_b) = endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, label)
     label_list = [label_a, label_b] if entry.model.conditional else None
     z_a, z_b = encode(entry.model, np.stack([image_a, image_b]), label_list)
-    return decode_path(entry.model, interpolate_latents(z_a, z_b, steps, method), label)
+    return decode_path(entry.model, interpolate_latents(z_a, z_b, steps, method), label, label_b)
 
 
 def interpolate_walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit,
-                     session):
+                     digit_b, session):
     """The walk as a strip, an animated GIF and a frame slider (shown at the middle frame)."""
-    frames = walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session)
+    frames = walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session,
+                  digit_b)
     gif = session.private_folder() / "walk.gif"
     gif.write_bytes(gif_bytes(frames))
     middle = len(frames) // 2
@@ -140,6 +144,8 @@ def build(initial_choices):
             method = gr.Radio([("slerp (along the sphere)", "slerp"), ("lerp (straight line)", "lerp")],
                               value="slerp", label="Path")
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit (conditional models keep it fixed)")
+            digit_b = gr.Radio([("same", SAME_DIGIT)] + ONE_DIGIT_CHOICES, value=SAME_DIGIT,
+                               label="Digit at B (conditional models: morph into it; the same seed twice keeps the style)")
             button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-run")
         with gr.Column(scale=6, min_width=360):
             strip_image = gr.Image(label="From A to B", format="png", type="pil", interactive=False,
@@ -161,7 +167,7 @@ def build(initial_choices):
                   show_progress="hidden")
     return InterpolateTab(
         picker=picker,
-        inputs=[picker, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit],
+        inputs=[picker, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, digit_b],
         outputs=[strip_image, gif, frame_slider, frame, frames],
         frame_slider=frame_slider, frame=frame, frames=frames, button=button,
     )
