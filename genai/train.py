@@ -96,6 +96,7 @@ class TrainEvent:
     reason: str = ""  # "finished" | "stopped" | "time limit" | "diverged"
     message: str = ""
     changes: list = field(default_factory=list)  # live knobs turned since the last event: {"step", name: value}
+    diagnostics: dict = field(default_factory=dict)  # with a preview: model.diagnostics() (e.g. what a GAN's D said)
 
 
 class Budget:
@@ -275,6 +276,8 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
             wait = None if settings.preview_seconds is None else max(settings.preview_seconds, 3 * preview_cost)
             if step >= next_preview_step or (wait is not None and now - last_preview_time >= wait):
                 event.preview, event.preview_columns = preview_images(model, settings), preview_columns(model)
+                if event.preview is not None:  # (a model that previews is a GenerativeModel)
+                    event.diagnostics = {name: values.numpy() for name, values in model.diagnostics().items()}
                 model.train()
                 last_preview_time = time.perf_counter()
                 preview_cost = last_preview_time - now

@@ -602,8 +602,8 @@ def test_a_run_keeps_a_timelapse_to_replay_frame_by_frame_and_as_a_gif(client):
         client.predict("", 0, api_name="/timelapse")
     final = train(client, "vae", "mlp", max_steps=100_000, seconds=7).result()  # a preview every 2 s
     name = final[4]
-    assert final[-3]["maximum"] >= 2  # the replay slider now spans the frames, showing the newest
-    assert final[-1].startswith("Frame ") and pixels(final[-2]).shape[0] > 28
+    assert final[-4]["maximum"] >= 2  # the replay slider now spans the frames, showing the newest
+    assert final[-2].startswith("Frame ") and pixels(final[-3]).shape[0] > 28
     first, caption = client.predict(name, 0, api_name="/timelapse")
     assert caption.startswith("Frame 1 of ") and "step " in caption and "reconstruction" in caption
     count = int(caption.split(" of ")[1].split(":")[0])
@@ -692,3 +692,16 @@ def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client
     assert np.array_equal(frame(still, 4), frame(still, 0))  # the same seed and digit: nothing moves ...
     assert not np.array_equal(frame(morph, 4), frame(morph, 0))  # ... but here the digit morphs into an 8
     assert np.array_equal(frame(morph, 4), frame(sample(client, "tiny-gan", seed=5, grid_size=1, digit="8"), 0))
+
+
+def test_a_gan_run_shows_what_its_discriminator_says_as_a_live_histogram(client):
+    gan = train(client, "gan", "mlp", max_steps=100_000, seconds=5).result()
+    histogram = gan[-1]
+    assert histogram["visible"] is True
+    rows = histogram["value"]["data"]
+    names = {row[2] for row in rows}
+    assert names == {"D(x): real digits", "D(G(z)): generated"}
+    for name in names:  # each is a histogram of the batch: shares that add up to 1
+        assert sum(row[1] for row in rows if row[2] == name) == pytest.approx(1.0)
+    vae = train(client, "vae", "mlp", max_steps=30).result()
+    assert vae[-1] is None or vae[-1].get("visible") is not True  # a VAE has no discriminator to show

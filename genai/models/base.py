@@ -48,6 +48,7 @@ class GenerativeModel(nn.Module):
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
         explanation                  what the Train tab says about the family, with its formulas
         loss_functions               the functions computing its losses: the Train tab shows their code
+        diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
     """
 
     family = ""  # "gan" or "vae"
@@ -127,6 +128,11 @@ class GenerativeModel(nn.Module):
         """How generate() comes to its images: about `count` snapshots (N, 1, 28, 28) in [0, 1], the last
         one exactly generate()'s images. A model that draws in one pass (a GAN, a VAE) has one frame."""
         return [self.generate(z, labels, **options)]
+
+    def diagnostics(self):
+        """Numbers per image from the last training step worth watching as a histogram, each in [0, 1]:
+        {what they are: 1-D CPU tensor}, or {} (a GAN: what its discriminator said about real and fake)."""
+        return {}
 
     def encode_mean(self, images, labels=None):
         """Images (N, 1, 28, 28) in [0, 1] -> the codes (N, latent_dim) they map to (models with an encoder)."""

@@ -116,6 +116,18 @@ class GAN(GenerativeModel):
             self.ema_updates = update_moving_average(self.generator_ema, self.generator, self.config.ema_decay,
                                                      self.ema_updates)
 
+    def diagnostics(self):
+        """What D said in the last step: D(x) for each real digit and D(G(z)) for each fake, in [0, 1].
+
+        Two humps pushed apart (reals near 1, fakes near 0) is a discriminator winning too easily;
+        both near 0.5 is the balance the game aims at.
+        """
+        if getattr(self, "last_logits", None) is None:
+            return {}
+        real, fake = self.last_logits
+        return {"D(x): real digits": torch.sigmoid(real).flatten().cpu(),
+                "D(G(z)): generated": torch.sigmoid(fake).flatten().cpu()}
+
     def configure_optimizers(self, lr):
         # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
         return {
@@ -152,6 +164,7 @@ class GAN(GenerativeModel):
         optimizers["generator"].step()
         self.discriminator.requires_grad_(True)
         self.update_ema()
+        self.last_logits = (real_logits.detach(), fake_logits.detach())  # for diagnostics(), read now and then
 
         return {
             "L_D": loss_d.detach(),

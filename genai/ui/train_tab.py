@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pandas as pd
 
 from ..device import describe
@@ -73,6 +74,7 @@ class TrainTab:
     losses: gr.LinePlot
     preview: gr.Image
     status: gr.Markdown
+    histogram: gr.BarPlot
     model_name: gr.Textbox
     download: gr.Button
     download_file: gr.File
@@ -189,6 +191,7 @@ def train_model(
             ui["progress"]: waiting_html("Waiting for a free training slot ..."),
             ui["status"]: "Getting ready ...",
             ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
+            ui["histogram"]: gr.update(value=None, visible=False),  # shown again if this model has diagnostics
             ui["start"]: gr.update(interactive=False),
             ui["stop"]: gr.update(interactive=True),
         }
@@ -223,7 +226,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         ui["dataset_status"]: datasets.status(dataset_name),
     }
 
-    rows, last, last_sent, turned = [], None, 0.0, []
+    rows, last, last_sent, turned, diagnostics = [], None, 0.0, [], {}
     shown = model.plotted_losses
     timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
     controls.knobs, controls.model = LiveKnobs(), model  # turned from the "while it trains" row (set_knobs)
@@ -232,6 +235,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
             last = event
             timelapse.add(event)
             turned.extend(event.changes)
+            diagnostics = event.diagnostics or diagnostics
             if not event.done:
                 rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
                 for change in event.changes:  # a vertical line on the loss plot where a knob was turned
@@ -241,6 +245,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                 update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
                     update[ui["preview"]] = grid(event.preview, event.preview_columns)
+                if event.diagnostics:
+                    update[ui["histogram"]] = gr.update(value=histogram_table(diagnostics), visible=True)
                 if event.changes:
                     update[ui["status"]] = "Turned: " + "; ".join(change_words(c) for c in event.changes) + "."
                 last_sent = now
@@ -260,6 +266,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
     if last.preview is not None:
         update[ui["preview"]] = grid(last.preview, last.preview_columns)
+    if diagnostics:
+        update[ui["histogram"]] = gr.update(value=histogram_table(diagnostics), visible=True)
     update[ui["status"]] = (
         f"**{last.message}** Your model is **{name}**: pick it in the Sample, Interpolate and Explore tabs, "
         "or download it." + dropped_note(dropped)
@@ -277,6 +285,17 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     if last.reason == "diverged":
         gr.Warning(last.message)
     yield update
+
+
+def histogram_table(diagnostics, bins=20):
+    """model.diagnostics() (name -> values in [0, 1]) as bar-chart rows: bin centre, share of images, name."""
+    edges = np.linspace(0, 1, bins + 1)
+    rows = []
+    for name, values in diagnostics.items():
+        counts, _ = np.histogram(np.clip(values, 0, 1), bins=edges)
+        shares = counts / max(len(values), 1)
+        rows += [(round(float(centre), 3), float(share), name) for centre, share in zip((edges[:-1] + edges[1:]) / 2, shares)]
+    return pd.DataFrame(rows, columns=["value", "share", "of"])
 
 
 def change_words(change):
@@ -464,6 +483,9 @@ def build():
                                    buttons=["download", "fullscreen"], min_width=240)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
                                      y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
+            histogram = gr.BarPlot(x="value", y="share", color="of", label="What the discriminator says, last step",
+                                   x_title="D's output: 0 = fake, 1 = real", y_title="share of the batch",
+                                   visible=False, elem_id="train-histogram")
             status = gr.Markdown(label="Status", show_label=False, elem_id="train-status")
             with gr.Row(equal_height=True):
                 model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")
@@ -497,7 +519,7 @@ def build():
                      concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
-        preview=preview, status=status, model_name=model_name, download=download, download_file=download_file,
+        preview=preview, status=status, histogram=histogram, model_name=model_name, download=download, download_file=download_file,
         replay=replay_panel, live_lr=live_lr, live_beta=live_beta, turn=turn,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
     )
@@ -515,7 +537,7 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
         "model_name": tab.model_name, "download": tab.download, "start": tab.start, "stop": tab.stop,
         "dataset_status": tab.dataset_status, "pickers": pickers, "vae_pickers": list(vae_pickers),
         "lists": list(lists), "session": session, "replay_frame": tab.replay.frame,
-        "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption,
+        "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption, "histogram": tab.histogram,
     }
 
     @friendly
@@ -525,8 +547,8 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
             session, outputs=outputs,
         )
 
-    replay_outputs = [tab.replay.frame, tab.replay.picture, tab.replay.caption]
-    extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption")  # at the end
+    replay_outputs = [tab.replay.frame, tab.replay.picture, tab.replay.caption, tab.histogram]
+    extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption", "histogram")  # at the end
     components = ([value for key, value in outputs.items() if key not in extra]
                   + list(pickers) + list(lists) + replay_outputs)
     pressed = tab.start.click(
