@@ -271,3 +271,14 @@ def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_familie
     page.wait_for_function("() => document.querySelectorAll('#compare-gallery img').length >= 2")
     page.get_by_text("drawing time").wait_for()
     shots(page, "compare")
+
+
+def test_a_demonstration_fills_the_form_and_says_what_to_look_for(page, shots):
+    open_tab(page, "Train")
+    page.locator("#train-preset input").click()
+    page.get_by_role("option", name="VAE with β = 20: blurry digits and posterior collapse").click()
+    page.get_by_text("What to look for:").wait_for()
+    page.get_by_text("What is happening: a VAE").wait_for()  # the family switched with it
+    page.wait_for_function("() => [...document.querySelectorAll('input[type=number]')].some(i => i.value === '20')")
+    assert page.locator("#train-latent input").input_value() == "16"
+    shots(page, "train-demonstration")

@@ -53,7 +53,7 @@ def reconstruction_loss(logits, images):
 
 
 def vae_loss(logits, images, mu, logvar, beta=1.0):
-    """Returns (total, reconstruction, KL), each averaged over the batch, in nats per image."""
+    """loss = reconstruction + beta * KL: returns (loss, reconstruction, KL), batch means in nats per image."""
     recon = reconstruction_loss(logits, images).mean()
     kl = kl_divergence(mu, logvar).mean()
     return recon + beta * kl, recon, kl

@@ -20,6 +20,7 @@ import pandas as pd
 from ..device import describe
 from ..knobs import KnobError, LiveKnobs, check_turn
 from ..models import ARCHS, create_model, model_class
+from ..presets import PRESETS, preset
 from ..recipes import model_options, recipe
 from ..sampling import grid
 from ..timelapse import Timelapse
@@ -432,6 +433,19 @@ def code_update(family):
     return gr.update(value=text, label=f"The code that runs: {where}")
 
 
+def preset_chosen(name):
+    """Fill the form with a demonstration's settings, and say what to look for."""
+    if not name:
+        return [gr.skip()] * 12 + [""]
+    settings_of = preset(name)
+    family = PRESETS[name]["family"]
+    updates = list(family_changed(family))  # the family's form, then the preset's own values on top
+    updates[1], updates[2] = settings_of["conditional"], settings_of["latent_dim"]
+    updates[3] = min(settings_of["seconds"], settings.max_train_seconds())
+    updates[6] = gr.update(visible=has_setting(family, settings_of["arch"], "beta"), value=settings_of.get("beta", 1.0))
+    return [family, *updates, f"**What to look for:** {PRESETS[name]['explanation']}"]
+
+
 def build():
     """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
     defaults = recipe("gan")
@@ -441,6 +455,10 @@ def build():
             dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
             dataset_status = gr.Markdown(label="Dataset status", show_label=False, elem_classes=["genai-note"],
                                          elem_id="train-dataset-status")
+            demo_choice = gr.Dropdown([("—", "")] + [(entry["title"], name) for name, entry in PRESETS.items()],
+                                      value="", label="Demonstrations: settings that show a known behaviour",
+                                      elem_id="train-preset")
+            demo_note = gr.Markdown(elem_classes=["genai-note"], elem_id="train-preset-note")
             family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family", elem_id="train-family")
             # A dropdown that accepts any name: API clients choose the family and architecture together
             # (train_model checks that they fit); in the browser the list follows the family.
@@ -457,7 +475,7 @@ def build():
                 batch_size = NumberInput(defaults["batch_size"], label="Batch size (2-4096)", min_width=100,
                                          elem_id="train-batch")
                 lr = NumberInput(defaults["lr"], label="Learning rate (above 0, at most 1)", step=1e-4, min_width=100)
-            beta = SliderInput(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
+            beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
                                visible=False, info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
             seed = NumberInput(0, label="Seed (fixes the initial weights and the batch order)")
             with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
@@ -472,7 +490,7 @@ def build():
                 with gr.Row(equal_height=True):
                     live_lr = NumberInput(defaults["lr"], label="Learning rate", step=1e-4, min_width=100,
                                           elem_id="train-live-lr")
-                    live_beta = SliderInput(0, 10, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
+                    live_beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
                                             visible=False, elem_id="train-live-beta")
                     turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
                 gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
@@ -506,11 +524,14 @@ def build():
         code = gr.Code(text, language="python", label=f"The code that runs: {where}", interactive=False,
                        elem_id="train-code", max_lines=60)
 
-    family.change(
-        family_changed, family,
-        [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr],
+    family_outputs = [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr]
+    # .input: when the visitor picks a family (a preset sets the family and its own settings together).
+    family.input(
+        family_changed, family, family_outputs,
         api_visibility="private", show_progress="hidden",
     )
+    demo_choice.input(preset_chosen, demo_choice, [family, *family_outputs, demo_note], api_visibility="private",
+                      show_progress="hidden")
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
     fields = {"seconds": seconds, "latent_dim": latent_dim, "batch_size": batch_size, "lr": lr, "seed": seed,
               "max_steps": max_steps}

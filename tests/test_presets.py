@@ -1,0 +1,48 @@
+"""The Train tab's demonstrations do what they promise, on a short run of the one training loop."""
+
+import numpy as np
+import pytest
+
+from genai.data import load_dataset
+from genai.metrics import classifier_probabilities, confident_share
+from genai.models import create_model
+from genai.presets import PRESETS, preset
+from genai.recipes import model_options
+from genai.sampling import sample
+from genai.train import TrainSettings, train
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_dir):
+    return load_dataset("mnist", data_dir=mnist_dir, download=False, limit=10_000)
+
+
+def trained(options, dataset, steps=400):
+    model = create_model("vae", options["arch"], seed=0, **model_options(options, "vae", options["arch"]))
+    settings = TrainSettings(max_steps=steps, batch_size=options["batch_size"], lr=options["lr"], seed=0,
+                             preview_images=0)
+    last = list(train(model, dataset, settings))[-1]
+    return model, last
+
+
+def test_every_preset_says_what_to_look_for():
+    for name, entry in PRESETS.items():
+        assert entry["title"] and entry["explanation"].count(". ") >= 1
+        assert preset(name)["seconds"] <= 60  # well under a minute on a 2-core CPU
+
+
+def test_beta_zero_reconstructs_but_cannot_sample_and_beta_one_can(digits):
+    zero, _ = trained(preset("beta-zero"), digits, steps=800)
+    one, _ = trained({**preset("beta-zero"), "beta": 1.0}, digits, steps=800)
+    share = {name: confident_share(classifier_probabilities(sample(model, 0, 300)))
+             for name, model in (("zero", zero), ("one", one))}
+    assert share["zero"] <= 0.05 and share["one"] >= share["zero"] + 0.2, share
+
+
+def test_a_large_beta_collapses_the_posterior_into_one_blurry_digit(digits):
+    large, last = trained(preset("beta-large"), digits)
+    three, last_three = trained({**preset("beta-large"), "beta": 3.0}, digits)
+    assert last.losses["KL"] < 1.0 < last_three.losses["KL"]  # the codes carry (almost) nothing
+    spread = {name: float(np.asarray(sample(model, 0, 100), dtype=np.float32).std(axis=0).mean())
+              for name, model in (("large", large), ("three", three))}
+    assert spread["large"] < spread["three"] / 2, spread  # every sample is about the same digit
