@@ -4,7 +4,7 @@
 # Models learn from the 60,000 training images only (the CLI's default).
 #
 # Usage: bash checkpoints/train_all.sh [OUT_DIR] [DATA_DIR]        (ONLY="gan-mlp vae-2d": just those)
-# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 30 minutes on 2 cores,
+# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 75 minutes on 2 cores, the autoregressive model the longest,
 # a few minutes on a GPU). Step counts, not seconds, bound each run, so a rerun gives the same model;
 # every setting is spelled out, so a change of the default recipes (genai/recipes.py) changes nothing here.
 set -euo pipefail
@@ -37,6 +37,7 @@ fi
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 20000 --batch-size 64 --lr 5e-4
   run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0 --max-steps 4000 --batch-size 64 --lr 1e-3
+  run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 2000 --batch-size 64 --lr 1e-3
 ) &
 wait
 for log in "$out"/*.log; do echo "== $log"; tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -n 12; done
