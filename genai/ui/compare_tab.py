@@ -123,7 +123,7 @@ def compare(names, seed, grid_size, digit, temperature, session):
             return enlarge(grid(images, columns=columns), DISPLAY_SCALE), seconds
 
         picture, seconds = RESULTS.get_or_make((entry.token, seed, count, columns, asked, temperature), draw)
-        caption = f"{name}: {model.family} · {count} digits in {seconds:.2f} s"
+        caption = f"{name}: {model.family} · {count} digit{'s' if count != 1 else ''} in {seconds:.2f} s"
         if label is not None and not model.conditional:
             caption += " · not conditional: draws any digit"
         items.append((png_file(picture, pictures_folder()), caption))
