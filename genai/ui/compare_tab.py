@@ -47,11 +47,7 @@ class CompareTab:
 
 def family_of(name, session):
     """(family, conditional) of a model, from its config.json (without loading its weights)."""
-    if session is not None and name in session.models:
-        metadata = session.models[name].metadata
-    else:
-        folder = model_store.pretrained_folders().get(name)
-        metadata = model_store.checked_metadata(folder) if folder else {}
+    metadata = model_store.metadata_of(name, session)
     return metadata.get("family"), bool(metadata.get("config", {}).get("conditional"))
 
 

@@ -210,15 +210,24 @@ def dataset_of(entry):
     return entry.metadata.get("dataset") or "mnist"
 
 
-def can_encode(name, session):
-    """Whether the model called name has an encoder, from its config.json (without loading weights)."""
+def metadata_of(name, session):
+    """The config.json of the model called name (the visitor's own, else a pretrained one), without
+    loading weights; {} if there is no such model or its config fails its checks."""
     if session is not None and name in session.models:
-        return session.models[name].model.can_encode
+        return session.models[name].metadata
     folder = pretrained_folders().get(name)
     try:
-        metadata = checked_metadata(folder) if folder else None
+        return checked_metadata(folder) if folder else {}
+    except CheckpointError:
+        return {}
+
+
+def can_encode(name, session):
+    """Whether the model called name has an encoder, from its config.json (without loading weights)."""
+    metadata = metadata_of(name, session)
+    try:
         return bool(metadata) and model_class(metadata.get("family"), metadata.get("arch")).can_encode
-    except (CheckpointError, ModelError):
+    except ModelError:
         return False
 
 
