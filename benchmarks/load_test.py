@@ -407,7 +407,7 @@ class Training:
         client = None
         try:
             client = self.make_client()
-            job = client.submit("mnist", "gan", self.arch, True, 100, self.seconds, 64, 1e-3, 1.0, 0, 0,
+            job = client.submit("mnist", "gan", self.arch, True, 100, self.seconds, 64, 1e-3, 1.0, 0, 0, 1.0,
                                 api_name="/train")
             while not job.done():
                 if not self.ready.is_set() and any("Training:" in str(out) for out in job.outputs()):

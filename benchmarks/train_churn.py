@@ -66,7 +66,7 @@ def main(argv=None):
                 if now >= end:
                     break
             try:
-                client.submit("mnist", args.family, args.arch, conditional, latent, 30, 64, lr, 1.0, runs, 1,
+                client.submit("mnist", args.family, args.arch, conditional, latent, 30, 64, lr, 1.0, runs, 1, 1.0,
                               api_name="/train").result(timeout=120)
                 runs += 1
             except Exception:  # noqa: BLE001 - counted, and the loop goes on

@@ -63,11 +63,12 @@ def check_turn(model, values):
 
 
 def apply_turn(model, optimizers, values):
-    """Set the new values: lr on every optimizer's parameter groups, the others on the model's config."""
+    """Set the new values: lr on every optimizer's parameter groups (scaled as the model scales it,
+    e.g. a GAN's D), the others on the model's config."""
     for name, value in values.items():
         if name == "lr":
-            for optimizer in optimizers.values():
+            for optimizer_name, optimizer in optimizers.items():
                 for group in optimizer.param_groups:
-                    group["lr"] = value
+                    group["lr"] = model.optimizer_lr(optimizer_name, value)
         else:
             setattr(model.config, name, value)

@@ -24,6 +24,32 @@ PRESETS = {
                        "(the KL curve falls to about 0): every sample is the same blurry average digit. "
                        "Lower β (3, then 1) and the codes start to carry the digit again.",
     },
+    "mode-collapse": {
+        "title": "GAN mode collapse: a discriminator that learns too slowly",
+        "family": "gan",
+        "changes": {"conditional": False, "d_lr_ratio": 0.01, "seconds": 40},
+        "explanation": "D learns 100 times slower than G, so G keeps finding the one picture D likes best and draws "
+                       "it for every z: the samples turn into copies of one smudge, not even a digit (mode collapse). "
+                       "The cure is the next demonstration: the same run with D learning as fast as G, which "
+                       "punishes the copies, so G spreads out over many digits.",
+    },
+    "mode-collapse-cure": {
+        "title": "GAN mode collapse, cured: D keeps up with G",
+        "family": "gan",
+        "changes": {"conditional": False, "d_lr_ratio": 1.0, "seconds": 40},
+        "explanation": "The same run as the mode-collapse demonstration, but D learns as fast as G. A D that keeps "
+                       "up soon calls any picture G repeats fake, so G cannot settle on one: the samples stay "
+                       "varied and become many different digits.",
+    },
+    "strong-discriminator": {
+        "title": "GAN with a discriminator too strong: G stops learning",
+        "family": "gan",
+        "changes": {"conditional": False, "lr": 1e-5, "d_lr_ratio": 100.0, "seconds": 30},
+        "explanation": "D learns 100 times faster than G and soon tells every fake apart: D(x) goes to 1, D(G(z)) "
+                       "to 0, L_D falls to 0 and L_G climbs, and the histogram shows two humps pushed apart. "
+                       "G's samples stay noise; with both at the recipe's rate (learning rate 0.001, D's ratio 1) "
+                       "the game stays balanced and digits appear.",
+    },
 }
 
 

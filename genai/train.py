@@ -32,6 +32,7 @@ import torch
 
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
+from .stepping import StepReport, inspect
 from .sampling import label_tensor, latent_noise, decode
 
 
@@ -97,6 +98,7 @@ class TrainEvent:
     message: str = ""
     changes: list = field(default_factory=list)  # live knobs turned since the last event: {"step", name: value}
     diagnostics: dict = field(default_factory=dict)  # with a preview: model.diagnostics() (e.g. what a GAN's D said)
+    inspection: object = None  # step mode: a stepping.StepReport of the step just taken
 
 
 class Budget:
@@ -158,7 +160,7 @@ def check_labels_once(model, labels):
             raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
 
 
-def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
+def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepper=None):
     """Train model on dataset (a genai.data.Dataset; moved to the model's device if needed).
 
     Yields TrainEvent objects; the last one has done=True. `stop` is an optional
@@ -172,7 +174,19 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
 
     knobs: a genai.knobs.LiveKnobs another thread may turn (the learning rate, a VAE's beta); the
     values are applied before the next step and reported in the next event's `changes`.
+
+    stepper: a genai.stepping.StepControl another thread may use to pause the run and advance it a
+    step at a time; each inspected step is reported at once, in an event with `inspection` and a preview.
     """
+    try:
+        yield from training_loop(model, dataset, settings, stop, team, knobs, stepper)
+    finally:
+        if stepper is not None:
+            stepper.end()  # nobody waits for a step that will never come
+
+
+def training_loop(model, dataset, settings, stop, team, knobs, stepper):
+    """train()'s body."""
     settings = settings or TrainSettings(epochs=5)
     n_images = len(dataset)
     settings.check(n_images)
@@ -182,6 +196,8 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
                                 f"{team.world_size} processes: choose a multiple of {team.world_size}.")
         if not team.is_main:
             settings = dataclasses.replace(settings, preview_images=0)  # rank 0 draws the previews
+        if stepper is not None:
+            raise TrainingError("Step mode pauses one process; it cannot step a run of several (torchrun).")
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
@@ -211,11 +227,26 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
                 if turned:
                     apply_turn(model, optimizers, turned)
                     changes.append({"step": step, **turned})
+            turn = None
+            if stepper is not None and stepper.paused:  # step mode: wait here until a step is granted
+                turn = stepper.next_turn(stop)
+                start, window_start, last_preview_time = (t + turn.waited_seconds for t in
+                                                          (start, window_start, last_preview_time))
+                if turn.expired:
+                    yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper)
+                    return
             index = order[batch_start:batch_start + settings.batch_size]
             if team is not None:
                 index = team.shard(index)
             batch = images[index].unsqueeze(1).float().div_(255)
+            inspecting = turn is not None and turn.inspect
+            if inspecting:  # the same batch and noise, looked at just before and just after the update
+                before = inspect(model, batch, labels[index], seed=settings.seed * 1_000_003 + step)
             losses = model.training_step(batch, labels[index], optimizers, noise_rng)
+            if inspecting:
+                stepped = StepReport(step + 1, before, inspect(model, batch, labels[index],
+                                                               seed=settings.seed * 1_000_003 + step))
+                stepper.post(stepped)
             for name, value in losses.items():
                 loss_sums[name] = loss_sums.get(name, 0.0) + value
             step += 1
@@ -226,7 +257,7 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
             ending = stop.is_set() or budget.out_of_steps(step) or budget.out_of_time(elapsed)
             if team is not None:  # every process must end at the same step: decided together
                 ending = budget.out_of_steps(step) or (step % settings.log_every == 0 and team.any(ending, device))
-            if step % settings.log_every and not ending:
+            if step % settings.log_every and not ending and not inspecting:
                 continue
 
             # Report: this .item() waits for the device, so it happens every log_every steps only.
@@ -257,6 +288,7 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
                 eta_seconds=budget.eta(step, elapsed),
                 fraction=budget.fraction(step, elapsed),
                 changes=changes,
+                inspection=stepped if inspecting else None,
             )
             loss_sums, window_steps, window_start, changes = {}, 0, now, []
 
@@ -274,7 +306,7 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
             # Previews are due every preview_seconds, but spaced by at least 3x what the last one took,
             # so a model slow to sample (784 pixel steps) still spends most of its time learning.
             wait = None if settings.preview_seconds is None else max(settings.preview_seconds, 3 * preview_cost)
-            if step >= next_preview_step or (wait is not None and now - last_preview_time >= wait):
+            if inspecting or step >= next_preview_step or (wait is not None and now - last_preview_time >= wait):
                 event.preview, event.preview_columns = preview_images(model, settings), preview_columns(model)
                 if event.preview is not None:  # (a model that previews is a GenerativeModel)
                     event.diagnostics = {name: values.numpy() for name, values in model.diagnostics().items()}
@@ -283,6 +315,13 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None):
                 preview_cost = last_preview_time - now
                 next_preview_step = step + settings.preview_every
             yield event
+
+
+def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper):
+    """The last event of a run left paused for longer than its stepper allows (its model is kept)."""
+    message = (f"Stopped at step {step:,}: it stayed paused for more than {stepper.max_pause_seconds:g} s in all. "
+               "The model is kept.")
+    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {})
 
 
 def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses):

@@ -58,7 +58,7 @@ def train(client, family="vae", arch="mlp", max_steps=40, latent=None, seconds=2
     """Submit a tiny training run (a budget of seconds, or max_steps if reached first); returns the Job."""
     latent = latent or (20 if family == "vae" else 100)
     lr = 1e-3 if family == "vae" else 2e-4
-    return client.submit("mnist", family, arch, False, latent, seconds, 64, lr, 1.0, 0, max_steps,
+    return client.submit("mnist", family, arch, False, latent, seconds, 64, lr, 1.0, 0, max_steps, 1.0,
                          api_name="/train")
 
 
@@ -327,7 +327,7 @@ def test_stop_cancels_a_run_that_still_waits_for_a_training_slot():
     widgets = ["progress", "losses", "preview", "status", "model_name", "download", "start", "stop",
                "dataset_status", "session"]
     outputs = {name: name for name in widgets} | {"pickers": [], "vae_pickers": []}
-    updates = list(train_model("mnist", "vae", "mlp", False, 20, 10, 64, 1e-3, 1.0, 0, 10, session, outputs=outputs))
+    updates = list(train_model("mnist", "vae", "mlp", False, 20, 10, 64, 1e-3, 1.0, 0, 10, 1.0, session, outputs=outputs))
     assert updates[-1]["status"] == "Cancelled before it started." and not session.models
     assert "Nothing is training" in stop_training(session)  # and the next Start is not cancelled
     assert not session.controls().cancel_waiting
@@ -430,7 +430,8 @@ def test_a_model_trained_here_is_pushed_with_the_visitors_token_only(client, ser
 
 SAMPLE_ARGS = ["tiny-vae", 1, 2, "all", 1.0, 20, 2.0]
 INTERPOLATE_ARGS = ["tiny-vae", "seeds", 1, 2, 0, 1, None, None, 4, "lerp", "0", "same"]
-TRAIN_ARGS = ["mnist", "vae", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1]
+TRAIN_ARGS = ["mnist", "vae", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1, 1.0]
+TRAIN_GAN_ARGS = ["mnist", "gan", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1, 1.0]
 NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what the message names)
     ("sample", SAMPLE_ARGS, 1, "seed"), ("sample", SAMPLE_ARGS, 2, "grid size"), ("sample", SAMPLE_ARGS, 4, "temperature"),
     ("sample", SAMPLE_ARGS, 5, "Sampling steps"), ("sample", SAMPLE_ARGS, 6, "Guidance scale"),
@@ -441,6 +442,7 @@ NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what t
     ("train", TRAIN_ARGS, 4, "latent size"), ("train", TRAIN_ARGS, 5, "training time"),
     ("train", TRAIN_ARGS, 6, "Batch size"), ("train", TRAIN_ARGS, 7, "learning rate"), ("train", TRAIN_ARGS, 8, "β"),
     ("train", TRAIN_ARGS, 9, "seed"), ("train", TRAIN_ARGS, 10, "Max steps"),
+    ("train", TRAIN_GAN_ARGS, 11, "D's learning-rate ratio"), ("step", [1], 0, "number of steps"),
 ]
 BAD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e308", '"ten"', '"3; rm -rf /"']
 
@@ -531,7 +533,7 @@ def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_c
 
 @pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL")])
 def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, family, arch, curve):
-    final = client.submit("mnist", family, arch, True, 784, 20, 32, 1e-3, 1.0, 0, 3, api_name="/train").result()
+    final = client.submit("mnist", family, arch, True, 784, 20, 32, 1e-3, 1.0, 0, 3, 1.0, api_name="/train").result()
     name = final[4]
     assert name == f"my-{family}-{arch}-cond-1" and "Finished 3 steps" in final[3]
     assert {row[2] for row in final[1]["data"]} == {curve}
@@ -552,7 +554,7 @@ def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, 
 
 
 def test_a_diffusion_models_steps_and_guidance_change_its_digits_and_absurd_values_are_refused(client):
-    final = client.submit("mnist", "diffusion", "unet", True, 784, 20, 32, 1e-3, 1.0, 0, 2, api_name="/train").result()
+    final = client.submit("mnist", "diffusion", "unet", True, 784, 20, 32, 1e-3, 1.0, 0, 2, 1.0, api_name="/train").result()
     name = final[4]
     default = sample(client, name, seed=3, grid_size=1)
     assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, steps=2))
@@ -674,6 +676,38 @@ def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client)
         config = json.loads(bundle.read(f"{name}/config.json"))
     assert config["config"]["beta"] == 0.25  # the model's setting at the end of the run ...
     assert config["training"]["live_changes"] == [{"step": step, "lr": 0.0005, "beta": 0.25}]  # ... and its story
+
+
+def test_step_mode_pauses_a_gan_run_and_shows_one_step_through_the_api(client):
+    for endpoint, inputs in (("/pause", ()), ("/step", (1,)), ("/resume", ())):
+        with pytest.raises(Exception, match="Nothing is training in this tab"):
+            client.predict(*inputs, api_name=endpoint)
+    job = train(client, "gan", "mlp", max_steps=100_000, seconds=6)
+    deadline = time.monotonic() + 60
+    while True:  # until the run has started (it first loads the data)
+        try:
+            paused = client.predict(api_name="/pause")
+            break
+        except Exception as error:
+            assert "Nothing is training" in str(error) and time.monotonic() < deadline and not job.done()
+            time.sleep(0.2)
+    assert "Paused before the next step" in paused
+    for bad in (0, 101, 2.5, "ten"):
+        with pytest.raises(Exception, match="number of steps must be a whole number from 1 to 100"):
+            client.predict(bad, api_name="/step")
+    picture, table = client.predict(1, api_name="/step")
+    first = int(table.split("**Step ")[1].split("**")[0].replace(",", ""))
+    assert "| L_D |" in table and "| L_G |" in table and "D(x) over the 64 images" in table
+    shown = pixels(picture)
+    assert shown.shape[0] > 2 * 84 and shown.std() > 0  # two rows of digits: real and generated, with their scores
+    _, table = client.predict(10, api_name="/step")
+    assert f"**Step {first + 10:,}**" in table  # exactly ten more steps
+    time.sleep(1.5)  # paused: the run does not go on, and the pause is not training time
+    _, table = client.predict(1, api_name="/step")
+    assert f"**Step {first + 11:,}**" in table
+    assert "Resumed" in client.predict(api_name="/resume")
+    final = job.result()
+    assert "time limit of 6 s" in final[3] and final[4]  # it went on to its time limit and kept its model
 
 
 def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client):

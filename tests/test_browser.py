@@ -282,3 +282,39 @@ def test_a_demonstration_fills_the_form_and_says_what_to_look_for(page, shots):
     page.wait_for_function("() => [...document.querySelectorAll('input[type=number]')].some(i => i.value === '20')")
     assert page.locator("#train-latent input").input_value() == "16"
     shots(page, "train-demonstration")
+
+
+def step_number(page):
+    """The step the step-mode table shows ("**Step 1,234**" renders as bold "Step 1,234")."""
+    text = page.locator("#train-step-table").inner_text()
+    return int(text.split("Step ")[1].split(":")[0].replace(",", ""))
+
+
+def test_step_mode_pauses_a_gan_demonstration_and_shows_one_step_at_a_time(page, shots):
+    open_tab(page, "Train")
+    page.locator("#train-preset input").click()
+    page.get_by_role("option", name="GAN mode collapse: a discriminator that learns too slowly").click()
+    page.get_by_text("What to look for:").wait_for()
+    page.wait_for_function("() => document.querySelector('#train-d-ratio input').value === '0.01'")
+    page.locator("#train-start").click()
+    page.locator("#train-step-mode").get_by_text("Step through it").click()
+    page.wait_for_function(
+        "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
+    page.locator("#train-pause").click()
+    page.get_by_text("Paused before the next step").wait_for()
+
+    page.locator("#train-step-one").click()
+    first = wait_for_new_src(page, "train-step-picture", None)
+    page.locator("#train-step-table").get_by_text("L_D").wait_for()
+    one = step_number(page)
+    page.locator("#train-step-ten").click()
+    wait_for_new_src(page, "train-step-picture", first)
+    page.wait_for_function("(one) => document.querySelector('#train-step-table').innerText.includes('Step ' + (one + 10))",
+                           arg=one)
+    assert "paused" in page.locator("#train-progress .genai-progress-text").inner_text()
+    shots(page, "train-step-mode")
+
+    page.locator("#train-resume").click()
+    page.get_by_text("Resumed").wait_for()
+    page.locator("#train-stop").click()
+    page.get_by_text("Your model is").wait_for()

@@ -17,12 +17,43 @@ def digits(mnist_dir):
     return load_dataset("mnist", data_dir=mnist_dir, download=False, limit=10_000)
 
 
-def trained(options, dataset, steps=400):
-    model = create_model("vae", options["arch"], seed=0, **model_options(options, "vae", options["arch"]))
+def trained(options, dataset, steps=400, family="vae"):
+    model = create_model(family, options["arch"], seed=0, **model_options(options, family, options["arch"]))
     settings = TrainSettings(max_steps=steps, batch_size=options["batch_size"], lr=options["lr"], seed=0,
                              preview_images=0)
     last = list(train(model, dataset, settings))[-1]
     return model, last
+
+
+@pytest.fixture(scope="module")
+def gans(digits):
+    """The three GAN demonstrations, each trained 600 steps (about 20 s each on 2 cores)."""
+    return {name: trained(preset(name), digits, steps=600, family="gan")
+            for name in ("mode-collapse", "mode-collapse-cure", "strong-discriminator")}
+
+
+def digits_drawn(model, n=500):
+    """How many digits make up at least 5% of n samples, by the metrics classifier; and how much the samples vary."""
+    images = sample(model, 0, n)
+    shares = np.bincount(classifier_probabilities(images).argmax(axis=1), minlength=10) / n
+    return int((shares >= 0.05).sum()), float(np.asarray(images, dtype=np.float32).std(axis=0).mean())
+
+
+def test_mode_collapse_draws_copies_of_one_picture_and_the_cure_draws_many_digits(gans):
+    collapsed, collapsed_spread = digits_drawn(gans["mode-collapse"][0])
+    cured, cured_spread = digits_drawn(gans["mode-collapse-cure"][0])
+    assert collapsed <= 2 and cured >= 7 and collapsed < cured, (collapsed, cured)
+    assert collapsed_spread < cured_spread / 2, (collapsed_spread, cured_spread)  # near-copies of each other
+
+
+def test_a_discriminator_too_strong_wins_the_game_and_its_generator_learns_nothing(gans):
+    _, strong = gans["strong-discriminator"]
+    _, balanced = gans["mode-collapse-cure"]
+    assert strong.losses["D(x)"] > 0.95 and strong.losses["D(G(z))"] < 0.05 and strong.losses["L_D"] < 0.1, strong.losses
+    assert balanced.losses["L_D"] > 0.3 and balanced.losses["D(x)"] - balanced.losses["D(G(z))"] < 0.8, balanced.losses
+    share = {name: confident_share(classifier_probabilities(sample(gans[name][0], 0, 300)))
+             for name in ("strong-discriminator", "mode-collapse-cure")}
+    assert share["strong-discriminator"] <= 0.02 < 0.2 <= share["mode-collapse-cure"], share
 
 
 def test_every_preset_says_what_to_look_for():

@@ -126,7 +126,7 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist
             except Exception:  # noqa: BLE001 - not up yet
                 time.sleep(0.5)
         assert client is not None, "the app did not start"
-        client.submit("mnist", "vae", "mlp", False, 8, 5, 64, 1e-3, 1.0, 0, 2, api_name="/train").result()
+        client.submit("mnist", "vae", "mlp", False, 8, 5, 64, 1e-3, 1.0, 0, 2, 1.0, api_name="/train").result()
         assert list(tmp_path.glob("genai-app-*/session-*/my-vae-mlp-1/model.safetensors"))
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0

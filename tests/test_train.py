@@ -371,3 +371,15 @@ def test_live_knobs_are_applied_before_the_next_step_and_reported_once(mnist):
         check_turn(create_model("gan", "mlp"), {"beta": 2.0})
     with pytest.raises(KnobError, match="beta must be a number from 0 to 1000"):
         check_turn(model, {"beta": float("inf")})
+
+
+def test_a_gans_discriminator_learns_at_its_ratio_of_the_learning_rate_even_when_the_lr_is_turned():
+    from genai.knobs import apply_turn
+
+    model = create_model("gan", "mlp", seed=0, d_lr_ratio=10.0)
+    optimizers = model.configure_optimizers(1e-4)
+    rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
+    assert rates == pytest.approx({"discriminator": 1e-3, "generator": 1e-4})
+    apply_turn(model, optimizers, {"lr": 2e-4})  # a live knob keeps D's ratio
+    rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
+    assert rates == pytest.approx({"discriminator": 2e-3, "generator": 2e-4})

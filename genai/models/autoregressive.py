@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, embed_labels
+from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report
 
 PIXELS, SIDE = 28 * 28, 28
 
@@ -228,6 +228,17 @@ class GatedPixelCNN(GenerativeModel):
         loss.backward()
         optimizers["pixelcnn"].step()
         return {"NLL": loss.detach()}
+
+    def inspect_batch(self, images, labels, rng):
+        """One batch scored, nothing updated: each digit's -log p(x), and p(ink) of every pixel given those before."""
+        x = binarize(images)
+        logits = self.pixelcnn(x, labels)
+        nll = pixel_nll(logits, x)
+        return report(
+            {"NLL": nll.mean()},
+            batch_row("Binarized digits x, and -log p(x) of each, in nats", x, {"NLL": nll}),
+            batch_row("p(ink) of each pixel, given the pixels before it", torch.sigmoid(logits)),
+        )
 
     @torch.no_grad()
     def generate(self, z, labels=None, on_pixel=None):

@@ -12,7 +12,7 @@ Images everywhere in the engine are float tensors of shape (N, 1, 28, 28)
 with values in [0, 1] (0 = black background, 1 = white ink), as in MNIST.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -28,6 +28,34 @@ class ModelConfig:
 
     def to_dict(self):
         return asdict(self)
+
+
+@dataclass
+class BatchReport:
+    """What a model makes of one training batch (step mode, genai/stepping.py): the loss terms, as
+    training_step names them, and rows of pictures with numbers for each image (a GAN: what D says
+    of each real and each generated digit; a VAE: each digit's reconstruction and KL)."""
+
+    losses: dict  # loss name -> float
+    rows: list = field(default_factory=list)  # BatchRow, in display order
+
+
+@dataclass
+class BatchRow:
+    title: str  # e.g. "Generated G(z): what D says"
+    images: torch.Tensor  # (N, 1, 28, 28) in [0, 1], on the CPU
+    scores: dict = field(default_factory=dict)  # score name -> (N,) CPU tensor, one number per image
+
+
+def batch_row(title, images, scores=None):
+    """A BatchRow with everything moved to the CPU; scores: {name: (N,) tensor}."""
+    return BatchRow(title, images.detach().float().clamp(0, 1).cpu(),
+                    {name: values.detach().float().cpu() for name, values in (scores or {}).items()})
+
+
+def report(losses, *rows):
+    """A BatchReport from loss tensors (read as floats) and BatchRows."""
+    return BatchReport({name: float(value) for name, value in losses.items()}, list(rows))
 
 
 class ModelError(ValueError):
@@ -49,6 +77,8 @@ class GenerativeModel(nn.Module):
         explanation                  what the Train tab says about the family, with its formulas
         loss_functions               the functions computing its losses: the Train tab shows their code
         diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
+        inspect_batch(x, labels, rng) a training batch seen by the model: loss terms and per-image numbers
+                                     (step mode shows it before and after one update)
     """
 
     family = ""  # "gan" or "vae"
@@ -111,6 +141,11 @@ class GenerativeModel(nn.Module):
     def configure_optimizers(self, lr):
         raise NotImplementedError
 
+    def optimizer_lr(self, name, lr):
+        """The learning rate of configure_optimizers' optimizer `name` for the run's lr (the same, unless
+        a family scales one: a GAN's D may learn faster). Live knobs use it to turn lr mid-run."""
+        return lr
+
     def adam(self, parameters, lr, betas=(0.9, 0.999)):
         """Adam; on a GPU the fused version (one kernel for all weights) saves many small launches."""
         fused = next(self.parameters()).is_cuda or None
@@ -128,6 +163,12 @@ class GenerativeModel(nn.Module):
         """How generate() comes to its images: about `count` snapshots (N, 1, 28, 28) in [0, 1], the last
         one exactly generate()'s images. A model that draws in one pass (a GAN, a VAE) has one frame."""
         return [self.generate(z, labels, **options)]
+
+    def inspect_batch(self, images, labels, rng):
+        """The loss terms of training_step on this batch, without updating anything, and the pictures
+        behind them with a number per image: a BatchReport. Called under torch.no_grad(); rng draws any
+        noise (the same rng state before and after an update gives the same noise)."""
+        raise NotImplementedError
 
     def diagnostics(self):
         """Numbers per image from the last training step worth watching as a histogram, each in [0, 1]:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, embed_labels, update_moving_average
+from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
 
 PIXELS = 28 * 28
 
@@ -180,9 +180,9 @@ class FlowMatchingUNet(GenerativeModel):
     def configure_optimizers(self, lr):
         return {"unet": self.adam(self.unet.parameters(), lr)}
 
-    def training_step(self, images, labels, optimizers, rng):
-        """One update of the flow-matching loss on real images in [0, 1]; rng draws t, eps and the hidden labels."""
-        x0 = images * 2 - 1
+    def noised(self, x0, labels, rng):
+        """A training batch's random part: t ~ U(0, 1), eps ~ N(0, I), x_t = (1 - t) x0 + t eps, and the
+        labels the network is shown (a share label_dropout of them hidden): (t, eps, x_t, shown)."""
         n = x0.shape[0]
         t = torch.rand(n, device=x0.device, generator=rng)
         eps = torch.randn(x0.shape, device=x0.device, generator=rng)
@@ -191,6 +191,29 @@ class FlowMatchingUNet(GenerativeModel):
         if self.conditional:
             hidden = torch.rand(n, device=x0.device, generator=rng) < self.config.label_dropout
             shown = torch.where(hidden, torch.full_like(labels, self.config.num_classes), labels)
+        return t, eps, x_t, shown
+
+    def inspect_batch(self, images, labels, rng):
+        """One batch noised and denoised, nothing updated: each digit's x_t and the network's guess of x0.
+
+        From x_t = (1 - t) x0 + t eps and v = eps - x0 follows x0 = x_t - t v: the guess it implies.
+        """
+        x0 = images * 2 - 1
+        t, eps, x_t, shown = self.noised(x0, labels, rng)
+        v = self.unet(x_t, t, shown)
+        guess = x_t - t[:, None, None, None] * v
+        return report(
+            {"loss": flow_matching_loss(v, x0, eps)},
+            batch_row("Real digits x0", images),
+            batch_row("Noised x_t, and t: how far along the path to noise", (x_t + 1) / 2, {"t": t}),
+            batch_row("Its guess of the digit, x_t - t·v, and each image's loss", (guess + 1) / 2,
+                      {"loss": (v - (eps - x0)).pow(2).flatten(1).mean(dim=1)}),
+        )
+
+    def training_step(self, images, labels, optimizers, rng):
+        """One update of the flow-matching loss on real images in [0, 1]; rng draws t, eps and the hidden labels."""
+        x0 = images * 2 - 1
+        t, eps, x_t, shown = self.noised(x0, labels, rng)
         loss = flow_matching_loss(self.unet(x_t, t, shown), x0, eps)
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()

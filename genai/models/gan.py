@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, embed_labels, update_moving_average
+from .base import GenerativeModel, ModelConfig, batch_row, embed_labels, report, update_moving_average
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -81,6 +81,7 @@ class GANConfig(ModelConfig):
     latent_dim: int = 100
     label_embedding_dim: int = 10
     ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
+    d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
 
 
 class GAN(GenerativeModel):
@@ -128,10 +129,15 @@ class GAN(GenerativeModel):
         return {"D(x): real digits": torch.sigmoid(real).flatten().cpu(),
                 "D(G(z)): generated": torch.sigmoid(fake).flatten().cpu()}
 
+    def optimizer_lr(self, name, lr):
+        """D learns at d_lr_ratio x lr: a ratio far above 1 makes D win the game too easily."""
+        return lr * self.config.d_lr_ratio if name == "discriminator" else lr
+
     def configure_optimizers(self, lr):
         # Adam with beta1 = 0.5 is the standard, stable choice for GANs (DCGAN paper).
         return {
-            "discriminator": self.adam(self.discriminator.parameters(), lr, betas=(0.5, 0.999)),
+            "discriminator": self.adam(self.discriminator.parameters(), self.optimizer_lr("discriminator", lr),
+                                       betas=(0.5, 0.999)),
             "generator": self.adam(self.generator.parameters(), lr, betas=(0.5, 0.999)),
         }
 
@@ -172,6 +178,21 @@ class GAN(GenerativeModel):
             "D(x)": torch.sigmoid(real_logits.detach()).mean(),
             "D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
         }
+
+    def inspect_batch(self, images, labels, rng):
+        """The game on one batch, nothing updated: what D says of each real digit and of each fake."""
+        labels = labels if self.conditional else None
+        z = torch.randn(images.shape[0], self.latent_dim, device=images.device, generator=rng)
+        fake = self.generator(z, labels)
+        real_logits, fake_logits = self.discriminator(images * 2 - 1, labels), self.discriminator(fake, labels)
+        d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+        return report(
+            {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
+             "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()},
+            batch_row("Real digits x, and D(x): how sure D is that each is real", images, {"D(x)": d_real}),
+            batch_row("Generated G(z), and D(G(z)): how sure D is that each is real", (fake + 1) / 2,
+                      {"D(G(z))": d_fake}),
+        )
 
     def generate(self, z, labels=None):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""

@@ -23,6 +23,7 @@ FIELD_RULES = {
     "dilation_cycle": ("whole", 1, 4, "how many doublings of the dilation before it starts again at 1"),
     "beta": ("number", 0, 1000, "the weight of the KL term"),
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
+    "d_lr_ratio": ("number", 0.001, 100, "how much faster than the generator the discriminator learns"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),
     "guidance_scale": ("number", 0, 20, "how strongly the label steers sampling; 1 is plain conditional"),
     "label_dropout": ("fraction", 0, 1, "the share of training images whose label is hidden"),

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig
+from .base import GenerativeModel, ModelConfig, batch_row, report
 
 
 def reparameterize(mu, logvar, rng=None):
@@ -154,6 +154,17 @@ class VAE(GenerativeModel):
         total.backward()
         optimizers["vae"].step()
         return {"total": total.detach(), "reconstruction": recon.detach(), "KL": kl.detach()}
+
+    def inspect_batch(self, images, labels, rng):
+        """One batch encoded and decoded, nothing updated: each digit's reconstruction, its -log p(x|z) and KL."""
+        logits, mu, logvar = self.encode_decode(images, labels if self.conditional else None, rng)
+        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta)
+        return report(
+            {"total": total, "reconstruction": recon, "KL": kl},
+            batch_row("Real digits x", images),
+            batch_row("Reconstructions, with each digit's reconstruction term -log p(x|z) and KL, in nats",
+                      torch.sigmoid(logits), {"rec": reconstruction_loss(logits, images), "KL": kl_divergence(mu, logvar)}),
+        )
 
     def generate(self, z, labels=None):
         """Latent codes (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""

@@ -5,6 +5,7 @@ Environment variables (all optional):
     GENAI_CHECKPOINTS_DIR     folder of pretrained models (default: checkpoints/ next to app.py)
     GENAI_TRAIN_CONCURRENCY   how many trainings may run at once on this server (default 2)
     GENAI_MAX_TRAIN_SECONDS   the longest one training run may take, in seconds (default 600)
+    GENAI_MAX_PAUSE_SECONDS   how long one run may stay paused in step mode, in all, before it ends (default 900)
     GENAI_COMPUTE_CONCURRENCY sampling / interpolation requests computed at once (default: CPU cores)
     GENAI_SAMPLE_CACHE_MB     memory for recently drawn sample grids, shared by all (default 64)
     GENAI_FILE_TTL_SECONDS    files handed out (images, GIFs, downloads) are deleted after this (default 600)
@@ -75,6 +76,10 @@ def train_concurrency():
 
 def max_train_seconds():
     return env_seconds("GENAI_MAX_TRAIN_SECONDS", 600.0)
+
+
+def max_pause_seconds():
+    return env_seconds("GENAI_MAX_PAUSE_SECONDS", 900.0)
 
 
 def file_ttl_seconds():

@@ -24,8 +24,9 @@ from ..presets import PRESETS, preset
 from ..recipes import model_options, recipe
 from ..sampling import grid
 from ..timelapse import Timelapse
+from ..stepping import StepControl
 from ..train import TrainSettings, train, training_record
-from . import datasets, model_store, replay, settings
+from . import datasets, model_store, replay, settings, step_mode
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -80,6 +81,7 @@ class TrainTab:
     download: gr.Button
     download_file: gr.File
     replay: replay.ReplayPanel
+    steps: step_mode.StepPanel
     live_lr: gr.Number
     live_beta: gr.Slider
     turn: gr.Button
@@ -139,6 +141,7 @@ FIELD_CHECKS = {
     "lr": lambda v: None if v is None else number_in(v, "The learning rate", 0, 1, low_included=False),
     "seed": lambda v: whole_number(v, "The seed", 0, 2**32 - 1),
     "max_steps": lambda v: whole_number(v, "Max steps", 1, 10**9) if v else None,  # 0: no step limit
+    "d_lr_ratio": lambda v: number_in(v, "D's learning-rate ratio", 0.001, 100),
 }
 
 
@@ -163,7 +166,7 @@ def loss_table(rows):
 
 
 def train_model(
-    dataset_name, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps,
+    dataset_name, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
     session, *, outputs,
 ):
     """Train a model and stream progress; `outputs` names the widgets each update goes to."""
@@ -188,6 +191,8 @@ def train_model(
         options.update(latent_dim=FIELD_CHECKS["latent_dim"](latent_dim), conditional=conditional)
         if has_setting(family, arch, "beta"):
             options["beta"] = number_in(beta, "β", 0, 1000)
+        if has_setting(family, arch, "d_lr_ratio"):
+            options["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](1.0 if d_lr_ratio is None else d_lr_ratio)
         yield {
             ui["progress"]: waiting_html("Waiting for a free training slot ..."),
             ui["status"]: "Getting ready ...",
@@ -231,8 +236,10 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     shown = model.plotted_losses
     timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
     controls.knobs, controls.model = LiveKnobs(), model  # turned from the "while it trains" row (set_knobs)
+    controls.stepper = StepControl(max_pause_seconds=settings.max_pause_seconds())  # pause / step / resume
     try:
-        for event in train(model, dataset, train_settings, stop=controls.stop, knobs=controls.knobs):
+        for event in train(model, dataset, train_settings, stop=controls.stop, knobs=controls.knobs,
+                           stepper=controls.stepper):
             last = event
             timelapse.add(event)
             turned.extend(event.changes)
@@ -243,7 +250,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                     rows.extend(change_marker(rows, change))
             now = time.perf_counter()
             if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
-                update = {ui["progress"]: progress_html(event), ui["losses"]: loss_table(rows)}
+                paused = "paused: step mode" if controls.stepper.paused else ""
+                update = {ui["progress"]: progress_html(event, paused), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
                     update[ui["preview"]] = grid(event.preview, event.preview_columns)
                 if event.diagnostics:
@@ -253,7 +261,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                 last_sent = now
                 yield update
     finally:
-        controls.knobs = controls.model = None
+        controls.stepper.end()  # a /step still waiting hears that the run is over
+        controls.knobs = controls.model = controls.stepper = None
 
     name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
     training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
@@ -424,6 +433,7 @@ def family_changed(family):
         code_update(family),
         gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
         defaults["lr"],
+        gr.update(visible=has_setting(family, defaults["arch"], "d_lr_ratio"), value=defaults.get("d_lr_ratio", 1.0)),
     )
 
 
@@ -436,13 +446,16 @@ def code_update(family):
 def preset_chosen(name):
     """Fill the form with a demonstration's settings, and say what to look for."""
     if not name:
-        return [gr.skip()] * 12 + [""]
+        return [gr.skip()] * 13 + [""]
     settings_of = preset(name)
     family = PRESETS[name]["family"]
     updates = list(family_changed(family))  # the family's form, then the preset's own values on top
     updates[1], updates[2] = settings_of["conditional"], settings_of["latent_dim"]
     updates[3] = min(settings_of["seconds"], settings.max_train_seconds())
+    updates[5] = updates[10] = settings_of["lr"]
     updates[6] = gr.update(visible=has_setting(family, settings_of["arch"], "beta"), value=settings_of.get("beta", 1.0))
+    updates[11] = gr.update(visible=has_setting(family, settings_of["arch"], "d_lr_ratio"),
+                            value=settings_of.get("d_lr_ratio", 1.0))
     return [family, *updates, f"**What to look for:** {PRESETS[name]['explanation']}"]
 
 
@@ -477,6 +490,9 @@ def build():
                 lr = NumberInput(defaults["lr"], label="Learning rate (above 0, at most 1)", step=1e-4, min_width=100)
             beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
                                visible=False, info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
+            d_lr_ratio = NumberInput(1.0, label="D learns at this many times the learning rate (0.001-100)",
+                                     info="1 = as fast as G. Far below 1: mode collapse; far above: D wins too easily.",
+                                     elem_id="train-d-ratio")
             seed = NumberInput(0, label="Seed (fixes the initial weights and the batch order)")
             with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
                 max_steps = NumberInput(0, label="Max steps (0 = no step limit: train for the time above)",
@@ -510,6 +526,7 @@ def build():
                 download = gr.Button("Download model (.zip)", interactive=False, elem_id="train-download")
             download_file = gr.File(label="Your model: config.json + model.safetensors", visible=False,
                                     interactive=False, elem_id="train-download-file")
+            steps_panel = step_mode.build()
             replay_panel = replay.build()
             gr.Markdown(
                 f"Runs on **{describe(model_store.app_device())}**. A run stops after at most **{clock(cap)}** "
@@ -524,7 +541,8 @@ def build():
         code = gr.Code(text, language="python", label=f"The code that runs: {where}", interactive=False,
                        elem_id="train-code", max_lines=60)
 
-    family_outputs = [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr]
+    family_outputs = [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr,
+                      d_lr_ratio]
     # .input: when the visitor picks a family (a preset sets the family and its own settings together).
     family.input(
         family_changed, family, family_outputs,
@@ -534,15 +552,15 @@ def build():
                       show_progress="hidden")
     dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
     fields = {"seconds": seconds, "latent_dim": latent_dim, "batch_size": batch_size, "lr": lr, "seed": seed,
-              "max_steps": max_steps}
+              "max_steps": max_steps, "d_lr_ratio": d_lr_ratio}
     for name, field in fields.items():
         field.change(field_message(FIELD_CHECKS[name]), field, field, api_visibility="private", show_progress="hidden",
                      concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, histogram=histogram, model_name=model_name, download=download, download_file=download_file,
-        replay=replay_panel, live_lr=live_lr, live_beta=live_beta, turn=turn,
-        inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps],
+        replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, turn=turn,
+        inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio],
     )
 
 
@@ -562,9 +580,10 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     }
 
     @friendly
-    def run(dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, session):
+    def run(dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
+            session):
         yield from train_model(
-            dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps,
+            dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
             session, outputs=outputs,
         )
 
@@ -594,5 +613,6 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
                        concurrency_limit=None, show_progress="hidden")
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
     replay.connect(tab.replay, tab.model_name, session)
+    step_mode.connect(tab.steps, tab.status, session)
     tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, session], tab.status, api_name="set_knobs",
                    concurrency_limit=None, show_progress="hidden")

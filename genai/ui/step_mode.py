@@ -1,0 +1,150 @@
+"""Step mode in the Train tab: pause the run, advance it 1 or 10 steps, and see what one step does.
+
+For the last step of each advance the panel shows the training batch as the model saw it just
+before the update, with a number under every image, and how that number moved with the update
+(a GAN: what the discriminator says of each real and each generated digit; a VAE: each digit's
+reconstruction and KL). Beside it, the loss terms before and after, on the same batch and noise.
+The engine side is genai/stepping.py; this file only draws and wires buttons.
+"""
+
+from dataclasses import dataclass
+
+import gradio as gr
+from PIL import Image, ImageDraw, ImageFont
+
+from ..images import to_uint8
+from .errors import AppError, friendly
+from .inputs import whole_number
+from .pictures import png_file
+from .session import pictures_folder
+
+SHOWN_IMAGES = 8  # of the batch, per row
+SCALE = 3  # each 28x28 digit drawn at 84x84
+STEP_TIMEOUT_SECONDS = 120  # how long /step waits for its steps (the slowest family takes about a second a step)
+MOST_STEPS = 100
+
+
+@dataclass
+class StepPanel:
+    pause: gr.Button
+    one: gr.Button
+    ten: gr.Button
+    resume: gr.Button
+    picture: gr.Image
+    table: gr.Markdown
+    one_count: gr.Number  # hidden: how many steps each button asks for (API clients send any 1-100)
+    ten_count: gr.Number
+
+
+def number_text(value):
+    """A score short enough to sit under an 84-pixel digit."""
+    size = abs(value)
+    return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.2f}"
+
+
+def step_picture(stepped, shown=SHOWN_IMAGES, scale=SCALE):
+    """A StepReport as one picture: per row a title, `shown` digits as the model saw them before the
+    update, and under each its numbers as "before -> after"."""
+    font = ImageFont.load_default()
+    side, gap, line = 28 * scale, 6, 13
+    rows = stepped.before.rows
+    most_scores = max((len(row.scores) for row in rows), default=0)
+    row_height = line + 4 + side + 2 + line * most_scores + gap
+    count = min(shown, max((len(row.images) for row in rows), default=0))
+    width = max(count * (side + gap) + gap, 480)
+    canvas = Image.new("RGB", (width, len(rows) * row_height + gap), "white")
+    draw = ImageDraw.Draw(canvas)
+    y = gap
+    for before, after in zip(rows, stepped.after.rows):
+        names = " and ".join(before.scores)
+        title = before.title + (f" ({names}: before -> after the update)" if names else "")
+        draw.text((gap, y), title, fill="black", font=font)
+        top = y + line + 4
+        pixels = to_uint8(before.images[:count])
+        for i, digit in enumerate(pixels):
+            left = gap + i * (side + gap)
+            canvas.paste(Image.fromarray(digit).resize((side, side), Image.NEAREST).convert("RGB"), (left, top))
+            for k, (name, values) in enumerate(before.scores.items()):
+                text = f"{number_text(float(values[i]))} -> {number_text(float(after.scores[name][i]))}"
+                if len(before.scores) > 1:
+                    text = f"{name} {text}"
+                draw.text((left, top + side + 2 + k * line), text, fill="black", font=font)
+        y += row_height
+    return canvas
+
+
+def step_table(stepped):
+    """The loss terms before and after the update, and each row's scores over the whole batch, as Markdown."""
+    lines = [f"**Step {stepped.step:,}**: the same batch and the same noise, just before and just after the update.",
+             "", "| loss term | before | after | change |", "|---|---:|---:|---:|"]
+    for name, before in stepped.before.losses.items():
+        after = stepped.after.losses[name]
+        lines.append(f"| {name} | {before:.4f} | {after:.4f} | {after - before:+.4f} |")
+    for before, after in zip(stepped.before.rows, stepped.after.rows):
+        for name, values in before.scores.items():
+            moved = after.scores[name]
+            lines.append("")
+            lines.append(f"{name} over the {len(values)} images of the batch: mean {float(values.mean()):.3g} → "
+                         f"{float(moved.mean()):.3g} (from {float(values.min()):.3g} to {float(values.max()):.3g} before).")
+    return "\n".join(lines)
+
+
+def stepper_of(session):
+    """The step control of this tab's run, or a clear message that nothing is training."""
+    stepper = session.controls().stepper
+    if stepper is None or stepper.ended:
+        raise AppError("Nothing is training in this tab: step mode pauses a run while it goes on. Press Start first.")
+    return stepper
+
+
+@friendly
+def pause_run(session):
+    stepper_of(session).pause()
+    return ("Paused before the next step (time paused does not count against the run's time limit). "
+            "Press **1 step** or **10 steps** to go on slowly, **Resume** to go on at full speed.")
+
+
+@friendly
+def resume_run(session):
+    stepper_of(session).resume()
+    return "Resumed: training at full speed."
+
+
+@friendly
+def advance_run(steps, session):
+    """Pause the run (if running), advance it `steps` steps, and show the last of them."""
+    steps = whole_number(steps, "The number of steps", 1, MOST_STEPS)
+    stepper = stepper_of(session)
+    stepped = stepper.wait_for(stepper.advance(steps), timeout=STEP_TIMEOUT_SECONDS)
+    if stepped is None:
+        if stepper.ended:
+            raise AppError("The run ended before those steps were taken (its budget ran out, or Stop was pressed).")
+        raise AppError(f"The steps took longer than {STEP_TIMEOUT_SECONDS} s; they go on in the background.")
+    return png_file(step_picture(stepped), pictures_folder()), step_table(stepped)
+
+
+def build():
+    """The step-mode panel (inside an open layout block)."""
+    with gr.Accordion("Step through it: pause, then one step at a time", open=False, elem_id="train-step-mode"):
+        with gr.Row(equal_height=True):
+            pause = gr.Button("Pause", size="sm", elem_id="train-pause", min_width=60)
+            one = gr.Button("1 step", size="sm", elem_id="train-step-one", min_width=60)
+            ten = gr.Button("10 steps", size="sm", elem_id="train-step-ten", min_width=60)
+            resume = gr.Button("Resume", size="sm", elem_id="train-resume", min_width=60)
+        one_count, ten_count = gr.Number(1, visible=False), gr.Number(10, visible=False)
+        picture = gr.Image(label="The batch of the last step: each image's numbers before → after the update",
+                           type="filepath", interactive=False, elem_id="train-step-picture",
+                           buttons=["download", "fullscreen"])
+        table = gr.Markdown(elem_id="train-step-table")
+    return StepPanel(pause, one, ten, resume, picture, table, one_count, ten_count)
+
+
+def connect(panel, status, session):
+    """status: the Train tab's status line (what pause and resume say)."""
+    quick = {"concurrency_limit": None, "show_progress": "hidden"}
+    panel.pause.click(pause_run, session, status, api_name="pause", **quick)
+    panel.resume.click(resume_run, session, status, api_name="resume", **quick)
+    shown = [panel.picture, panel.table]
+    # /step takes how many steps (1 to 100); in the browser, each button sends its own count.
+    panel.one.click(advance_run, [panel.one_count, session], shown, api_name="step", **quick)
+    panel.ten.click(advance_run, [panel.ten_count, session], shown, api_visibility="private", **quick)
