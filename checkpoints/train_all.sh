@@ -38,6 +38,7 @@ fi
   run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 20000 --batch-size 64 --lr 5e-4
   run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0 --max-steps 4000 --batch-size 64 --lr 1e-3
   run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 2000 --batch-size 64 --lr 1e-3
+  run autoregressive-conditional --model autoregressive --arch pixelcnn --channels 32 --layers 6 --conditional --max-steps 2000 --batch-size 64 --lr 1e-3
 ) &
 wait
 for log in "$out"/*.log; do echo "== $log"; tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -n 12; done

@@ -6,7 +6,7 @@
     knobs.turn(lr=1e-4, beta=0.5)                                  # ... and, from another, any time
 
 The training loop takes the turned values before its next step: the learning rate goes to every
-optimizer, a model setting (a VAE's beta: the model lists them in `live_settings`) to the model's
+optimizer, a model setting (a VAE's beta, a GAN's d_lr_ratio: the model lists them in `live_settings`) to the model's
 config, which its training step reads every step. Each change is recorded with the step it
 happened at, so the run's training record (and the checkpoint's config.json) tells the whole story.
 """
@@ -62,13 +62,15 @@ def check_turn(model, values):
     return checked
 
 
-def apply_turn(model, optimizers, values):
-    """Set the new values: lr on every optimizer's parameter groups (scaled as the model scales it,
-    e.g. a GAN's D), the others on the model's config."""
+def apply_turn(model, optimizers, values, lr):
+    """Set the new values: model settings (a VAE's beta, a GAN's d_lr_ratio) on the model's config, then
+    every optimizer's learning rate from the run's lr (the new one, if turned), as the model scales it
+    (a GAN's D learns at d_lr_ratio x lr). Returns the run's lr from now on."""
+    lr = values.get("lr", lr)
     for name, value in values.items():
-        if name == "lr":
-            for optimizer_name, optimizer in optimizers.items():
-                for group in optimizer.param_groups:
-                    group["lr"] = model.optimizer_lr(optimizer_name, value)
-        else:
+        if name != "lr":
             setattr(model.config, name, value)
+    for optimizer_name, optimizer in optimizers.items():
+        for group in optimizer.param_groups:
+            group["lr"] = model.optimizer_lr(optimizer_name, lr)
+    return lr

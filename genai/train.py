@@ -205,7 +205,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
     order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
     rank = 0 if team is None else team.rank
     noise_rng = run_generator(device, settings.seed + rank)  # training noise (GAN z, VAE eps, ...)
-    optimizers = model.configure_optimizers(settings.lr or model.default_lr)
+    lr = settings.lr or model.default_lr  # the run's learning rate (live knobs may turn it)
+    optimizers = model.configure_optimizers(lr)
     if team is not None:
         team.broadcast_weights(model)
         optimizers = averaging_optimizers(optimizers, team)
@@ -222,11 +223,6 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
     while True:
         order = torch.randperm(n_images, generator=order_rng).to(device)
         for batch_start in range(0, steps_per_epoch * settings.batch_size, settings.batch_size):
-            if knobs is not None:
-                turned = knobs.take()
-                if turned:
-                    apply_turn(model, optimizers, turned)
-                    changes.append({"step": step, **turned})
             turn = None
             if stepper is not None and stepper.paused:  # step mode: wait here until a step is granted
                 turn = stepper.next_turn(stop)
@@ -235,6 +231,11 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                 if turn.expired:
                     yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper)
                     return
+            if knobs is not None:  # (after a pause: a knob turned while paused counts from the next step)
+                turned = knobs.take()
+                if turned:
+                    lr = apply_turn(model, optimizers, turned, lr)
+                    changes.append({"step": step, **turned})
             index = order[batch_start:batch_start + settings.batch_size]
             if team is not None:
                 index = team.shard(index)

@@ -656,14 +656,14 @@ def test_empty_tiny_and_scribbled_drawings_get_a_clear_message(client, tmp_path,
 
 def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client):
     with pytest.raises(Exception, match="Nothing is training in this tab"):
-        client.predict(1e-3, 2.0, api_name="/set_knobs")
+        client.predict(1e-3, 2.0, 1.0, api_name="/set_knobs")
     job = train(client, "vae", "mlp", max_steps=100_000, seconds=8)
     while not job.status().code.name == "ITERATING" and not job.done():
         time.sleep(0.1)
     time.sleep(2)  # it is training now
     with pytest.raises(Exception, match="learning rate must be a number above 0"):
-        client.predict(0, 2.0, api_name="/set_knobs")
-    assert "Turning lr to 0.0005, beta to 0.25" in client.predict(5e-4, 0.25, api_name="/set_knobs")
+        client.predict(0, 2.0, 1.0, api_name="/set_knobs")
+    assert "Turning lr to 0.0005, beta to 0.25" in client.predict(5e-4, 0.25, 3.0, api_name="/set_knobs")
     final = job.result()
     name = final[4]
     curves = {row[2] for row in final[1]["data"]}
@@ -705,9 +705,16 @@ def test_step_mode_pauses_a_gan_run_and_shows_one_step_through_the_api(client):
     time.sleep(1.5)  # paused: the run does not go on, and the pause is not training time
     _, table = client.predict(1, api_name="/step")
     assert f"**Step {first + 11:,}**" in table
+    assert "d_lr_ratio to 3" in client.predict(2e-4, 1.0, 3.0, api_name="/set_knobs")  # D learns 3x faster from now
+    _, table = client.predict(1, api_name="/step")
     assert "Resumed" in client.predict(api_name="/resume")
     final = job.result()
     assert "time limit of 6 s" in final[3] and final[4]  # it went on to its time limit and kept its model
+    archive = client.predict(final[4], api_name="/download")["value"]
+    with zipfile.ZipFile(archive) as bundle:
+        config = json.loads(bundle.read(f"{final[4]}/config.json"))
+    assert config["config"]["d_lr_ratio"] == 3.0
+    assert config["training"]["live_changes"] == [{"step": first + 11, "lr": 2e-4, "d_lr_ratio": 3.0}]
 
 
 def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client):

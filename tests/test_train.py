@@ -380,6 +380,9 @@ def test_a_gans_discriminator_learns_at_its_ratio_of_the_learning_rate_even_when
     optimizers = model.configure_optimizers(1e-4)
     rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
     assert rates == pytest.approx({"discriminator": 1e-3, "generator": 1e-4})
-    apply_turn(model, optimizers, {"lr": 2e-4})  # a live knob keeps D's ratio
+    assert apply_turn(model, optimizers, {"lr": 2e-4}, 1e-4) == 2e-4  # a live knob keeps D's ratio ...
     rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
     assert rates == pytest.approx({"discriminator": 2e-3, "generator": 2e-4})
+    apply_turn(model, optimizers, {"d_lr_ratio": 0.5}, 2e-4)  # ... and the ratio itself may be turned
+    rates = {name: optimizer.param_groups[0]["lr"] for name, optimizer in optimizers.items()}
+    assert rates == pytest.approx({"discriminator": 1e-4, "generator": 2e-4}) and model.config.d_lr_ratio == 0.5

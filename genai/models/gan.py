@@ -98,6 +98,7 @@ class GAN(GenerativeModel):
     plotted_losses = ("L_D", "L_G")
     explanation = EXPLANATION
     loss_functions = (discriminator_loss, generator_loss)  # shown beside the formulas in the Train tab
+    live_settings = ("d_lr_ratio",)  # D's share of the learning rate, turnable mid-run (genai/knobs.py)
 
     def __init__(self, config, generator, discriminator):
         super().__init__(config)

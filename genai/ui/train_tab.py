@@ -84,6 +84,7 @@ class TrainTab:
     steps: step_mode.StepPanel
     live_lr: gr.Number
     live_beta: gr.Slider
+    live_ratio: gr.Number
     turn: gr.Button
     inputs: list
 
@@ -322,8 +323,9 @@ def change_marker(rows, change):
 
 
 @friendly
-def set_knobs(lr, beta, session):
-    """Turn the learning rate (and a VAE's beta) of this tab's run while it trains; applied before its next step."""
+def set_knobs(lr, beta, d_lr_ratio, session):
+    """Turn the learning rate (and a VAE's beta, a GAN's D ratio) of this tab's run while it trains; applied
+    before its next step."""
     controls = session.controls()
     knobs, model = controls.knobs, controls.model
     if knobs is None or model is None:
@@ -331,6 +333,8 @@ def set_knobs(lr, beta, session):
     values = {"lr": FIELD_CHECKS["lr"](lr)}
     if "beta" in model.live_settings and beta is not None:
         values["beta"] = number_in(beta, "β", 0, 1000)
+    if "d_lr_ratio" in model.live_settings and d_lr_ratio is not None:
+        values["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](d_lr_ratio)
     try:
         values = check_turn(model, values)
     except KnobError as error:
@@ -434,6 +438,7 @@ def family_changed(family):
         gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
         defaults["lr"],
         gr.update(visible=has_setting(family, defaults["arch"], "d_lr_ratio"), value=defaults.get("d_lr_ratio", 1.0)),
+        gr.update(visible=has_setting(family, defaults["arch"], "d_lr_ratio"), value=defaults.get("d_lr_ratio", 1.0)),
     )
 
 
@@ -446,7 +451,7 @@ def code_update(family):
 def preset_chosen(name):
     """Fill the form with a demonstration's settings, and say what to look for."""
     if not name:
-        return [gr.skip()] * 13 + [""]
+        return [gr.skip()] * 14 + [""]
     settings_of = preset(name)
     family = PRESETS[name]["family"]
     updates = list(family_changed(family))  # the family's form, then the preset's own values on top
@@ -454,8 +459,8 @@ def preset_chosen(name):
     updates[3] = min(settings_of["seconds"], settings.max_train_seconds())
     updates[5] = updates[10] = settings_of["lr"]
     updates[6] = gr.update(visible=has_setting(family, settings_of["arch"], "beta"), value=settings_of.get("beta", 1.0))
-    updates[11] = gr.update(visible=has_setting(family, settings_of["arch"], "d_lr_ratio"),
-                            value=settings_of.get("d_lr_ratio", 1.0))
+    updates[11] = updates[12] = gr.update(visible=has_setting(family, settings_of["arch"], "d_lr_ratio"),
+                                          value=settings_of.get("d_lr_ratio", 1.0))
     return [family, *updates, f"**What to look for:** {PRESETS[name]['explanation']}"]
 
 
@@ -508,6 +513,7 @@ def build():
                                           elem_id="train-live-lr")
                     live_beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
                                             visible=False, elem_id="train-live-beta")
+                    live_ratio = NumberInput(1.0, label="D's ratio (GAN)", min_width=100, elem_id="train-live-ratio")
                     turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
                 gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
                             "training record keeps every change.", elem_classes=["genai-note"])
@@ -542,7 +548,7 @@ def build():
                        elem_id="train-code", max_lines=60)
 
     family_outputs = [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr,
-                      d_lr_ratio]
+                      d_lr_ratio, live_ratio]
     # .input: when the visitor picks a family (a preset sets the family and its own settings together).
     family.input(
         family_changed, family, family_outputs,
@@ -559,7 +565,7 @@ def build():
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, histogram=histogram, model_name=model_name, download=download, download_file=download_file,
-        replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, turn=turn,
+        replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, live_ratio=live_ratio, turn=turn,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio],
     )
 
@@ -614,5 +620,5 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
     replay.connect(tab.replay, tab.model_name, session)
     step_mode.connect(tab.steps, tab.status, session)
-    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, session], tab.status, api_name="set_knobs",
+    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, tab.live_ratio, session], tab.status, api_name="set_knobs",
                    concurrency_limit=None, show_progress="hidden")
