@@ -318,3 +318,24 @@ def test_step_mode_pauses_a_gan_demonstration_and_shows_one_step_at_a_time(page,
     page.get_by_text("Resumed").wait_for()
     page.locator("#train-stop").click()
     page.get_by_text("Your model is").wait_for()
+
+
+def test_beta_turned_while_a_vae_trains_is_applied_and_said(page, shots):
+    open_tab(page, "Train")
+    page.get_by_text("VAE — encoder + decoder").click()
+    page.get_by_text("What is happening: a VAE").wait_for()
+    page.locator("#train-seconds input").fill("15")
+    page.locator("#train-seconds input").press("Tab")
+    page.locator("#train-start").click()
+    page.locator("#train-knobs").get_by_text("Turn the knobs while it trains").click()
+    beta = page.locator("#train-live-beta input[type=number]")
+    beta.fill("12")
+    beta.press("Tab")
+    page.wait_for_function(
+        "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
+    page.locator("#train-turn").click()
+    page.locator("#train-status").get_by_text("beta to 12").wait_for()  # asked for ...
+    page.locator("#train-status").get_by_text("beta 12").wait_for()  # ... and applied at a step the status names
+    shots(page, "train-knob-turned")
+    page.locator("#train-stop").click()
+    page.get_by_text("Your model is").wait_for()
