@@ -746,3 +746,19 @@ def test_a_gan_run_shows_what_its_discriminator_says_as_a_live_histogram(client)
         assert sum(row[1] for row in rows if row[2] == name) == pytest.approx(1.0)
     vae = train(client, "vae", "mlp", max_steps=30).result()
     assert vae[-1] is None or vae[-1].get("visible") is not True  # a VAE has no discriminator to show
+
+
+def test_a_walk_asked_for_again_reuses_its_gif_instead_of_encoding_it_again(monkeypatch, tmp_path):
+    """Encoding the GIF was most of what a walk answered from memory cost (measured with py-spy)."""
+    from genai.ui import interpolate_tab
+
+    encoded = []
+    real_gif_bytes = interpolate_tab.gif_bytes
+    monkeypatch.setattr(interpolate_tab, "gif_bytes", lambda frames: encoded.append(1) or real_gif_bytes(frames))
+    monkeypatch.setattr(interpolate_tab, "pictures_folder", lambda: tmp_path)
+    frames = np.random.default_rng(0).integers(0, 256, (16, 28, 28), dtype=np.uint8)
+    first, again = interpolate_tab.walk_gif(frames), interpolate_tab.walk_gif(frames.copy())
+    other = interpolate_tab.walk_gif(frames[::-1].copy())
+    assert first == again != other and len(encoded) == 2  # one encoding per distinct walk
+    from PIL import Image
+    assert Image.open(first).n_frames >= 16  # a real animation (there and back)

@@ -6,6 +6,7 @@ lives (slerp). A VAE can also start from real images: its encoder turns two test
 or two uploaded pictures, into their codes mu, and the walk goes between those.
 """
 
+import hashlib
 from dataclasses import dataclass
 
 import gradio as gr
@@ -17,7 +18,7 @@ from .compute import compute_slot
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, whole_number
-from .pictures import digit_from_upload, enlarge, png_file
+from .pictures import digit_from_upload, enlarge, gif_file, png_file
 from .result_cache import ResultCache
 from .session import pictures_folder
 
@@ -25,6 +26,7 @@ SOURCES = [("two seeds", "seeds"), ("two test digits (VAE)", "test digits"), ("t
 MAX_STEPS = 64
 SAME_DIGIT = "same"  # "Digit at B": keep the digit of A
 WALKS = ResultCache(max_bytes=16 * 2**20)  # walks between seeds, shared by every visitor (16 frames: 12.5 KB)
+GIFS = ResultCache(max_bytes=16 * 2**20)  # their animations (16 frames: about 100 KB)
 STRIP_SCALE = 2
 FRAME_SCALE = 8
 
@@ -93,17 +95,22 @@ def interpolate_walk(model_name, source, seed_a, seed_b, index_a, index_b, uploa
     """The walk as a strip, an animated GIF and a frame slider (shown at the middle frame)."""
     frames = walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, session,
                   digit_b)
-    gif = session.private_folder() / "walk.gif"
-    gif.write_bytes(gif_bytes(frames))
     middle = len(frames) // 2
     return (
         png_file(enlarge(strip(frames), STRIP_SCALE), pictures_folder()),
-        str(gif),
+        walk_gif(frames),
         gr.update(maximum=len(frames) - 1, value=middle),
         png_file(enlarge(frames[middle], FRAME_SCALE), pictures_folder()),
         frames,
         session,
     )
+
+
+def walk_gif(frames):
+    """The walk as an animated GIF file. Encoding it is most of what a walk answered from memory
+    costs, so each distinct walk is encoded once and its file named by its content."""
+    key = ("gif", frames.shape, hashlib.sha1(frames.tobytes()).hexdigest())
+    return gif_file(GIFS.get_or_make(key, lambda: gif_bytes(frames)), pictures_folder())
 
 
 def show_frame(frames, index):

@@ -17,7 +17,9 @@ from PIL import Image
 
 
 def size_of(value):
-    """Bytes a cached value holds (PIL images and numpy arrays; anything else counts as 1 KB)."""
+    """Bytes a cached value holds (PIL images, numpy arrays, bytes; anything else counts as 1 KB)."""
+    if isinstance(value, bytes):
+        return len(value)
     if isinstance(value, Image.Image):
         return value.width * value.height * len(value.getbands())
     if isinstance(value, np.ndarray):
