@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from ..sampling import MAX_SEED, drawing, gif_bytes, grid, sample, strip
+from ..sampling import MAX_SEED, drawing, gif_bytes, grid, strip
 from . import model_store, settings
+from .batching import draw_together
 from .compute import compute_slot
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -110,10 +111,9 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance
     """A grid of digits drawn by a model from one seed: the path of a PNG file."""
     request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
 
-    def draw():
-        with compute_slot():
-            images = sample(request.entry.model, request.seed, request.count, labels=request.label,
-                            temperature=request.temperature, **request.options)
+    def draw():  # with any other grid of this model asked for at the same moment: one forward pass
+        images = draw_together(request.entry.token, request.entry.model, request.seed, request.count,
+                               request.label, request.temperature, request.options)
         return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
 
     picture = RESULTS.get_or_make(("sample", *request.key()), draw)
