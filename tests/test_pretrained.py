@@ -18,7 +18,7 @@ from genai.sampling import sample
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "checkpoints"
 EXPECTED = ("gan-mlp", "gan-dcgan", "gan-conditional", "vae-mlp", "vae-2d", "vae-conditional", "vae-conv",
-            "diffusion-conditional", "autoregressive")
+            "diffusion-conditional", "autoregressive", "autoregressive-conditional")
 REQUIRED = True  # every expected pretrained model must ship, with its model card
 N_SAMPLES = 500
 MIN_RECOGNIZABLE = 0.6
