@@ -270,6 +270,16 @@ def lesson(calls, models, rng):
     return steps
 
 
+def sample_args(model, seed, grid):
+    """/sample's inputs: model, seed, grid size, digit, temperature, sampling steps and guidance (None: the model's)."""
+    return (model, seed, grid, "all", 1.0, None, None)
+
+
+def interpolate_args(model, seed_a, seed_b, walk_steps):
+    """/interpolate's inputs: a walk between two seeds, digit 0 kept ("same") all the way."""
+    return (model, "seeds", seed_a, seed_b, 0, 0, None, None, walk_steps, "slerp", "0", "same")
+
+
 def plan_calls(steps, models, rng, spread=3, interpolate_share=0.2, grid=8, walk_steps=16):
     """One client's calls for a round: [(endpoint, args)], one per lesson step."""
     plan = []
@@ -277,9 +287,9 @@ def plan_calls(steps, models, rng, spread=3, interpolate_share=0.2, grid=8, walk
         model = lesson_model if rng.random() < FOLLOW_LESSON else rng.choice(models)
         seed = center + rng.randrange(max(spread, 1))
         if rng.random() < interpolate_share:
-            plan.append(("/interpolate", (model, "seeds", seed, seed + 1, 0, 0, None, None, walk_steps, "slerp", "0")))
+            plan.append(("/interpolate", interpolate_args(model, seed, seed + 1, walk_steps)))
         else:
-            plan.append(("/sample", (model, seed, grid, "all", 1.0)))
+            plan.append(("/sample", sample_args(model, seed, grid)))
     return plan
 
 
@@ -668,8 +678,8 @@ def warm_up(make_client, models, grid, walk_steps):
             raise SystemExit(f"error: the app has no model {', '.join(missing)}; it offers: {', '.join(offered)}")
         started = time.perf_counter()
         for model in models:
-            client.predict(model, 0, grid, "all", 1.0, api_name="/sample")
-            client.predict(model, "seeds", 0, 1, 0, 0, None, None, walk_steps, "slerp", "0", api_name="/interpolate")
+            client.predict(*sample_args(model, 0, grid), api_name="/sample")
+            client.predict(*interpolate_args(model, 0, 1, walk_steps), api_name="/interpolate")
         return time.perf_counter() - started
     finally:
         client.close()

@@ -762,3 +762,18 @@ def test_a_walk_asked_for_again_reuses_its_gif_instead_of_encoding_it_again(monk
     assert first == again != other and len(encoded) == 2  # one encoding per distinct walk
     from PIL import Image
     assert Image.open(first).n_frames >= 16  # a real animation (there and back)
+
+
+def test_the_load_benchmarks_calls_fit_the_apps_endpoints(server):
+    """benchmarks/load_test.py sends raw HTTP calls: their inputs must match the endpoints as they are now."""
+    import random
+
+    from benchmarks import load_test
+
+    plan = load_test.plan_calls([("tiny-gan", 3)] * 20, ["tiny-gan"], random.Random(0), interpolate_share=0.5, grid=2,
+                                walk_steps=4)
+    client = load_test.RawHttpClient(server.url)
+    for endpoint in ("/sample", "/interpolate"):
+        arguments = next(args for name, args in plan if name == endpoint)
+        outputs = client.submit(*arguments, api_name=endpoint).result(60)
+        assert outputs and outputs[0]["url"], endpoint

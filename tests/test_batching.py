@@ -13,7 +13,9 @@ from genai.ui import batching, compute, settings
 
 @pytest.fixture
 def busy_slots(monkeypatch):
-    """Hold every compute slot until the test lets go, so requests pile up as they do under load."""
+    """Hold every compute slot until the test lets go, so requests pile up as they do under load.
+    (Batching is for accelerators; on this CPU it is turned on for the test.)"""
+    monkeypatch.setattr(batching, "BATCH_ON_CPU", True)
     monkeypatch.setattr(compute, "_slots", None)
     stack = ExitStack()
     for _ in range(settings.compute_concurrency()):
@@ -85,3 +87,14 @@ def test_requests_for_different_models_or_settings_are_not_mixed(monkeypatch, bu
     assert sorted(passes) == [4, 8]  # the two requests for model a together, model b alone
     by_token = {token: images for token, images in results}
     assert np.array_equal(by_token["a"], sample(gan, 7, 4)) and np.array_equal(by_token["b"], sample(other, 7, 4))
+
+
+def test_on_a_cpu_each_request_draws_its_own_grid_by_default(monkeypatch):
+    """Measured: one pass of several grids is slower than separate passes for convolutional models on a CPU."""
+    model = create_model("gan", "mlp", seed=0)
+    passes = []
+    real_decode = batching.decode
+    monkeypatch.setattr(batching, "decode", lambda *args: passes.append(len(args[1])) or real_decode(*args))
+    assert not batching.BATCH_ON_CPU
+    images = batching.draw_together("model-a", model, 3, 12, None, 1.0, {})
+    assert passes == [12] and np.array_equal(images, sample(model, 3, 12))

@@ -256,3 +256,15 @@ def test_load_test_options(capsys):
     with pytest.raises(SystemExit):
         load_test.parse_args(["--pid", "1"])  # --pid describes an app given with --url
     assert "--url" in capsys.readouterr().err
+
+
+def test_the_batching_benchmark_times_both_ways_and_writes_json(tmp_path, capsys):
+    from benchmarks import batching_gain
+
+    out = tmp_path / "batching.json"
+    batching_gain.main(["--models", "vae-conditional,gan-mlp", "--grids", "2", "--images", "4", "--repeats", "1",
+                        "--json", str(out)])
+    results = json.loads(out.read_text())["results"]
+    assert [row["model"] for row in results] == ["vae-conditional", "gan-mlp"]
+    assert all(row["separate_s"] > 0 and row["one_pass_s"] > 0 and row["ratio"] > 0 for row in results)
+    assert "| gan-mlp |" in capsys.readouterr().out

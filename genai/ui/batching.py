@@ -9,8 +9,12 @@ once, and hands each request its own rows. The others only wait for their rows.
 
 Each image depends only on its own noise row (the models never mix images of a batch when drawing),
 so a seed draws the same digits alone or in a crowd; tests/test_batching.py checks this.
-What it saves on a CPU is measured in docs/benchmarks.md; on a GPU one big batch costs about as
-much as one small one.
+
+Only on an accelerator (CUDA, MPS), where one pass of many images costs about as much as one of a
+few. On a CPU thread it depends on the network (`python benchmarks/batching_gain.py`, in
+docs/benchmarks.md): four 64-digit grids in one pass took 0.78x the time of four passes for the MLP
+GAN but 1.44x for the conditional DCGAN and 1.91x for the diffusion UNet, so on a CPU each request
+draws its own grid.
 """
 
 import threading
@@ -18,12 +22,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..sampling import decode, label_tensor, latent_noise, sampling_options
+from ..sampling import decode, label_tensor, latent_noise, model_device, sampling_options
 from .compute import compute_slot
 
 _lock = threading.Lock()
 _waiting = {}  # group -> requests not yet drawn
 _led = set()  # groups whose leader is waiting for a compute slot
+BATCH_ON_CPU = False  # measured slower for convolutional models on a CPU (see above); tests turn it on
 
 
 @dataclass
@@ -41,6 +46,9 @@ def draw_together(token, model, seed, count, label, temperature, options):
     options = sampling_options(model, **options)
     group = (token, tuple(sorted(options.items())))
     request = Request(latent_noise(seed, count, model.latent_dim, temperature), label_tensor(model, label, count))
+    if model_device(model).type == "cpu" and not BATCH_ON_CPU:
+        with compute_slot():
+            return decode(model, request.z, request.labels, options)
     with _lock:
         _waiting.setdefault(group, []).append(request)
         leading = group not in _led
