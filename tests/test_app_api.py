@@ -643,6 +643,42 @@ def test_a_drawn_digit_is_read_by_the_classifier_and_placed_among_training_digit
     assert "reads a **" in gan_answer and "has no encoder" in gan_answer and gan_pictures is None
 
 
+def peak_memory_mb(pid, reset=False):
+    """A process's peak resident memory (VmHWM) in MB; reset=True starts a new peak from now (Linux)."""
+    if reset:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def png_bomb(width, height):
+    """A valid black greyscale PNG of width x height pixels: a few hundred KB that decode to width x height bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\0" * (width + 1)  # each row: filter type 0, then its pixels
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def test_a_drawing_declaring_too_many_pixels_is_refused_before_decoding(client, server, tmp_path):
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(13000, 13000))  # ~170 KB; 169 MB of pixels decoded, 676 MB as RGBA
+    drawing = {"background": None, "layers": [], "composite": handle_file(str(bomb))}
+    client.predict("tiny-vae", drawn(tmp_path, [[(140, 40), (140, 240)]]), api_name="/encode_drawing")  # warm
+    before = peak_memory_mb(server.process.pid, reset=True)
+    start = time.monotonic()
+    with pytest.raises(AppError, match="The drawing is 13000x13000 pixels; pictures up to 4096x4096 are accepted"):
+        client.predict("tiny-vae", drawing, api_name="/encode_drawing")
+    assert time.monotonic() - start < 5
+    assert peak_memory_mb(server.process.pid) - before < 100  # never decoded: no 676 MB picture
+    assert sample(client).size > 0
+
+
 @pytest.mark.parametrize("strokes, width, message", [
     ([], 18, "looks empty"),
     ([[(140, 140), (143, 143)]], 4, "the digit is tiny"),

@@ -4,21 +4,24 @@ which training digits it lands next to in latent space.
 The drawing is brought to MNIST's form (pictures.digit_from_picture: inverted to white on black,
 cropped, scaled into a 20x20 box, placed by its centre of mass in 28x28), so the models see it as
 they saw their training digits. It can then start a walk in the Interpolate tab.
+
+The drawing reaches the handlers undecoded (undecoded_drawing) and is read like an upload
+(pictures.read_upload): its size is checked from the PNG header before a pixel is decoded.
 """
 
+import io
+import types
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image
-
 from ..metrics import classifier_probabilities
 from ..sampling import encode, grid, reconstruct
 from . import datasets, model_store
 from .compute import compute_slot
 from .errors import AppError
-from .pictures import digit_from_picture, enlarge, png_file
+from .pictures import digit_from_picture, enlarge, png_file, read_upload
 from .result_cache import ResultCache
 from .session import pictures_folder
 
@@ -38,20 +41,30 @@ class DrawingPanel:
     walk: gr.Button
 
 
+def undecoded_drawing(pad, payload):
+    """The Sketchpad's preprocess: {"composite": what was sent}, not decoded, for drawn_picture to check.
+
+    Gradio's own preprocess decodes the pictures in full before any handler sees them (a 20 KB PNG
+    declaring 13000x13000 pixels would cost gigabytes). Here the composite stays as sent: a file
+    path (an API client's file) or the PNG bytes the browser sent ahead of the event, by id.
+    """
+    if payload is None:
+        return None
+    if payload.id is not None:  # the browser's canvas, sent beforehand through the pad's accept_blobs
+        blobs = pad.blob_storage.pop(payload.id, None)
+        return {"composite": blobs.composite if blobs else None}
+    return {"composite": payload.composite.path if payload.composite else None}
+
+
 def drawn_picture(drawing):
-    """The picture in a Sketchpad's value (its composite), or an image array sent through the API."""
-    if isinstance(drawing, dict):
-        drawing = drawing.get("composite")
-    if drawing is None:
+    """The picture in a Sketchpad's value (its composite: a file path or PNG bytes), read as an upload is:
+    refused from its header when too large, shrunk before any copy."""
+    composite = drawing.get("composite") if isinstance(drawing, dict) else drawing
+    if composite is None:
         raise AppError("Nothing is drawn yet: draw one digit on the pad (white or black ink, any size).")
-    array = np.asarray(drawing)
-    if array.ndim not in (2, 3) or array.size == 0 or array.shape[0] > 4096 or array.shape[1] > 4096:
-        raise AppError(f"A drawing must be a picture (height x width, or x channels), not an array of shape {array.shape}.")
-    if array.dtype != np.uint8:
-        array = np.clip(np.nan_to_num(array.astype(np.float64)), 0, 255).astype(np.uint8)
-    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
-        raise AppError(f"A drawing has 1, 3 or 4 colour channels, not {array.shape[2]}.")
-    return Image.fromarray(array[:, :, 0] if array.ndim == 3 and array.shape[2] == 1 else array)
+    if isinstance(composite, (bytes, bytearray)):
+        composite = io.BytesIO(composite)
+    return read_upload(composite, "The drawing")
 
 
 def classifier_answer(probabilities):
@@ -115,9 +128,10 @@ def build():
     with gr.Accordion("Draw your own digit", open=True, elem_id="explore-drawing"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
-                pad = gr.Sketchpad(type="numpy", image_mode="RGBA", canvas_size=(280, 280), height=360, layers=False,
+                pad = gr.Sketchpad(type="filepath", image_mode="RGBA", canvas_size=(280, 280), height=360, layers=False,
                                    label="Draw one digit (pick the brush, then draw)", elem_id="explore-pad",
                                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                pad.preprocess = types.MethodType(undecoded_drawing, pad)  # checked by drawn_picture, not decoded here
                 with gr.Row():
                     button = gr.Button("Read my drawing", variant="primary", elem_id="explore-read")
                     walk = gr.Button("Walk from it (Interpolate tab)", elem_id="explore-walk")

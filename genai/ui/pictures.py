@@ -22,16 +22,17 @@ MAX_SIDE = 4096  # larger uploads are refused from their header, before a single
 WORKING_SIDE = 512  # pictures are shrunk to this before any float copy: plenty for a 28x28 digit
 
 
-def read_upload(path):
-    """Open an uploaded file with Pillow, or say clearly that it is not an image.
+def read_upload(source, name=None):
+    """Open an uploaded file (a path, or a binary file object) with Pillow, or say clearly that it is not an image.
 
     The size is read from the file's header first: a 20 KB PNG may declare 13000x13000 pixels
     (2.3 GB once decoded), so anything above MAX_SIDE is refused undecoded. JPEGs are decoded
     at a reduced scale (draft); every picture is then shrunk to at most WORKING_SIDE pixels.
+    name: what messages call the picture (default: the file's name, never its folder).
     """
-    name = Path(path).name
+    name = name or Path(source).name
     try:
-        with Image.open(path) as picture:
+        with Image.open(source) as picture:
             width, height = picture.size
             if width > MAX_SIDE or height > MAX_SIDE:
                 raise AppError(f"{name} is {width}x{height} pixels; pictures up to {MAX_SIDE}x{MAX_SIDE} are accepted. "
