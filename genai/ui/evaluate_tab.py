@@ -13,7 +13,8 @@ import gradio as gr
 import pandas as pd
 
 from .. import metrics
-from . import datasets, model_store
+from . import datasets, model_store, settings
+from .compute import compute_slot
 from .errors import friendly
 from .gpu import on_gpu
 from .inputs import NumberInput, whole_number
@@ -79,7 +80,8 @@ def evaluate_model(model_name, samples, seed, session):
     samples = whole_number(samples, "The number of samples", 100, 5000)
     seed = whole_number(seed, "The seed", 0, 2**32 - 1)
     test = datasets.get(model_store.dataset_of(entry), split="test")
-    results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata)
+    with compute_slot():  # seconds of sampling and classifying: it waits its turn like any forward pass
+        results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata)
     counts = pd.DataFrame({"digit": [str(d) for d in range(10)], "samples": results["class_counts"]})
     return f"### {entry.name}\n\n" + figures_markdown(results), counts
 
@@ -107,5 +109,11 @@ def build(initial_choices):
 def connect(tab, session):
     tab.button.click(
         on_gpu(friendly(evaluate_model)), tab.inputs + [session], tab.outputs, api_name="evaluate",
-        concurrency_limit=2, concurrency_id="evaluate", show_progress="minimal",
+        concurrency_limit=evaluate_concurrency(), concurrency_id="evaluate", show_progress="minimal",
     )
+
+
+def evaluate_concurrency():
+    """Evaluations at once: each holds a compute slot for seconds, so at least one slot stays free for
+    sampling (one at a time on 2 cores)."""
+    return max(1, settings.compute_concurrency() - 1)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from . import settings
+from .compute import compute_slot
 from .errors import AppError, friendly
 from .inputs import whole_number
 from .pictures import enlarge, gif_file, png_file
@@ -54,7 +56,9 @@ def replay_frame(model_name, index, session):
 def replay_gif(model_name, session):
     """The whole timelapse as an animated GIF file."""
     timelapse = timelapse_of(model_name, session)
-    return gr.update(value=gif_file(timelapse.gif_bytes(), pictures_folder()), visible=True)
+    with compute_slot():  # up to 48 grids to quantize and encode: CPU work, like a forward pass
+        data = timelapse.gif_bytes()
+    return gr.update(value=gif_file(data, pictures_folder()), visible=True)
 
 
 def build():
@@ -77,4 +81,4 @@ def connect(panel, model_name, session):
                        [panel.picture, panel.caption], api_name="timelapse", concurrency_limit=None,
                        show_progress="hidden", trigger_mode="always_last")
     panel.gif_button.click(friendly(replay_gif), [model_name, session], panel.gif, api_name="timelapse_gif",
-                           concurrency_limit=None)
+                           concurrency_id="encode", concurrency_limit=settings.request_concurrency())
