@@ -30,7 +30,7 @@ def size_of(value):
 
 
 class ResultCache:
-    """Thread-safe least-recently-used memory bounded in bytes; a result is made once per key at a time."""
+    """Thread-safe least-recently-used memory bounded in bytes; requests for one key at once share one make()."""
 
     def __init__(self, max_bytes):
         self.max_bytes = max_bytes
@@ -54,16 +54,21 @@ class ResultCache:
                     return self._items[key][0]
             try:
                 value = make()
-            finally:
+            except BaseException:
                 with self._lock:
                     self._making.pop(key, None)
-            with self._lock:
+                raise
+            with self._lock:  # stored before the key stops being "in the making": no second request makes it
                 self.misses += 1
                 self._store(key, value)
+                self._making.pop(key, None)
             return value
 
     def _store(self, key, value):
         size = size_of(value)
+        replaced = self._items.pop(key, None)  # made twice (after a failed first try): counted once
+        if replaced is not None:
+            self._bytes -= replaced[1]
         if size > self.max_bytes:
             return
         self._items[key] = (value, size)
