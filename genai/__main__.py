@@ -94,6 +94,9 @@ def build_parser():
     p.add_argument("--lr", type=positive_float, help="learning rate")
     p.add_argument("--latent-dim", type=positive_int, help="size of z")
     p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
+    p.add_argument("--prior-components", type=int,
+                   help="VAE only: after training, fit a mixture of this many Gaussians to the training "
+                        "codes and sample from it (0 = sample from N(0, I), the default)")
     p.add_argument("--d-lr-ratio", type=positive_float,
                    help="GAN only: the discriminator learns at this many times --lr (default 1)")
     p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
@@ -191,12 +194,13 @@ def train_options(args):
     options = recipe(args.model)
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
-             "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio}
+             "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
+             "prior_components": args.prior_components}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
-                        ("--d-lr-ratio", "d_lr_ratio")):
+                        ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")
     return options

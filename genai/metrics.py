@@ -131,8 +131,9 @@ def symmetric_sqrt(matrix):
 def generate_images(model, n, seed=0, labels=None, batch_size=500):
     """n samples as uint8 (n, 28, 28), seeded exactly like genai.sampling.
 
-    The noise is drawn as in sampling.latent_noise (one randn row per image from
-    torch.Generator().manual_seed(seed) on the CPU), so the first 1,024 images are exactly
+    The noise is drawn as in sampling.seeded_latents (one randn row per image from
+    torch.Generator().manual_seed(seed) on the CPU, turned into codes by the model's
+    latents_from_noise), so the first 1,024 images are exactly
     sampling.sample(model, seed, 1024); unlike sampling, this allows more than 1,024 images.
     Conditional models draw the digits 0..9 in turn (all digits equally often) unless labels
     are given.
@@ -141,7 +142,9 @@ def generate_images(model, n, seed=0, labels=None, batch_size=500):
     if not isinstance(n, int) or n < 1:
         raise MetricsError(f"The number of samples must be a whole number of at least 1, not {n!r}.")
     generator = torch.Generator().manual_seed(seed)
-    z = torch.stack([torch.randn(model.latent_dim, generator=generator) for _ in range(n)])
+    noise = torch.stack([torch.randn(model.latent_dim, generator=generator) for _ in range(n)])
+    with torch.no_grad():
+        z = model.latents_from_noise(noise).cpu()
     labels = label_tensor(model, labels, n)
     chunks = [
         decode(model, z[i:i + batch_size], None if labels is None else labels[i:i + batch_size])

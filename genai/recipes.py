@@ -33,7 +33,8 @@ RECIPES = {
 
 
 # Recipe entries that describe the model (its config.json); the others describe the run.
-MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "ema_decay", "channels", "layers", "d_lr_ratio")
+MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "prior_components", "ema_decay", "channels", "layers",
+                 "d_lr_ratio")
 
 
 def recipe(family):

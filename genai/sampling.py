@@ -34,19 +34,35 @@ def check_seed(seed):
     return int(seed)
 
 
+def check_temperature(temperature):
+    if not 0 < float(temperature) <= 10:
+        raise SamplingError(f"The temperature (noise scale) must be above 0 and at most 10, not {temperature!r}.")
+
+
 def latent_noise(seed, n, latent_dim, temperature=1.0):
     """n latent vectors z ~ N(0, temperature^2 I) for a seed, as a CPU tensor (n, latent_dim)."""
     seed = check_seed(seed)
     if not 1 <= int(n) <= MAX_IMAGES:
         raise SamplingError(f"The number of images must be from 1 to {MAX_IMAGES}, not {n!r}.")
-    if not 0 < float(temperature) <= 10:
-        raise SamplingError(f"The temperature (noise scale) must be above 0 and at most 10, not {temperature!r}.")
+    check_temperature(temperature)
     generator = torch.Generator().manual_seed(seed)
     # One row per image: a single randn(n, latent_dim) draws differently for different n
     # (PyTorch's CPU sampler works in blocks of 16 numbers), which would break the promise
     # that a bigger grid starts with the same digits.
     rows = [torch.randn(latent_dim, generator=generator) for _ in range(int(n))]
     return torch.stack(rows) * float(temperature)
+
+
+def seeded_latents(model, seed, n, temperature=1.0):
+    """The codes a model decodes for a seed: its latents_from_noise() of latent_noise(seed, n), on the CPU.
+
+    For most models this is latent_noise(seed, n, latent_dim, temperature) itself; a VAE with a
+    fitted mixture prior turns the same noise into codes drawn from that mixture.
+    """
+    check_temperature(temperature)
+    noise = latent_noise(seed, n, model.latent_dim)
+    with torch.no_grad():
+        return model.latents_from_noise(noise, float(temperature)).cpu()
 
 
 def model_device(model):
@@ -98,7 +114,7 @@ def decode(model, z, labels=None, options=None):
 
 def sample(model, seed, n=16, labels=None, temperature=1.0, **options):
     """n images from the model for a seed: uint8 array (n, 28, 28). options: see sampling_options()."""
-    z = latent_noise(seed, n, model.latent_dim, temperature)
+    z = seeded_latents(model, seed, n, temperature)
     return decode(model, z, label_tensor(model, labels, n), sampling_options(model, **options))
 
 
@@ -111,7 +127,7 @@ def drawing(model, seed, n=16, labels=None, temperature=1.0, frames=16, **option
     """
     if not 2 <= int(frames) <= 64:
         raise SamplingError(f"The number of frames must be from 2 to 64, not {frames!r}.")
-    z = latent_noise(seed, n, model.latent_dim, temperature)
+    z = seeded_latents(model, seed, n, temperature)
     labels = label_tensor(model, labels, n)
     device = model_device(model)
     was_training = model.training
@@ -224,8 +240,8 @@ def interpolate(model, seed_a, seed_b, steps=8, method="slerp", label=None, temp
     label_b, the digit morphs from label to label_b along the way too (the same seed twice: only
     the digit changes, the style stays).
     """
-    z_a = latent_noise(seed_a, 1, model.latent_dim, temperature)
-    z_b = latent_noise(seed_b, 1, model.latent_dim, temperature)
+    z_a = seeded_latents(model, seed_a, 1, temperature)
+    z_b = seeded_latents(model, seed_b, 1, temperature)
     return decode_path(model, interpolate_latents(z_a, z_b, steps, method), label, label_b)
 
 

@@ -33,7 +33,7 @@ import torch
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
 from .stepping import StepReport, inspect
-from .sampling import label_tensor, latent_noise, decode
+from .sampling import decode, label_tensor, seeded_latents
 
 
 class TrainingError(ValueError):
@@ -139,7 +139,7 @@ def preview_images(model, settings):
     n = settings.preview_images
     if n == 0:
         return None
-    z = latent_noise(settings.preview_seed, n, model.latent_dim)
+    z = seeded_latents(model, settings.preview_seed, n)
     return decode(model, z, label_tensor(model, None, n))
 
 
@@ -229,7 +229,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                 start, window_start, last_preview_time = (t + turn.waited_seconds for t in
                                                           (start, window_start, last_preview_time))
                 if turn.expired:
-                    yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper)
+                    yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper,
+                                          (images, labels))
                     return
             if knobs is not None:  # (after a pause: a knob turned while paused counts from the next step)
                 turned = knobs.take()
@@ -275,7 +276,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                     f"Training diverged at step {step} ({bad}). The weights were rolled back to the last good "
                     "ones. Try a smaller learning rate."
                 )
-                yield finish(model, settings, step, budget, steps_per_epoch, start, "diverged", message, means)
+                yield finish(model, settings, step, budget, steps_per_epoch, start, "diverged", message, means,
+                             (images, labels))
                 return
             last_good = snapshot(model)
 
@@ -301,7 +303,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                     limit = f" (time limit of {settings.max_seconds:g} s)" if reason == "time limit" else ""
                     message = f"Stopped at step {step:,}{of}{limit}."
                 yield event
-                yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means)
+                yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means,
+                             (images, labels))
                 return
 
             # Previews are due every preview_seconds, but spaced by at least 3x what the last one took,
@@ -318,19 +321,23 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
             yield event
 
 
-def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper):
+def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper, data):
     """The last event of a run left paused for longer than its stepper allows (its model is kept)."""
     message = (f"Stopped at step {step:,}: it stayed paused for more than {stepper.max_pause_seconds:g} s in all. "
                "The model is kept.")
-    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {})
+    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {}, data)
 
 
-def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses):
-    """The last event: a final preview and why training ended."""
+def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses, data):
+    """The last event: what the model fits after training (its after_training), a final preview, and
+    why training ended. data: the run's (images, labels)."""
+    note = model.after_training(*data) if hasattr(model, "after_training") else None
     preview = preview_images(model, settings)
     model.train()
     elapsed = time.perf_counter() - start
     message = message or f"Finished {step:,} steps in {elapsed:.1f} s."
+    if note:
+        message = f"{message} {note}"
     return TrainEvent(
         step=step, total_steps=budget.total_steps, epoch=step / steps_per_epoch, losses=losses,
         elapsed_seconds=elapsed, fraction=1.0, preview=preview, preview_columns=preview_columns(model),

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 # The real MNIST files of the dev/CI machines: ../shared/datasets/mnist next to the repo
-# (the 10,000 test images, their labels and the train labels; no train images).
+# (the complete set: 60,000 training and 10,000 test images with their labels).
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"
 
 

@@ -70,6 +70,8 @@ class GenerativeModel(nn.Module):
 
         generate(z, labels, **opts)  noise -> images: sampling from a seed, walks between seeds;
                                      opts are the family's sampling_options (e.g. sampling_steps)
+        latents_from_noise(eps, T)   a seed's noise -> the codes generate() takes (usually T * eps)
+        after_training(x, labels)    what a model fits once a run ends (a VAE's mixture prior)
         drawing_frames(z, labels)    snapshots of how the images come about (noise -> digit, pixel by pixel)
         can_encode, encode_mean(x)   images -> codes, for models with an encoder
         training_step(...)           one update; loss_names / plotted_losses name what it returns
@@ -158,6 +160,20 @@ class GenerativeModel(nn.Module):
     def generate(self, z, labels=None, **options):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]; options: some of sampling_options."""
         raise NotImplementedError
+
+    def latents_from_noise(self, noise, temperature=1.0):
+        """A seed's standard normal noise (N, latent_dim) -> the codes generate() draws from.
+
+        Usually the noise itself, scaled: z ~ N(0, temperature^2 I). A VAE with a fitted mixture
+        prior draws its codes from that mixture instead (see mixture_prior.py).
+        """
+        return noise * temperature
+
+    def after_training(self, images, labels):
+        """Called once when a run ends, with its training images (uint8 (N, 28, 28)) and labels:
+        the place for what a model fits after learning (a VAE's mixture prior). Returns a sentence
+        for the run's last message, or None (usually: nothing to fit)."""
+        return None
 
     def drawing_frames(self, z, labels=None, count=16, **options):
         """How generate() comes to its images: about `count` snapshots (N, 1, 28, 28) in [0, 1], the last

@@ -22,6 +22,7 @@ FIELD_RULES = {
     "layers": ("whole", 1, 30, "the number of layers"),
     "dilation_cycle": ("whole", 1, 4, "how many doublings of the dilation before it starts again at 1"),
     "beta": ("number", 0, 1000, "the weight of the KL term"),
+    "prior_components": ("whole", 0, 64, "the Gaussians of the prior fitted after training; 0 is N(0, I)"),
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
     "d_lr_ratio": ("number", 0.001, 100, "how much faster than the generator the discriminator learns"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),

@@ -17,13 +17,16 @@ To sample z while keeping gradients, use the reparameterization trick:
 
 (not sqrt(2*pi) * sigma, as one seed wrote: that is a mistake).
 
-New images come from the decoder applied to z ~ N(0, I).
+New images come from the decoder applied to z ~ N(0, I), or, with prior_components = K, to z
+drawn from a mixture of K Gaussians fitted to the training digits' codes after training
+(mixture_prior.py: the codes of real digits do not fill N(0, I), and the gaps draw no digit).
 
 Two architectures: MLPVAE (784 -> 512 -> 256 -> z, and back) and ConvVAE
 (strided convolutions). A conditional VAE also gives the encoder and decoder
 the digit label, so you can ask the decoder for a "3" in any style z.
 """
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -31,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ModelConfig, batch_row, report
+from .mixture_prior import GaussianMixturePrior
 
 
 def reparameterize(mu, logvar, rng=None):
@@ -45,6 +49,11 @@ def reparameterize(mu, logvar, rng=None):
 def kl_divergence(mu, logvar):
     """KL(N(mu, sigma^2) || N(0, I)) per image, summed over latent dimensions."""
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+
+def gaussian_log_density(z, mu, logvar):
+    """log N(z; mu, sigma^2) per image, summed over latent dimensions: log q(z|x) for a code z drawn from it."""
+    return -0.5 * torch.sum(math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp(), dim=1)
 
 
 def reconstruction_loss(logits, images):
@@ -89,12 +98,15 @@ only has to carry the style, and decoding $z \sim \mathcal{N}(0, I)$ gives clean
 
 LIKELIHOOD = ("Bernoulli likelihood of the test images binarized at 0.5 (pixel > 127); "
               "a plain VAE's bound on binarized MNIST is 86.8 nats (Burda et al. 2015)")
+MIXTURE_LIKELIHOOD = ("the prior is the mixture of Gaussians the model samples from, its KL term "
+                      "estimated with the same sample of z")
 
 
 @dataclass
 class VAEConfig(ModelConfig):
     latent_dim: int = 20
     beta: float = 1.0
+    prior_components: int = 0  # 0: sample z ~ N(0, I); K: from K Gaussians fitted to the training codes
 
 
 class VAE(GenerativeModel):
@@ -109,6 +121,50 @@ class VAE(GenerativeModel):
     loss_functions = (vae_loss, reconstruction_loss, kl_divergence)  # shown beside the formulas in the Train tab
     live_settings = ("beta",)  # read by every training step, so it can change mid-run
     can_encode = True
+
+    def __init__(self, config):
+        super().__init__(config)
+        k = config.prior_components
+        self.prior = GaussianMixturePrior(k, config.latent_dim) if k else None
+
+    @property
+    def sampling_prior(self):
+        """The fitted mixture the samples come from, or None: z ~ N(0, I)."""
+        return self.prior if self.prior is not None and self.prior.is_fitted else None
+
+    def latents_from_noise(self, noise, temperature=1.0):
+        """z ~ N(0, T^2 I), or from the fitted mixture prior (see mixture_prior.py)."""
+        if self.prior is None:
+            return noise * temperature
+        return self.prior.from_noise(noise, temperature)
+
+    @torch.no_grad()
+    def after_training(self, images, labels, batch_size=1000):
+        """With a mixture prior: fit it to codes z ~ q(z|x) of the training images, one each: samples of
+        the aggregate posterior q(z), where the decoder learned to draw (see mixture_prior.py).
+        Returns a sentence saying so, for the run's last message."""
+        if self.prior is None:
+            return None
+        was_training = self.training
+        self.eval()
+        generator = torch.Generator().manual_seed(0)  # the same codes every time for the same model
+        codes = []
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].unsqueeze(1).float().div(255)
+            y = labels[start:start + batch_size] if self.conditional else None
+            mu, logvar = self.latent_gaussian(x, y)
+            eps = torch.randn(mu.shape, generator=generator).to(mu.device)
+            codes.append(mu + torch.exp(0.5 * logvar) * eps)
+        self.prior.fit(torch.cat(codes))
+        self.train(was_training)
+        return (f"Fitted the prior for sampling: a mixture of {self.config.prior_components} Gaussians to the "
+                f"codes of the {len(images):,} training digits.")
+
+    def describe(self):
+        text = super().describe()
+        if self.prior is None:
+            return text
+        return f"{text}, prior: a mixture of {self.config.prior_components} Gaussians"
 
     def one_hot(self, labels):
         """A digit as a one-hot vector; a mix of digits (float weights) as it is."""
@@ -185,7 +241,9 @@ class VAE(GenerativeModel):
         estimated with one seeded sample z = mu + sigma * eps, eps ~ N(0, I), per image, using
         reconstruction_loss and kl_divergence above, summed over the 784 pixels and latent
         dimensions and averaged over images. beta is 1 whatever beta the model was trained with,
-        so this is the true bound: -ELBO >= -log p(x).
+        so this is the true bound: -ELBO >= -log p(x). With a fitted mixture prior p(z), the model
+        that samples is p(z) p(x|z), so its KL term is estimated with the same z instead:
+        log q(z|x) - log p(z), whose mean over q is KL(q(z|x) || p(z)).
 
         The pixels are Bernoulli variables, so the images should be 0 or 1: `eval` passes the test
         images binarized at 0.5, which makes this a bound on -log p(x) of *binarized* MNIST,
@@ -208,11 +266,15 @@ class VAE(GenerativeModel):
             eps = torch.randn(mu.shape, generator=generator).to(device)
             z = mu + torch.exp(0.5 * logvar) * eps
             recon_sum += float(reconstruction_loss(self.decode_logits(z, y), x).sum())
-            kl_sum += float(kl_divergence(mu, logvar).sum())
+            if self.sampling_prior is None:
+                kl_sum += float(kl_divergence(mu, logvar).sum())
+            else:  # KL(q(z|x) || p(z)) for the mixture, estimated with the same z: log q(z|x) - log p(z)
+                kl_sum += float((gaussian_log_density(z, mu, logvar) - self.prior.log_density(z)).sum())
         self.train(was_training)
         n = len(images)
+        likelihood = LIKELIHOOD if self.sampling_prior is None else f"{LIKELIHOOD}; {MIXTURE_LIKELIHOOD}"
         return {"negative_elbo": (recon_sum + kl_sum) / n, "reconstruction": recon_sum / n, "kl": kl_sum / n,
-                "likelihood": LIKELIHOOD}
+                "likelihood": likelihood}
 
     def reconstruct(self, images, labels=None):
         """Encode to the mean code mu and decode it: the VAE's best guess at the input."""

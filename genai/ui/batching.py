@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..sampling import decode, label_tensor, latent_noise, model_device, sampling_options
+from ..sampling import decode, label_tensor, model_device, sampling_options, seeded_latents
 from .compute import compute_slot
 
 _lock = threading.Lock()
@@ -45,7 +45,7 @@ def draw_together(token, model, seed, count, label, temperature, options):
     other requests for the same model and options waiting at the same time: uint8 (count, 28, 28)."""
     options = sampling_options(model, **options)
     group = (token, tuple(sorted(options.items())))
-    request = Request(latent_noise(seed, count, model.latent_dim, temperature), label_tensor(model, label, count))
+    request = Request(seeded_latents(model, seed, count, temperature), label_tensor(model, label, count))
     if model_device(model).type == "cpu" and not BATCH_ON_CPU:
         with compute_slot():
             return decode(model, request.z, request.labels, options)
