@@ -92,6 +92,11 @@ gives a smoother latent space and blurrier digits.
 
 The grid decodes **the same codes** $z$ every few seconds: watch the same digits sharpen.
 
+**A better place to sample.** The codes of real digits do not fill $\mathcal{N}(0, I)$: they form
+clusters with gaps between them, and a gap decodes to a blend of two digits. A VAE with a
+*mixture prior* (the shipped unconditional ones) fits $K$ Gaussians to codes of the training
+digits when training ends, $p(z) = \sum_k w_k \mathcal{N}(z; m_k, S_k)$, and samples from it.
+
 **The default recipe** is *conditional* with $\beta = 3$: the label says which digit, so the code
 only has to carry the style, and decoding $z \sim \mathcal{N}(0, I)$ gives clean digits within seconds.
 """
