@@ -432,6 +432,8 @@ SAMPLE_ARGS = ["tiny-vae", 1, 2, "all", 1.0, 20, 2.0]
 INTERPOLATE_ARGS = ["tiny-vae", "seeds", 1, 2, 0, 1, None, None, 4, "lerp", "0", "same"]
 TRAIN_ARGS = ["mnist", "vae", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1, 1.0]
 TRAIN_GAN_ARGS = ["mnist", "gan", "mlp", False, 8, 5, 64, 0.001, 1.0, 0, 1, 1.0]
+COMPARE_ARGS = [["tiny-gan", "tiny-vae"], 7, 2, "all", 1.0]
+KNOB_ARGS = [1e-3, 1.0, 1.0]
 NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what the message names)
     ("sample", SAMPLE_ARGS, 1, "seed"), ("sample", SAMPLE_ARGS, 2, "grid size"), ("sample", SAMPLE_ARGS, 4, "temperature"),
     ("sample", SAMPLE_ARGS, 5, "Sampling steps"), ("sample", SAMPLE_ARGS, 6, "Guidance scale"),
@@ -443,7 +445,15 @@ NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what t
     ("train", TRAIN_ARGS, 6, "Batch size"), ("train", TRAIN_ARGS, 7, "learning rate"), ("train", TRAIN_ARGS, 8, "β"),
     ("train", TRAIN_ARGS, 9, "seed"), ("train", TRAIN_ARGS, 10, "Max steps"),
     ("train", TRAIN_GAN_ARGS, 11, "D's learning-rate ratio"), ("step", [1], 0, "number of steps"),
+    ("compare", COMPARE_ARGS, 1, "seed"), ("compare", COMPARE_ARGS, 2, "grid size"),
+    ("compare", COMPARE_ARGS, 4, "temperature"),
+    ("drawing", SAMPLE_ARGS, 1, "seed"), ("drawing", SAMPLE_ARGS, 2, "grid size"), ("drawing", SAMPLE_ARGS, 4, "temperature"),
+    ("drawing", SAMPLE_ARGS, 5, "Sampling steps"), ("drawing", SAMPLE_ARGS, 6, "Guidance scale"),
+    ("set_knobs", KNOB_ARGS, 0, "learning rate"), ("set_knobs", KNOB_ARGS, 1, "β"),
+    ("set_knobs", KNOB_ARGS, 2, "D's learning-rate ratio"),
+    ("timelapse", ["", 0], 1, "frame"), ("frame", [0], 0, "frame"),
 ]
+KNOB_RUNS = {0: "vae", 1: "vae", 2: "gan"}  # /set_knobs turns a run going on: β a VAE's, D's ratio a GAN's
 BAD_NUMBERS = ["NaN", "Infinity", "-Infinity", "1e308", '"ten"', '"3; rm -rf /"']
 
 
@@ -472,6 +482,63 @@ def raw_call(url, api_name, arguments_json):
     return event, data
 
 
+class RawSession:
+    """Raw HTTP calls made in one session, as a browser tab makes them (a run started by one call is
+    there for the next). Gradio sends every event of a session down one stream: it is opened by
+    the first call and read, one result at a time, by each call after it."""
+
+    def __init__(self, url):
+        import uuid
+
+        self.url, self.hash, self.stream = url, uuid.uuid4().hex[:12], None
+
+    def post(self, api_name, arguments_json):
+        import urllib.request
+
+        body = f'{{"data": {arguments_json}, "session_hash": "{self.hash}"}}'.encode()
+        request = urllib.request.Request(f"{self.url}gradio_api/call/{api_name}", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            event_id = json.loads(response.read())["event_id"]
+        if self.stream is None:
+            self.stream = urllib.request.urlopen(f"{self.url}gradio_api/call/{api_name}/{event_id}", timeout=120)
+
+    def result(self):
+        """(event, data) of the next event that ends a call: "complete" or "error" (data: its message)."""
+        event = None
+        while line := self.stream.readline().decode():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                data = line.split(":", 1)[1].strip()
+                if event == "error" and data.startswith("{"):
+                    data = json.loads(data).get("error") or data
+                return event, data
+        raise AssertionError("the session's event stream ended")
+
+    def call(self, api_name, arguments_json):
+        self.post(api_name, arguments_json)
+        return self.result()
+
+    def close(self):
+        if self.stream is not None:
+            self.stream.close()
+
+
+def running_raw_session(url, family):
+    """A RawSession whose run (of this family, up to 30 s) has started: the live knobs turn it."""
+    session = RawSession(url)
+    args = TRAIN_GAN_ARGS if family == "gan" else TRAIN_ARGS
+    session.post("train", json.dumps(args[:5] + [30, 64, args[7], 1.0, 0, 100_000, 1.0]))
+    deadline = time.monotonic() + 60
+    while True:  # until the run has started (it first loads the data)
+        event, data = session.call("set_knobs", json.dumps(KNOB_ARGS))
+        if event == "complete":
+            return session
+        assert "Nothing is training" in data and time.monotonic() < deadline, data
+        time.sleep(0.2)
+
+
 def arguments_with(arguments, index, raw_value):
     import json
 
@@ -483,10 +550,22 @@ def arguments_with(arguments, index, raw_value):
 @pytest.mark.parametrize("endpoint, arguments, index, names", NUMERIC_INPUTS,
                          ids=[f"{e}-{n}" for e, _, _, n in NUMERIC_INPUTS])
 def test_every_numeric_input_refuses_nan_infinity_huge_and_text_with_one_message(server, endpoint, arguments, index, names):
-    for bad in BAD_NUMBERS:
-        event, data = raw_call(server.url, endpoint, arguments_with(arguments, index, bad))
-        assert event == "error", (endpoint, bad, data)
-        assert names.lower() in data.lower() and ("must be" in data or "choices" in data), (endpoint, bad, data)
+    session = None
+    if endpoint == "set_knobs":  # the knobs turn a run going on: the calls are made in that run's session
+        session = running_raw_session(server.url, KNOB_RUNS[index])
+
+    def call(arguments_json):
+        return session.call(endpoint, arguments_json) if session else raw_call(server.url, endpoint, arguments_json)
+
+    try:
+        for bad in BAD_NUMBERS:
+            event, data = call(arguments_with(arguments, index, bad))
+            assert event == "error", (endpoint, bad, data)
+            assert names.lower() in data.lower() and ("must be" in data or "choices" in data), (endpoint, bad, data)
+    finally:
+        if session is not None:
+            session.call("stop", "[]")
+            session.close()
     event, _ = raw_call(server.url, "sample", arguments_with(SAMPLE_ARGS, 1, "3"))
     assert event == "complete"  # and the app keeps answering
 

@@ -114,11 +114,11 @@ def walk_gif(frames):
 
 
 def show_frame(frames, index):
-    """One frame of the last walk, enlarged."""
+    """One frame of the last walk, enlarged; past the end of a shorter walk, its last frame."""
+    index = whole_number(index, "The frame", 0, MAX_STEPS - 1)  # the number first, whatever this session holds
     if frames is None:
         raise AppError("Make a walk first (press Interpolate).")
-    index = whole_number(index, "The frame", 0, len(frames) - 1)
-    return png_file(enlarge(frames[index], FRAME_SCALE), pictures_folder())
+    return png_file(enlarge(frames[min(index, len(frames) - 1)], FRAME_SCALE), pictures_folder())
 
 
 def source_changed(source):

@@ -12,11 +12,12 @@ import gradio as gr
 from . import settings
 from .compute import compute_slot
 from .errors import AppError, friendly
-from .inputs import whole_number
+from .inputs import SliderInput, whole_number
 from .pictures import enlarge, gif_file, png_file
 from .session import pictures_folder
 
 DISPLAY_SCALE = 2
+MAX_FRAME = 10_000  # far past any timelapse (48 frames at most): an index past the end shows the newest
 
 
 @dataclass
@@ -44,9 +45,9 @@ def timelapse_of(model_name, session):
 
 def replay_frame(model_name, index, session):
     """One frame of a run's timelapse: (picture path, caption); past the end, the newest frame."""
-    timelapse = timelapse_of(model_name, session)
-    frames = timelapse.frames()
-    index = min(whole_number(index, "The frame", 0, 10_000), len(frames) - 1)
+    index = whole_number(index, "The frame", 0, MAX_FRAME)  # the number first, whatever this session holds
+    frames = timelapse_of(model_name, session).frames()
+    index = min(index, len(frames) - 1)
     frame = frames[index]
     picture = png_file(enlarge(frame.picture, DISPLAY_SCALE), pictures_folder())
     caption = f"Frame {index + 1} of {len(frames)}: {frame.caption()}"
@@ -64,8 +65,8 @@ def replay_gif(model_name, session):
 def build():
     """The replay panel (inside an open layout block)."""
     with gr.Accordion("Replay the run (timelapse of the live samples)", open=False, elem_id="train-replay"):
-        frame = gr.Slider(0, 1, value=0, step=1, label="Frame (drag to replay; the newest is at the right)",
-                          elem_id="train-replay-frame")
+        frame = SliderInput(0, 1, value=0, step=1, label="Frame (drag to replay; the newest is at the right)",
+                            elem_id="train-replay-frame")
         picture = gr.Image(label="The live samples at that moment", type="filepath", interactive=False,
                            elem_id="train-replay-picture", elem_classes=["genai-digits"], height=320)
         caption = gr.Markdown(elem_id="train-replay-caption")
