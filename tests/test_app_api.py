@@ -793,6 +793,48 @@ def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client)
     assert config["training"]["live_changes"] == [{"step": step, "lr": 0.0005, "beta": 0.25}]  # ... and its story
 
 
+def loss_rows(losses):
+    """The rows of a /train losses output (None while the plot is cleared)."""
+    return (losses or {}).get("data") or []
+
+
+def logged_kl(job):
+    """(step, KL) of every row logged so far in the loss plot of a /train job that is streaming."""
+    for update in reversed(job.outputs()):
+        if loss_rows(update[1]):
+            return [(row[0], row[1]) for row in loss_rows(update[1]) if row[2] == "KL"]
+    return []
+
+
+def test_beta_raised_while_a_vae_trains_makes_the_kl_it_logs_drop(client):
+    """The effect a class should see: from beta 1 to 20 the KL term is pushed down (towards posterior collapse).
+
+    Counted in steps, not seconds, so a busy machine only makes it slower: the turn happens once the
+    KL has grown for 160 steps (at beta 1 it rises from 0 as the encoder learns to use its code).
+    """
+    job = train(client, "vae", "mlp", max_steps=100_000, seconds=30)
+    deadline = time.monotonic() + 90
+    while not logged_kl(job) or logged_kl(job)[-1][0] < 160:
+        assert time.monotonic() < deadline and not job.done(), logged_kl(job)
+        time.sleep(0.2)
+    assert "beta to 20" in client.predict(1e-3, 20.0, 1.0, api_name="/set_knobs")
+    while True:  # until 120 steps have been logged after the turn, which the loss plot marks
+        final = job.outputs()[-1]
+        markers = [row[0] for row in loss_rows(final[1]) if row[2].startswith("turned at step")]
+        if markers and logged_kl(job)[-1][0] >= markers[0] + 120:
+            break
+        assert time.monotonic() < deadline and not job.done(), logged_kl(job)
+        time.sleep(0.2)
+    client.predict(api_name="/stop")
+    turned_at = markers[0]
+    kl = logged_kl(job)
+    before = [value for step, value in kl if step <= turned_at][-3:]  # the last 60 steps at beta 1
+    after = [value for step, value in kl if step > turned_at + 60]  # at beta 20, once it has had 60 steps
+    assert len(before) == 3 and after
+    assert np.mean(after) < 0.5 * np.mean(before), kl  # (measured: about 5 nats before, 0.2 after)
+    job.result()
+
+
 def test_step_mode_pauses_a_gan_run_and_shows_one_step_through_the_api(client):
     for endpoint, inputs in (("/pause", ()), ("/step", (1,)), ("/resume", ())):
         with pytest.raises(Exception, match="Nothing is training in this tab"):
@@ -850,8 +892,40 @@ def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client
     assert np.array_equal(frame(morph, 4), frame(sample(client, "tiny-gan", seed=5, grid_size=1, digit="8"), 0))
 
 
-def test_a_gan_run_shows_what_its_discriminator_says_as_a_live_histogram(client):
-    gan = train(client, "gan", "mlp", max_steps=100_000, seconds=5).result()
+DIGITS = 6  # /train's output (after the dataset status) with the digits of the live grid, as the classifier reads them
+
+
+def grid_tiles(picture, columns):
+    """The 28x28 digits of a preview grid (genai.sampling.grid: PAD pixels around and between tiles)."""
+    rows = (picture.shape[0] - PAD) // TILE
+    return np.stack([picture[PAD + r * TILE:PAD + r * TILE + 28, PAD + c * TILE:PAD + c * TILE + 28]
+                     for r in range(rows) for c in range(columns)])
+
+
+def assert_digits_of_the_grid(digits, preview_png):
+    """The digit-share chart is shown, and is what the shipped classifier reads in the grid it came with
+    (an install without checkpoints/classifier shows no chart)."""
+    from genai.classifier import SHIPPED_DIR
+    from genai.ui.live_digits import ORDER, digit_shares
+
+    if not (SHIPPED_DIR / "model.safetensors").is_file():
+        assert digits is None or digits.get("visible") is not True
+        return
+    assert digits["visible"] is True
+    rows = digits["value"]["data"]
+    assert [row[0] for row in rows] == ORDER  # 0 .. 9, then "?" (less than 90% sure)
+    assert sum(row[1] for row in rows) == pytest.approx(1.0)
+    tiles = grid_tiles(pixels(preview_png), columns=8)
+    assert len(tiles) == 64
+    assert [row[1] for row in rows] == pytest.approx(list(digit_shares(tiles)["share"]), abs=1e-9)
+
+
+def test_a_gan_run_shows_what_its_discriminator_says_beside_the_digits_its_live_grid_shows(client):
+    job = train(client, "gan", "mlp", max_steps=100_000, seconds=5)
+    streamed = [update for update in job if isinstance(update[DIGITS], dict) and update[DIGITS].get("visible")]
+    gan = job.result()
+    assert_digits_of_the_grid(gan[DIGITS], gan[2])
+    assert len(streamed) >= 2 or not gan[DIGITS].get("visible")  # live: with each preview as it trained, and at the end
     histogram = gan[-1]
     assert histogram["visible"] is True
     rows = histogram["value"]["data"]

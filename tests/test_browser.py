@@ -312,6 +312,13 @@ def test_step_mode_pauses_a_gan_demonstration_and_shows_one_step_at_a_time(page,
     page.wait_for_function("(one) => document.querySelector('#train-step-table').innerText.includes('Step ' + (one + 10))",
                            arg=one)
     assert "paused" in page.locator("#train-progress .genai-progress-text").inner_text()
+    # What D says about real and generated digits, beside which digits the live grid shows (mode collapse).
+    for chart in ("#train-histogram", "#train-digits"):
+        page.wait_for_selector(f"{chart} canvas, {chart} svg")
+    assert page.locator("#train-histogram").is_visible() and page.locator("#train-digits").is_visible()
+    page.locator("#train-digits").get_by_text("as the digit classifier reads them").wait_for()
+    assert page.locator("#train-histogram").bounding_box()["y"] == pytest.approx(
+        page.locator("#train-digits").bounding_box()["y"], abs=40)  # side by side
     shots(page, "train-step-mode")
 
     page.locator("#train-resume").click()

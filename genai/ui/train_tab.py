@@ -2,7 +2,8 @@
 
 While genai.train.train runs, this tab streams what it reports: a progress bar with
 the ETA and images per second, the loss curves, and a grid decoded from the same fixed
-noise every few seconds, so the class watches the same digits sharpen. When training
+noise every few seconds, so the class watches the same digits sharpen (and, under it, which
+digits the grid shows, as the metrics classifier reads them: live_digits). When training
 ends (or is stopped) the model is saved in the visitor's private folder, offered as a
 .zip download and added to the model pickers of the other tabs.
 """
@@ -26,7 +27,7 @@ from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
 from ..train import TrainSettings, train, training_record
-from . import datasets, model_store, replay, settings, step_mode
+from . import datasets, live_digits, model_store, replay, settings, step_mode
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -77,6 +78,7 @@ class TrainTab:
     preview: gr.Image
     status: gr.Markdown
     histogram: gr.BarPlot
+    digits: gr.BarPlot
     model_name: gr.Textbox
     download: gr.Button
     download_file: gr.File
@@ -199,6 +201,7 @@ def train_model(
             ui["status"]: "Getting ready ...",
             ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
             ui["histogram"]: gr.update(value=None, visible=False),  # shown again if this model has diagnostics
+            ui["digits"]: live_digits.update(None, dataset_name),  # shown again with the first preview
             ui["start"]: gr.update(interactive=False),
             ui["stop"]: gr.update(interactive=True),
         }
@@ -255,6 +258,9 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                 update = {ui["progress"]: progress_html(event, paused), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
                     update[ui["preview"]] = grid(event.preview, event.preview_columns)
+                    update[ui["digits"]] = live_digits.update(event.preview, dataset_name)
+                    # The replay slider reaches the newest frame while the run goes on (its value stays put).
+                    update[ui["replay_frame"]] = gr.update(maximum=max(len(timelapse) - 1, 1))
                 if event.diagnostics:
                     update[ui["histogram"]] = gr.update(value=histogram_table(diagnostics), visible=True)
                 if event.changes:
@@ -277,6 +283,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
     if last.preview is not None:
         update[ui["preview"]] = grid(last.preview, last.preview_columns)
+        update[ui["digits"]] = live_digits.update(last.preview, dataset_name)
     if diagnostics:
         update[ui["histogram"]] = gr.update(value=histogram_table(diagnostics), visible=True)
     update[ui["status"]] = (
@@ -523,9 +530,11 @@ def build():
                                    buttons=["download", "fullscreen"], min_width=240)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
                                      y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
-            histogram = gr.BarPlot(x="value", y="share", color="of", label="What the discriminator says, last step",
-                                   x_title="D's output: 0 = fake, 1 = real", y_title="share of the batch",
-                                   visible=False, elem_id="train-histogram")
+            with gr.Row(equal_height=False):  # why a GAN collapses (D), beside the collapse itself (the digits)
+                histogram = gr.BarPlot(x="value", y="share", color="of", label="What the discriminator says, last step",
+                                       x_title="D's output: 0 = fake, 1 = real", y_title="share of the batch",
+                                       visible=False, elem_id="train-histogram", min_width=240)
+                digits = live_digits.build()
             status = gr.Markdown(label="Status", show_label=False, elem_id="train-status")
             with gr.Row(equal_height=True):
                 model_name = gr.Textbox(label="Your model's name", interactive=False, elem_id="train-model-name")
@@ -564,7 +573,7 @@ def build():
                      concurrency_limit=None)
     return TrainTab(
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
-        preview=preview, status=status, histogram=histogram, model_name=model_name, download=download, download_file=download_file,
+        preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name, download=download, download_file=download_file,
         replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, live_ratio=live_ratio, turn=turn,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio],
     )
@@ -583,6 +592,7 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
         "dataset_status": tab.dataset_status, "pickers": pickers, "vae_pickers": list(vae_pickers),
         "lists": list(lists), "session": session, "replay_frame": tab.replay.frame,
         "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption, "histogram": tab.histogram,
+        "digits": tab.digits,  # API clients get it after the dataset status (buttons and the session are not sent)
     }
 
     @friendly
