@@ -934,7 +934,8 @@ def test_a_gan_run_shows_what_its_discriminator_says_beside_the_digits_its_live_
     for name in names:  # each is a histogram of the batch: shares that add up to 1
         assert sum(row[1] for row in rows if row[2] == name) == pytest.approx(1.0)
     vae = train(client, "vae", "mlp", max_steps=30).result()
-    assert vae[-1] is None or vae[-1].get("visible") is not True  # a VAE has no discriminator to show
+    assert vae[-1] is None or vae[-1].get("visible") is not True  # a VAE has no discriminator to show ...
+    assert_digits_of_the_grid(vae[DIGITS], vae[2])  # ... but its digits are read the same way
 
 
 def test_a_walk_asked_for_again_reuses_its_gif_instead_of_encoding_it_again(monkeypatch, tmp_path):

@@ -341,8 +341,15 @@ def test_beta_turned_while_a_vae_trains_is_applied_and_said(page, shots):
     page.wait_for_function(
         "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
     page.locator("#train-turn").click()
-    page.locator("#train-status").get_by_text("beta to 12").wait_for()  # asked for ...
+    page.locator("#train-turn-status").get_by_text("beta to 12").wait_for()  # asked for ...
     page.locator("#train-status").get_by_text("beta 12").wait_for()  # ... and applied at a step the status names
+    step = page.locator("#train-status").inner_text().split("at step ")[1].split(":")[0]
+    # The loss plot marks that step: a vertical line of its own colour (an SVG path drawn by Vega), named in the legend.
+    page.wait_for_function("(label) => [...document.querySelectorAll('#train-losses svg text')].some("
+                           "t => t.textContent.startsWith(label))", arg=f"turned at step {step}")
+    strokes = page.evaluate("() => [...document.querySelectorAll('#train-losses svg g.mark-line path')]"
+                            ".map(path => path.getAttribute('stroke'))")
+    assert len(strokes) == len(set(strokes)) == 4 and None not in strokes, strokes  # 3 loss curves and the line
     shots(page, "train-knob-turned")
     page.locator("#train-stop").click()
     page.get_by_text("Your model is").wait_for()

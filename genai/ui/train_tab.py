@@ -88,6 +88,7 @@ class TrainTab:
     live_beta: gr.Slider
     live_ratio: gr.Number
     turn: gr.Button
+    turn_status: gr.Markdown
     inputs: list
 
 
@@ -253,7 +254,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                 for change in event.changes:  # a vertical line on the loss plot where a knob was turned
                     rows.extend(change_marker(rows, change))
             now = time.perf_counter()
-            if not event.done and (event.preview is not None or now - last_sent >= UI_REFRESH_SECONDS):
+            # (A step where a knob was turned is always sent: the status says it was applied, and at which step.)
+            if not event.done and (event.preview is not None or event.changes or now - last_sent >= UI_REFRESH_SECONDS):
                 paused = "paused: step mode" if controls.stepper.paused else ""
                 update = {ui["progress"]: progress_html(event, paused), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
@@ -265,6 +267,9 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                     update[ui["histogram"]] = gr.update(value=histogram_table(diagnostics), visible=True)
                 if event.changes:
                     update[ui["status"]] = "Turned: " + "; ".join(change_words(c) for c in event.changes) + "."
+                    # Gradio's plot keeps the curves it was first drawn with: one that joins later (this knob's
+                    # line) would get no colour and no legend entry. Emptied first, it is drawn afresh.
+                    yield {ui["losses"]: None}
                 last_sent = now
                 yield update
     finally:
@@ -398,7 +403,8 @@ def mark_waiting(session):
         controls.waiting, controls.cancel_waiting = True, False
     return (gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ...",
             gr.update(visible=False, value=None),  # the previous model's download
-            "")  # no model name while it trains: the replay panel shows this run
+            "",  # no model name while it trains: the replay panel shows this run
+            "")  # nor the knobs the last run turned
 
 
 def buttons_after_run(session):
@@ -524,6 +530,9 @@ def build():
                     turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
                 gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
                             "training record keeps every change.", elem_classes=["genai-note"])
+                # What was asked for shows here, and the status below the step it was applied at: in one place
+                # the two answers (this click's and the run's) could arrive in either order.
+                turn_status = gr.Markdown(elem_id="train-turn-status")
             with gr.Row(equal_height=False):
                 preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
                                    elem_id="train-preview", elem_classes=["genai-digits"], height=320,
@@ -575,6 +584,7 @@ def build():
         dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
         preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name, download=download, download_file=download_file,
         replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, live_ratio=live_ratio, turn=turn,
+        turn_status=turn_status,
         inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio],
     )
 
@@ -608,7 +618,7 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     components = ([value for key, value in outputs.items() if key not in extra]
                   + list(pickers) + list(lists) + replay_outputs)
     pressed = tab.start.click(
-        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name],
+        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status],
         api_visibility="private",
         show_progress="hidden",
         concurrency_limit=None,
@@ -630,5 +640,5 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
     replay.connect(tab.replay, tab.model_name, session)
     step_mode.connect(tab.steps, tab.status, session)
-    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, tab.live_ratio, session], tab.status, api_name="set_knobs",
+    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, tab.live_ratio, session], tab.turn_status, api_name="set_knobs",
                    concurrency_limit=None, show_progress="hidden")
