@@ -698,6 +698,43 @@ def test_a_run_keeps_a_timelapse_to_replay_frame_by_frame_and_as_a_gif(client):
         client.predict("tiny-vae", 0, api_name="/timelapse")
 
 
+def frame_count(caption):
+    """"Frame 2 of 5: step 400 ..." -> 5."""
+    return int(caption.split(" of ")[1].split(":")[0])
+
+
+def caption_step(caption):
+    """"Frame 2 of 5: step 1,400 (2.0 s): ..." -> 1400."""
+    return int(caption.split(": step ")[1].split()[0].replace(",", ""))
+
+
+def test_the_run_going_on_is_replayed_while_it_trains(client):
+    """/timelapse with model_name "": the frames of this client's run so far, the newest included, as it trains."""
+    job = train(client, "vae", "mlp", max_steps=100_000, seconds=30)
+    deadline = time.monotonic() + 60
+    while True:  # until its first preview is kept (it first waits for a slot and loads the data)
+        try:
+            first, caption = client.predict("", 0, api_name="/timelapse")
+            break
+        except Exception as error:
+            assert "Nothing to replay yet" in str(error) and time.monotonic() < deadline and not job.done(), error
+            time.sleep(0.2)
+    assert caption.startswith("Frame 1 of ") and "step " in caption
+    while frame_count(caption) < 3:  # a preview every 2 s
+        assert time.monotonic() < deadline and not job.done()
+        time.sleep(0.5)
+        first, caption = client.predict("", 0, api_name="/timelapse")
+    count = frame_count(caption)
+    newest, newest_caption = client.predict("", count - 1, api_name="/timelapse")  # the newest frame so far
+    assert not job.done()  # all of it read while the run goes on
+    assert newest_caption.startswith(f"Frame {count} of ") and caption_step(newest_caption) > caption_step(caption)
+    assert not np.array_equal(pixels(first), pixels(newest))
+    assert "Stopping" in client.predict(api_name="/stop")
+    name = job.result()[4]
+    _, kept = client.predict(name, 0, api_name="/timelapse")  # the model it made keeps the same run
+    assert frame_count(kept) >= count and caption_step(kept) == caption_step(caption)  # its first frame stays
+
+
 def drawn(tmp_path, strokes, size=280, width=18, name="drawing.png"):
     """A Sketchpad-like drawing: black strokes on a transparent pad, as the browser sends it (a PNG)."""
     pad = Image.new("RGBA", (size, size), (0, 0, 0, 0))

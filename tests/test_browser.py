@@ -141,6 +141,21 @@ def test_training_shows_progress_and_previews_live(page, shots):
     assert len(previews_seen) >= 2, previews_seen  # and the preview grid was redrawn
     assert page.locator("#train-model-name textarea, #train-model-name input").first.input_value() == "my-vae-mlp-cond-1"
 
+    # Replay the run: it ended on its newest frame; the slider goes back to its first.
+    page.locator("#train-replay").get_by_text("Replay the run").click()
+    page.wait_for_function("() => { const caption = document.querySelector('#train-replay-caption'); "
+                           "return caption && / of [0-9]+: step 400 /.test(caption.innerText); }")
+    newest = page.locator("#train-replay-caption").inner_text()
+    count = int(newest.split(" of ")[1].split(":")[0])
+    assert count >= 3 and newest.startswith(f"Frame {count} of {count}: step 400 "), newest  # a preview every 200 steps
+    newest_src = image_src(page, "train-replay-picture")
+    page.locator("#train-replay-frame input[type=range]").fill("0")  # like dragging the slider to its left end
+    page.get_by_text(f"Frame 1 of {count}: step ").wait_for()
+    first = page.locator("#train-replay-caption").inner_text()
+    assert 0 < caption_step(first) < 400, first
+    wait_for_new_src(page, "train-replay-picture", newest_src)  # and the picture went back with it
+    shots(page, "train-replay-first-frame")
+
     # The new model is selected in the Sample tab and drawn there.
     open_tab(page, "Sample")
     page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('my-vae-mlp-cond-1')")
@@ -152,6 +167,11 @@ def test_training_shows_progress_and_previews_live(page, shots):
     page.locator("#interpolate-run").click()
     wait_for_new_src(page, "interpolate-strip", before)
     shots(page, "interpolate")
+
+
+def caption_step(caption):
+    """"Frame 1 of 4: step 1,220 (0.8 s): ..." -> 1220."""
+    return int(caption.split(": step ")[1].split()[0].replace(",", ""))
 
 
 def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
