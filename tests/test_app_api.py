@@ -7,6 +7,7 @@ The app's checkpoints folder holds two tiny models made by tests/app_server.py:
 
 import importlib.util
 import json
+import re
 import time
 import zipfile
 from pathlib import Path
@@ -290,6 +291,9 @@ def test_importing_the_app_starts_nothing():
     assert not app.demo.is_running
 
 
+KID_ROW = re.compile(r"^\| classifier-KID[^|]*\| \**-?[0-9][0-9.e+-]* ± [0-9][0-9.e+-]*\**", re.MULTILINE)  # value ± spread
+
+
 @pytest.mark.skipif(importlib.util.find_spec("genai.metrics") is None, reason="genai/metrics.py is not in this tree")
 def test_evaluate_shows_the_figures_of_a_model(client):
     from genai.classifier import SHIPPED_DIR
@@ -300,10 +304,12 @@ def test_evaluate_shows_the_figures_of_a_model(client):
         return
     figures, histogram = client.predict("tiny-gan", 500, 0, api_name="/evaluate")
     assert "classifier-FID" in figures and "label agreement" in figures  # tiny-gan is conditional
+    assert KID_ROW.search(figures), figures  # KID beside FID, with its spread over the subsets
     assert [row[0] for row in histogram["data"]] == [str(digit) for digit in range(10)]
     assert sum(row[1] for row in histogram["data"]) == 500
     figures, _ = client.predict("tiny-vae", 500, 0, api_name="/evaluate")
     assert "negative ELBO" in figures and "reconstruction SSIM" in figures
+    assert KID_ROW.search(figures), figures
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, 0, "ten", None, True, 601])
@@ -804,6 +810,34 @@ def test_a_drawing_declaring_too_many_pixels_is_refused_before_decoding(client, 
 def test_empty_tiny_and_scribbled_drawings_get_a_clear_message(client, tmp_path, strokes, width, message):
     with pytest.raises(Exception, match=message):
         client.predict("tiny-vae", drawn(tmp_path, strokes, width=width), api_name="/encode_drawing")
+
+
+def test_a_drawing_made_as_an_image_array_is_read_whatever_its_colours(client, tmp_path, mnist_dir):
+    """A drawing made in code, as an image array. gradio_client sends files, not arrays (JSON cannot carry an
+    ndarray), so the array goes as the PNG it encodes to, in the Sketchpad's composite: the real MNIST test
+    digit 0 (a 7), as MNIST stores it, as black ink on white paper, and as ink on a transparent pad."""
+    from genai.data import load_dataset
+
+    test = load_dataset("mnist", data_dir=mnist_dir, split="test", limit=1)
+    seven = test.images[0].numpy()  # uint8 (28, 28), white on black
+    assert int(test.labels[0]) == 7
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        client.predict("tiny-vae", {"background": None, "layers": [], "composite": seven}, api_name="/encode_drawing")
+    big = np.kron(seven, np.ones((10, 10), np.uint8))  # 280 x 280, the pad's size
+    arrays = {
+        "mnist.png": seven,
+        "paper.png": np.repeat((255 - big)[:, :, None], 3, axis=2),  # RGB: dark ink on white
+        "pad.png": np.dstack([np.zeros((280, 280, 3), np.uint8), big]),  # RGBA: black ink, alpha where drawn
+    }
+    for name, array in arrays.items():
+        Image.fromarray(array).save(tmp_path / name)
+        drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / name))}
+        seen, answer, pictures = client.predict("tiny-vae", drawing, api_name="/encode_drawing")
+        assert "The digit classifier reads a **7**" in answer, (name, answer)
+        digit = pixels(seen)[::5, ::5]  # as the models see it: 28 x 28, white on black, centred like MNIST
+        rows, cols = np.nonzero(digit > 128)
+        assert digit.shape == (28, 28) and rows.max() - rows.min() + 1 == 20 and abs(cols.mean() - 13.5) < 1.5, name
+        assert pixels(pictures).shape[1] > 9 * 28 * 3  # tiny-vae's reconstruction and the nearest training digits
 
 
 def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client):

@@ -5,12 +5,14 @@ playwright package the test is skipped, unless GENAI_REQUIRE_BROWSER=1 (as in CI
 a missing browser is a failure.
 """
 
+import io
 import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import app_server
 
@@ -182,7 +184,7 @@ def test_explore_shows_the_latent_space_of_a_2d_vae(page, shots):
     shots(page, "explore")
 
 
-def test_a_digit_drawn_on_the_sketchpad_is_read_and_can_start_a_walk(page, shots):
+def test_a_digit_drawn_on_the_sketchpad_is_read_and_starts_a_walk_to_a_test_digit(page, shots, mnist_dir, tmp_path):
     open_tab(page, "Explore (VAE)")
     canvas = page.locator("#explore-pad canvas").last
     canvas.wait_for()
@@ -207,6 +209,24 @@ def test_a_digit_drawn_on_the_sketchpad_is_read_and_can_start_a_walk(page, shots
                            "r => r.checked && r.closest('label') && r.closest('label').innerText.includes('two uploaded'))")
     page.locator("text=/\\.png/").first.wait_for()  # image A: the drawing, as a 28x28 digit
     shots(page, "interpolate-from-drawing")
+
+    # Image B: a real digit (the MNIST test digit 0, a 7), uploaded as a student would; then walk.
+    from genai.data import load_dataset
+
+    seven = tmp_path / "test-digit-7.png"
+    Image.fromarray(load_dataset("mnist", data_dir=mnist_dir, split="test", limit=1).images[0].numpy()).save(seven)
+    upload_b = page.locator(".block", has=page.get_by_text("Image B", exact=True)).locator("input[type=file]")
+    upload_b.set_input_files(str(seven))
+    page.get_by_text("test-digit-7.png").wait_for()
+    before = image_src(page, "interpolate-strip")
+    page.locator("#interpolate-run").click()
+    strip = wait_for_new_src(page, "interpolate-strip", before)
+    with Image.open(io.BytesIO(image_bytes(page, strip))) as picture:
+        assert picture.size == (2 * (10 * 30 + 2), 2 * (30 + 2))  # 10 frames (28 px + 2 padding), shown at 2x
+    gif = wait_for_new_src(page, "interpolate-gif", None)
+    with Image.open(io.BytesIO(image_bytes(page, gif))) as animation:
+        assert animation.format == "GIF" and animation.n_frames == 2 * 10 - 2  # there and back
+    shots(page, "interpolate-walk-from-drawing")
 
 
 def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_model(page, shots):
