@@ -585,12 +585,19 @@ def test_a_fraction_where_a_whole_number_is_needed_is_refused_not_rounded(server
     assert event == "error" and "must be a whole number" in data and "2.5" in data, data
 
 
-def test_a_refused_input_leaves_one_log_line_not_a_traceback(server, client):
+@pytest.mark.parametrize("call, where", [
+    (lambda c: sample(c, seed=-7), "/sample"),  # refused by the app's own check
+    (lambda c: c.predict("tiny-vae", 7, 0, api_name="/evaluate"), "/evaluate"),  # by Gradio's: not one of the choices
+    (lambda c: sample(c, digit="eleven"), "/sample or /drawing"),  # the digit box feeds both
+    (lambda c: c.predict("tiny-vae", "teacher/x", "hf_teacher_token", False, api_name="/push_to_hub"), "/push_to_hub"),
+], ids=["app-check", "gradio-check", "shared-input", "with-a-token"])
+def test_a_refused_input_leaves_one_log_line_not_a_traceback(server, client, call, where):
     before = server.log()
-    with pytest.raises(AppError):
-        sample(client, seed=-7)
+    with pytest.raises(AppError) as refused:
+        call(client)
     added = server.log()[len(before):]
-    assert "Traceback" not in added
+    assert added.splitlines() == [f"Refused {where}: {refused.value}"]  # one line: the endpoint and the message
+    assert "hf_teacher_token" not in added
 
 
 def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_client):

@@ -11,7 +11,7 @@ import os
 import gradio as gr
 
 from . import compare_tab, datasets, drawing, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
-from .errors import friendly
+from .errors import friendly, quiet_input_checks
 from .session import Session, end_session, private_gradio_folder, restore_session
 
 TITLE = "genai — watch generative models learn"
@@ -109,6 +109,7 @@ def build_demo():
             friendly(first_walk), interpolate_ui.inputs + [session], interpolate_ui.outputs + [session],
             api_visibility="private", show_progress="hidden",
         )
+    quiet_input_checks(demo)
     return demo
 
 
