@@ -16,6 +16,7 @@ existing model is never overwritten unless overwrite=True is asked for.
 import json
 import math
 import os
+import re
 import shutil
 import struct
 import uuid
@@ -33,6 +34,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 MAX_CONFIG_BYTES = 1_000_000  # a real config.json is a few KB
 MAX_HEADER_BYTES = 1_000_000  # the JSON header of a safetensors file: a few KB for genai's models
+ABANDONED_SAVE = re.compile(r"\..+\.saving-(\d+)-[0-9a-f]{8}")  # write_folder's temporary folders: the pid, then an id
 MAX_PARAMETERS = 20_000_000  # the largest model genai's settings allow has about 12 million
 
 
@@ -95,17 +97,18 @@ def write_folder(directory, model, text_files):
 
 
 def remove_abandoned_saves(directory):
-    """Delete hidden .NAME.saving-<pid>-* folders left beside directory by a save whose process was killed."""
-    for leftover in Path(directory).parent.glob(f".{Path(directory).name}.saving-*"):
-        pid = leftover.name.rsplit(".saving-", 1)[1].split("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
+    """Delete the hidden .NAME.saving-<pid>-<id> folders beside directory, of any NAME, whose process is gone:
+    a save killed midway (a Space restarting, Ctrl+C) leaves one, and its name may never be saved again."""
+    for leftover in Path(directory).parent.glob(".*.saving-*"):
+        found = ABANDONED_SAVE.fullmatch(leftover.name)
+        if found and leftover.is_dir() and int(found[1]) != os.getpid() and not process_alive(int(found[1])):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
 def process_alive(pid):
     try:
         os.kill(pid, 0)  # signal 0 only asks whether the process exists
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: a number no process id can be
         return False
     except PermissionError:
         return True

@@ -334,3 +334,27 @@ def test_a_save_killed_midway_leaves_nothing_the_next_save_does_not_remove(tmp_p
     running.mkdir()
     save_model(stepped("gan", "mlp"), tmp_path / "gan")
     assert not abandoned.exists() and running.exists() and is_checkpoint(tmp_path / "gan")
+
+
+def test_a_save_removes_abandoned_saves_of_every_name_beside_it_and_nothing_else(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = dead.stdout.strip()
+    abandoned = [tmp_path / f".my-vae-mlp-3.saving-{pid}-0123abcd", tmp_path / f".gan.v2.saving-{pid}-89abcdef",
+                 tmp_path / ".old-run.saving-99999999999999999999-0123abcd"]  # no process has such an id
+    for folder in abandoned:
+        folder.mkdir()
+        (folder / WEIGHTS_FILE).write_bytes(b"half a model")
+    kept = [tmp_path / f".other.saving-{os.getppid()}-4567ef01",  # a save going on in a live process
+            tmp_path / f".mine.saving-{os.getpid()}-4567ef01",  # this process's own (another thread may be saving)
+            tmp_path / ".notes.saving-draft", tmp_path / f".notes.saving-{pid}-not-hex!"]  # not a save's folder
+    for folder in kept:
+        folder.mkdir()
+    (tmp_path / f".a-file.saving-{pid}-0123abcd").write_text("a file, not a save's folder")
+    save_model(stepped("gan", "mlp"), tmp_path / "gan")
+    assert not any(folder.exists() for folder in abandoned)
+    assert all(folder.exists() for folder in kept) and (tmp_path / f".a-file.saving-{pid}-0123abcd").exists()
+    assert is_checkpoint(tmp_path / "gan")
