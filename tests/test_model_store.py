@@ -73,3 +73,14 @@ def test_loading_one_model_never_blocks_another(root, monkeypatch):
     assert model_store.find("a-gan", None) is model_store.find("a-gan", None)  # loaded once, shared
     assert not any(p.requires_grad for p in model_store.find("a-gan", None).model.parameters())
     assert isinstance(model_store.find("a-gan", None).model.generator.net[0].weight, torch.Tensor)
+
+
+def test_a_models_line_says_when_it_samples_from_a_fitted_mixture():
+    from genai.ui.model_store import summary
+
+    metadata = {"family": "vae", "arch": "mlp", "dataset": "mnist", "steps": 100,
+                "config": {"latent_dim": 16, "conditional": False, "prior_components": 10}}
+    assert summary(metadata, "pretrained") == ("pretrained: VAE (MLP), 16-D latent, samples from 10 Gaussians fitted "
+                                               "to its training codes, 100 steps on MNIST")
+    metadata["config"]["prior_components"] = 0
+    assert "Gaussians" not in summary(metadata, "pretrained")

@@ -139,6 +139,8 @@ def summary(metadata, source):
     parts.append(f"{config.get('latent_dim', '?')}-D latent")
     if config.get("conditional"):
         parts.append("conditional")
+    if config.get("prior_components"):
+        parts.append(f"samples from {config['prior_components']} Gaussians fitted to its training codes")
     steps = metadata.get("steps") or 0
     dataset = DISPLAY_NAMES.get(metadata.get("dataset"), metadata.get("dataset"))
     if steps:
