@@ -18,3 +18,18 @@ def mnist_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real MNIST not found at {path} (set GENAI_DATA_DIR=/path/to/mnist)")
     return path
+
+
+@pytest.fixture
+def busy_slots(monkeypatch):
+    """Every compute slot of the app held (as under load) until the test closes the returned stack."""
+    from contextlib import ExitStack
+
+    from genai.ui import compute, settings
+
+    monkeypatch.setattr(compute, "_slots", None)
+    stack = ExitStack()
+    for _ in range(settings.compute_concurrency()):
+        stack.enter_context(compute.compute_slot())
+    yield stack
+    stack.close()

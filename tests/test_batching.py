@@ -1,27 +1,21 @@
 """Grids asked for at the same moment are drawn in one forward pass, and each is what its seed draws alone."""
 
 import threading
-from contextlib import ExitStack
 
 import numpy as np
 import pytest
 
 from genai.models import create_model
 from genai.sampling import sample
-from genai.ui import batching, compute, settings
+from genai.ui import batching
 
 
 @pytest.fixture
-def busy_slots(monkeypatch):
-    """Hold every compute slot until the test lets go, so requests pile up as they do under load.
-    (Batching is for accelerators; on this CPU it is turned on for the test.)"""
+def busy_slots(monkeypatch, busy_slots):
+    """conftest's busy_slots, with batching turned on: it is for accelerators, so on this CPU the tests
+    turn it on, to see requests pile up as they do under load."""
     monkeypatch.setattr(batching, "BATCH_ON_CPU", True)
-    monkeypatch.setattr(compute, "_slots", None)
-    stack = ExitStack()
-    for _ in range(settings.compute_concurrency()):
-        stack.enter_context(compute.compute_slot())
-    yield stack
-    stack.close()
+    return busy_slots
 
 
 def ask_at_once(requests, busy_slots, model, token="model-a"):

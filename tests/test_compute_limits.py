@@ -2,7 +2,6 @@
 (genai/ui/compute.py) held while it computes, so a class pressing buttons at once cannot thrash the cores."""
 
 import threading
-from contextlib import ExitStack
 from types import SimpleNamespace
 
 import numpy as np
@@ -38,17 +37,6 @@ def test_every_cpu_heavy_event_has_a_concurrency_limit(events, api_name):
 def test_evaluations_leave_a_compute_slot_for_sampling(events):
     assert events["evaluate"].concurrency_limit == evaluate_tab.evaluate_concurrency()
     assert evaluate_tab.evaluate_concurrency() == max(1, settings.compute_concurrency() - 1)
-
-
-@pytest.fixture
-def busy_slots(monkeypatch):
-    """Every compute slot held (as under load) until the test closes the stack."""
-    monkeypatch.setattr(compute, "_slots", None)
-    stack = ExitStack()
-    for _ in range(settings.compute_concurrency()):
-        stack.enter_context(compute.compute_slot())
-    yield stack
-    stack.close()
 
 
 def computes_only_in_a_slot(request, busy_slots, computed):
