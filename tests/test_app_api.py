@@ -850,6 +850,8 @@ def test_a_drawing_made_as_an_image_array_is_read_whatever_its_colours(client, t
 def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client):
     with pytest.raises(Exception, match="Nothing is training in this tab"):
         client.predict(1e-3, 2.0, 1.0, api_name="/set_knobs")
+    with pytest.raises(Exception, match="learning rate must be a number above 0"):  # a bad number says so, run or not
+        client.predict(0, 2.0, 1.0, api_name="/set_knobs")
     job = train(client, "vae", "mlp", max_steps=100_000, seconds=8)
     while not job.status().code.name == "ITERATING" and not job.done():
         time.sleep(0.1)

@@ -12,7 +12,7 @@ import gradio as gr
 
 from . import compare_tab, datasets, drawing, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
 from .errors import friendly, quiet_input_checks
-from .session import Session, end_session, private_gradio_folder, restore_session
+from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
 
 TITLE = "genai — watch generative models learn"
 # The Evaluate tab shows genai.metrics' figures; it appears when that module is part of genai.
@@ -48,9 +48,9 @@ def build_demo():
     if not os.environ.get("GRADIO_TEMP_DIR"):  # Gradio's files in a folder of the app's own (see session.py)
         os.environ["GRADIO_TEMP_DIR"] = str(private_gradio_folder())
     initial = model_store.choices(None)
-    ttl = settings.file_ttl_seconds()
-    # Files the app hands out (grids, GIFs, downloads) are deleted once they are `ttl` seconds old.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(max(30, ttl // 4), ttl), fill_width=True) as demo:
+    # Files the app hands out (grids, GIFs, downloads) are deleted once they are GENAI_FILE_TTL_SECONDS
+    # old by the app's own sweeper (gradio_files.py says why not Gradio's delete_cache).
+    with gr.Blocks(title=TITLE, analytics_enabled=False, fill_width=True) as demo:
         session = gr.State(Session(), delete_callback=end_session)
         browser_key = gr.BrowserState("", storage_key="genai-session")  # finds the session again after a reload
         gr.Markdown(style.HEADER)
@@ -110,6 +110,7 @@ def build_demo():
             api_visibility="private", show_progress="hidden",
         )
     quiet_input_checks(demo)
+    SESSIONS.watch_files_of(demo)
     return demo
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, process_alive, read_metadata, save_model
 from . import settings
+from .gradio_files import forget_old_files
 from .pictures import remove_old_files
 
 log = logging.getLogger("genai.ui")
@@ -222,6 +223,13 @@ class SessionRegistry:
         self._sessions = {}
         self._lock = threading.Lock()
         self._sweeper = None
+        self._apps = []  # the Blocks whose handed-out files the sweeper forgets after the file TTL
+
+    def watch_files_of(self, blocks):
+        """Have the sweeper delete the files blocks hands out once they are older than the file TTL."""
+        with self._lock:
+            self._apps.append(blocks)
+        self.start_sweeping()
 
     def register(self, session):
         """Look after session (once); returns its key."""
@@ -269,9 +277,12 @@ class SessionRegistry:
                     time.sleep(every_seconds)
                     try:
                         self.sweep()
-                        remove_old_files(pictures_folder(), settings.file_ttl_seconds())
-                        if owns_gradio_folder():
-                            remove_old_files(private_gradio_folder(), settings.file_ttl_seconds(), recursive=True)
+                        ttl = settings.file_ttl_seconds()
+                        remove_old_files(pictures_folder(), ttl)
+                        for blocks in list(self._apps):
+                            forget_old_files(blocks, ttl)
+                        if owns_gradio_folder():  # streamed outputs are in no temp set: sweep the whole folder
+                            remove_old_files(private_gradio_folder(), ttl, recursive=True)
                     except Exception:  # noqa: BLE001 - the sweeper must outlive any one bad session
                         log.exception("Sweeping sessions failed")
 

@@ -338,15 +338,17 @@ def change_marker(rows, change):
 def set_knobs(lr, beta, d_lr_ratio, session):
     """Turn the learning rate (and a VAE's beta, a GAN's D ratio) of this tab's run while it trains; applied
     before its next step."""
+    # The numbers first, so a bad one gets its own message whether or not a run is going on.
+    asked = {"lr": FIELD_CHECKS["lr"](lr)}
+    if beta is not None:
+        asked["beta"] = number_in(beta, "β", 0, 1000)
+    if d_lr_ratio is not None:
+        asked["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](d_lr_ratio)
     controls = session.controls()
     knobs, model = controls.knobs, controls.model
     if knobs is None or model is None:
         raise AppError("Nothing is training in this tab: the live knobs turn a run while it goes on. Press Start first.")
-    values = {"lr": FIELD_CHECKS["lr"](lr)}
-    if "beta" in model.live_settings and beta is not None:
-        values["beta"] = number_in(beta, "β", 0, 1000)
-    if "d_lr_ratio" in model.live_settings and d_lr_ratio is not None:
-        values["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](d_lr_ratio)
+    values = {name: value for name, value in asked.items() if name == "lr" or name in model.live_settings}
     try:
         values = check_turn(model, values)
     except KnobError as error:
