@@ -35,6 +35,7 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_CONFIG_BYTES = 1_000_000  # a real config.json is a few KB
 MAX_HEADER_BYTES = 1_000_000  # the JSON header of a safetensors file: a few KB for genai's models
 ABANDONED_SAVE = re.compile(r"\..+\.saving-(\d+)-[0-9a-f]{8}")  # write_folder's temporary folders: the pid, then an id
+REPLACED_MODEL = re.compile(r"\.(.+)\.old-(\d+)-[0-9a-f]{8}")  # a model being replaced by an overwrite: its name, the pid
 MAX_PARAMETERS = 20_000_000  # the largest model genai's settings allow has about 12 million
 
 
@@ -97,12 +98,32 @@ def write_folder(directory, model, text_files):
 
 
 def remove_abandoned_saves(directory):
-    """Delete the hidden .NAME.saving-<pid>-<id> folders beside directory, of any NAME, whose process is gone:
-    a save killed midway (a Space restarting, Ctrl+C) leaves one, and its name may never be saved again."""
-    for leftover in Path(directory).parent.glob(".*.saving-*"):
+    """Tidy what saves killed midway (a Space restarting, Ctrl+C) left beside directory, of any name.
+
+    - .NAME.saving-<pid>-<id>: a half-written model whose process is gone: deleted.
+    - .NAME.old-<pid>-<id>: the previous model of an overwrite whose process is gone. If NAME holds
+      a complete model, the overwrite got that far and the old copy is deleted; if NAME is missing,
+      the process died between its two renames and the old copy is the only one: it is put back.
+    """
+    parent = Path(directory).parent
+    for leftover in parent.glob(".*.saving-*"):
         found = ABANDONED_SAVE.fullmatch(leftover.name)
-        if found and leftover.is_dir() and int(found[1]) != os.getpid() and not process_alive(int(found[1])):
+        if found and leftover.is_dir() and not still_running(int(found[1])):
             shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in parent.glob(".*.old-*"):
+        found = REPLACED_MODEL.fullmatch(leftover.name)
+        if not (found and leftover.is_dir() and not still_running(int(found[2]))):
+            continue
+        target = parent / found[1]
+        if is_checkpoint(target):
+            shutil.rmtree(leftover, ignore_errors=True)
+        elif not target.exists():
+            os.rename(leftover, target)
+
+
+def still_running(pid):
+    """Whether the process that started a save may still be at it (this process's other threads included)."""
+    return pid == os.getpid() or process_alive(pid)
 
 
 def process_alive(pid):
@@ -118,7 +139,7 @@ def process_alive(pid):
 def move_into_place(temporary, directory):
     """Rename the finished temporary folder to its final name, replacing an old one only at the last moment."""
     if directory.is_dir() and any(directory.iterdir()):
-        old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
+        old = directory.parent / f".{directory.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         os.rename(directory, old)
         os.rename(temporary, directory)
         shutil.rmtree(old, ignore_errors=True)

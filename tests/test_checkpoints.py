@@ -358,3 +358,28 @@ def test_a_save_removes_abandoned_saves_of_every_name_beside_it_and_nothing_else
     assert not any(folder.exists() for folder in abandoned)
     assert all(folder.exists() for folder in kept) and (tmp_path / f".a-file.saving-{pid}-0123abcd").exists()
     assert is_checkpoint(tmp_path / "gan")
+
+
+def test_an_overwrite_killed_between_its_renames_gets_the_previous_model_back(tmp_path):
+    """move_into_place renames NAME to .NAME.old-<pid>-<id>, then the new folder to NAME: a kill in
+    between leaves the old copy as the only one; a kill after the second rename leaves a stale copy."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = dead.stdout.strip()
+    save_model(stepped("gan", "mlp"), tmp_path / "first")
+    only_copy = tmp_path / f".mine.old-{pid}-0123abcd"
+    shutil.copytree(tmp_path / "first", only_copy)  # "mine" itself is gone: killed between the renames
+    stale = tmp_path / f".first.old-{pid}-89abcdef"
+    shutil.copytree(tmp_path / "first", stale)  # "first" is complete: killed after the second rename
+    running = tmp_path / f".other.old-{os.getppid()}-4567ef01"  # an overwrite going on in a live process
+    shutil.copytree(tmp_path / "first", running)
+
+    save_model(stepped("vae", "mlp"), tmp_path / "second")
+
+    assert is_checkpoint(tmp_path / "mine") and not only_copy.exists()  # put back, not lost
+    assert not stale.exists() and is_checkpoint(tmp_path / "first")
+    assert running.exists() and not (tmp_path / "other").exists()

@@ -91,3 +91,27 @@ def test_nothing_drawn_and_not_a_picture_get_a_message(pad):
         drawing.drawn_picture(pad.preprocess(EditorData()))
     with pytest.raises(AppError, match="The drawing is not an image"):
         drawing.drawn_picture(from_browser(pad, b"not a picture"))
+
+
+def test_canvases_sent_ahead_and_never_used_are_bounded_in_count_and_bytes(pad):
+    """A client may send canvases through accept_blobs and never press the button: the oldest are forgotten."""
+    from gradio.components.image_editor import AcceptBlobs
+
+    def send(canvas_id, png):
+        pad.accept_blobs(AcceptBlobs(data={"type": "composite", "index": None, "file": b"", "id": canvas_id},
+                                     files=[("blob", png)]))
+
+    store = pad.blob_storage
+    for i in range(store.max_count + 50):
+        send(f"canvas-{i}", a_one())
+    assert len(store) == store.max_count and f"canvas-{store.max_count + 49}" in store and "canvas-0" not in store
+    store.clear()
+    big = b"\0" * (store.max_bytes // 3 + 1)  # three of them are over the bound
+    for i in range(5):
+        send(f"big-{i}", big)
+    assert list(store) == ["big-3", "big-4"]  # within max_bytes; the newest kept
+    send("huge", b"\0" * (store.max_bytes + 1))
+    assert "huge" not in store  # larger than the whole bound by itself: not kept
+    send("canvas-new", a_one())  # an ordinary drawing still goes through
+    value = pad.preprocess(EditorData(id="canvas-new"))
+    assert drawing.drawn_picture(value).size == (280, 280)

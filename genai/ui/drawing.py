@@ -56,6 +56,31 @@ def undecoded_drawing(pad, payload):
     return {"composite": payload.composite.path if payload.composite else None}
 
 
+class PendingDrawings(dict):
+    """The Sketchpad's store of canvases the browser sent ahead of an event (id -> blobs), bounded.
+
+    Gradio keeps each one until its event runs; a client that sends canvases and never presses the
+    button would otherwise fill the server's memory. Beyond max_count canvases or max_bytes bytes
+    the oldest are forgotten (a visitor who then presses the button is asked to draw again), and a
+    canvas larger than max_bytes by itself is not kept at all.
+    """
+
+    def __init__(self, max_count=64, max_bytes=32 * 2**20):
+        super().__init__()
+        self.max_count, self.max_bytes = max_count, max_bytes
+
+    @staticmethod
+    def size(blobs):
+        parts = [blobs.background, blobs.composite, *(blobs.layers or [])]
+        return sum(len(part) for part in parts if isinstance(part, (bytes, bytearray)))
+
+    def __setitem__(self, key, blobs):
+        self.pop(key, None)  # re-added at the end: the newest
+        super().__setitem__(key, blobs)
+        while self and (len(self) > self.max_count or sum(map(self.size, self.values())) > self.max_bytes):
+            del self[next(iter(self))]
+
+
 def drawn_picture(drawing):
     """The picture in a Sketchpad's value (its composite: a file path or PNG bytes), read as an upload is:
     refused from its header when too large, shrunk before any copy."""
@@ -132,6 +157,7 @@ def build():
                                    label="Draw one digit (pick the brush, then draw)", elem_id="explore-pad",
                                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 pad.preprocess = types.MethodType(undecoded_drawing, pad)  # checked by drawn_picture, not decoded here
+                pad.blob_storage = PendingDrawings()
                 with gr.Row():
                     button = gr.Button("Read my drawing", variant="primary", elem_id="explore-read")
                     walk = gr.Button("Walk from it (Interpolate tab)", elem_id="explore-walk")
