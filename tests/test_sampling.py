@@ -273,6 +273,15 @@ def test_gif_plays_the_frames_forward_then_back():
     assert gif.info.get("loop") == 0
 
 
+def test_gif_frames_keep_every_grey_level_exactly():
+    ramp = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    frames = np.stack([np.roll(ramp, shift, axis=1) for shift in range(6)])
+    gif = Image.open(io.BytesIO(gif_bytes(frames, scale=3, bounce=False)))
+    for index, frame in enumerate(frames):
+        gif.seek(index)
+        np.testing.assert_array_equal(np.asarray(gif.convert("L"))[::3, ::3], frame)
+
+
 def test_save_images_writes_png_npy_and_gif(tmp_path):
     images = numbered_images(4)
     np.testing.assert_array_equal(np.load(save_images(images, tmp_path / "a.npy")), images)
