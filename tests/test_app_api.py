@@ -184,10 +184,14 @@ def png_declaring(width, height):
 
 def test_a_picture_declaring_too_many_pixels_is_refused_before_decoding(client, server, tmp_path):
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(png_declaring(13000, 13000))  # 169 million pixels: 2.3 GB once decoded as floats
+    bomb.write_bytes(png_bomb(13000, 13000))  # a real picture, ~170 KB: 169 million pixels, 2.3 GB as floats
+    before = peak_memory_mb(server.process.pid, reset=True)
+    start = time.monotonic()
     with pytest.raises(AppError, match="bomb.png is 13000x13000 pixels; pictures up to 4096x4096 are accepted"):
         client.predict("tiny-vae", "uploads", 0, 0, 0, 0, handle_file(str(bomb)), handle_file(str(bomb)), 5,
                        "lerp", "0", api_name="/interpolate")
+    assert time.monotonic() - start < 5
+    assert peak_memory_mb(server.process.pid) - before < 100  # refused from its header, never decoded
     assert sample(client).size > 0
 
 
