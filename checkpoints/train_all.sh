@@ -4,7 +4,7 @@
 # Models learn from the 60,000 training images only (the CLI's default).
 #
 # Usage: bash checkpoints/train_all.sh [OUT_DIR] [DATA_DIR]        (ONLY="gan-mlp vae-2d": just those)
-# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 75 minutes on 2 cores, the autoregressive model the longest,
+# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 90 minutes on 2 cores, the autoregressive model the longest,
 # a few minutes on a GPU). Step counts, not seconds, bound each run, so a rerun gives the same model;
 # every setting is spelled out, so a change of the default recipes (genai/recipes.py) changes nothing here.
 set -euo pipefail
@@ -17,6 +17,10 @@ run() {  # name, then train arguments; then its eval (JSON in OUT_DIR/eval/) and
   local name=$1; shift
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   "$py" -m genai train "$@" "${common[@]}" --out "$out/$name" > "$out/$name.log" 2>&1
+  if [ -n "${TUNE_GUIDANCE:-}" ]; then  # conditional diffusion: the guidance scale, chosen against training images
+    "$py" -m genai tune-guidance --checkpoint "$out/$name" --scales $TUNE_GUIDANCE --n 2000 --seed 0 --data-dir "$data" \
+      >> "$out/$name.log" 2>&1
+  fi
   "$py" -m genai eval --checkpoint "$out/$name" --n 2000 --seed 0 --data-dir "$data" --json "$out/eval/$name.json" \
     --card >> "$out/$name.log" 2>&1
 }
@@ -37,7 +41,8 @@ fi
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
-  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0 --max-steps 4000 --batch-size 64 --lr 1e-3
+  TUNE_GUIDANCE="1.3 1.5 1.7 2" \
+  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 1e-3
   run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 2000 --batch-size 64 --lr 1e-3
 ) &
 wait

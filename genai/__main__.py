@@ -136,6 +136,19 @@ def build_parser():
                    help="also (re)write the checkpoint's README.md model card from these figures")
 
     p = commands.add_parser(
+        "tune-guidance", help="choose a conditional diffusion model's guidance scale, against training images",
+        description="Draws --n samples at each guidance scale, measures classifier-FID against the first 10,000 "
+                    "images of the train split (never the test split, which is for `eval`), and writes the best "
+                    "scale into the checkpoint's config.json with what was measured.",
+    )
+    p.add_argument("--checkpoint", required=True, help="a local checkpoint folder")
+    p.add_argument("--scales", type=float, nargs="+", required=True, help="the guidance scales to try, e.g. 1.3 1.5 1.7 2")
+    p.add_argument("--n", type=positive_int, default=2000, help="samples per scale")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+
+    p = commands.add_parser(
         "push", help="upload a checkpoint to the Hugging Face Hub with a model card and a sample grid",
         description="Creates the model repo if needed and uploads config.json, model.safetensors, samples.png "
                     "and a README.md model card. The token comes from HF_TOKEN or a saved `hf auth login`.",
@@ -342,6 +355,34 @@ def eval_command(args):
         command = f"python -m genai eval --checkpoint checkpoints/{folder.name} --n {args.n} --seed {args.seed} --card"
         write_text_atomically(folder / "README.md", model_card(folder.name, metadata, results, command))
         print(f"Wrote {folder / 'README.md'}")
+    return 0
+
+
+@command
+def tune_guidance_command(args):
+    import json
+
+    from .checkpoints import CONFIG_FILE
+    from .guidance_choice import REFERENCE_IMAGES, best_scale, fid_by_guidance
+
+    folder = Path(args.checkpoint)
+    if not folder.is_dir():
+        raise CommandError(f"{args.checkpoint} is not a checkpoint folder: give the folder of a conditional diffusion model.")
+    model, metadata = load_model(folder, pick_device(args.device))
+    if metadata.get("dataset") not in (None, "mnist"):
+        raise CommandError(f"This model was trained on {metadata['dataset']}; the metrics classifier knows MNIST digits only.")
+    reference = load_dataset("mnist", data_dir=args.data_dir, split="train", limit=REFERENCE_IMAGES)
+    fids = fid_by_guidance(model, reference.images, args.scales, n=args.n, seed=args.seed)
+    best = best_scale(fids)
+    for scale, fid in fids.items():
+        print(f"  guidance {scale:g}: classifier-FID {fid:.2f}{'  <- chosen' if scale == best else ''}")
+    metadata["config"]["guidance_scale"] = best
+    metadata["guidance_choice"] = {
+        "chosen": best, "fid_by_scale": {f"{scale:g}": round(fid, 3) for scale, fid in fids.items()},
+        "against": f"the first {len(reference):,} images of the MNIST train split", "n_samples": args.n, "seed": args.seed,
+    }
+    write_text_atomically(folder / CONFIG_FILE, json.dumps(metadata, indent=2) + "\n")
+    print(f"{folder.name} now samples with guidance {best:g} (chosen against training images; the test split is for eval).")
     return 0
 
 

@@ -318,3 +318,51 @@ def test_the_newer_families_train_save_and_sample_the_same_digits_for_a_seed(mni
                            "--out", tmp_path / name)
         assert code == 0, err
     assert np.array_equal(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"))
+
+
+# ---------------------------------------------------------------------------------------------
+# tune-guidance
+# ---------------------------------------------------------------------------------------------
+
+
+def test_tune_guidance_picks_the_scale_closest_to_training_digits_and_writes_only_the_config(workspace, mnist_dir, tmp_path):
+    from genai.checkpoints import WEIGHTS_FILE, save_model
+    from genai.guidance_choice import fid_by_guidance
+    from genai.data import load_dataset
+    from genai.models import create_model
+
+    folder = save_model(create_model("diffusion", "unet", seed=0, conditional=True, channels=8, sampling_steps=2),
+                        tmp_path / "diffusion", dataset="mnist")
+    weights = (folder / WEIGHTS_FILE).read_bytes()
+    code, out, err = cli("tune-guidance", "--checkpoint", folder, "--scales", 0.5, 4, "--n", 40, "--data-dir", mnist_dir)
+    assert code == 0, err
+    metadata = read_metadata(folder)
+    choice = metadata["guidance_choice"]
+    fids = {float(scale): fid for scale, fid in choice["fid_by_scale"].items()}
+    assert set(fids) == {0.5, 4.0} and metadata["config"]["guidance_scale"] == choice["chosen"] == min(fids, key=fids.get)
+    assert "train split" in choice["against"] and "<- chosen" in out
+    assert (folder / WEIGHTS_FILE).read_bytes() == weights  # the weights are untouched
+    model, _ = load_model(folder)
+    assert model.config.guidance_scale == choice["chosen"]
+    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=10_000).images
+    again = fid_by_guidance(model, reference, [0.5, 4.0], n=40)  # the figures are what the library measures
+    assert all(abs(again[scale] - fids[scale]) < 1e-2 for scale in fids)
+    assert model.config.guidance_scale == choice["chosen"]  # put back after trying the scales
+
+
+def test_tune_guidance_refuses_models_without_guidance_and_absurd_scales_and_changes_nothing(workspace, mnist_dir, tmp_path):
+    from genai.checkpoints import save_model
+    from genai.models import create_model
+
+    root, _ = workspace
+    before = files_on_disk(root)
+    code, _, err = cli("tune-guidance", "--checkpoint", root / "cvae", "--scales", 1.5, "--n", 10, "--data-dir", mnist_dir)
+    assert code == 2 and "only conditional diffusion models have one" in err
+    folder = save_model(create_model("diffusion", "unet", seed=0, conditional=True, channels=8), tmp_path / "d", dataset="mnist")
+    config = (folder / "config.json").read_bytes()
+    for scales, message in (([50], "guidance_scale must be a number from 0 to 20"), (["nan"], "guidance_scale")):
+        code, _, err = cli("tune-guidance", "--checkpoint", folder, "--scales", *scales, "--n", 10, "--data-dir", mnist_dir)
+        assert code == 2 and message in err, err
+    code, _, err = cli("tune-guidance", "--checkpoint", tmp_path / "missing", "--scales", 1.5, "--data-dir", mnist_dir)
+    assert code == 2 and "is not a checkpoint folder" in err
+    assert (folder / "config.json").read_bytes() == config and files_on_disk(root) == before
