@@ -22,10 +22,11 @@ Each layer gates its features, tanh(a) * sigmoid(b) (as in an LSTM), and a condi
 adds the digit's learned vector to the gates.
 
 Training sees all 784 predictions of an image in one pass. Sampling must go pixel by pixel:
-784 steps. Because of the two stacks, the rows above are summarized once per row (28 passes
-over a band of rows), and each pixel only needs the horizontal stack over a few columns to its
-left: the only part that changes from one pixel to the next. (`logits` and `generate` compute
-the same numbers: tests/test_models.py checks it.)
+784 steps. Both stacks only look back (up, or to the left), so nothing computed for an earlier
+pixel ever changes, and each number is computed once: after each row, the vertical stack
+computes that one new row at every layer; for each pixel, the horizontal stack computes that one
+new column at every layer (the way a language model keeps what it computed for earlier words).
+(`forward` and `sample` compute the same numbers: tests/test_autoregressive.py checks it.)
 
 A seed fixes the digit: the seed's Gaussian noise z (one number per pixel) becomes a uniform
 number u = Phi(z), and pixel i is ink when u_i < p_i. With z ~ N(0, 1) that is exact sampling.
@@ -177,24 +178,79 @@ class PixelCNN(nn.Module):
     def sample(self, uniform, labels=None, on_pixel=None):
         """Draw images pixel by pixel: pixel (r, c) is ink when uniform[:, r, c] < p(ink | pixels before).
 
-        Computes exactly what forward() would, but only where it is needed: once per row, the
-        vertical stack over the band of rows a prediction can reach; once per pixel, the horizontal
-        stack over the columns it can reach. on_pixel(image, index): called after each pixel.
+        Computes exactly what forward() would, but each number only once. Both stacks only look
+        back, so what was computed for earlier pixels never changes: after each row, the vertical
+        stack computes that one row at every layer (from the rows kept below it); for each pixel,
+        the horizontal stack computes that one column at every layer (from the columns kept to
+        its left). on_pixel(image, index): called after each pixel.
         """
-        n = uniform.shape[0]
-        x = torch.zeros(n, 1, SIDE, SIDE, device=uniform.device)
+        n, device = uniform.shape[0], uniform.device
+        x = torch.zeros(n, 1, SIDE, SIDE, device=device)
         label_vector = self.label_vector(labels)
+        biases = [layer.label_bias(label_vector) for layer in self.layers]
+        matrices = self.column_matrices()
+        # What each layer's vertical convolution reads, row by row: x itself, then the gated rows below it.
+        vertical_inputs = [x] + [x.new_zeros(n, layer.out.in_channels, SIDE, SIDE) for layer in self.layers[:-1]]
+        above = [x.new_zeros(n, layer.link.in_channels, 1, SIDE) for layer in self.layers]  # row 0 sees nothing
         for r in range(SIDE):
-            top = max(0, r - self.rows_reach)
-            views = [view[:, :, -1:, :] for view in self.rows_above(x[:, :, top:r + 1], label_vector)]
+            if r > 0:
+                above = self.vertical_row(vertical_inputs, r - 1, biases)
+            links = [(layer.link(view) + bias)[:, :, 0] for layer, view, bias in zip(self.layers, above, biases)]
+            # What each layer's horizontal convolution reads in this row, (N, C, W): x shifted right, then
+            # the layer outputs.
+            horizontal_inputs = [x.new_zeros(n, layer.horizontal.in_channels, SIDE) for layer in self.layers]
             for c in range(SIDE):
-                left = max(0, c - self.columns_reach)
-                logits = self.horizontal(x[:, :, r:r + 1, left:c + 1],
-                                         [view[..., left:c + 1] for view in views], label_vector)
-                x[:, 0, r, c] = (uniform[:, r, c] < torch.sigmoid(logits[:, 0, 0, -1])).float()
+                if c > 0:
+                    horizontal_inputs[0][:, :, c] = x[:, :, r, c - 1]
+                logit = self.horizontal_column(horizontal_inputs, links, c, matrices)
+                x[:, 0, r, c] = (uniform[:, r, c] < torch.sigmoid(logit)).float()
                 if on_pixel is not None:
                     on_pixel(x, r * SIDE + c)
         return x
+
+    def vertical_row(self, inputs, row, biases):
+        """The vertical stack's features of one row at every layer, from the rows at and above it:
+        a list of (N, 2C, 1, W); each layer's gated row is kept in inputs[layer + 1] for the next row."""
+        features_of_row = []
+        for i, (layer, bias) in enumerate(zip(self.layers, biases)):
+            d, reach = layer.dilation, layer.dilation * (layer.rows - 1)
+            band = inputs[i][:, :, max(0, row - reach):row + 1]
+            band = F.pad(band, (d * layer.half_width, d * layer.half_width, reach + 1 - band.shape[2], 0))
+            features = layer.vertical(band) + bias  # (N, 2C, 1, W)
+            features_of_row.append(features)
+            if i + 1 < len(self.layers):
+                inputs[i + 1][:, :, row] = gate(features)[:, :, 0]
+        return features_of_row
+
+    def column_matrices(self):
+        """The horizontal stack's and the head's convolutions as matrices (weight, bias).
+
+        A convolution evaluated at one place is a matrix product with its flattened kernel, and on
+        a single column F.linear is many times faster than conv2d (which is built for whole images).
+        """
+        def matrix(conv):
+            return conv.weight.flatten(1), conv.bias
+
+        layers = [(matrix(layer.horizontal), matrix(layer.out)) for layer in self.layers]
+        return layers, [matrix(self.head[1]), matrix(self.head[3])]
+
+    def horizontal_column(self, inputs, links, column, matrices):
+        """The logit of one pixel of the current row: the horizontal stack at that column, layer after
+        layer, then the head. Each layer's output is kept in inputs[layer + 1] for the columns to its right."""
+        layers, head = matrices
+        for i, (layer, (horizontal, out)) in enumerate(zip(self.layers, layers)):
+            width = layer.columns
+            window = inputs[i][:, :, max(0, column - width + 1):column + 1]
+            window = F.pad(window, (width - window.shape[2], 0)).flatten(1)  # (N, C_in * width)
+            features = F.linear(window, *horizontal) + links[i][:, :, column]
+            h = F.linear(gate(features), *out)
+            if layer.residual:
+                h = h + inputs[i][:, :, column]
+            if i + 1 < len(self.layers):
+                inputs[i + 1][:, :, column] = h
+        for weights in head:  # ReLU, 1x1 conv, ReLU, 1x1 conv
+            h = F.linear(F.relu(h), *weights)
+        return h[:, 0]
 
 
 class GatedPixelCNN(GenerativeModel):
