@@ -54,3 +54,24 @@ def test_requests_adding_files_while_the_sweeper_runs_break_nothing(tmp_path):
     assert sweeps >= 1
     assert not any(p.name.startswith("old-") for p in tmp_path.iterdir())
     assert not any(os.path.basename(path).startswith("old-") for path in outputs)
+
+
+def test_watching_an_apps_files_does_not_keep_the_app_alive():
+    """The registry holds watched apps weakly: one that nothing else uses is freed, and no longer swept.
+    (A stand-in app: Gradio's own Blocks keep references to themselves that a test cannot drop.)"""
+    import gc
+
+    from genai.ui.session import SessionRegistry
+
+    class App:
+        temp_file_sets = []
+
+    registry = SessionRegistry()
+    registry.start_sweeping = lambda: None  # this test's registry needs no sweeper thread
+    kept, dropped = App(), App()
+    registry.watch_files_of(kept)
+    registry.watch_files_of(dropped)
+    assert registry.watched_apps() == [kept, dropped]
+    del dropped
+    gc.collect()
+    assert registry.watched_apps() == [kept]

@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,13 +224,19 @@ class SessionRegistry:
         self._sessions = {}
         self._lock = threading.Lock()
         self._sweeper = None
-        self._apps = []  # the Blocks whose handed-out files the sweeper forgets after the file TTL
+        # Weak references to the Blocks whose handed-out files the sweeper forgets after the file TTL:
+        # watching an app must not keep it alive once nothing else uses it.
+        self._apps = []
 
     def watch_files_of(self, blocks):
         """Have the sweeper delete the files blocks hands out once they are older than the file TTL."""
         with self._lock:
-            self._apps.append(blocks)
+            self._apps = [ref for ref in self._apps if ref() is not None] + [weakref.ref(blocks)]
         self.start_sweeping()
+
+    def watched_apps(self):
+        """The watched Blocks that still exist."""
+        return [blocks for blocks in (ref() for ref in list(self._apps)) if blocks is not None]
 
     def register(self, session):
         """Look after session (once); returns its key."""
@@ -279,7 +286,7 @@ class SessionRegistry:
                         self.sweep()
                         ttl = settings.file_ttl_seconds()
                         remove_old_files(pictures_folder(), ttl)
-                        for blocks in list(self._apps):
+                        for blocks in self.watched_apps():
                             forget_old_files(blocks, ttl)
                         if owns_gradio_folder():  # streamed outputs are in no temp set: sweep the whole folder
                             remove_old_files(private_gradio_folder(), ttl, recursive=True)
