@@ -39,13 +39,16 @@ class ModelSpec:
     family: str
     arch: str
     conditional: bool = False
+    channels: int | None = None  # convolutional archs: the first layer's width (None: the arch's default)
 
     @property
     def name(self):
-        return f"{self.family}-{self.arch}" + ("-conditional" if self.conditional else "")
+        width = f"-{self.channels}ch" if self.channels else ""
+        return f"{self.family}-{self.arch}{width}" + ("-conditional" if self.conditional else "")
 
     def build(self, device, seed=0):
-        return create_model(self.family, self.arch, seed=seed, conditional=self.conditional).to(device)
+        options = {"channels": self.channels} if self.channels else {}
+        return create_model(self.family, self.arch, seed=seed, conditional=self.conditional, **options).to(device)
 
 
 ALL_MODELS = (
