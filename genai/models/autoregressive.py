@@ -146,9 +146,8 @@ class PixelCNN(nn.Module):
             for i, (k, d) in enumerate(zip(kernels, dilations))
         )
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU(), nn.Conv2d(c, 1, 1))
-        # How far back a pixel's prediction reaches: rows above, and columns to the left.
+        # How many rows up a pixel's prediction reaches (what the dilations buy).
         self.rows_reach = sum(layer.dilation * (layer.rows - 1) for layer in self.layers) + 1
-        self.columns_reach = sum(layer.columns - 1 for layer in self.layers) + 1
 
     def label_vector(self, labels):
         return None if self.labels is None or labels is None else embed_labels(self.labels, labels)
