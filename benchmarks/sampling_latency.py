@@ -20,7 +20,8 @@ from .training_speed import ModelSpec
 # draws in 20 Euler steps with guidance (40 passes of its 16-channel UNet), the unconditional one in
 # 20 passes of its 24-channel UNet, an autoregressive one in 784 pixel steps.
 LATENCY_MODELS = (ModelSpec("gan", "mlp"), ModelSpec("vae", "mlp"), ModelSpec("diffusion", "unet", conditional=True),
-                  ModelSpec("diffusion", "unet", channels=24), ModelSpec("autoregressive", "pixelcnn"))
+                  ModelSpec("diffusion", "unet", channels=24), ModelSpec("autoregressive", "pixelcnn"),
+                  ModelSpec("autoregressive", "lstm"))
 GRID_IMAGES = 64
 INTERPOLATION_STEPS = 16
 

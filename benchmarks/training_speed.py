@@ -55,6 +55,7 @@ ALL_MODELS = (
     ModelSpec("gan", "mlp"), ModelSpec("gan", "dcgan"), ModelSpec("vae", "mlp"), ModelSpec("vae", "conv"),
     ModelSpec("gan", "mlp", conditional=True), ModelSpec("vae", "mlp", conditional=True),
     ModelSpec("diffusion", "unet", conditional=True), ModelSpec("autoregressive", "pixelcnn"),
+    ModelSpec("autoregressive", "lstm"),
 )
 UNCONDITIONAL_MODELS = ALL_MODELS[:4]
 

@@ -99,8 +99,11 @@ def build_parser():
                         "codes and sample from it (0 = sample from N(0, I), the default)")
     p.add_argument("--d-lr-ratio", type=positive_float,
                    help="GAN only: the discriminator learns at this many times --lr (default 1)")
+    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="GAN only: spectrally normalize the discriminator's layers (SN-GAN; default off)")
     p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
     p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
+    p.add_argument("--hidden-size", type=positive_int, help="--arch lstm only: the memory of each LSTM (default 128)")
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
@@ -208,12 +211,14 @@ def train_options(args):
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
-             "prior_components": args.prior_components}
+             "prior_components": args.prior_components, "spectral_norm": args.spectral_norm,
+             "hidden_size": args.hidden_size}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
-                        ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components")):
+                        ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
+                        ("--spectral-norm", "spectral_norm"), ("--hidden-size", "hidden_size")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")
     return options

@@ -9,7 +9,7 @@ import threading
 
 import torch
 
-from .autoregressive import GatedPixelCNN
+from .autoregressive import GatedPixelCNN, RowLSTM
 from .base import GenerativeModel, ModelConfig, ModelError
 from .diffusion import FlowMatchingUNet
 from .gan import DCGAN, GAN, MLPGAN
@@ -23,6 +23,7 @@ MODELS = {
     ("vae", "conv"): ConvVAE,
     ("diffusion", "unet"): FlowMatchingUNet,
     ("autoregressive", "pixelcnn"): GatedPixelCNN,
+    ("autoregressive", "lstm"): RowLSTM,
 }
 FAMILIES = ("gan", "vae", "autoregressive", "diffusion")
 ARCHS = {family: tuple(arch for f, arch in MODELS if f == family) for family in FAMILIES}
@@ -110,7 +111,7 @@ def weight_shapes(metadata):
 
 __all__ = [
     "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE", "FlowMatchingUNet",
-    "GatedPixelCNN",
+    "GatedPixelCNN", "RowLSTM",
     "FIELD_RULES", "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
     "model_from_config", "weight_shapes",
 ]

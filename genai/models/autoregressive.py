@@ -11,8 +11,8 @@ minimizes it directly (maximum likelihood, no bound, no adversary):
 
     -log p(x) = - sum_i [ x_i log p_i + (1 - x_i) log(1 - p_i) ],   p_i = p(x_i = 1 | x_<i)
 
-The network is a Gated PixelCNN (van den Oord et al. 2016): convolutions that only look at
-pixels already drawn. Two stacks make that cheap to guarantee without masks:
+Two networks make these predictions here (an architecture each, one family). The first is a
+Gated PixelCNN (van den Oord et al. 2016): convolutions that only look at pixels already drawn. Two stacks make that cheap to guarantee without masks:
 
 - the vertical stack sees the rows above (its output is shifted down one row before use);
 - the horizontal stack sees the pixels to the left in the current row (shifted right one pixel),
@@ -27,6 +27,9 @@ pixel ever changes, and each number is computed once: after each row, the vertic
 computes that one new row at every layer; for each pixel, the horizontal stack computes that one
 new column at every layer (the way a language model keeps what it computed for earlier words).
 (`forward` and `sample` compute the same numbers: tests/test_autoregressive.py checks it.)
+
+The second is recurrent (RowByRowLSTM below): one LSTM reads the rows above, a second walks along
+the row, as PixelRNN's recurrent models do (van den Oord et al. 2016) but simpler.
 
 A seed fixes the digit: the seed's Gaussian noise z (one number per pixel) becomes a uniform
 number u = Phi(z), and pixel i is ink when u_i < p_i. With z ~ N(0, 1) that is exact sampling.
@@ -252,13 +255,14 @@ class PixelCNN(nn.Module):
         return h[:, 0]
 
 
-class GatedPixelCNN(GenerativeModel):
-    """A Gated PixelCNN on binarized digits: exact likelihood, sampled one pixel at a time."""
+class AutoregressiveModel(GenerativeModel):
+    """The family's logic, for any network that gives each pixel's logit from the pixels before it.
+
+    A subclass builds `self.network` (forward(x, labels) -> logits (N, 1, 28, 28), all at once;
+    sample(uniform, labels, on_pixel) -> images, pixel by pixel).
+    """
 
     family = "autoregressive"
-    arch = "pixelcnn"
-    title = "Gated PixelCNN"
-    Config = AutoregressiveConfig
     default_lr = 1e-3
     loss_names = ("NLL",)
     plotted_losses = ("NLL",)
@@ -270,24 +274,28 @@ class GatedPixelCNN(GenerativeModel):
             raise ModelError(f"An autoregressive model draws one noise number per pixel: latent_dim must be "
                              f"{PIXELS}, not {config.latent_dim}.")
         super().__init__(config)
-        self.pixelcnn = PixelCNN(config)
+
+    @property
+    def network(self):
+        """The network that makes the one-pixel predictions (each arch names its own attribute)."""
+        raise NotImplementedError
 
     def configure_optimizers(self, lr):
-        return {"pixelcnn": self.adam(self.parameters(), lr)}
+        return {"network": self.adam(self.parameters(), lr)}
 
     def training_step(self, images, labels, optimizers, rng):
         """One step of maximum likelihood on the binarized images (nothing random: rng is unused)."""
         x = binarize(images)
-        loss = pixel_nll(self.pixelcnn(x, labels), x).mean()
-        optimizers["pixelcnn"].zero_grad(set_to_none=True)
+        loss = pixel_nll(self.network(x, labels), x).mean()
+        optimizers["network"].zero_grad(set_to_none=True)
         loss.backward()
-        optimizers["pixelcnn"].step()
+        optimizers["network"].step()
         return {"NLL": loss.detach()}
 
     def inspect_batch(self, images, labels, rng):
         """One batch scored, nothing updated: each digit's -log p(x), and p(ink) of every pixel given those before."""
         x = binarize(images)
-        logits = self.pixelcnn(x, labels)
+        logits = self.network(x, labels)
         nll = pixel_nll(logits, x)
         return report(
             {"NLL": nll.mean()},
@@ -300,7 +308,7 @@ class GatedPixelCNN(GenerativeModel):
         """Noise (N, 784) -> binary images (N, 1, 28, 28): pixel i is ink when Phi(z_i) < p(ink | pixels before)."""
         labels = self.check_labels(labels, z.shape[0], z.device)
         uniform = torch.special.ndtr(z.reshape(-1, SIDE, SIDE))
-        return self.pixelcnn.sample(uniform, labels, on_pixel)
+        return self.network.sample(uniform, labels, on_pixel)
 
     @torch.no_grad()
     def drawing_frames(self, z, labels=None, count=16):
@@ -332,9 +340,122 @@ class GatedPixelCNN(GenerativeModel):
             x = binarize(images[i:i + batch_size].to(device))
             y = None if labels is None else torch.as_tensor(labels[i:i + batch_size])
             y = self.check_labels(y, len(x), device)
-            total += float(pixel_nll(self.pixelcnn(x, y), x).sum())
+            total += float(pixel_nll(self.network(x, y), x).sum())
         self.train(was_training)
         return {"nll_nats": total / len(images), "likelihood": LIKELIHOOD}
+
+
+class GatedPixelCNN(AutoregressiveModel):
+    """A Gated PixelCNN on binarized digits: exact likelihood, sampled one pixel at a time."""
+
+    arch = "pixelcnn"
+    title = "Gated PixelCNN"
+    Config = AutoregressiveConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.pixelcnn = PixelCNN(config)
+
+    @property
+    def network(self):
+        return self.pixelcnn
+
+
+@dataclass
+class RowLSTMConfig(ModelConfig):
+    latent_dim: int = PIXELS  # one noise number per pixel: the seed's coin flips
+    hidden_size: int = 128  # the memory of each LSTM (numbers it carries from step to step)
+
+
+class RowByRowLSTM(nn.Module):
+    """Two LSTMs that read a digit the way one writes it: line by line, and along each line.
+
+    - The row LSTM reads the rows one after another. Before row r it has read rows 0 .. r-1: its
+      output s_r is a summary of everything above row r.
+    - The pixel LSTM walks along row r, left to right. At pixel (r, c) it reads the pixel drawn just
+      before (r, c-1), the three pixels above (r-1, c-1 .. c+1) and the summary s_r, and its memory
+      holds what it drew so far in this row. A small head turns its output into the logit of p(ink).
+
+    Each prediction sees only pixels before it (rows above, and the pixels to its left), so the
+    likelihood is exact, as for the PixelCNN. Training runs both LSTMs over whole sequences at once
+    (the pixel LSTM over all 28 rows of all images side by side); sampling steps them one row, then
+    one pixel, at a time, keeping each LSTM's memory (h, c) between steps.
+    A conditional model gives both LSTMs the digit's learned vector as well.
+    """
+
+    label_dim = 16
+
+    def __init__(self, config):
+        super().__init__()
+        h = config.hidden_size
+        extra = self.label_dim if config.conditional else 0
+        self.labels = nn.Embedding(config.num_classes, extra) if config.conditional else None
+        self.row_lstm = nn.LSTM(SIDE + extra, h, batch_first=True)
+        self.pixel_lstm = nn.LSTM(4 + h + extra, h, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 1))
+
+    def label_vector(self, labels, n, device):
+        if self.labels is None or labels is None:
+            return torch.zeros(n, 0, device=device)
+        return embed_labels(self.labels, labels)
+
+    @staticmethod
+    def neighbours(x):
+        """For every pixel of x (N, 28, 28): the pixel to its left and the three above it, (N, 28, 28, 4)
+        (zeros beyond the edges): all a pixel may see of its surroundings, since they come before it."""
+        left = F.pad(x, (1, 0))[:, :, :-1]
+        above = F.pad(x, (1, 1, 1, 0))[:, :-1]  # (N, 28, 30): row r holds row r - 1, padded left and right
+        return torch.stack([left, above[:, :, :-2], above[:, :, 1:-1], above[:, :, 2:]], dim=-1)
+
+    def forward(self, x, labels=None):
+        """All 784 logits at once (training, likelihood): x (N, 1, 28, 28) in {0, 1}."""
+        n, rows = x.shape[0], x[:, 0]
+        label = self.label_vector(labels, n, x.device)
+        rows_before = F.pad(rows, (0, 0, 1, 0))[:, :-1]  # step r reads row r - 1 (row 0 reads zeros)
+        summaries, _ = self.row_lstm(torch.cat([rows_before, label[:, None].expand(n, SIDE, -1)], dim=2))
+        inputs = torch.cat([self.neighbours(rows), summaries[:, :, None].expand(n, SIDE, SIDE, -1),
+                            label[:, None, None].expand(n, SIDE, SIDE, -1)], dim=3)
+        outputs, _ = self.pixel_lstm(inputs.reshape(n * SIDE, SIDE, -1))  # every row of every image at once
+        return self.head(outputs).reshape(n, 1, SIDE, SIDE)
+
+    @torch.no_grad()
+    def sample(self, uniform, labels=None, on_pixel=None):
+        """Draw images pixel by pixel: pixel (r, c) is ink when uniform[:, r, c] < p(ink | pixels before).
+        on_pixel(image, index): called after each pixel."""
+        n, device = uniform.shape[0], uniform.device
+        x = torch.zeros(n, 1, SIDE, SIDE, device=device)
+        label = self.label_vector(labels, n, device)
+        row_memory, previous_row = None, torch.zeros(n, SIDE, device=device)
+        for r in range(SIDE):
+            summary, row_memory = self.row_lstm(torch.cat([previous_row, label], dim=1)[:, None], row_memory)
+            above = F.pad(previous_row, (1, 1))
+            pixel_memory, left = None, torch.zeros(n, device=device)
+            for c in range(SIDE):
+                step = torch.cat([left[:, None], above[:, c:c + 3], summary[:, 0], label], dim=1)
+                output, pixel_memory = self.pixel_lstm(step[:, None], pixel_memory)
+                p = torch.sigmoid(self.head(output[:, 0, :]))[:, 0]
+                left = (uniform[:, r, c] < p).float()
+                x[:, 0, r, c] = left
+                if on_pixel is not None:
+                    on_pixel(x, r * SIDE + c)
+            previous_row = x[:, 0, r]
+        return x
+
+
+class RowLSTM(AutoregressiveModel):
+    """Two LSTMs, one over the rows and one along each row: exact likelihood, sampled one pixel at a time."""
+
+    arch = "lstm"
+    title = "row-by-row LSTM"
+    Config = RowLSTMConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.lstm = RowByRowLSTM(config)
+
+    @property
+    def network(self):
+        return self.lstm
 
 
 LIKELIHOOD = ("exact -log p(x) of the test images binarized at 0.5 (pixel > 127); PixelCNN's published "

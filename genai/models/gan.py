@@ -27,6 +27,16 @@ With ema_decay > 0, samples come from an exponential moving average of G's weigh
 
 G's weights jitter from step to step as it chases D; their average draws cleaner
 digits, much earlier in training. Training itself still updates G as above.
+
+With spectral_norm, every layer of D has its weight matrix W divided by its largest
+singular value sigma(W) (Miyato et al. 2018, SN-GAN):
+
+    W_SN = W / sigma(W)        (sigma estimated by one power iteration per step)
+
+so D cannot change its output faster than its input changes (D is 1-Lipschitz per layer).
+A D that cannot become arbitrarily sharp keeps giving G useful gradients, and G keeps
+drawing every digit instead of the few D is weakest on. It replaces D's BatchNorm, which
+lets D compare a whole batch of fakes with a whole batch of reals.
 """
 
 import copy
@@ -82,6 +92,12 @@ class GANConfig(ModelConfig):
     label_embedding_dim: int = 10
     ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
     d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
+    spectral_norm: bool = False  # D's layers divided by their largest singular value (SN-GAN), no BatchNorm in D
+
+
+def discriminator_layer(layer, config):
+    """A linear or conv layer of D, spectrally normalized when the config asks for it."""
+    return nn.utils.parametrizations.spectral_norm(layer) if config.spectral_norm else layer
 
 
 class GAN(GenerativeModel):
@@ -237,9 +253,9 @@ class MLPDiscriminator(nn.Module):
         extra = config.label_embedding_dim if config.conditional else 0
         self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
         self.net = nn.Sequential(
-            nn.Linear(28 * 28 + extra, 512), nn.LeakyReLU(0.2),
-            nn.Linear(512, 256), nn.LeakyReLU(0.2),
-            nn.Linear(256, 1),
+            discriminator_layer(nn.Linear(28 * 28 + extra, 512), config), nn.LeakyReLU(0.2),
+            discriminator_layer(nn.Linear(512, 256), config), nn.LeakyReLU(0.2),
+            discriminator_layer(nn.Linear(256, 1), config),
         )
 
     def forward(self, images, labels=None):
@@ -302,12 +318,13 @@ class DCGANDiscriminator(nn.Module):
         c = config.channels
         self.label_map = nn.Embedding(config.num_classes, 28 * 28) if config.conditional else None
         in_channels = 2 if config.conditional else 1
+        sn = config.spectral_norm
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 28 -> 14
-            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=False),  # 14 -> 7
-            nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
+            discriminator_layer(nn.Conv2d(in_channels, c, 4, stride=2, padding=1), config), nn.LeakyReLU(0.2),  # 28 -> 14
+            discriminator_layer(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=sn), config),  # 14 -> 7
+            nn.Identity() if sn else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
             nn.Flatten(),
-            nn.Linear(2 * c * 7 * 7, 1),
+            discriminator_layer(nn.Linear(2 * c * 7 * 7, 1), config),
         )
 
     def forward(self, images, labels=None):

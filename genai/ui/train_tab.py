@@ -38,7 +38,8 @@ FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — enco
                   ("Autoregressive — one pixel at a time", "autoregressive"),
                   ("Diffusion — noise walked back to a digit", "diffusion")]
 ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional",
-               "unet": "UNet (convolutional)", "pixelcnn": "Gated PixelCNN (masked convolutions)"}
+               "unet": "UNet (convolutional)", "pixelcnn": "Gated PixelCNN (masked convolutions)",
+               "lstm": "row-by-row LSTM (recurrent)"}
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
 WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
 
