@@ -627,7 +627,8 @@ def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_c
     assert picker_names(waiting_client)[0] == ["tiny-gan", "tiny-vae"]  # no model came of the cancelled run
 
 
-@pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL")])
+@pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL"),
+                                               ("autoregressive", "lstm", "NLL")])
 def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, family, arch, curve):
     final = client.submit("mnist", family, arch, True, 784, 20, 32, 1e-3, 1.0, 0, 3, 1.0, api_name="/train").result()
     name = final[4]
