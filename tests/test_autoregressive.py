@@ -18,6 +18,17 @@ def small_model(conditional=False, seed=0, arch="pixelcnn", **options):
     return model.eval()
 
 
+def sampled_and_predicted(model, conditional):
+    """Six digits drawn pixel by pixel, the network's p(ink) for each of their pixels in one pass over
+    the finished images, and the uniform numbers u = Phi(z) the sampler compared with p."""
+    z = torch.randn(6, 784, generator=torch.Generator().manual_seed(3))
+    labels = torch.arange(6) if conditional else None
+    images = model.generate(z, labels)
+    with torch.no_grad():
+        p = torch.sigmoid(model.network(images, labels))
+    return images, p, torch.special.ndtr(z.reshape(6, 1, 28, 28))
+
+
 @pytest.mark.parametrize("arch", list(ARCHS))
 @pytest.mark.parametrize("position", [(0, 0), (0, 27), (1, 0), (13, 14), (27, 27)])
 def test_every_arch_predicts_a_pixel_from_the_pixels_before_it_only(arch, position):
@@ -39,13 +50,7 @@ def test_the_lstm_sampler_computes_what_the_one_pass_network_computes(conditiona
 
     Stepping an LSTM one input at a time adds its numbers in another order than one pass over the
     sequence, so p may differ in the last digits: pixels whose u lies that close to p are not judged."""
-    model = small_model(conditional, arch="lstm", **ARCHS["lstm"])
-    z = torch.randn(6, 784, generator=torch.Generator().manual_seed(3))
-    labels = torch.arange(6) if conditional else None
-    images = model.generate(z, labels)
-    with torch.no_grad():
-        p = torch.sigmoid(model.network(images, labels))
-    u = torch.special.ndtr(z.reshape(6, 1, 28, 28))
+    images, p, u = sampled_and_predicted(small_model(conditional, arch="lstm", **ARCHS["lstm"]), conditional)
     clear = (u - p).abs() > 1e-5
     assert clear.float().mean() > 0.99
     assert torch.equal((u < p).float()[clear], images[clear])
@@ -70,13 +75,7 @@ def test_a_pixels_prediction_depends_only_on_the_pixels_before_it(position, dila
 @pytest.mark.parametrize("conditional, dilation_cycle", [(False, 3), (True, 3), (False, 1), (True, 4)])
 def test_the_pixel_by_pixel_sampler_computes_what_the_one_pass_network_computes(conditional, dilation_cycle):
     """Every sampled pixel is exactly (u < p) with p from the full network on the finished image."""
-    model = small_model(conditional, dilation_cycle=dilation_cycle)
-    z = torch.randn(6, 784, generator=torch.Generator().manual_seed(3))
-    labels = torch.arange(6) if conditional else None
-    images = model.generate(z, labels)
-    with torch.no_grad():
-        p = torch.sigmoid(model.network(images, labels))
-    u = torch.special.ndtr(z.reshape(6, 1, 28, 28))
+    images, p, u = sampled_and_predicted(small_model(conditional, dilation_cycle=dilation_cycle), conditional)
     assert torch.equal((u < p).float(), images)
     assert set(images.unique().tolist()) <= {0.0, 1.0}
 
