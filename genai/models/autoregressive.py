@@ -48,7 +48,7 @@ from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_lab
 PIXELS, SIDE = 28 * 28, 28
 
 EXPLANATION = r"""
-### What is happening: an autoregressive model (PixelCNN)
+### What is happening: an autoregressive model
 
 The digit is a sequence of 784 black-or-white pixels, read like text: row by row, left to right.
 Any picture's probability is a product of one-pixel guesses,
@@ -56,6 +56,9 @@ $p(x) = \prod_i p(x_i \mid x_1, \dots, x_{i-1})$, and a network makes each guess
 before it. The loss is the **exact** negative log-likelihood, in nats per image:
 
 $$L = -\sum_{i=1}^{784} \log p(x_i \mid x_{<i})$$
+
+Two networks can make the guesses: a **Gated PixelCNN** (convolutions that only look at pixels
+already drawn) or a **row-by-row LSTM** (one LSTM reads the rows above, a second walks along the row).
 
 **Reading the curve.** This is the number a likelihood model is judged by: it falls from
 543 nats (every pixel a coin flip) towards ~80 for a very good model.
