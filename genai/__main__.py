@@ -24,6 +24,7 @@ from .hub import locate, parse_model_id
 from .models import ARCHS, FAMILIES, create_model, model_class
 from .recipes import model_options, recipe
 from .sampling import interpolate, sample, save_images
+from .speedups import COMPILE_MODES, PRECISIONS
 from .train import TrainSettings, train, training_record
 from .user_errors import USER_ERRORS
 
@@ -107,6 +108,12 @@ def build_parser():
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="bf16: run each step under bfloat16 autocast, weights stay float32 (mostly for GPUs; "
+                        "see genai/speedups.py)")
+    p.add_argument("--compile", choices=COMPILE_MODES, default="off",
+                   help="torch.compile the networks; reduce-overhead also replays CUDA graphs on a GPU "
+                        "(the first steps wait for the compiler)")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
 
     p = commands.add_parser("sample", help="draw digits from a checkpoint")
@@ -264,6 +271,7 @@ def train_command(args):
     settings = TrainSettings(
         epochs=args.epochs, batch_size=options["batch_size"], lr=options["lr"], seed=args.seed,
         max_steps=args.max_steps, max_seconds=args.time_limit if budget_given else options["seconds"],
+        precision=args.precision, compile=args.compile,
     )
     budget = [f"{settings.max_seconds:g} s" if settings.max_seconds else "",
               f"{settings.max_steps:,} steps" if settings.max_steps else "",

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import speedups
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
 from .stepping import StepReport, inspect
@@ -57,6 +58,8 @@ class TrainSettings:
     preview_seed: int = 0  # the fixed noise behind every preview
     max_steps: int | None = None  # ... or after this many steps ...
     max_seconds: float | None = None  # ... or after this much time, whichever comes first
+    precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (see speedups.py)
+    compile: str = "off"  # "default" / "reduce-overhead": torch.compile the networks (see speedups.py)
 
     def check(self, dataset_size):
         """Raise TrainingError for a setting that makes no sense (NaN and infinity included)."""
@@ -77,6 +80,11 @@ class TrainSettings:
             raise TrainingError(f"max_steps must be a whole number of at least 1, not {self.max_steps!r}.")
         if self.max_seconds is not None and not (_number(self.max_seconds) and 0 < self.max_seconds < math.inf):
             raise TrainingError(f"The time limit must be a number of seconds above 0, not {self.max_seconds!r}.")
+        if self.precision not in speedups.PRECISIONS:
+            raise TrainingError(f"Unknown precision {self.precision!r}: choose {' or '.join(speedups.PRECISIONS)}.")
+        if self.compile not in speedups.COMPILE_MODES:
+            raise TrainingError(f"Unknown compile mode {self.compile!r}: choose one of "
+                                f"{', '.join(speedups.COMPILE_MODES)}.")
 
 
 @dataclass
@@ -201,6 +209,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
+    speedups.compile_networks(model, settings.compile)
+    in_precision = speedups.autocast(device, settings.precision)
 
     order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
     rank = 0 if team is None else team.rank
@@ -244,7 +254,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
             inspecting = turn is not None and turn.inspect
             if inspecting:  # the same batch and noise, looked at just before and just after the update
                 before = inspect(model, batch, labels[index], seed=settings.seed * 1_000_003 + step)
-            losses = model.training_step(batch, labels[index], optimizers, noise_rng)
+            with in_precision:
+                losses = model.training_step(batch, labels[index], optimizers, noise_rng)
             if inspecting:
                 stepped = StepReport(step + 1, before, inspect(model, batch, labels[index],
                                                                seed=settings.seed * 1_000_003 + step))
@@ -364,6 +375,8 @@ def training_record(dataset, settings, device, last_event, lr, **how):
         "epochs": settings.epochs,
         "max_steps": settings.max_steps,
         "time_limit": settings.max_seconds,
+        "precision": settings.precision,
+        "compile": settings.compile,
         **how,
     }
     if dataset.warning:
