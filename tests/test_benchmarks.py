@@ -285,3 +285,51 @@ def test_the_independent_judge_learns_digits_and_scores_shipped_models(mnist_dir
     noise = torch.randint(0, 256, (200, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     real = load_dataset("mnist", data_dir=mnist_dir, split="test", limit=200).images
     assert judged(judge, real)[0] > 0.3 and judged(judge, noise)[0] < 0.05  # sure of digits, not of noise
+
+
+def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail(small_mnist):
+    from benchmarks.speedups import BASELINE, Variant, measure_speedups
+
+    variants = (Variant("reference loop", loop="reference"), Variant(BASELINE), Variant("bf16", precision="bf16"),
+                Variant("batch 128", batch_size=128), Variant("batch 1024", batch_size=1024),
+                Variant("no such compiler", compile="fastest"))
+    result = measure_speedups(ModelSpec("vae", "mlp"), small_mnist, "cpu", variants, repeats=2, warmup_steps=1,
+                              steps_per_run=2, progress=None)
+    rows = {row["variant"]: row for row in result["variants"]}
+    assert list(rows) == [v.name for v in variants]
+    for name in ("reference loop", BASELINE, "bf16", "batch 128"):
+        row = rows[name]
+        assert len(row["runs_images_per_sec"]) == 2 and row["images_per_sec"] > 0 and "error" not in row
+        assert row["seconds_per_epoch"] == pytest.approx(60_000 / row["images_per_sec"], rel=1e-3)
+        assert row["vs_engine_fp32"] > 0 and row["steps_per_run"] == 2
+    assert rows[BASELINE]["vs_engine_fp32"] == 1.0
+    assert rows["batch 128"]["lr"] == pytest.approx(2 ** 0.5 * rows[BASELINE]["lr"])  # the square-root rule
+    assert "larger than the dataset" in rows["batch 1024"]["error"]  # 256 images here
+    assert "TrainingError" in rows["no such compiler"]["error"] and "images_per_sec" not in rows["no such compiler"]
+
+
+def test_speedups_quality_runs_scale_the_default_gan_and_find_the_time_to_90_percent():
+    from benchmarks.speedups import GPU_GOAL, QUALITY_VARIANTS, quality_runs, seconds_to_share
+
+    runs = quality_runs()
+    assert [r.options["batch_size"] for r in runs] == [v.batch_size for v in QUALITY_VARIANTS]
+    assert all(r.goal == GPU_GOAL and r.family == "gan" for r in runs)
+    assert runs[0].options["lr"] == RECIPES["gan"]["lr"]
+    assert runs[-1].options["lr"] == pytest.approx(RECIPES["gan"]["lr"] * 4)  # batch 1024 = 16 x 64
+    evaluations = [{"seconds": 1.0, "share": 0.95, "digits_drawn": 9}, {"seconds": 2.0, "share": 0.85, "digits_drawn": 10},
+                   {"seconds": 3.0, "share": 0.91, "digits_drawn": 10}]
+    assert seconds_to_share(evaluations, 0.9) == 3.0  # 1 s drew only 9 digits
+    assert seconds_to_share(evaluations[:2], 0.9) is None
+
+
+def test_speedups_script_writes_json_and_tables(mnist_dir, tmp_path):
+    out = tmp_path / "speedups.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.speedups", "--quick", "--device", "cpu", "--limit", "512",
+                           "--models", "vae-mlp", "--variants", "engine fp32,batch 256", "--repeats", "1",
+                           "--no-quality", "--data-dir", str(mnist_dir), "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())
+    assert [v["variant"] for v in results["speed"][0]["variants"]] == ["engine fp32", "batch 256"]
+    assert results["machine"]["torch"] == torch.__version__ and "quality" not in results and results["complete"]
+    assert "s per 60k epoch" in done.stdout and "vae-mlp" in done.stdout

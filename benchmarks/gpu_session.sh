@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 12's GPU figures in one prepared run of about 8 minutes (the device tool allows 10 per command).
+#
+# Where the project's GPU machine is lent (see docs/benchmarks.md, "On a GPU"):
+#   here, once:  echo /.gpu/ >> .git/info/exclude && mkdir -p .gpu && cp -r ../shared/datasets/mnist .gpu/
+#   device:      bash benchmarks/gpu_session.sh            (carry .gpu; results land in $OUT)
+# Anywhere else: bash benchmarks/gpu_session.sh DATA_DIR [OUT_DIR]
+# A smoke test on a CPU: DEVICE=cpu QUICK=1 LIMIT=2048 bash benchmarks/gpu_session.sh ../shared/datasets/mnist /tmp/gpu
+#
+# Three steps, each with its own time limit, so one that runs long still leaves the others' results:
+#   1. every model: the reference loop, genai's loop, bf16 and larger batches (no compiler: quick)
+#   2. the compiler (torch.compile, CUDA graphs) on one model of three families (each compile takes seconds)
+#   3. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
+set -uo pipefail
+data="${1:-.gpu/mnist}"
+out="${2:-${OUT:-benchmarks/results}}"
+py="${PYTHON:-python3}"
+device="${DEVICE:-cuda}"
+extra=(--device "$device" --data-dir "$data")
+[ -n "${QUICK:-}" ] && extra+=(--quick)
+[ -n "${LIMIT:-}" ] && extra+=(--limit "$LIMIT")
+export PYTHONUNBUFFERED=1
+mkdir -p "$out"
+
+{ date -u; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1; "$py" -c \
+  "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, 'gpu', torch.cuda.is_available() and torch.cuda.get_device_name())"
+} > "$out/gpu-machine.txt" 2>&1
+
+step() {  # name, seconds, then the benchmark's arguments
+  local name=$1 seconds=$2; shift 2
+  timeout "$seconds" "$py" -m benchmarks.speedups "${extra[@]}" "$@" --json "$out/speedups-$name.json" \
+    > "$out/speedups-$name.md" 2> "$out/speedups-$name.log"
+  echo "$name: exit $? after $SECONDS s in all"
+}
+step every-model 200 --no-quality --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
+step compiler 170 --no-quality --models gan-dcgan,vae-mlp,diffusion-unet-conditional \
+  --variants "engine fp32,compile,CUDA graphs,bf16 + compile"
+step time-to-90 130 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 15
+cat "$out"/speedups-*.md
