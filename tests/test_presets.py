@@ -27,9 +27,9 @@ def trained(options, dataset, steps=400, family="vae"):
 
 @pytest.fixture(scope="module")
 def gans(digits):
-    """The three GAN demonstrations: mode collapse and its cure 600 steps each (the same run but for D's
+    """The three GAN demonstrations: mode collapse and its cure 500 steps each (the same run but for D's
     rate), the discriminator too strong 200 (it has won long before)."""
-    steps = {"mode-collapse": 600, "mode-collapse-cure": 600, "strong-discriminator": 200}
+    steps = {"mode-collapse": 500, "mode-collapse-cure": 500, "strong-discriminator": 200}
     return {name: trained(preset(name), digits, steps=count, family="gan") for name, count in steps.items()}
 
 

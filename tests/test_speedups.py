@@ -75,9 +75,13 @@ def test_fp32_runs_no_matrix_product_in_bfloat16(tiny_mnist):
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # torch's own
-def test_compiled_training_learns_the_same_weights_and_saves_the_same_checkpoint(tiny_mnist, tmp_path):
+def test_compiled_training_learns_the_same_weights_and_saves_the_same_checkpoint(tiny_mnist, tmp_path, monkeypatch):
     from torch._dynamo.utils import get_compilation_metrics
 
+    # Dynamo traces the networks for real, but hands the graphs to the "aot_eager" backend instead of
+    # generating and building C++ kernels (Inductor: ~25 s on a cold 2-core machine, torch's own business).
+    real_compile = torch.compile
+    monkeypatch.setattr(speedups.torch, "compile", lambda fn, mode=None: real_compile(fn, backend="aot_eager"))
     eager, _ = trained("vae", "mlp", {}, tiny_mnist, steps=4)
     compilations = len(get_compilation_metrics())
     compiled, last = trained("vae", "mlp", {}, tiny_mnist, steps=4, compile="default")
