@@ -36,7 +36,9 @@ if __name__ == "__main__":
     cap_malloc_arenas()
     def stop(signum, frame):
         """A Space (or systemd, or docker stop) ends the server with SIGTERM: shut down as on Ctrl+C,
-        so Gradio empties its file cache and the app's temporary folders are removed (atexit)."""
+        so Gradio empties its file cache and the app's temporary folders are removed (atexit).
+        A second SIGTERM during that clean-up is ignored: it would kill the app with its folders left."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         demo.close()
         sys.exit(0)
 

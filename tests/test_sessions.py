@@ -116,7 +116,7 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist
            "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", "GENAI_DATA_DIR": str(mnist_dir),
            "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=subprocess.PIPE, text=True)
     try:
         client = None
         for _ in range(120):
@@ -129,10 +129,14 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist
         client.submit("mnist", "vae", "mlp", False, 8, 5, 64, 1e-3, 1.0, 0, 2, 1.0, api_name="/train").result()
         assert list(tmp_path.glob("genai-app-*/session-*/my-vae-mlp-1/model.safetensors"))
         server.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # a second SIGTERM while it cleans up (timeout, docker stop and a supervisor may all send one)
+        server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
     finally:
         if server.poll() is None:
             server.kill()
+    errors = server.stderr.read()
+    assert "Traceback" not in errors and "Exception ignored" not in errors, errors
     assert not list(tmp_path.glob("genai-app-*"))
     assert not list((tmp_path / "gradio").rglob("*.zip"))
 
