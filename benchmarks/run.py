@@ -64,13 +64,17 @@ def parse_parts(text):
     return parts
 
 
-def parse_models(text):
-    names = {spec.name: spec for spec in ALL_MODELS}
+def parse_names(text, known):
+    """Comma-separated names of `known` (a dict name -> thing): the things, in the order given."""
     chosen = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in names]
+    unknown = [n for n in chosen if n not in known]
     if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(names)} (comma-separated), not {text!r}")
-    return tuple(names[n] for n in chosen)
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)} (comma-separated), not {text!r}")
+    return tuple(known[n] for n in chosen)
+
+
+def parse_models(text):
+    return parse_names(text, {spec.name: spec for spec in ALL_MODELS})
 
 
 def build_parser():

@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `im
 import torch  # noqa: E402
 
 from benchmarks.common import LoadMonitor, Stopwatch, find_data_dir, load_average, machine_info, median, write_json  # noqa: E402
-from benchmarks.run import RESULTS_DIR, markdown_table, number  # noqa: E402
+from benchmarks.run import RESULTS_DIR, markdown_table, number, parse_models, parse_names  # noqa: E402
 from benchmarks.time_to_quality import QualityRun, time_to_quality  # noqa: E402
 from benchmarks.training_speed import ALL_MODELS, reference_run  # noqa: E402
 from genai.data import DatasetError, load_dataset  # noqa: E402
@@ -197,24 +197,15 @@ def seconds_to_share(evaluations, share):
 # --- the script --------------------------------------------------------------------------------
 
 
-def parse_names(text, known):
-    chosen = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in known]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)} (comma-separated), not {text!r}")
-    return tuple(known[n] for n in chosen)
-
-
 def build_parser():
-    models = {spec.name: spec for spec in ALL_MODELS}
     variants = {v.name: v for v in VARIANTS}
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speedups",
                                      description="What bf16, torch.compile, CUDA graphs and larger batches buy, "
                                                  "per model family, beside a plain PyTorch loop.")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test)")
-    parser.add_argument("--models", type=lambda t: parse_names(t, models), metavar="NAMES",
-                        help=f"comma-separated, from {', '.join(models)} (default: all)")
+    parser.add_argument("--models", type=parse_models, metavar="NAMES",
+                        help=f"comma-separated, from {', '.join(spec.name for spec in ALL_MODELS)} (default: all)")
     parser.add_argument("--variants", type=lambda t: parse_names(t, variants), metavar="NAMES",
                         help=f"comma-separated, from {', '.join(variants)} (default: all)")
     parser.add_argument("--repeats", type=positive_int, help="timed rounds per model")
@@ -231,11 +222,10 @@ def progress(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def run(args, path=None):
+def run(args, device, path=None):
     """Both parts; with a path, the results so far are written there after each model and quality run
     (marked "complete": false until the end), so a run cut short still leaves what it measured."""
     mode = dict(MODES["quick" if args.quick else "full"])
-    device = pick_device(args.device)
     dataset = load_dataset("mnist", data_dir=find_data_dir(args.data_dir), split="train", limit=args.limit).to(device)
     results = {"machine": machine_info(device), "command": " ".join(["python -m benchmarks.speedups", *sys.argv[1:]]),
                "mode": "quick" if args.quick else "full", "dataset": dataset.describe(),
@@ -296,7 +286,7 @@ def main(argv=None):
     try:
         device = pick_device(args.device)
         path = args.json or RESULTS_DIR / f"speedups-{device.type}-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-        results = run(args, path)
+        results = run(args, device, path)
     except (DatasetError, DeviceError, TrainingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
