@@ -98,6 +98,9 @@ def build_parser():
     p.add_argument("--prior-components", type=int,
                    help="VAE only: after training, fit a mixture of this many Gaussians to the training "
                         "codes and sample from it (0 = sample from N(0, I), the default)")
+    p.add_argument("--learned-prior", action=argparse.BooleanOptionalAction, default=None,
+                   help="VAE only: train with the mixture of --prior-components Gaussians, learned with the "
+                        "networks, as the KL term's prior instead of N(0, I) (default off)")
     p.add_argument("--d-lr-ratio", type=positive_float,
                    help="GAN only: the discriminator learns at this many times --lr (default 1)")
     p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
@@ -218,13 +221,15 @@ def train_options(args):
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
-             "prior_components": args.prior_components, "spectral_norm": args.spectral_norm,
+             "prior_components": args.prior_components, "learned_prior": args.learned_prior,
+             "spectral_norm": args.spectral_norm,
              "hidden_size": args.hidden_size}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
         raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
                         ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
+                        ("--learned-prior", "learned_prior"),
                         ("--spectral-norm", "spectral_norm"), ("--hidden-size", "hidden_size")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")

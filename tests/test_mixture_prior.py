@@ -1,6 +1,6 @@
 """The mixture prior a VAE may sample from (genai/models/mixture_prior.py): EM finds a known
 mixture, seeds map to codes drawn from it, and a VAE fits it when training ends, saves it, and
-samples, walks and scores with it."""
+samples, walks and scores with it. A VAE may also learn a mixture as its training prior."""
 
 import math
 
@@ -11,7 +11,8 @@ import torch
 from genai.checkpoints import load_model, save_model
 from genai.data import load_training_set
 from genai.models import ModelError, create_model
-from genai.models.mixture_prior import GaussianMixturePrior
+from genai.models.mixture_prior import GaussianMixturePrior, LearnedMixturePrior
+from genai.models.vae import gaussian_log_density, kl_divergence
 from genai.sampling import interpolate, latent_noise, sample
 from genai.train import TrainSettings, train
 
@@ -74,7 +75,7 @@ def test_too_few_codes_for_the_mixture_are_refused():
         GaussianMixturePrior(10, 2).fit(torch.randn(5, 2))
 
 
-@pytest.mark.parametrize("bad", [-1, 65, 2.5, True])
+@pytest.mark.parametrize("bad", [-1, 257, 2.5, True])
 def test_a_bad_number_of_components_is_refused(bad):
     with pytest.raises(ModelError, match="prior_components"):
         create_model("vae", "mlp", prior_components=bad)
@@ -131,3 +132,56 @@ def test_the_likelihood_uses_the_prior_the_model_samples_from(trained_vae, mnist
         model.prior = prior
     assert with_mixture["reconstruction"] == with_standard["reconstruction"]  # the same seeded z
     assert math.isfinite(with_mixture["kl"]) and with_mixture["kl"] != with_standard["kl"]
+
+
+def test_the_learned_prior_is_the_density_of_its_mixture_and_learns_by_gradient():
+    torch.manual_seed(0)
+    prior = LearnedMixturePrior(3, 2)
+    with torch.no_grad():
+        prior.log_variances.copy_(torch.tensor([[0.0, -1.0], [0.5, 0.2], [-0.3, 0.0]]))
+        prior.weight_logits.copy_(torch.tensor([0.0, 1.0, -1.0]))
+    z = torch.tensor([[-1.0, 0.5], [2.0, 2.0], [0.0, 0.0]])
+    weights = torch.softmax(prior.weight_logits, 0)
+    direct = sum(w * torch.distributions.Normal(m, (0.5 * s).exp()).log_prob(z).sum(1).exp()
+                 for w, m, s in zip(weights, prior.means, prior.log_variances))
+    torch.testing.assert_close(prior(z), direct.log())
+    # Maximizing log p(z) of two clusters of codes moves the means onto them.
+    codes = two_clusters(n=1000)
+    optimizer = torch.optim.Adam(prior.parameters(), lr=0.05)
+    before = float(prior(codes).mean())
+    for _ in range(300):
+        optimizer.zero_grad()
+        (-prior(codes).mean()).backward()
+        optimizer.step()
+    assert float(prior(codes).mean()) > before + 1.0
+
+
+def test_a_learned_prior_needs_components_and_only_a_vae_has_one():
+    with pytest.raises(ModelError, match="learned_prior needs prior_components"):
+        create_model("vae", "mlp", learned_prior=True)
+    with pytest.raises(ModelError, match="learned_prior"):
+        create_model("gan", "mlp", learned_prior=True)
+    with pytest.raises(ModelError, match="learned_prior must be true or false"):
+        create_model("vae", "mlp", prior_components=4, learned_prior="yes")
+
+
+def test_a_vae_with_a_learned_prior_trains_its_kl_against_it_and_saves_it(mnist_dir, tmp_path):
+    dataset = load_training_set("mnist", data_dir=mnist_dir, limit=1000)
+    model = create_model("vae", "mlp", seed=0, latent_dim=2, prior_components=5, learned_prior=True)
+    start = {name: p.detach().clone() for name, p in model.training_prior.named_parameters()}
+    # The KL of the loss is log q(z|x) - log p(z) for the learned p, with the z the decoder saw.
+    x = dataset.images[:8].unsqueeze(1).float() / 255
+    rng = torch.Generator().manual_seed(3)
+    (_, mu, logvar), (_, _, kl), kl_each = model.batch_loss(x, None, rng)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(kl_each, gaussian_log_density(z, mu, logvar) - model.training_prior(z))
+    assert not torch.allclose(kl_each, kl_divergence(mu, logvar)) and torch.isclose(kl, kl_each.mean())
+    list(train(model, dataset, TrainSettings(max_steps=30, batch_size=64, preview_images=0)))
+    for name, p in model.training_prior.named_parameters():
+        assert not torch.equal(p, start[name]), name  # learned with the networks
+    assert model.prior.is_fitted  # and the sampling mixture fitted after training, as without it
+    loaded, metadata = load_model(save_model(model, tmp_path / "vae", dataset="mnist", steps=30))
+    assert metadata["config"]["learned_prior"] is True
+    for name, p in model.training_prior.named_parameters():
+        assert torch.equal(dict(loaded.training_prior.named_parameters())[name], p), name
+    assert np.array_equal(sample(loaded, 3, 8), sample(model, 3, 8))

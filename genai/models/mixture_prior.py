@@ -124,3 +124,34 @@ def mixture_log_terms(z, weights, means, scale_tril):
         log_det = 2 * torch.log(torch.diagonal(tril)).sum()
         columns.append(torch.log(weight) - 0.5 * (solved.pow(2).sum(0) + log_det + dim * math.log(2 * math.pi)))
     return torch.stack(columns, dim=1)
+
+
+class LearnedMixturePrior(nn.Module):
+    """A mixture of K Gaussians learned *with* the VAE, as the prior of its KL term during training.
+
+    With N(0, I) as the prior, the KL term pulls every code towards one round cloud, so digits
+    that look alike (a 4 and a 9) are pressed together and a gap between clusters costs extra.
+    With a learned mixture (Tomczak & Welling 2018; Dilokthanakul et al. 2016) each cluster can
+    have its own Gaussian, and the encoder may keep them apart for free:
+
+        p(z) = sum_k softmax(a)_k N(z; m_k, diag(exp(s_k)))     a, m, s learned by gradient descent
+        KL(q(z|x) || p(z)) ~ log q(z|x) - log p(z)             with the same z = mu + sigma * eps
+
+    (no closed form for a mixture, so one sample of z estimates it; its mean over eps is the KL).
+    Only training uses it: when the run ends, GaussianMixturePrior is fitted to the codes as usual
+    and the model samples from that fit.
+    """
+
+    def __init__(self, components, dim):
+        super().__init__()
+        # Means spread like draws of N(0, I), so the components start apart; unit variances, equal weights.
+        self.means = nn.Parameter(torch.empty(components, dim))
+        nn.init.normal_(self.means)  # from the global generator, seeded like every layer (models.build_seeded)
+        self.log_variances = nn.Parameter(torch.zeros(components, dim))
+        self.weight_logits = nn.Parameter(torch.zeros(components))
+
+    def forward(self, z):
+        """log p(z) per code (N,), differentiable in z and in the mixture's parameters."""
+        diff = z.unsqueeze(1) - self.means  # (N, K, dim)
+        log_normal = -0.5 * (math.log(2 * math.pi) + self.log_variances + diff.pow(2) / self.log_variances.exp()).sum(2)
+        return (torch.log_softmax(self.weight_logits, dim=0) + log_normal).logsumexp(dim=1)

@@ -20,6 +20,8 @@ To sample z while keeping gradients, use the reparameterization trick:
 New images come from the decoder applied to z ~ N(0, I), or, with prior_components = K, to z
 drawn from a mixture of K Gaussians fitted to the training digits' codes after training
 (mixture_prior.py: the codes of real digits do not fill N(0, I), and the gaps draw no digit).
+With learned_prior, training's KL term itself is taken against a mixture of K Gaussians learned
+with the networks (LearnedMixturePrior), KL ~ log q(z|x) - log p(z) for the sampled z.
 
 Two architectures: MLPVAE (784 -> 512 -> 256 -> z, and back) and ConvVAE
 (strided convolutions). A conditional VAE also gives the encoder and decoder
@@ -33,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, batch_row, report
-from .mixture_prior import GaussianMixturePrior
+from .base import GenerativeModel, ModelConfig, ModelError, batch_row, report
+from .mixture_prior import GaussianMixturePrior, LearnedMixturePrior
 
 
 def reparameterize(mu, logvar, rng=None):
@@ -61,10 +63,14 @@ def reconstruction_loss(logits, images):
     return F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(dim=1)
 
 
-def vae_loss(logits, images, mu, logvar, beta=1.0):
-    """loss = reconstruction + beta * KL: returns (loss, reconstruction, KL), batch means in nats per image."""
+def vae_loss(logits, images, mu, logvar, beta=1.0, kl_per_image=None):
+    """loss = reconstruction + beta * KL: returns (loss, reconstruction, KL), batch means in nats per image.
+
+    kl_per_image: the KL of each image when the prior is not N(0, I) (a learned mixture,
+    estimated as log q(z|x) - log p(z)); by default the closed form kl_divergence(mu, logvar).
+    """
     recon = reconstruction_loss(logits, images).mean()
-    kl = kl_divergence(mu, logvar).mean()
+    kl = (kl_divergence(mu, logvar) if kl_per_image is None else kl_per_image).mean()
     return recon + beta * kl, recon, kl
 
 
@@ -112,6 +118,7 @@ class VAEConfig(ModelConfig):
     latent_dim: int = 20
     beta: float = 1.0
     prior_components: int = 0  # 0: sample z ~ N(0, I); K: from K Gaussians fitted to the training codes
+    learned_prior: bool = False  # train with a mixture of prior_components Gaussians as the KL's prior, not N(0, I)
 
 
 class VAE(GenerativeModel):
@@ -131,6 +138,11 @@ class VAE(GenerativeModel):
         super().__init__(config)
         k = config.prior_components
         self.prior = GaussianMixturePrior(k, config.latent_dim) if k else None
+        if config.learned_prior and not k:
+            raise ModelError("learned_prior needs prior_components of at least 1 (the Gaussians it learns): "
+                             "give --prior-components K too.")
+        # Training's prior when learned (see LearnedMixturePrior); None: the KL term's prior is N(0, I).
+        self.training_prior = LearnedMixturePrior(k, config.latent_dim) if config.learned_prior else None
 
     @property
     def sampling_prior(self):
@@ -200,17 +212,34 @@ class VAE(GenerativeModel):
 
     def encode_decode(self, images, labels, rng):
         """forward() for labels already checked (or None): (decoder logits, mu, logvar)."""
+        logits, mu, logvar, _ = self.encode_decode_code(images, labels, rng)
+        return logits, mu, logvar
+
+    def encode_decode_code(self, images, labels, rng):
+        """encode_decode() and the code z it decoded, for the loss: (logits, mu, logvar, z)."""
         mu, logvar = self.latent_gaussian(images, labels)
         z = reparameterize(mu, logvar, rng)
-        return self.decode_logits(z, labels), mu, logvar
+        return self.decode_logits(z, labels), mu, logvar, z
+
+    def training_kl(self, z, mu, logvar):
+        """The KL term of each image for the training loss: None means the closed form against N(0, I);
+        with a learned mixture prior, the one-sample estimate log q(z|x) - log p(z)."""
+        if self.training_prior is None:
+            return None
+        return gaussian_log_density(z, mu, logvar) - self.training_prior(z)
+
+    def batch_loss(self, images, labels, rng):
+        """(logits, mu, logvar) and (total, reconstruction, KL) of one batch, with the run's beta."""
+        logits, mu, logvar, z = self.encode_decode_code(images, labels if self.conditional else None, rng)
+        kl = self.training_kl(z, mu, logvar)
+        return (logits, mu, logvar), vae_loss(logits, images, mu, logvar, self.config.beta, kl), kl
 
     def configure_optimizers(self, lr):
         return {"vae": self.adam(self.parameters(), lr)}
 
     def training_step(self, images, labels, optimizers, rng):
         """One update of reconstruction + beta * KL; rng draws eps (labels were checked once per run)."""
-        logits, mu, logvar = self.encode_decode(images, labels if self.conditional else None, rng)
-        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta)
+        _, (total, recon, kl), _ = self.batch_loss(images, labels, rng)
         optimizers["vae"].zero_grad(set_to_none=True)
         total.backward()
         optimizers["vae"].step()
@@ -218,13 +247,13 @@ class VAE(GenerativeModel):
 
     def inspect_batch(self, images, labels, rng):
         """One batch encoded and decoded, nothing updated: each digit's reconstruction, its -log p(x|z) and KL."""
-        logits, mu, logvar = self.encode_decode(images, labels if self.conditional else None, rng)
-        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta)
+        (logits, mu, logvar), (total, recon, kl), kl_each = self.batch_loss(images, labels, rng)
+        kl_each = kl_divergence(mu, logvar) if kl_each is None else kl_each
         return report(
             {"total": total, "reconstruction": recon, "KL": kl},
             batch_row("Real digits x", images),
             batch_row("Reconstructions, with each digit's reconstruction term -log p(x|z) and KL, in nats",
-                      torch.sigmoid(logits), {"rec": reconstruction_loss(logits, images), "KL": kl_divergence(mu, logvar)}),
+                      torch.sigmoid(logits), {"rec": reconstruction_loss(logits, images), "KL": kl_each}),
         )
 
     def generate(self, z, labels=None):
