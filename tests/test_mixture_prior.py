@@ -180,6 +180,7 @@ def test_a_vae_with_a_learned_prior_trains_its_kl_against_it_and_saves_it(mnist_
     for name, p in model.training_prior.named_parameters():
         assert not torch.equal(p, start[name]), name  # learned with the networks
     assert model.prior.is_fitted  # and the sampling mixture fitted after training, as without it
+    assert model.describe().endswith("prior: a mixture of 5 Gaussians (learned in training, refitted after)")
     loaded, metadata = load_model(save_model(model, tmp_path / "vae", dataset="mnist", steps=30))
     assert metadata["config"]["learned_prior"] is True
     for name, p in model.training_prior.named_parameters():

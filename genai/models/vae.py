@@ -181,7 +181,8 @@ class VAE(GenerativeModel):
         text = super().describe()
         if self.prior is None:
             return text
-        return f"{text}, prior: a mixture of {self.config.prior_components} Gaussians"
+        learned = " (learned in training, refitted after)" if self.training_prior is not None else ""
+        return f"{text}, prior: a mixture of {self.config.prior_components} Gaussians{learned}"
 
     def one_hot(self, labels):
         """A digit as a one-hot vector; a mix of digits (float weights) as it is."""
