@@ -34,7 +34,7 @@ fi
   run gan-conditional --model gan --arch dcgan --channels 32 --conditional --ema-decay 0.999 --max-steps 10000 --batch-size 64 --lr 5e-4
   run gan-dcgan       --model gan --arch dcgan --channels 32 --no-conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 5e-4
   run vae-conv        --model vae --arch conv --channels 32 --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 8000 --batch-size 128 --lr 1e-3
-  run vae-2d          --model vae --arch mlp --no-conditional --latent-dim 2 --beta 0.5 --prior-components 20 --max-steps 15000 --batch-size 128 --lr 1e-3
+  run vae-2d          --model vae --arch mlp --no-conditional --latent-dim 2 --beta 1 --prior-components 100 --learned-prior --max-steps 45000 --batch-size 128 --lr 1e-3
   run autoregressive-conditional --model autoregressive --arch pixelcnn --channels 32 --layers 6 --conditional --max-steps 2000 --batch-size 64 --lr 1e-3
   run diffusion       --model diffusion --arch unet --channels 24 --no-conditional --ema-decay 0.999 --max-steps 10000 --batch-size 64 --lr 1e-3
 ) &
