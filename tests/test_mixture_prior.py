@@ -12,7 +12,7 @@ from genai.checkpoints import load_model, save_model
 from genai.data import load_training_set
 from genai.models import ModelError, create_model
 from genai.models.mixture_prior import GaussianMixturePrior, LearnedMixturePrior
-from genai.models.vae import gaussian_log_density, kl_divergence
+from genai.models.vae import gaussian_log_density, kl_divergence, vae_loss
 from genai.sampling import interpolate, latent_noise, sample
 from genai.train import TrainSettings, train
 
@@ -172,10 +172,13 @@ def test_a_vae_with_a_learned_prior_trains_its_kl_against_it_and_saves_it(mnist_
     # The KL of the loss is log q(z|x) - log p(z) for the learned p, with the z the decoder saw.
     x = dataset.images[:8].unsqueeze(1).float() / 255
     rng = torch.Generator().manual_seed(3)
-    (_, mu, logvar), (_, _, kl), kl_each = model.batch_loss(x, None, rng)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+    _, mu, logvar, z = model.encode_decode_code(x, None, rng)
+    expected_z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(z, expected_z)
+    kl_each = model.training_kl(z, mu, logvar)
     torch.testing.assert_close(kl_each, gaussian_log_density(z, mu, logvar) - model.training_prior(z))
-    assert not torch.allclose(kl_each, kl_divergence(mu, logvar)) and torch.isclose(kl, kl_each.mean())
+    assert not torch.allclose(kl_each, kl_divergence(mu, logvar))
+    assert torch.isclose(vae_loss(torch.zeros(8, 1, 28, 28), x, mu, logvar, 1.0, kl_each)[2], kl_each.mean())
     list(train(model, dataset, TrainSettings(max_steps=30, batch_size=64, preview_images=0)))
     for name, p in model.training_prior.named_parameters():
         assert not torch.equal(p, start[name]), name  # learned with the networks

@@ -229,18 +229,13 @@ class VAE(GenerativeModel):
             return None
         return gaussian_log_density(z, mu, logvar) - self.training_prior(z)
 
-    def batch_loss(self, images, labels, rng):
-        """(logits, mu, logvar) and (total, reconstruction, KL) of one batch, with the run's beta."""
-        logits, mu, logvar, z = self.encode_decode_code(images, labels if self.conditional else None, rng)
-        kl = self.training_kl(z, mu, logvar)
-        return (logits, mu, logvar), vae_loss(logits, images, mu, logvar, self.config.beta, kl), kl
-
     def configure_optimizers(self, lr):
         return {"vae": self.adam(self.parameters(), lr)}
 
     def training_step(self, images, labels, optimizers, rng):
         """One update of reconstruction + beta * KL; rng draws eps (labels were checked once per run)."""
-        _, (total, recon, kl), _ = self.batch_loss(images, labels, rng)
+        logits, mu, logvar, z = self.encode_decode_code(images, labels if self.conditional else None, rng)
+        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta, self.training_kl(z, mu, logvar))
         optimizers["vae"].zero_grad(set_to_none=True)
         total.backward()
         optimizers["vae"].step()
@@ -248,7 +243,9 @@ class VAE(GenerativeModel):
 
     def inspect_batch(self, images, labels, rng):
         """One batch encoded and decoded, nothing updated: each digit's reconstruction, its -log p(x|z) and KL."""
-        (logits, mu, logvar), (total, recon, kl), kl_each = self.batch_loss(images, labels, rng)
+        logits, mu, logvar, z = self.encode_decode_code(images, labels if self.conditional else None, rng)
+        kl_each = self.training_kl(z, mu, logvar)
+        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta, kl_each)
         kl_each = kl_divergence(mu, logvar) if kl_each is None else kl_each
         return report(
             {"total": total, "reconstruction": recon, "KL": kl},
