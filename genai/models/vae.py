@@ -223,10 +223,10 @@ class VAE(GenerativeModel):
         return self.decode_logits(z, labels), mu, logvar, z
 
     def training_kl(self, z, mu, logvar):
-        """The KL term of each image for the training loss: None means the closed form against N(0, I);
-        with a learned mixture prior, the one-sample estimate log q(z|x) - log p(z)."""
+        """The KL term of each image for the training loss: the closed form against N(0, I), or with a
+        learned mixture prior the one-sample estimate log q(z|x) - log p(z)."""
         if self.training_prior is None:
-            return None
+            return kl_divergence(mu, logvar)
         return gaussian_log_density(z, mu, logvar) - self.training_prior(z)
 
     def configure_optimizers(self, lr):
@@ -246,7 +246,6 @@ class VAE(GenerativeModel):
         logits, mu, logvar, z = self.encode_decode_code(images, labels if self.conditional else None, rng)
         kl_each = self.training_kl(z, mu, logvar)
         total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta, kl_each)
-        kl_each = kl_divergence(mu, logvar) if kl_each is None else kl_each
         return report(
             {"total": total, "reconstruction": recon, "KL": kl},
             batch_row("Real digits x", images),
