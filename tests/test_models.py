@@ -132,6 +132,7 @@ def test_a_model_is_rebuilt_from_its_config_dict():
         ("autoregressive", "lstm", {"latent_dim": 100}, "latent_dim must be 784"),
         ("autoregressive", "lstm", {"channels": 32}, "has no setting channels"),
         ("gan", "dcgan", {"spectral_norm": "yes"}, "spectral_norm must be true or false"),
+        ("gan", "mlp", {"pack": 0}, "pack must be a whole number from 1 to 16"),
         ("diffusion", "mlp", {}, "Unknown DIFFUSION architecture .mlp.: choose one of unet"),
         ("diffusion", "unet", {"latent_dim": 100}, "latent_dim must be 784"),
         ("diffusion", "unet", {"channels": 20}, "multiple of 8"),

@@ -186,6 +186,9 @@ class GenerativeModel(nn.Module):
         noise (the same rng state before and after an update gives the same noise)."""
         raise NotImplementedError
 
+    def check_batch_size(self, batch_size):
+        """Raise ModelError if a training batch of this many images (per process) cannot work for this model."""
+
     def diagnostics(self):
         """Numbers per image from the last training step worth watching as a histogram, each in [0, 1]:
         {what they are: 1-D CPU tensor}, or {} (a GAN: what its discriminator said about real and fake)."""

@@ -37,6 +37,12 @@ so D cannot change its output faster than its input changes (D is 1-Lipschitz pe
 A D that cannot become arbitrarily sharp keeps giving G useful gradients, and G keeps
 drawing every digit instead of the few D is weakest on. It replaces D's BatchNorm, which
 lets D compare a whole batch of fakes with a whole batch of reals.
+
+With pack = m > 1, D judges m images at once (PacGAN, Lin et al. 2018): the batch is cut into
+packs of m real or m fake images, and D gives one logit per pack. The losses above are the
+same, with x and G(z) standing for packs. One image cannot tell D that G draws too many 1s;
+a pack of m fakes holds them together more often than a pack of real digits does, so D can
+punish a G that favours some digits, and G is pushed to draw each digit as often as the data.
 """
 
 import copy
@@ -46,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, batch_row, embed_labels, report, update_moving_average
+from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -93,11 +99,17 @@ class GANConfig(ModelConfig):
     ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
     d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
     spectral_norm: bool = False  # D's layers divided by their largest singular value (SN-GAN), no BatchNorm in D
+    pack: int = 1  # D judges packs of this many images, one logit per pack (PacGAN); 1: each image alone
 
 
 def discriminator_layer(layer, config):
     """A linear or conv layer of D, spectrally normalized when the config asks for it."""
     return nn.utils.parametrizations.spectral_norm(layer) if config.spectral_norm else layer
+
+
+def packs_of(features, pack):
+    """(N, ...) per image -> (N // pack, pack * ...): each row holds `pack` images side by side, for D."""
+    return features.reshape(features.shape[0] // pack, -1, *features.shape[2:])
 
 
 class GAN(GenerativeModel):
@@ -128,14 +140,26 @@ class GAN(GenerativeModel):
     def averaged_copy(self):
         return self.generator_ema
 
+    def describe(self):
+        packs = f", D judges packs of {self.config.pack}" if self.config.pack > 1 else ""
+        return super().describe() + packs
+
     def update_ema(self):
         """G_ema <- d * G_ema + (1 - d) * G (see update_moving_average; BatchNorm statistics: G's own)."""
         if self.generator_ema is not None:
             self.ema_updates = update_moving_average(self.generator_ema, self.generator, self.config.ema_decay,
                                                      self.ema_updates)
 
+    def check_batch_size(self, batch_size):
+        """D judges whole packs of config.pack images, so a batch must hold a whole number of them."""
+        pack = self.config.pack
+        if batch_size % pack:
+            raise ModelError(f"This GAN's discriminator judges packs of {pack} images, so the batch size "
+                             f"({batch_size}) must be a multiple of {pack}: choose e.g. {max(pack, batch_size - batch_size % pack)}.")
+
     def diagnostics(self):
-        """What D said in the last step: D(x) for each real digit and D(G(z)) for each fake, in [0, 1].
+        """What D said in the last step: D(x) for each real digit and D(G(z)) for each fake, in [0, 1]
+        (with pack > 1: for each pack of real digits and each pack of fakes).
 
         Two humps pushed apart (reals near 1, fakes near 0) is a discriminator winning too easily;
         both near 0.5 is the balance the game aims at.
@@ -162,7 +186,8 @@ class GAN(GenerativeModel):
         """One D update, then one G update, on a batch of real images in [0, 1].
 
         rng: the run's torch.Generator (on the images' device) for the noise z ~ N(0, I).
-        Labels were checked once for the whole dataset by the training loop.
+        Labels were checked once for the whole dataset by the training loop, and the batch size
+        by check_batch_size. D's logits are one per image, or one per pack of config.pack images.
         """
         batch_size = images.shape[0]
         labels = labels if self.conditional else None
@@ -203,6 +228,8 @@ class GAN(GenerativeModel):
         fake = self.generator(z, labels)
         real_logits, fake_logits = self.discriminator(images * 2 - 1, labels), self.discriminator(fake, labels)
         d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+        if self.config.pack > 1:  # one score per pack: each image shows the score of the pack it was judged in
+            d_real, d_fake = d_real.repeat_interleave(self.config.pack), d_fake.repeat_interleave(self.config.pack)
         return report(
             {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
              "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()},
@@ -252,8 +279,9 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         extra = config.label_embedding_dim if config.conditional else 0
         self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
+        self.pack = config.pack
         self.net = nn.Sequential(
-            discriminator_layer(nn.Linear(28 * 28 + extra, 512), config), nn.LeakyReLU(0.2),
+            discriminator_layer(nn.Linear((28 * 28 + extra) * config.pack, 512), config), nn.LeakyReLU(0.2),
             discriminator_layer(nn.Linear(512, 256), config), nn.LeakyReLU(0.2),
             discriminator_layer(nn.Linear(256, 1), config),
         )
@@ -262,7 +290,7 @@ class MLPDiscriminator(nn.Module):
         x = images.flatten(1)
         if self.label is not None:
             x = self.label(x, labels)
-        return self.net(x).squeeze(1)
+        return self.net(packs_of(x, self.pack)).squeeze(1)
 
 
 class MLPGAN(GAN):
@@ -311,13 +339,15 @@ class DCGANDiscriminator(nn.Module):
     """Strided convs downsample 28 -> 14 -> 7, then one linear layer gives the logit.
 
     A conditional D gets the label as an extra image channel (a learned 28x28 map).
+    A pack of m images comes in as m times the channels.
     """
 
     def __init__(self, config):
         super().__init__()
         c = config.channels
         self.label_map = nn.Embedding(config.num_classes, 28 * 28) if config.conditional else None
-        in_channels = 2 if config.conditional else 1
+        in_channels = (2 if config.conditional else 1) * config.pack
+        self.pack = config.pack
         sn = config.spectral_norm
         self.net = nn.Sequential(
             discriminator_layer(nn.Conv2d(in_channels, c, 4, stride=2, padding=1), config), nn.LeakyReLU(0.2),  # 28 -> 14
@@ -330,7 +360,7 @@ class DCGANDiscriminator(nn.Module):
     def forward(self, images, labels=None):
         if self.label_map is not None:
             images = torch.cat([images, self.label_map(labels).view(-1, 1, 28, 28)], dim=1)
-        return self.net(images).squeeze(1)
+        return self.net(packs_of(images, self.pack)).squeeze(1)
 
 
 class DCGAN(GAN):
