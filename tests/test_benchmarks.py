@@ -287,6 +287,20 @@ def test_the_independent_judge_learns_digits_and_scores_shipped_models(mnist_dir
     assert judged(judge, real)[0] > 0.3 and judged(judge, noise)[0] < 0.05  # sure of digits, not of noise
 
 
+def test_the_recipe_probe_scores_against_training_images_and_balances_the_digits(mnist_dir):
+    from benchmarks.recipe_probe import probe
+    from genai.metrics import classifier_probabilities, generate_images
+
+    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=1000).images
+    row = probe(REPO / "checkpoints" / "gan-conditional", reference, samples=200, per_digit=10)
+    assert row["recognizable_share"] > 0.8 and abs(sum(row["digit_shares"]) - 1) < 1e-3
+    assert row["balanced_samples"] == 100 and 0 < row["balanced_fid_vs_train"] and 0 < row["fid_vs_train"]
+    assert "--conditional" in row["command"]
+    from genai.checkpoints import load_model
+    images = generate_images(load_model(REPO / "checkpoints" / "gan-conditional")[0], 600, 0)
+    assert row["digit_shares"][0] == pytest.approx((classifier_probabilities(images[:200]).argmax(axis=1) == 0).mean())
+
+
 def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail(small_mnist):
     from benchmarks.speedups import BASELINE, Variant, measure_speedups
 

@@ -1,0 +1,79 @@
+"""Compare candidate checkpoints while choosing a recipe, without looking at the test split.
+
+    python benchmarks/recipe_probe.py /tmp/runs/a /tmp/runs/b checkpoints/gan-mlp
+
+Each checkpoint draws 2,000 samples (seed 0), scored as `eval` scores them: the recognizable share
+(the metrics classifier at least 90% sure), the share of each digit, and classifier-FID, here
+against the first 10,000 TRAINING images (the test split stays for the figures that are reported).
+"balanced FID" takes 200 samples of each digit, as the classifier reads them, from 6,000 samples:
+when it is far below the plain FID, what keeps the model from the real digits is how often it
+draws each digit (coverage), not how well it draws them. Prints a table and writes JSON
+(benchmarks/results/recipe-probe-<date>.json); each row keeps the checkpoint's training command.
+"""
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import REPO, find_data_dir, machine_info, write_json  # noqa: E402
+from benchmarks.run import markdown_table  # noqa: E402
+from genai import metrics  # noqa: E402
+from genai.checkpoints import load_model  # noqa: E402
+from genai.data import load_dataset  # noqa: E402
+
+SAMPLES, PER_DIGIT, REFERENCE_IMAGES = 2000, 200, 10_000
+
+
+def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT):
+    """One checkpoint's row: its first `samples` samples as `eval` scores them, and the balanced FID
+    of `per_digit` samples of each digit taken from 3 x `samples` (fewer where a digit is that rare)."""
+    model, metadata = load_model(path)
+    images = np.asarray(metrics.generate_images(model, 3 * samples, 0))
+    probs = metrics.classifier_probabilities(images)
+    first = probs[:samples]
+    shares = metrics.class_histogram(first) / samples
+    digits = probs.argmax(axis=1)
+    balanced = np.concatenate([np.flatnonzero(digits == d)[:per_digit] for d in range(10)])
+    return {
+        "checkpoint": str(path),
+        "model": model.describe(),
+        "command": metadata.get("training", {}).get("command"),
+        "recognizable_share": metrics.confident_share(first),
+        "digit_shares": [round(float(s), 4) for s in shares],
+        "fid_vs_train": metrics.classifier_fid(images[:samples], reference),
+        "balanced_fid_vs_train": metrics.classifier_fid(images[balanced], reference),
+        "balanced_samples": int(len(balanced)),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / f"recipe-probe-{date.today()}.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    reference = load_dataset("mnist", find_data_dir(args.data_dir), "train", limit=REFERENCE_IMAGES).images
+    rows = []
+    for path in args.checkpoints:
+        rows.append(probe(path, reference))
+        print(f"{path}: done", file=sys.stderr, flush=True)
+    print(markdown_table(
+        ["checkpoint", "recognizable", "rarest digit", "FID vs train", "balanced FID vs train"],
+        [[Path(r["checkpoint"]).name, f"{r['recognizable_share']:.1%}", f"{min(r['digit_shares']):.1%}",
+          f"{r['fid_vs_train']:.1f}", f"{r['balanced_fid_vs_train']:.1f}"] for r in rows]))
+    results = {"machine": machine_info("cpu"), "samples": SAMPLES, "seed": 0,
+               "reference": f"the first {REFERENCE_IMAGES:,} MNIST training images", "rows": rows}
+    print(f"JSON: {write_json(results, args.json)}")
+
+
+if __name__ == "__main__":
+    main()
