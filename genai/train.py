@@ -206,7 +206,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
             settings = dataclasses.replace(settings, preview_images=0)  # rank 0 draws the previews
         if stepper is not None:
             raise TrainingError("Step mode pauses one process; it cannot step a run of several (torchrun).")
-    model.check_batch_size(settings.batch_size // (team.world_size if team is not None else 1))
+    if hasattr(model, "check_batch_size"):  # generative models; the metrics classifier takes any batch
+        model.check_batch_size(settings.batch_size // (team.world_size if team is not None else 1))
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
