@@ -228,8 +228,8 @@ class GAN(GenerativeModel):
         fake = self.generator(z, labels)
         real_logits, fake_logits = self.discriminator(images * 2 - 1, labels), self.discriminator(fake, labels)
         d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
-        if self.config.pack > 1:  # one score per pack: each image shows the score of the pack it was judged in
-            d_real, d_fake = d_real.repeat_interleave(self.config.pack), d_fake.repeat_interleave(self.config.pack)
+        # One score per pack (per image when pack is 1): each image shows the score of the pack it was judged in.
+        d_real, d_fake = d_real.repeat_interleave(self.config.pack), d_fake.repeat_interleave(self.config.pack)
         return report(
             {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
              "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()},
