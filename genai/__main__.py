@@ -108,6 +108,9 @@ def build_parser():
     p.add_argument("--pack", type=positive_int,
                    help="GAN only: the discriminator judges packs of this many images at once (PacGAN; default 1); "
                         "the batch size must be a multiple of it")
+    p.add_argument("--categories", type=int,
+                   help="unconditional GAN only: the noise also chooses one of this many categories, which the "
+                        "discriminator's head must read back (InfoGAN; found without labels; default 0, off)")
     p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
     p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
     p.add_argument("--hidden-size", type=positive_int, help="--arch lstm only: the memory of each LSTM (default 128)")
@@ -225,7 +228,7 @@ def train_options(args):
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
              "prior_components": args.prior_components, "learned_prior": args.learned_prior,
-             "spectral_norm": args.spectral_norm, "pack": args.pack,
+             "spectral_norm": args.spectral_norm, "pack": args.pack, "categories": args.categories,
              "hidden_size": args.hidden_size}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
@@ -233,7 +236,8 @@ def train_options(args):
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
                         ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
                         ("--learned-prior", "learned_prior"),
-                        ("--spectral-norm", "spectral_norm"), ("--pack", "pack"), ("--hidden-size", "hidden_size")):
+                        ("--spectral-norm", "spectral_norm"), ("--pack", "pack"), ("--categories", "categories"),
+                        ("--hidden-size", "hidden_size")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")
     return options

@@ -32,7 +32,7 @@ def test_the_code_view_follows_the_source_not_a_copy(monkeypatch):
 
     def edited(obj):
         text = original(obj)
-        return text.replace("loss_d.backward()", "loss_d.backward()  # edited by a teacher") if obj is cls.training_step else text
+        return text.replace("optimizers[\"discriminator\"].step()", "optimizers[\"discriminator\"].step()  # edited by a teacher") if obj is cls.training_step else text
 
     monkeypatch.setattr(inspect, "getsource", edited)
     assert "# edited by a teacher" in training_code(cls)[0]

@@ -43,6 +43,20 @@ packs of m real or m fake images, and D gives one logit per pack. The losses abo
 same, with x and G(z) standing for packs. One image cannot tell D that G draws too many 1s;
 a pack of m fakes holds them together more often than a pack of real digits does, so D can
 punish a G that favours some digits, and G is pushed to draw each digit as often as the data.
+
+With categories = k > 0 (unconditional GANs only), G's noise carries a choice of one of k
+categories that G must make readable (InfoGAN, Chen et al. 2016). The first k numbers of z pick
+the category c = argmax(z_1..z_k), uniform over the k choices, and G gets it as a one-hot vector
+in their place. A small head Q on D's features guesses c from the image, and both G and Q are
+trained to make that guess right:
+
+    L_I = -log Q(c | G(z))        (cross-entropy; H(c) - L_I is a lower bound on the
+                                   mutual information between c and the image)
+    D and Q minimize L_D + L_I,  G minimizes L_G + L_I
+
+No label is ever used, yet on MNIST the easiest categories to keep apart are the digits: G
+learns to draw one digit per category. A one-hot choice lets G jump between digits instead of
+drawing blends of them, and since every category is chosen equally often, every digit is drawn.
 """
 
 import copy
@@ -63,6 +77,21 @@ def discriminator_loss(real_logits, fake_logits):
 def generator_loss(fake_logits):
     """L_G = -log D(G(z)): the non-saturating generator loss."""
     return F.softplus(-fake_logits).mean()
+
+
+def information_loss(category_logits, categories):
+    """L_I = -log Q(c | G(z)): how badly Q reads the category c that G was asked to draw (InfoGAN)."""
+    return F.cross_entropy(category_logits, categories)
+
+
+def category_code(z, categories):
+    """z -> (G's input, the category c of each row): z's first k numbers replaced by one_hot(argmax).
+
+    The argmax of k independent N(0, 1) numbers is uniform over the k categories, so a seed still
+    fixes everything, and walking from one seed to another switches category on the way.
+    """
+    chosen = z[:, :categories].argmax(dim=1)
+    return torch.cat([F.one_hot(chosen, categories).to(z.dtype), z[:, categories:]], dim=1), chosen
 
 
 EXPLANATION = r"""
@@ -100,6 +129,7 @@ class GANConfig(ModelConfig):
     d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
     spectral_norm: bool = False  # D's layers divided by their largest singular value (SN-GAN), no BatchNorm in D
     pack: int = 1  # D judges packs of this many images, one logit per pack (PacGAN); 1: each image alone
+    categories: int = 0  # k > 0: z's first k numbers choose one of k categories, which Q must read (InfoGAN)
 
 
 def discriminator_layer(layer, config):
@@ -122,13 +152,13 @@ class GAN(GenerativeModel):
     family = "gan"
     Config = GANConfig
     default_lr = 2e-4
-    loss_names = ("L_D", "L_G", "D(x)", "D(G(z))")
     plotted_losses = ("L_D", "L_G")
     explanation = EXPLANATION
-    loss_functions = (discriminator_loss, generator_loss)  # shown beside the formulas in the Train tab
+    loss_functions = (discriminator_loss, generator_loss, information_loss)  # shown beside the formulas in the Train tab
     live_settings = ("d_lr_ratio",)  # D's share of the learning rate, turnable mid-run (genai/knobs.py)
 
     def __init__(self, config, generator, discriminator):
+        check_categories(config)
         super().__init__(config)
         self.generator = generator
         self.discriminator = discriminator
@@ -140,9 +170,19 @@ class GAN(GenerativeModel):
     def averaged_copy(self):
         return self.generator_ema
 
+    @property
+    def loss_names(self):
+        return ("L_D", "L_G", "D(x)", "D(G(z))") + (("L_I",) if self.config.categories else ())
+
     def describe(self):
         packs = f", D judges packs of {self.config.pack}" if self.config.pack > 1 else ""
-        return super().describe() + packs
+        k = self.config.categories
+        code = f", {k} categories found without labels (InfoGAN)" if k else ""
+        return super().describe() + packs + code
+
+    def generator_input(self, z):
+        """The noise as G gets it, and the category each row asks for (None without categories)."""
+        return category_code(z, self.config.categories) if self.config.categories else (z, None)
 
     def update_ema(self):
         """G_ema <- d * G_ema + (1 - d) * G (see update_moving_average; BatchNorm statistics: G's own)."""
@@ -193,56 +233,115 @@ class GAN(GenerativeModel):
         labels = labels if self.conditional else None
         real = images * 2 - 1
         z = torch.randn(batch_size, self.latent_dim, device=images.device, generator=rng)
-        fake = self.generator(z, labels)
+        code, categories = self.generator_input(z)
+        fake = self.generator(code, labels)
 
         # 1) Discriminator: push D(x) up and D(G(z)) down. detach(): G is not updated here.
+        #    With categories, D's head Q also learns to read the category of each fake (L_I).
         real_logits = self.discriminator(real, labels)
-        fake_logits = self.discriminator(fake.detach(), labels)
+        fake_logits, category_logits = self.discriminator.judge_and_read(fake.detach(), labels)
         loss_d = discriminator_loss(real_logits, fake_logits)
+        loss_i = information_loss(category_logits, categories) if categories is not None else 0
         optimizers["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
+        (loss_d + loss_i).backward()
         optimizers["discriminator"].step()
 
-        # 2) Generator: make D believe the fakes are real. D's weights are frozen for this step.
+        # 2) Generator: make D believe the fakes are real (and Q read their categories). D's weights are frozen.
         self.discriminator.requires_grad_(False)
-        fake_logits_for_g = self.discriminator(fake, labels)
+        fake_logits_for_g, category_logits_for_g = self.discriminator.judge_and_read(fake, labels)
         loss_g = generator_loss(fake_logits_for_g)
+        loss_i_for_g = information_loss(category_logits_for_g, categories) if categories is not None else 0
         optimizers["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g + loss_i_for_g).backward()
         optimizers["generator"].step()
         self.discriminator.requires_grad_(True)
         self.update_ema()
         self.last_logits = (real_logits.detach(), fake_logits.detach())  # for diagnostics(), read now and then
 
-        return {
+        losses = {
             "L_D": loss_d.detach(),
             "L_G": loss_g.detach(),
             "D(x)": torch.sigmoid(real_logits.detach()).mean(),
             "D(G(z))": torch.sigmoid(fake_logits.detach()).mean(),
         }
+        if categories is not None:
+            losses["L_I"] = loss_i.detach()
+        return losses
 
     def inspect_batch(self, images, labels, rng):
         """The game on one batch, nothing updated: what D says of each real digit and of each fake."""
         labels = labels if self.conditional else None
         z = torch.randn(images.shape[0], self.latent_dim, device=images.device, generator=rng)
-        fake = self.generator(z, labels)
-        real_logits, fake_logits = self.discriminator(images * 2 - 1, labels), self.discriminator(fake, labels)
+        code, categories = self.generator_input(z)
+        fake = self.generator(code, labels)
+        real_logits = self.discriminator(images * 2 - 1, labels)
+        fake_logits, category_logits = self.discriminator.judge_and_read(fake, labels)
         d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
         # One score per pack (per image when pack is 1): each image shows the score of the pack it was judged in.
         d_real, d_fake = d_real.repeat_interleave(self.config.pack), d_fake.repeat_interleave(self.config.pack)
+        losses = {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
+                  "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()}
+        fake_scores = {"D(G(z))": d_fake}
+        if categories is not None:
+            losses["L_I"] = information_loss(category_logits, categories)
+            # Q(c | G(z)): how sure Q is of the category each fake was asked to show.
+            fake_scores["Q(c|G(z))"] = category_logits.softmax(dim=1).gather(1, categories[:, None]).squeeze(1)
         return report(
-            {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
-             "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()},
+            losses,
             batch_row("Real digits x, and D(x): how sure D is that each is real", images, {"D(x)": d_real}),
-            batch_row("Generated G(z), and D(G(z)): how sure D is that each is real", (fake + 1) / 2,
-                      {"D(G(z))": d_fake}),
+            batch_row("Generated G(z), and D(G(z)): how sure D is that each is real", (fake + 1) / 2, fake_scores),
         )
 
     def generate(self, z, labels=None):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]."""
         labels = self.check_labels(labels, z.shape[0], z.device)
         generator = self.generator if self.generator_ema is None else self.generator_ema
-        return (generator(z, labels) + 1) / 2
+        return (generator(self.generator_input(z)[0], labels) + 1) / 2
+
+
+def check_categories(config):
+    """InfoGAN's categories need an unconditional GAN that judges one image at a time, and noise to spare."""
+    k = config.categories
+    if not k:
+        return
+    if config.conditional:
+        raise ModelError("categories is for unconditional GANs, which find the digits themselves; "
+                         "a conditional GAN is told the digit. Use one or the other.")
+    if config.pack > 1:
+        raise ModelError(f"A GAN with categories reads the category of each image, so its D judges images one "
+                         f"at a time: use pack 1 (not {config.pack}) with categories.")
+    if k == 1 or k >= config.latent_dim:
+        raise ModelError(f"categories must be 0 (off) or from 2 to latent_dim - 1 ({config.latent_dim - 1}), "
+                         f"so that some noise is left besides the choice; not {k}.")
+
+
+class CategoryReader(nn.Module):
+    """Q: D's features of an image -> logits of the category G was asked to draw (InfoGAN)."""
+
+    def __init__(self, features, categories):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(features, 128), nn.LeakyReLU(0.2), nn.Linear(128, categories))
+
+    def forward(self, features):
+        return self.net(features)
+
+
+class Discriminator(nn.Module):
+    """What both discriminators share: self.net ends in the layer that turns features into D's logit;
+    with categories, Q reads the category from the same features (built by the subclass)."""
+
+    def inputs(self, images, labels):
+        raise NotImplementedError
+
+    def forward(self, images, labels=None):
+        return self.net(self.inputs(images, labels)).squeeze(1)
+
+    def judge_and_read(self, images, labels=None):
+        """(D's logits, Q's category logits, or None without categories) from one pass over the images."""
+        if self.reader is None:
+            return self(images, labels), None
+        features = self.net[:-1](self.inputs(images, labels))
+        return self.net[-1](features).squeeze(1), self.reader(features)
 
 
 class LabelEmbedding(nn.Module):
@@ -274,7 +373,7 @@ class MLPGenerator(nn.Module):
         return self.net(z).view(-1, 1, 28, 28)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     def __init__(self, config):
         super().__init__()
         extra = config.label_embedding_dim if config.conditional else 0
@@ -285,12 +384,13 @@ class MLPDiscriminator(nn.Module):
             discriminator_layer(nn.Linear(512, 256), config), nn.LeakyReLU(0.2),
             discriminator_layer(nn.Linear(256, 1), config),
         )
+        self.reader = CategoryReader(256, config.categories) if config.categories else None
 
-    def forward(self, images, labels=None):
+    def inputs(self, images, labels):
         x = images.flatten(1)
         if self.label is not None:
             x = self.label(x, labels)
-        return self.net(packs_of(x, self.pack)).squeeze(1)
+        return packs_of(x, self.pack)
 
 
 class MLPGAN(GAN):
@@ -335,7 +435,7 @@ class DCGANGenerator(nn.Module):
         return self.upsample(x)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """Strided convs downsample 28 -> 14 -> 7, then one linear layer gives the logit.
 
     A conditional D gets the label as an extra image channel (a learned 28x28 map).
@@ -356,11 +456,12 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(),
             discriminator_layer(nn.Linear(2 * c * 7 * 7, 1), config),
         )
+        self.reader = CategoryReader(2 * c * 7 * 7, config.categories) if config.categories else None
 
-    def forward(self, images, labels=None):
+    def inputs(self, images, labels):
         if self.label_map is not None:
             images = torch.cat([images, self.label_map(labels).view(-1, 1, 28, 28)], dim=1)
-        return self.net(packs_of(images, self.pack)).squeeze(1)
+        return packs_of(images, self.pack)
 
 
 class DCGAN(GAN):

@@ -29,6 +29,7 @@ FIELD_RULES = {
     "d_lr_ratio": ("number", 0.001, 100, "how much faster than the generator the discriminator learns"),
     "spectral_norm": ("yes/no", None, None, "whether the discriminator's layers are spectrally normalized"),
     "pack": ("whole", 1, 16, "how many images the discriminator judges at once"),
+    "categories": ("whole", 0, 100, "the categories an unconditional GAN finds without labels (InfoGAN); 0 is off"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),
     "guidance_scale": ("number", 0, 20, "how strongly the label steers sampling; 1 is plain conditional"),
     "label_dropout": ("fraction", 0, 1, "the share of training images whose label is hidden"),
