@@ -41,7 +41,7 @@ fi
 (
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
-  run gan-mlp         --model gan --arch mlp --no-conditional --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
+  run gan-mlp         --model gan --arch mlp --no-conditional --latent-dim 72 --categories 10 --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
   TUNE_GUIDANCE="1.3 1.5 1.7 2" \
   run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 1e-3
   run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 2000 --batch-size 64 --lr 1e-3

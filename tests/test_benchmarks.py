@@ -347,3 +347,19 @@ def test_speedups_script_writes_json_and_tables(mnist_dir, tmp_path):
     assert [v["variant"] for v in results["speed"][0]["variants"]] == ["engine fp32", "batch 256"]
     assert results["machine"]["torch"] == torch.__version__ and "quality" not in results and results["complete"]
     assert "s per 60k epoch" in done.stdout and "vae-mlp" in done.stdout
+
+
+def test_the_category_probe_fixes_each_category_and_reads_the_shipped_infogans_digits():
+    """The shipped MLP GAN learned 10 categories without labels; most of them should be one digit."""
+    from benchmarks.gan_categories import category_digits, noise_for_category
+    from genai.checkpoints import load_model
+    from genai.models.gan import category_code
+
+    z = noise_for_category(3, 10, 50, 72, torch.Generator().manual_seed(0))
+    assert (category_code(z, 10)[1] == 3).all()
+    model, _ = load_model(REPO / "checkpoints" / "gan-mlp")
+    rows = category_digits(model, per_category=40)
+    assert [r["category"] for r in rows] == list(range(10)) and all(sum(r["digit_counts"]) == 40 for r in rows)
+    single_digit = [r for r in rows if max(r["digit_counts"]) >= 0.8 * 40]
+    assert len(single_digit) >= 6
+    assert len({max(range(10), key=r["digit_counts"].__getitem__) for r in single_digit}) == len(single_digit)
