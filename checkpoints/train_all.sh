@@ -44,7 +44,7 @@ fi
   run gan-mlp         --model gan --arch mlp --no-conditional --latent-dim 72 --categories 10 --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
   TUNE_GUIDANCE="1.3 1.5 1.7 2" \
   run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 1e-3
-  run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 2000 --batch-size 64 --lr 1e-3
+  run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 5000 --batch-size 64 --lr 1e-3
 ) &
 wait
 for log in "$out"/*.log; do echo "== $log"; tr '\r' '\n' < "$log" | grep -v '^ *$' | tail -n 12; done
