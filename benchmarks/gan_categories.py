@@ -24,6 +24,7 @@ from benchmarks.common import REPO, machine_info, write_json  # noqa: E402
 from benchmarks.run import markdown_table  # noqa: E402
 from genai import metrics  # noqa: E402
 from genai.checkpoints import load_model  # noqa: E402
+from genai.sampling import decode  # noqa: E402
 
 PER_CATEGORY = 200
 
@@ -46,7 +47,7 @@ def category_digits(model, per_category=PER_CATEGORY, seed=1):
     for category in range(k):
         z = noise_for_category(category, k, per_category, model.latent_dim, generator)
         with torch.no_grad():
-            images = (model.generate(z)[:, 0] * 255).round().to(torch.uint8).cpu().numpy()
+            images = decode(model, z)
         counts = metrics.class_histogram(metrics.classifier_probabilities(images))
         rows.append({"category": category, "digit_counts": [int(c) for c in counts]})
     return rows
@@ -60,7 +61,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, _ = load_model(args.checkpoint)
-    model.eval()
     rows = category_digits(model)
     table = []
     for row in rows:
