@@ -105,6 +105,9 @@ def build_parser():
                    help="GAN only: the discriminator learns at this many times --lr (default 1)")
     p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
                    help="GAN only: spectrally normalize the discriminator's layers (SN-GAN; default off)")
+    p.add_argument("--r1-gamma", type=float,
+                   help="GAN only: penalize the discriminator's gradient at real digits, gamma/2 ||grad D(x)||^2 "
+                        "(R1; default 0, off); also removes BatchNorm from the DCGAN's discriminator")
     p.add_argument("--pack", type=positive_int,
                    help="GAN only: the discriminator judges packs of this many images at once (PacGAN; default 1); "
                         "the batch size must be a multiple of it")
@@ -228,7 +231,7 @@ def train_options(args):
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
              "prior_components": args.prior_components, "learned_prior": args.learned_prior,
-             "spectral_norm": args.spectral_norm, "pack": args.pack, "categories": args.categories,
+             "spectral_norm": args.spectral_norm, "r1_gamma": args.r1_gamma, "pack": args.pack, "categories": args.categories,
              "hidden_size": args.hidden_size}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
@@ -236,7 +239,7 @@ def train_options(args):
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
                         ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
                         ("--learned-prior", "learned_prior"),
-                        ("--spectral-norm", "spectral_norm"), ("--pack", "pack"), ("--categories", "categories"),
+                        ("--spectral-norm", "spectral_norm"), ("--r1-gamma", "r1_gamma"), ("--pack", "pack"), ("--categories", "categories"),
                         ("--hidden-size", "hidden_size")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")

@@ -38,6 +38,15 @@ A D that cannot become arbitrarily sharp keeps giving G useful gradients, and G 
 drawing every digit instead of the few D is weakest on. It replaces D's BatchNorm, which
 lets D compare a whole batch of fakes with a whole batch of reals.
 
+With r1_gamma = gamma > 0, D also pays for how steeply its logit changes around real digits
+(the R1 penalty, Mescheder et al. 2018):
+
+    L_D + gamma/2 * E_x ||grad_x logit_D(x)||^2          (x: real digits only)
+
+A D that may not be steep at the data cannot win by sharp, brittle boundaries, so it keeps giving
+G smooth directions towards real digits, and the game settles instead of circling. The gradient
+is per image, so D has no BatchNorm (which would mix the images of a batch) when R1 is on.
+
 With pack = m > 1, D judges m images at once (PacGAN, Lin et al. 2018): the batch is cut into
 packs of m real or m fake images, and D gives one logit per pack. The losses above are the
 same, with x and G(z) standing for packs. One image cannot tell D that G draws too many 1s;
@@ -77,6 +86,15 @@ def discriminator_loss(real_logits, fake_logits):
 def generator_loss(fake_logits):
     """L_G = -log D(G(z)): the non-saturating generator loss."""
     return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(real_logits, real, gamma):
+    """R1 = gamma/2 * E_x ||grad_x logit_D(x)||^2, on real images x (which must require grad).
+
+    create_graph=True: the penalty is itself differentiated when D's weights are updated.
+    """
+    grad, = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return gamma / 2 * grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
 def information_loss(category_logits, categories):
@@ -128,6 +146,7 @@ class GANConfig(ModelConfig):
     ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
     d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
     spectral_norm: bool = False  # D's layers divided by their largest singular value (SN-GAN), no BatchNorm in D
+    r1_gamma: float = 0.0  # gamma > 0: D pays gamma/2 * ||grad_x logit_D(x)||^2 at real digits (R1), no BatchNorm in D
     pack: int = 1  # D judges packs of this many images, one logit per pack (PacGAN); 1: each image alone
     categories: int = 0  # k > 0: z's first k numbers choose one of k categories, which Q must read (InfoGAN)
 
@@ -172,13 +191,15 @@ class GAN(GenerativeModel):
 
     @property
     def loss_names(self):
-        return ("L_D", "L_G", "D(x)", "D(G(z))") + (("L_I",) if self.config.categories else ())
+        return (("L_D", "L_G", "D(x)", "D(G(z))") + (("L_I",) if self.config.categories else ())
+                + (("R1",) if self.config.r1_gamma else ()))
 
     def describe(self):
         packs = f", D judges packs of {self.config.pack}" if self.config.pack > 1 else ""
         k = self.config.categories
         code = f", {k} categories found without labels (InfoGAN)" if k else ""
-        return super().describe() + packs + code
+        r1 = f", R1 penalty gamma {self.config.r1_gamma:g}" if self.config.r1_gamma else ""
+        return super().describe() + packs + code + r1
 
     def generator_input(self, z):
         """The noise as G gets it, and the category each row asks for (None without categories)."""
@@ -232,6 +253,9 @@ class GAN(GenerativeModel):
         batch_size = images.shape[0]
         labels = labels if self.conditional else None
         real = images * 2 - 1
+        gamma = self.config.r1_gamma
+        if gamma:
+            real = real.detach().requires_grad_(True)  # R1 needs grad_x logit_D(x) at the real digits
         z = torch.randn(batch_size, self.latent_dim, device=images.device, generator=rng)
         code, categories = self.generator_input(z)
         fake = self.generator(code, labels)
@@ -242,8 +266,9 @@ class GAN(GenerativeModel):
         fake_logits, category_logits = self.discriminator.judge_and_read(fake.detach(), labels)
         loss_d = discriminator_loss(real_logits, fake_logits)
         loss_i = information_loss(category_logits, categories) if categories is not None else 0
+        loss_r1 = r1_penalty(real_logits, real, gamma) if gamma else 0
         optimizers["discriminator"].zero_grad(set_to_none=True)
-        (loss_d + loss_i).backward()
+        (loss_d + loss_i + loss_r1).backward()
         optimizers["discriminator"].step()
 
         # 2) Generator: make D believe the fakes are real (and Q read their categories). D's weights are frozen.
@@ -266,6 +291,8 @@ class GAN(GenerativeModel):
         }
         if categories is not None:
             losses["L_I"] = loss_i.detach()
+        if gamma:
+            losses["R1"] = loss_r1.detach()
         return losses
 
     def inspect_batch(self, images, labels, rng):
@@ -448,11 +475,11 @@ class DCGANDiscriminator(Discriminator):
         self.label_map = nn.Embedding(config.num_classes, 28 * 28) if config.conditional else None
         in_channels = (2 if config.conditional else 1) * config.pack
         self.pack = config.pack
-        sn = config.spectral_norm
+        no_batchnorm = config.spectral_norm or config.r1_gamma > 0  # see the module docstring
         self.net = nn.Sequential(
             discriminator_layer(nn.Conv2d(in_channels, c, 4, stride=2, padding=1), config), nn.LeakyReLU(0.2),  # 28 -> 14
-            discriminator_layer(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=sn), config),  # 14 -> 7
-            nn.Identity() if sn else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
+            discriminator_layer(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=no_batchnorm), config),  # 14 -> 7
+            nn.Identity() if no_batchnorm else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
             nn.Flatten(),
             discriminator_layer(nn.Linear(2 * c * 7 * 7, 1), config),
         )

@@ -28,6 +28,7 @@ FIELD_RULES = {
     "ema_decay": ("fraction", 0, 1, "the decay of the generator's moving average; 0 is off"),
     "d_lr_ratio": ("number", 0.001, 100, "how much faster than the generator the discriminator learns"),
     "spectral_norm": ("yes/no", None, None, "whether the discriminator's layers are spectrally normalized"),
+    "r1_gamma": ("number", 0, 1000, "the weight of the R1 penalty on the discriminator's steepness at real digits; 0 is off"),
     "pack": ("whole", 1, 16, "how many images the discriminator judges at once"),
     "categories": ("whole", 0, 100, "the categories an unconditional GAN finds without labels (InfoGAN); 0 is off"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),
