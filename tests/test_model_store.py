@@ -84,3 +84,14 @@ def test_a_models_line_says_when_it_samples_from_a_fitted_mixture():
                                                "to its training codes, 100 steps on MNIST")
     metadata["config"]["prior_components"] = 0
     assert "Gaussians" not in summary(metadata, "pretrained")
+
+
+def test_a_models_line_says_when_its_noise_chooses_a_category():
+    from genai.ui.model_store import summary
+
+    metadata = {"family": "gan", "arch": "mlp", "dataset": "mnist", "steps": 40000,
+                "config": {"latent_dim": 72, "conditional": False, "categories": 10}}
+    assert summary(metadata, "pretrained") == ("pretrained: GAN (MLP), 72-D latent, 10 categories found without "
+                                               "labels (InfoGAN), 40,000 steps on MNIST")
+    metadata["config"]["categories"] = 0
+    assert "categories" not in summary(metadata, "pretrained")

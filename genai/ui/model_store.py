@@ -141,6 +141,8 @@ def summary(metadata, source):
         parts.append("conditional")
     if config.get("prior_components"):
         parts.append(f"samples from {config['prior_components']} Gaussians fitted to its training codes")
+    if config.get("categories"):
+        parts.append(f"{config['categories']} categories found without labels (InfoGAN)")
     steps = metadata.get("steps") or 0
     dataset = DISPLAY_NAMES.get(metadata.get("dataset"), metadata.get("dataset"))
     if steps:
