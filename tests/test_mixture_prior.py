@@ -110,7 +110,11 @@ def test_samples_come_from_the_mixture_and_walks_end_at_the_samples(trained_vae)
     assert not np.array_equal(drawn, (from_standard.clamp(0, 1) * 255).round().byte().squeeze(1).numpy())
     walk = interpolate(model, 7, 8, steps=5, method="lerp")
     assert np.array_equal(walk[0], sample(model, 7, 1)[0]) and np.array_equal(walk[-1], sample(model, 8, 1)[0])
-    assert np.array_equal(sample(model, 7, 16)[:8], drawn)  # a bigger grid starts with the same digits
+    # A bigger grid starts with the same digits. The codes are identical; the decoder's matrix
+    # products may round differently for a batch of 16 than of 8 (about 1e-7), which can move a
+    # pixel lying on a rounding boundary by one gray level, never more.
+    bigger = sample(model, 7, 16)[:8].astype(int)
+    assert np.abs(bigger - drawn).max() <= 1 and (bigger != drawn).mean() < 0.001
 
 
 def test_the_fitted_mixture_is_saved_and_loaded_with_the_weights(trained_vae, tmp_path):
