@@ -116,6 +116,8 @@ def build_parser():
                         "discriminator's head must read back (InfoGAN; found without labels; default 0, off)")
     p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
     p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
+    p.add_argument("--extra-layers", type=int,
+                   help="--arch dcgan only: this many more 3x3 conv layers at 7x7 and at 14x14, in G and D (default 0)")
     p.add_argument("--hidden-size", type=positive_int, help="--arch lstm only: the memory of each LSTM (default 128)")
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)
@@ -231,7 +233,7 @@ def train_options(args):
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
              "prior_components": args.prior_components, "learned_prior": args.learned_prior,
-             "spectral_norm": args.spectral_norm, "r1_gamma": args.r1_gamma, "pack": args.pack, "categories": args.categories,
+             "spectral_norm": args.spectral_norm, "r1_gamma": args.r1_gamma, "extra_layers": args.extra_layers, "pack": args.pack, "categories": args.categories,
              "hidden_size": args.hidden_size}
     options.update({name: value for name, value in given.items() if value is not None})
     if options["arch"] not in ARCHS[args.model]:
@@ -239,7 +241,7 @@ def train_options(args):
     for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
                         ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
                         ("--learned-prior", "learned_prior"),
-                        ("--spectral-norm", "spectral_norm"), ("--r1-gamma", "r1_gamma"), ("--pack", "pack"), ("--categories", "categories"),
+                        ("--spectral-norm", "spectral_norm"), ("--r1-gamma", "r1_gamma"), ("--extra-layers", "extra_layers"), ("--pack", "pack"), ("--categories", "categories"),
                         ("--hidden-size", "hidden_size")):
         if given[field] is not None and field not in config_fields(args.model, options["arch"]):
             raise CommandError(f"{flag} only applies to {models_with(field)}.")

@@ -34,7 +34,7 @@ RECIPES = {
 
 # Recipe entries that describe the model (its config.json); the others describe the run.
 MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "prior_components", "learned_prior", "ema_decay", "channels", "layers",
-                 "d_lr_ratio", "spectral_norm", "r1_gamma", "pack", "categories", "hidden_size")
+                 "d_lr_ratio", "spectral_norm", "r1_gamma", "extra_layers", "pack", "categories", "hidden_size")
 
 
 def recipe(family):

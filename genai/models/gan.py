@@ -433,6 +433,22 @@ class MLPGAN(GAN):
 @dataclass
 class DCGANConfig(GANConfig):
     channels: int = 64  # width of the first conv layer; doubled once
+    extra_layers: int = 0  # more 3x3 conv layers at each resolution (7x7 and 14x14), in G and in D
+
+
+def refine_layers(channels, count, activation, batchnorm=True):
+    """count 3x3 conv layers that keep the size and width of a feature map: more depth to draw with.
+
+    With extra_layers = n, G and D each get n of them at 7x7 and n at 14x14. One 4x4 transposed
+    conv per doubling gives each output pixel only a few weights to be drawn by; stacked 3x3
+    layers let the network shape a whole stroke before the next upsampling.
+    """
+    layers = []
+    for _ in range(count):
+        layers += [nn.Conv2d(channels, channels, 3, padding=1, bias=not batchnorm)]
+        layers += [nn.BatchNorm2d(channels)] if batchnorm else []
+        layers += [activation()]
+    return layers
 
 
 class DCGANGenerator(nn.Module):
@@ -440,7 +456,7 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        c = config.channels
+        c, n = config.channels, config.extra_layers
         extra = config.label_embedding_dim if config.conditional else 0
         self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
         self.project = nn.Sequential(
@@ -448,8 +464,10 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm1d(2 * c * 7 * 7), nn.ReLU(),
         )
         self.upsample = nn.Sequential(
+            *refine_layers(2 * c, n, nn.ReLU),  # at 7x7
             nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1, bias=False),  # 7 -> 14
             nn.BatchNorm2d(c), nn.ReLU(),
+            *refine_layers(c, n, nn.ReLU),  # at 14x14
             nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1),  # 14 -> 28
             nn.Tanh(),
         )
@@ -476,14 +494,23 @@ class DCGANDiscriminator(Discriminator):
         in_channels = (2 if config.conditional else 1) * config.pack
         self.pack = config.pack
         no_batchnorm = config.spectral_norm or config.r1_gamma > 0  # see the module docstring
+        n = config.extra_layers
         self.net = nn.Sequential(
             discriminator_layer(nn.Conv2d(in_channels, c, 4, stride=2, padding=1), config), nn.LeakyReLU(0.2),  # 28 -> 14
+            *self.refine(c, n, config),  # at 14x14
             discriminator_layer(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=no_batchnorm), config),  # 14 -> 7
             nn.Identity() if no_batchnorm else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
+            *self.refine(2 * c, n, config),  # at 7x7
             nn.Flatten(),
             discriminator_layer(nn.Linear(2 * c * 7 * 7, 1), config),
         )
         self.reader = CategoryReader(2 * c * 7 * 7, config.categories) if config.categories else None
+
+    @staticmethod
+    def refine(channels, count, config):
+        """D's extra 3x3 layers (see refine_layers): no BatchNorm, spectrally normalized if asked."""
+        layers = refine_layers(channels, count, lambda: nn.LeakyReLU(0.2), batchnorm=False)
+        return [discriminator_layer(layer, config) if isinstance(layer, nn.Conv2d) else layer for layer in layers]
 
     def inputs(self, images, labels):
         if self.label_map is not None:
@@ -497,6 +524,11 @@ class DCGAN(GAN):
     arch = "dcgan"
     title = "DCGAN"
     Config = DCGANConfig
+
+    def describe(self):
+        n = self.config.extra_layers
+        deeper = f", {n} extra 3x3 conv layer{'s' if n > 1 else ''} per resolution" if n else ""
+        return super().describe() + deeper
 
     def __init__(self, config):
         super().__init__(config, DCGANGenerator(config), DCGANDiscriminator(config))
