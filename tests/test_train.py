@@ -301,14 +301,16 @@ def test_labels_out_of_range_are_refused_once_before_any_step(mnist):
 
 
 def test_a_time_budget_alone_runs_until_the_clock_says_stop(mnist):
-    small = dataclasses.replace(mnist, images=mnist.images[:640], labels=mnist.labels[:640])
-    events = run(create_model("vae", "mlp", seed=0), small, max_seconds=0.5, log_every=5)
+    small = dataclasses.replace(mnist, images=mnist.images[:128], labels=mnist.labels[:128])
+    events = run(create_model("vae", "mlp", seed=0), small, max_seconds=2, log_every=1)
     final = events[-1]
     assert final.reason == "time limit" and final.total_steps is None
-    assert final.step > 10  # more than one epoch of 10 steps: epochs do not bound a timed run
+    # More than one epoch of 2 steps (batch 64): epochs do not bound a timed run. (An epoch of 10
+    # steps could fill the 2 s on a busy machine; 2 cannot.)
+    assert final.step > 2
     assert all(e.total_steps is None for e in events)
     assert all(0 <= e.fraction <= 1 for e in events) and final.fraction == 1.0
-    assert all(e.eta_seconds <= 0.5 for e in events)
+    assert all(e.eta_seconds <= 2 for e in events)
 
 
 def test_the_training_record_says_what_the_model_learned_from(mnist):
