@@ -45,6 +45,8 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT):
         "checkpoint": str(path),
         "model": model.describe(),
         "command": metadata.get("training", {}).get("command"),
+        "steps": metadata.get("training", {}).get("steps"),  # fewer than the command's --max-steps if stopped early
+        "ended": metadata.get("training", {}).get("ended"),
         "recognizable_share": metrics.confident_share(first),
         "digit_shares": [round(float(s), 4) for s in shares],
         "fid_vs_train": metrics.classifier_fid(images[:samples], reference),
