@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -72,14 +73,28 @@ def test_a_process_that_dies_ends_the_run_with_an_error_instead_of_a_hang(mnist_
     port = str(free_port())
     arguments = [sys.executable, "-m", "genai", "train", "--model", "vae", "--data-dir", str(mnist_dir),
                  "--limit", "2000", "--time-limit", "120", "--device", "cpu", "--out", str(tmp_path / "run")]
-    base = environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2", GENAI_DISTRIBUTED_TIMEOUT="30")
+    base = environment(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2", GENAI_DISTRIBUTED_TIMEOUT="30",
+                       PYTHONUNBUFFERED="1")
     ranks = [subprocess.Popen(arguments, env={**base, "RANK": str(rank)}, cwd=REPO, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for rank in (0, 1)]
+    out_lines, err_lines = [], []
+    readers = [threading.Thread(target=lambda s=stream, lines=lines: lines.extend(s), daemon=True)
+               for stream, lines in ((ranks[0].stdout, out_lines), (ranks[0].stderr, err_lines))]
+    for reader in readers:
+        reader.start()
     try:
-        time.sleep(6)  # both are training by now
+        # Wait until rank 0 says it trains as one of two (on a busy machine that can take long), then kill rank 1.
+        deadline = time.monotonic() + 180
+        while not any("processes (gloo)" in line for line in out_lines) and ranks[0].poll() is None:
+            assert time.monotonic() < deadline, "rank 0 never started training"
+            time.sleep(0.2)
+        time.sleep(2)  # a few steps into the run
         assert ranks[0].poll() is None and ranks[1].poll() is None
         ranks[1].send_signal(signal.SIGKILL)
-        out, err = ranks[0].communicate(timeout=90)
+        ranks[0].wait(timeout=90)
+        for reader in readers:
+            reader.join(timeout=10)
+        out, err = "".join(out_lines), "".join(err_lines)
     finally:
         for process in ranks:
             if process.poll() is None:
