@@ -9,9 +9,15 @@ against the first 10,000 TRAINING images (the test split stays for the figures t
 when it is far below the plain FID, what keeps the model from the real digits is how often it
 draws each digit (coverage), not how well it draws them. Prints a table and writes JSON
 (benchmarks/results/recipe-probe-<date>.json); each row keeps the checkpoint's training command.
+
+A diffusion model can also be probed at other sampling settings, to tell a sampler that holds it
+back from a network that does (every combination is a row; models without the setting keep theirs):
+
+    python benchmarks/recipe_probe.py checkpoints/diffusion --sampling-steps 10 20 40
 """
 
 import argparse
+import itertools
 import sys
 from datetime import date
 from pathlib import Path
@@ -27,14 +33,20 @@ from benchmarks.run import markdown_table  # noqa: E402
 from genai import metrics  # noqa: E402
 from genai.checkpoints import load_model  # noqa: E402
 from genai.data import load_dataset  # noqa: E402
+from genai.sampling import sampling_options  # noqa: E402
 
 SAMPLES, PER_DIGIT, REFERENCE_IMAGES = 2000, 200, 10_000
 
 
-def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT):
+def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT, **sampling):
     """One checkpoint's row: its first `samples` samples as `eval` scores them, and the balanced FID
-    of `per_digit` samples of each digit taken from 3 x `samples` (fewer where a digit is that rare)."""
+    of `per_digit` samples of each digit taken from 3 x `samples` (fewer where a digit is that rare).
+
+    sampling: sampling settings to use instead of the checkpoint's own (e.g. sampling_steps=40);
+    those the model does not have are ignored. The row keeps the settings it was drawn with."""
     model, metadata = load_model(path)
+    for name, value in sampling_options(model, **sampling).items():
+        setattr(model.config, name, value)
     images = np.asarray(metrics.generate_images(model, 3 * samples, 0))
     probs = metrics.classifier_probabilities(images)
     first = probs[:samples]
@@ -47,6 +59,7 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT):
         "command": metadata.get("training", {}).get("command"),
         "steps": metadata.get("training", {}).get("steps"),  # fewer than the command's --max-steps if stopped early
         "ended": metadata.get("training", {}).get("ended"),
+        "sampling": drawn_with(model),
         "recognizable_share": metrics.confident_share(first),
         "digit_shares": [round(float(s), 4) for s in shares],
         "fid_vs_train": metrics.classifier_fid(images[:samples], reference),
@@ -55,23 +68,47 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT):
     }
 
 
+def drawn_with(model):
+    """The sampling settings that shape the model's samples (guidance only matters to conditional ones)."""
+    return {name: getattr(model.config, name) for name in model.sampling_options
+            if name != "guidance_scale" or model.conditional}
+
+
+def describe_sampling(settings):
+    """{"sampling_steps": 20, "guidance_scale": 1.5} -> "20 steps, guidance 1.5"; {} -> "-"."""
+    words = {"sampling_steps": "{} steps", "guidance_scale": "guidance {:g}"}
+    return ", ".join(words.get(name, name + " {}").format(value) for name, value in settings.items()) or "-"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--data-dir")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sampling-steps", type=int, nargs="+", default=[None],
+                        help="diffusion: probe at each of these numbers of steps (default: the checkpoint's)")
+    parser.add_argument("--guidance-scale", type=float, nargs="+", default=[None],
+                        help="conditional diffusion: probe at each of these guidance scales (default: the checkpoint's)")
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / f"recipe-probe-{date.today()}.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     reference = load_dataset("mnist", find_data_dir(args.data_dir), "train", limit=REFERENCE_IMAGES).images
     rows = []
     for path in args.checkpoints:
-        rows.append(probe(path, reference))
-        print(f"{path}: done", file=sys.stderr, flush=True)
+        model = load_model(path)[0]
+        variants = []  # the settings that apply to this model, each once (a GAN has none: one row)
+        for steps, scale in itertools.product(args.sampling_steps, args.guidance_scale):
+            chosen = sampling_options(model, sampling_steps=steps, guidance_scale=scale)
+            if chosen not in variants:
+                variants.append(chosen)
+        for chosen in variants:
+            rows.append(probe(path, reference, **chosen))
+            print(f"{path} {describe_sampling(rows[-1]['sampling'])}: done", file=sys.stderr, flush=True)
     print(markdown_table(
-        ["checkpoint", "recognizable", "rarest digit", "FID vs train", "balanced FID vs train"],
-        [[Path(r["checkpoint"]).name, f"{r['recognizable_share']:.1%}", f"{min(r['digit_shares']):.1%}",
-          f"{r['fid_vs_train']:.1f}", f"{r['balanced_fid_vs_train']:.1f}"] for r in rows]))
+        ["checkpoint", "sampling", "recognizable", "rarest digit", "FID vs train", "balanced FID vs train"],
+        [[Path(r["checkpoint"]).name, describe_sampling(r["sampling"]), f"{r['recognizable_share']:.1%}",
+          f"{min(r['digit_shares']):.1%}", f"{r['fid_vs_train']:.1f}", f"{r['balanced_fid_vs_train']:.1f}"]
+         for r in rows]))
     results = {"machine": machine_info("cpu"), "samples": SAMPLES, "seed": 0,
                "reference": f"the first {REFERENCE_IMAGES:,} MNIST training images", "rows": rows}
     print(f"JSON: {write_json(results, args.json)}")

@@ -301,6 +301,25 @@ def test_the_recipe_probe_scores_against_training_images_and_balances_the_digits
     assert row["digit_shares"][0] == pytest.approx((classifier_probabilities(images[:200]).argmax(axis=1) == 0).mean())
 
 
+def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_them(mnist_dir, tmp_path, capsys):
+    from benchmarks.recipe_probe import describe_sampling, main, probe
+
+    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=500).images
+    few = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1, sampling_steps=2)
+    own = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1)
+    assert few["sampling"] == {"sampling_steps": 2} and own["sampling"] == {"sampling_steps": 20}
+    assert few["fid_vs_train"] != own["fid_vs_train"]  # 2 Euler steps draw other images than 20
+    assert describe_sampling({"sampling_steps": 2, "guidance_scale": 1.5}) == "2 steps, guidance 1.5"
+    assert describe_sampling({}) == "-"
+    # A GAN has no sampling steps: asked for three, it is probed once, at its own (no) settings.
+    out = tmp_path / "probe.json"
+    main([str(REPO / "checkpoints" / "gan-conditional"), "--data-dir", str(mnist_dir), "--sampling-steps", "2", "3",
+          "--guidance-scale", "1", "--json", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    (line,) = [line for line in capsys.readouterr().out.splitlines() if "gan-conditional" in line]
+    assert row["sampling"] == {} and [cell.strip() for cell in line.split("|")][1:3] == ["gan-conditional", "-"]
+
+
 def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail(small_mnist):
     from benchmarks.speedups import BASELINE, Variant, measure_speedups
 
