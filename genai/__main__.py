@@ -117,7 +117,8 @@ def build_parser():
     p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
     p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
     p.add_argument("--extra-layers", type=int,
-                   help="--arch dcgan only: this many more 3x3 conv layers at 7x7 and at 14x14, in G and D (default 0)")
+                   help="--arch dcgan: this many more 3x3 conv layers at 7x7 and at 14x14, in G and D; "
+                        "--arch unet: this many more residual blocks at 7x7 (default 0)")
     p.add_argument("--hidden-size", type=positive_int, help="--arch lstm only: the memory of each LSTM (default 128)")
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)

@@ -31,7 +31,8 @@ With ema_decay > 0 the samples come from a moving average of the network's weigh
 GAN; see update_moving_average), which draws cleaner digits than the jittering network itself.
 
 The network is a small UNet: 28 -> 14 -> 7 and back, with skip connections, residual blocks,
-and the time t (and the label) added to every block as a learned embedding.
+and the time t (and the label) added to every block as a learned embedding. extra_layers adds
+residual blocks at 7x7, where the whole digit's shape is decided; each costs little (49 positions).
 """
 
 import copy
@@ -72,6 +73,7 @@ the difference the label makes: $v = v(x, t) + w \,(v(x, t \mid y) - v(x, t))$.
 class DiffusionConfig(ModelConfig):
     latent_dim: int = PIXELS  # the starting noise: one number per pixel
     channels: int = 16  # width at 28x28; doubled at 14x14 and 7x7 (a multiple of 8)
+    extra_layers: int = 0  # more residual blocks at 7x7, after the one every UNet has
     sampling_steps: int = 20  # Euler steps from noise to image
     guidance_scale: float = 2.0  # classifier-free guidance (conditional models); 1 = plain conditional
     label_dropout: float = 0.1  # share of training images whose label is hidden (conditional models)
@@ -128,6 +130,7 @@ class UNet(nn.Module):
         self.block1 = ResidualBlock(2 * c, 2 * c, e)
         self.down2 = nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1)  # -> 7x7
         self.middle = ResidualBlock(2 * c, 2 * c, e)
+        self.extra_middle = nn.ModuleList(ResidualBlock(2 * c, 2 * c, e) for _ in range(config.extra_layers))
         self.up2 = nn.ConvTranspose2d(2 * c, 2 * c, 4, stride=2, padding=1)  # -> 14x14
         self.block2 = ResidualBlock(4 * c, 2 * c, e)  # with the skip from block1
         self.up1 = nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1)  # -> 28x28
@@ -140,6 +143,8 @@ class UNet(nn.Module):
         h0 = self.stem(x)  # (N, c, 28, 28)
         h1 = self.block1(self.down1(h0), embedding)  # (N, 2c, 14, 14)
         h = self.middle(self.down2(h1), embedding)  # (N, 2c, 7, 7)
+        for block in self.extra_middle:
+            h = block(h, embedding)
         h = self.block2(torch.cat([self.up2(h), h1], dim=1), embedding)  # (N, 2c, 14, 14)
         return self.out(self.up1(h) + h0)  # (N, 1, 28, 28)
 
@@ -156,6 +161,11 @@ class FlowMatchingUNet(GenerativeModel):
     plotted_losses = ("loss",)
     explanation = EXPLANATION
     loss_functions = (flow_matching_loss,)  # shown beside the formulas in the Train tab
+
+    def describe(self):
+        n = self.config.extra_layers
+        deeper = f", {n} extra residual block{'s' if n > 1 else ''} at 7x7" if n else ""
+        return super().describe() + deeper
 
     def __init__(self, config):
         if config.latent_dim != PIXELS:

@@ -19,7 +19,7 @@ FIELD_RULES = {
     "num_classes": ("whole", 2, 100, "the number of labels"),
     "label_embedding_dim": ("whole", 1, 256, "the size of the label's learned vector"),
     "channels": ("whole", 1, 256, "the width of the first conv layer"),
-    "extra_layers": ("whole", 0, 8, "the extra 3x3 conv layers at each resolution of the DCGAN"),
+    "extra_layers": ("whole", 0, 8, "the extra layers (DCGAN: 3x3 convs per resolution; UNet: residual blocks at 7x7)"),
     "hidden_size": ("whole", 1, 1024, "the memory of each LSTM"),
     "layers": ("whole", 1, 30, "the number of layers"),
     "dilation_cycle": ("whole", 1, 4, "how many doublings of the dilation before it starts again at 1"),
