@@ -1,6 +1,7 @@
 """The command line: python -m genai train | sample | interpolate ...
 
     python -m genai train --model gan --time-limit 60 --out runs/my-gan
+    python -m genai train --resume runs/my-gan --time-limit 60 --out runs/my-gan-more
     python -m genai sample --checkpoint runs/my-gan --seed 42 --n 64 --out digits.png
     python -m genai interpolate --checkpoint runs/my-gan --seed-a 1 --seed-b 2 --steps 16 --out walk.gif
 
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from .checkpoints import load_model, read_metadata, save_model
+from .run_state import load_run_state
 from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
 from .distributed import join, launched_by_torchrun, leave
 from .device import DEVICE_CHOICES, describe, pick_device
@@ -130,6 +132,10 @@ def build_parser():
                    help="torch.compile the networks; reduce-overhead also replays CUDA graphs on a GPU "
                         "(the first steps wait for the compiler)")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
+    p.add_argument("--resume", metavar="FOLDER",
+                   help="go on with the run saved in FOLDER (by this command), exactly as if it had not stopped: "
+                        "its model, data and settings. --max-steps and --epochs count from the run's start, "
+                        "--time-limit from now; the result goes to a new --out (FOLDER is kept)")
 
     p = commands.add_parser("sample", help="draw digits from a checkpoint")
     p.add_argument("--checkpoint", required=True)
@@ -249,6 +255,48 @@ def train_options(args):
     return options
 
 
+# What a continued run takes from its saved folder; given with --resume, they are refused.
+SAVED_WITH_THE_RUN = ("--model", "--arch", "--conditional", "--no-conditional", "--dataset", "--limit", "--batch-size",
+                      "--lr", "--latent-dim", "--beta", "--prior-components", "--learned-prior", "--no-learned-prior",
+                      "--d-lr-ratio", "--spectral-norm", "--no-spectral-norm", "--r1-gamma", "--pack", "--categories",
+                      "--ema-decay", "--channels", "--extra-layers", "--hidden-size", "--layers", "--seed")
+
+
+def continue_run(args):
+    """train --resume FOLDER: the saved run's model, data and settings, with a new budget and --out."""
+    given = [flag for flag in SAVED_WITH_THE_RUN if any(a == flag or a.startswith(flag + "=") for a in args.argv)]
+    if given:
+        raise CommandError(f"--resume goes on with the saved run's own settings; leave out {', '.join(given)} "
+                           "(give a budget, --out, --data-dir or --device).")
+    if launched_by_torchrun():
+        raise CommandError("--resume continues a run in one process; start it without torchrun.")
+    if not (args.epochs or args.max_steps or args.time_limit):
+        raise CommandError("Give the continued run a budget: --max-steps or --epochs (counted from the run's "
+                           "start) or --time-limit (seconds from now).")
+    source = Path(args.resume)
+    device = pick_device(args.device)
+    model, metadata = load_model(source, device)
+    state = load_run_state(source)
+    record = metadata.get("training") or {}
+    if record.get("world_size"):
+        raise CommandError(f"{source} was trained by {record['world_size']} processes (torchrun); such a run "
+                           "cannot be continued exactly.")
+    out = new_folder(args.out or f"{source}-more")
+    args.dataset = metadata.get("dataset") or "mnist"
+    limit = record.get("images") if record.get("images", 0) < record.get("split_images", 0) else None
+    dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=limit).to(device)
+    if dataset.warning:
+        print(f"Warning: {dataset.warning}", file=sys.stderr)
+    settings = TrainSettings(epochs=args.epochs, batch_size=state.batch_size, lr=state.lr,
+                             seed=int(record.get("seed", 0)), max_steps=args.max_steps, max_seconds=args.time_limit,
+                             precision=args.precision, compile=args.compile)
+    print(f"{dataset.describe()}\nContinuing a {model.describe()} from step {state.step:,} ({source}) on "
+          f"{describe(device)}.")
+    resumed_from = {"folder": str(source), "steps": state.step, "seconds": state.seconds,
+                    "command": record.get("command")}
+    return train_and_save(args, model, dataset, settings, device, out, resume=state, resumed_from=resumed_from)
+
+
 def config_fields(family, arch):
     return {field.name for field in dataclasses.fields(model_class(family, arch).Config)}
 
@@ -264,14 +312,19 @@ def models_with(field):
     return " or ".join(parts)
 
 
+def new_folder(path):
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise CommandError(f"--out {path} already exists and is not empty; choose a new folder (nothing was changed).")
+    return path
+
+
 @command
 def train_command(args):
-    from tqdm import tqdm
-
+    if args.resume:
+        return continue_run(args)
     options = train_options(args)
-    out = Path(args.out or f"runs/{args.model}-{options['arch']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise CommandError(f"--out {out} already exists and is not empty; choose a new folder (nothing was changed).")
+    out = new_folder(args.out or f"runs/{args.model}-{options['arch']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     team = None
     if launched_by_torchrun():  # one of several processes: torchrun --nproc_per_node N -m genai train ...
@@ -297,11 +350,19 @@ def train_command(args):
     processes = f" x {team.world_size} processes ({team.backend}), each a shard of every batch" if team else ""
     say(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)}{processes} "
         f"for at most {' / '.join(b for b in budget if b)}.")
+    return train_and_save(args, model, dataset, settings, device, out, team)
 
+
+def train_and_save(args, model, dataset, settings, device, out, team=None, resume=None, resumed_from=None):
+    """Run the training loop with a progress bar, then save the model (and the run's state) to out."""
+    from tqdm import tqdm
+
+    main_process = team is None or team.is_main
+    say = print if main_process else (lambda *_, **__: None)  # only rank 0 prints and saves
     last = None
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, disable=not main_process)
     try:
-        for event in train(model, dataset, settings, team=team):
+        for event in train(model, dataset, settings, team=team, resume=resume):
             bar.total = event.total_steps
             bar.update(event.step - bar.n)
             if event.losses:
@@ -320,8 +381,17 @@ def train_command(args):
         how = {"command": "python -m genai " + " ".join(args.argv)}
         if team is not None:
             how.update(command="torchrun ... -m genai " + " ".join(args.argv), world_size=team.world_size)
+        if resumed_from is not None:
+            how["resumed_from"] = resumed_from
         training = training_record(dataset, settings, device, last, settings.lr, **how)
-        save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training)
+        if resumed_from is not None:  # the run's wall time: every session of it together
+            training["seconds"] = round(resumed_from["seconds"] + training["seconds"], 1)
+        if last is not None and last.run_state is not None:
+            last.run_state.seconds = training["seconds"]
+        elif last is not None and last.reason != "diverged":
+            say("(Interrupted midway, so the run's state was not saved: this model cannot be continued with --resume.)")
+        save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training,
+                   run_state=last.run_state if last is not None else None)
         say(f"Saved the checkpoint to {out}")
     if team is not None:
         leave()

@@ -11,6 +11,9 @@ pickle (torch.save), cannot run code when it is opened. genai never unpickles.
 Writes are atomic: the folder is written under a temporary name beside the
 target and renamed into place, so a crash never leaves half a model, and an
 existing model is never overwritten unless overwrite=True is asked for.
+
+A folder saved by `python -m genai train` also holds training_state.safetensors: what continuing
+the run exactly needs (optimizers, random generators; see run_state.py). Loading a model ignores it.
 """
 
 import json
@@ -29,6 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .models import ModelError, model_from_config, weight_shapes
+from .run_state import save_run_state
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -63,10 +67,11 @@ def model_metadata(model, dataset=None, steps=0, training=None, extra=None):
     }
 
 
-def save_model(model, directory, dataset=None, steps=0, training=None, extra=None, overwrite=False):
+def save_model(model, directory, dataset=None, steps=0, training=None, extra=None, overwrite=False, run_state=None):
     """Write model to directory (config.json + model.safetensors); returns the Path.
 
-    Refuses a directory that already has files in it, unless overwrite=True.
+    Refuses a directory that already has files in it, unless overwrite=True. run_state: a
+    run_state.RunState to save beside the weights, so the run can be continued (`train --resume`).
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -75,10 +80,10 @@ def save_model(model, directory, dataset=None, steps=0, training=None, extra=Non
         what = "a saved model" if is_checkpoint(directory) else "other files"
         raise CheckpointError(f"{directory} already holds {what}; choose a new folder (nothing was overwritten).")
     metadata = model_metadata(model, dataset, steps, training, extra)
-    return write_folder(directory, model, {CONFIG_FILE: json.dumps(metadata, indent=2) + "\n"})
+    return write_folder(directory, model, {CONFIG_FILE: json.dumps(metadata, indent=2) + "\n"}, run_state)
 
 
-def write_folder(directory, model, text_files):
+def write_folder(directory, model, text_files, run_state=None):
     """Write the weights and text files into a temporary folder, then rename it into place."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +95,8 @@ def write_folder(directory, model, text_files):
         save_file(weights, temporary / WEIGHTS_FILE, metadata={"format": "pt"})
         for name, text in text_files.items():
             (temporary / name).write_text(text)
+        if run_state is not None:
+            save_run_state(run_state, temporary)
         move_into_place(temporary, directory)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

@@ -20,6 +20,9 @@ update of reconstruction + beta * KL).
 Every random number of a run (batch order, the GAN's z, the VAE's eps) comes from
 generators the run owns, never from torch's global generator: two runs with the
 same seed give the same weights, even side by side in one process.
+
+A run can be continued later: the last event carries its state (optimizers, generators; see
+run_state.py), and train(..., resume=that_state) goes on from there as if it had never stopped.
 """
 
 import dataclasses
@@ -33,6 +36,7 @@ import torch
 from . import speedups
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
+from .run_state import RunState, RunStateError
 from .stepping import StepReport, inspect
 from .sampling import decode, label_tensor, seeded_latents
 
@@ -107,16 +111,18 @@ class TrainEvent:
     changes: list = field(default_factory=list)  # live knobs turned since the last event: {"step", name: value}
     diagnostics: dict = field(default_factory=dict)  # with a preview: model.diagnostics() (e.g. what a GAN's D said)
     inspection: object = None  # step mode: a stepping.StepReport of the step just taken
+    run_state: object = None  # on the last event: a run_state.RunState to continue the run from (None if it diverged)
 
 
 class Budget:
     """How far a run is: steps against max_steps / epochs, seconds against max_seconds."""
 
-    def __init__(self, settings, steps_per_epoch):
+    def __init__(self, settings, steps_per_epoch, first_step=0):
         limits = [settings.max_steps, settings.epochs and settings.epochs * steps_per_epoch]
         limits = [limit for limit in limits if limit]
-        self.total_steps = min(limits) if limits else None
-        self.max_seconds = settings.max_seconds
+        self.total_steps = min(limits) if limits else None  # counted from the run's start, continued or not
+        self.max_seconds = settings.max_seconds  # counted from now
+        self.first_step = first_step  # a continued run's earlier steps
 
     def out_of_time(self, elapsed):
         return self.max_seconds is not None and elapsed >= self.max_seconds
@@ -133,7 +139,7 @@ class Budget:
     def eta(self, step, elapsed):
         left = []
         if self.total_steps:
-            left.append(elapsed / max(step, 1) * (self.total_steps - step))
+            left.append(elapsed / max(step - self.first_step, 1) * (self.total_steps - step))
         if self.max_seconds:
             left.append(self.max_seconds - elapsed)
         return max(0.0, min(left))
@@ -168,7 +174,7 @@ def check_labels_once(model, labels):
             raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
 
 
-def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepper=None):
+def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepper=None, resume=None):
     """Train model on dataset (a genai.data.Dataset; moved to the model's device if needed).
 
     Yields TrainEvent objects; the last one has done=True. `stop` is an optional
@@ -185,15 +191,20 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepp
 
     stepper: a genai.stepping.StepControl another thread may use to pause the run and advance it a
     step at a time; each inspected step is reported at once, in an event with `inspection` and a preview.
+
+    resume: the RunState of an earlier run of this model (the last event's run_state, or
+    run_state.load_run_state of a saved folder): the run goes on from that step with the optimizers and
+    random generators as they were, so its weights are those of one uninterrupted run. Its learning
+    rate is the saved run's; max_steps and epochs count from the run's start, max_seconds from now.
     """
     try:
-        yield from training_loop(model, dataset, settings, stop, team, knobs, stepper)
+        yield from training_loop(model, dataset, settings, stop, team, knobs, stepper, resume)
     finally:
         if stepper is not None:
             stepper.end()  # nobody waits for a step that will never come
 
 
-def training_loop(model, dataset, settings, stop, team, knobs, stepper):
+def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
     """train()'s body."""
     settings = settings or TrainSettings(epochs=5)
     n_images = len(dataset)
@@ -218,23 +229,45 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
     rank = 0 if team is None else team.rank
     noise_rng = run_generator(device, settings.seed + rank)  # training noise (GAN z, VAE eps, ...)
     lr = settings.lr or model.default_lr  # the run's learning rate (live knobs may turn it)
-    optimizers = model.configure_optimizers(lr)
+    optimizers = own_optimizers = model.configure_optimizers(lr)
+    steps_per_epoch = n_images // settings.batch_size
+    step, earlier_seconds = 0, 0.0
+    if resume is not None:
+        check_resume(resume, settings, n_images, team, steps_per_epoch)
+        try:
+            resume.restore(model, optimizers, order_rng, noise_rng)
+        except RunStateError as error:
+            raise TrainingError(str(error)) from None
+        lr, step, earlier_seconds = resume.lr, resume.step, resume.seconds
     if team is not None:
         team.broadcast_weights(model)
         optimizers = averaging_optimizers(optimizers, team)
-    steps_per_epoch = n_images // settings.batch_size
-    budget = Budget(settings, steps_per_epoch)
+    budget = Budget(settings, steps_per_epoch, first_step=step)
     stop = stop or threading.Event()
+
+    def run_state():
+        """What continuing this run later needs (after the step just taken). One process only."""
+        if team is not None:
+            return None
+        return RunState(
+            step=step, seconds=round(earlier_seconds + time.perf_counter() - start, 1), images=n_images,
+            batch_size=settings.batch_size, lr=lr,
+            # The next step's epoch: the one under way, or (at an epoch's end) the next one, not yet shuffled.
+            order_rng=order_rng.get_state() if step % steps_per_epoch == 0 else shuffled_from,
+            noise_rng=noise_rng.get_state(), optimizers={n: o.state_dict() for n, o in own_optimizers.items()},
+            ema_updates=getattr(model, "ema_updates", None))
 
     last_good = snapshot(model)
     loss_sums, window_steps, changes = {}, 0, []
     start = window_start = last_preview_time = time.perf_counter()
-    step, next_preview_step, preview_cost = 0, settings.log_every, 0.0
+    next_preview_step, preview_cost = step + settings.log_every, 0.0
+    first_batch = (step % steps_per_epoch) * settings.batch_size  # a continued run may start mid-epoch
     model.train()
 
     while True:
+        shuffled_from = order_rng.get_state()  # (to continue this epoch later)
         order = torch.randperm(n_images, generator=order_rng).to(device)
-        for batch_start in range(0, steps_per_epoch * settings.batch_size, settings.batch_size):
+        for batch_start in range(first_batch, steps_per_epoch * settings.batch_size, settings.batch_size):
             turn = None
             if stepper is not None and stepper.paused:  # step mode: wait here until a step is granted
                 turn = stepper.next_turn(stop)
@@ -242,7 +275,7 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                                                           (start, window_start, last_preview_time))
                 if turn.expired:
                     yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper,
-                                          (images, labels))
+                                          (images, labels), run_state())
                     return
             if knobs is not None:  # (after a pause: a knob turned while paused counts from the next step)
                 turned = knobs.take()
@@ -317,7 +350,7 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                     message = f"Stopped at step {step:,}{of}{limit}."
                 yield event
                 yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means,
-                             (images, labels))
+                             (images, labels), run_state())
                 return
 
             # Previews are due every preview_seconds, but spaced by at least 3x what the last one took,
@@ -332,18 +365,19 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper):
                 preview_cost = last_preview_time - now
                 next_preview_step = step + settings.preview_every
             yield event
+        first_batch = 0
 
 
-def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper, data):
+def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper, data, state):
     """The last event of a run left paused for longer than its stepper allows (its model is kept)."""
     message = (f"Stopped at step {step:,}: it stayed paused for more than {stepper.max_pause_seconds:g} s in all. "
                "The model is kept.")
-    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {}, data)
+    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {}, data, state)
 
 
-def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses, data):
+def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses, data, state=None):
     """The last event: what the model fits after training (its after_training), a final preview, and
-    why training ended. data: the run's (images, labels)."""
+    why training ended. data: the run's (images, labels); state: the run's RunState, to continue it."""
     note = model.after_training(*data) if hasattr(model, "after_training") else None
     preview = preview_images(model, settings)
     model.train()
@@ -354,7 +388,7 @@ def finish(model, settings, step, budget, steps_per_epoch, start, reason, messag
     return TrainEvent(
         step=step, total_steps=budget.total_steps, epoch=step / steps_per_epoch, losses=losses,
         elapsed_seconds=elapsed, fraction=1.0, preview=preview, preview_columns=preview_columns(model),
-        done=True, reason=reason, message=message,
+        done=True, reason=reason, message=message, run_state=state,
     )
 
 
@@ -384,6 +418,23 @@ def training_record(dataset, settings, device, last_event, lr, **how):
     if dataset.warning:
         record["warning"] = dataset.warning
     return record
+
+
+def check_resume(state, settings, n_images, team, steps_per_epoch):
+    """A saved run continues only as it was: one process, the same dataset size and batch size."""
+    if team is not None:
+        raise TrainingError("A run of several processes (torchrun) cannot be continued from a saved state: "
+                            "continue it in one process.")
+    if state.images != n_images:
+        raise TrainingError(f"The saved run learned from {state.images:,} images, this dataset has {n_images:,}: "
+                            "continue it on the same data (the same --limit).")
+    if state.batch_size != settings.batch_size:
+        raise TrainingError(f"The saved run used batches of {state.batch_size}, not {settings.batch_size}: "
+                            "continue it with its own batch size.")
+    budget = Budget(settings, steps_per_epoch)
+    if budget.total_steps is not None and budget.total_steps <= state.step:
+        raise TrainingError(f"The saved run has already trained {state.step:,} steps; the budget counts from its "
+                            f"start, so give more than that (it ends at {budget.total_steps:,}).")
 
 
 def weights_are_finite(model):

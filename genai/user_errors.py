@@ -11,7 +11,9 @@ from .device import DeviceError
 from .distributed import DistributedError
 from .metrics import MetricsError
 from .models import ModelError
+from .run_state import RunStateError
 from .sampling import SamplingError
 from .train import TrainingError
 
-USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, SamplingError, TrainingError)
+USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, RunStateError, SamplingError,
+               TrainingError)
