@@ -4,7 +4,7 @@
 # Models learn from the 60,000 training images only (the CLI's default).
 #
 # Usage: bash checkpoints/train_all.sh [OUT_DIR] [DATA_DIR]        (ONLY="gan-mlp vae-2d": just those)
-# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 4 hours on 2 cores, the first lane the longest,
+# Two lanes run side by side (GENAI_CPU_THREADS=1 each on a CPU: about 4 h 45 min on 2 cores, the first lane the longest,
 # a few minutes on a GPU). Step counts, not seconds, bound each run, so a rerun gives the same model;
 # every setting is spelled out, so a change of the default recipes (genai/recipes.py) changes nothing here.
 set -euo pipefail
@@ -32,7 +32,7 @@ if [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" classifier "* ]]; then
 fi
 (
   run gan-conditional --model gan --arch dcgan --channels 32 --conditional --ema-decay 0.999 --max-steps 10000 --batch-size 64 --lr 5e-4
-  run gan-dcgan       --model gan --arch dcgan --channels 32 --extra-layers 1 --r1-gamma 1 --no-conditional --ema-decay 0.999 --max-steps 16000 --batch-size 64 --lr 5e-4
+  run gan-dcgan       --model gan --arch dcgan --channels 32 --extra-layers 1 --r1-gamma 1 --no-conditional --ema-decay 0.999 --max-steps 24000 --batch-size 64 --lr 5e-4
   run vae-conv        --model vae --arch conv --channels 32 --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 8000 --batch-size 128 --lr 1e-3
   run vae-2d          --model vae --arch mlp --no-conditional --latent-dim 2 --beta 1 --prior-components 100 --learned-prior --max-steps 45000 --batch-size 128 --lr 1e-3
   run autoregressive-conditional --model autoregressive --arch pixelcnn --channels 32 --layers 6 --conditional --max-steps 2000 --batch-size 64 --lr 1e-3
@@ -42,8 +42,8 @@ fi
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run gan-mlp         --model gan --arch mlp --no-conditional --latent-dim 72 --categories 10 --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
-  TUNE_GUIDANCE="1.3 1.5 1.7 2" \
-  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 12000 --batch-size 64 --lr 1e-3
+  TUNE_GUIDANCE="1 1.1 1.2 1.3 1.5 1.7 2" \
+  run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 24000 --batch-size 64 --lr 1e-3
   run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 5000 --batch-size 64 --lr 1e-3
 ) &
 wait
