@@ -1,7 +1,5 @@
 """Continuing a saved run: N steps, then M more, give the weights of N + M steps in one go."""
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -9,12 +7,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from genai.__main__ import main
 from genai.checkpoints import load_model, save_model
 from genai.data import load_dataset
 from genai.models import create_model
 from genai.run_state import STATE_FILE, RunStateError, load_run_state
 from genai.train import TrainingError, TrainSettings, train
+from test_cli import cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,16 +81,6 @@ def test_a_run_continues_only_with_its_own_batch_size_data_and_a_larger_budget(d
     other = create_model("gan", "mlp", seed=0)
     with pytest.raises(TrainingError, match="not the same kind of model"):
         list(train(other, digits, settings(7), resume=state))
-
-
-def cli(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exit:
-            code = exit.code
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
