@@ -174,6 +174,9 @@ def build_parser():
     )
     p.add_argument("--checkpoint", required=True, help="a local checkpoint folder")
     p.add_argument("--scales", type=float, nargs="+", required=True, help="the guidance scales to try, e.g. 1.3 1.5 1.7 2")
+    p.add_argument("--interval", type=float, nargs=2, metavar=("T_MIN", "T_MAX"),
+                   help="guide only while T_MIN < t <= T_MAX (t = 1 is noise, 0 the digit), e.g. 0.2 0.85; "
+                        "written into config.json with the scale (default: the model's own, at first 0 1)")
     p.add_argument("--n", type=positive_int, default=2000, help="samples per scale")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
@@ -473,17 +476,20 @@ def tune_guidance_command(args):
     if metadata.get("dataset") not in (None, "mnist"):
         raise CommandError(f"This model was trained on {metadata['dataset']}; the metrics classifier knows MNIST digits only.")
     reference = load_dataset("mnist", data_dir=args.data_dir, split="train", limit=REFERENCE_IMAGES)
-    fids = fid_by_guidance(model, reference.images, args.scales, n=args.n, seed=args.seed)
+    fids = fid_by_guidance(model, reference.images, args.scales, n=args.n, seed=args.seed, interval=args.interval)
     best = best_scale(fids)
+    t_min, t_max = args.interval or (model.config.guidance_t_min, model.config.guidance_t_max)
+    where = f" for {t_min:g} < t <= {t_max:g}"
     for scale, fid in fids.items():
-        print(f"  guidance {scale:g}: classifier-FID {fid:.2f}{'  <- chosen' if scale == best else ''}")
-    metadata["config"]["guidance_scale"] = best
+        print(f"  guidance {scale:g}{where}: classifier-FID {fid:.2f}{'  <- chosen' if scale == best else ''}")
+    metadata["config"].update(guidance_scale=best, guidance_t_min=float(t_min), guidance_t_max=float(t_max))
     metadata["guidance_choice"] = {
-        "chosen": best, "fid_by_scale": {f"{scale:g}": round(fid, 3) for scale, fid in fids.items()},
+        "chosen": best, "interval": [float(t_min), float(t_max)],
+        "fid_by_scale": {f"{scale:g}": round(fid, 3) for scale, fid in fids.items()},
         "against": f"the first {len(reference):,} images of the MNIST train split", "n_samples": args.n, "seed": args.seed,
     }
     write_text_atomically(folder / CONFIG_FILE, json.dumps(metadata, indent=2) + "\n")
-    print(f"{folder.name} now samples with guidance {best:g} (chosen against training images; the test split is for eval).")
+    print(f"{folder.name} now samples with guidance {best:g}{where} (chosen against training images; the test split is for eval).")
     return 0
 
 

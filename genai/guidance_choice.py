@@ -6,6 +6,9 @@ makes the digit most obviously itself, so the digits get cleaner but more alike.
 between the samples and real digits (classifier-FID) is lowest somewhere in between. That place
 is chosen here against images of the **train split**: the test split stays for the figures
 reported afterwards (`eval`), so the choice cannot flatter them.
+
+An interval of t can be given too (guidance only while t_min < t <= t_max; see
+genai/models/diffusion.py): every scale is then measured with guidance limited to it.
 """
 
 from .metrics import classifier_fid
@@ -15,10 +18,11 @@ from .models.settings_check import ConfigFieldError, check_value
 REFERENCE_IMAGES = 10_000  # the first this many training digits are the reference
 
 
-def fid_by_guidance(model, train_images, scales, n=2000, seed=0):
+def fid_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
     """{scale: classifier-FID of n samples (this seed) against train_images}, for each guidance scale.
 
-    The model's own setting is put back afterwards.
+    interval: (t_min, t_max) to guide only there, or None for the model's own. The model's own
+    settings are put back afterwards.
     """
     if "guidance_scale" not in model.sampling_options or not model.config.conditional:
         raise ModelError(f"{model.describe()} has no guidance scale: only conditional diffusion models have one.")
@@ -27,15 +31,31 @@ def fid_by_guidance(model, train_images, scales, n=2000, seed=0):
             check_value("guidance_scale", scale)
         except ConfigFieldError as error:
             raise ModelError(str(error)) from None
-    kept = model.config.guidance_scale
+    if interval is not None:
+        check_interval(*interval)
+    config = model.config
+    kept = config.guidance_scale, config.guidance_t_min, config.guidance_t_max
     try:
+        if interval is not None:
+            config.guidance_t_min, config.guidance_t_max = map(float, interval)
         results = {}
         for scale in scales:
             model.config.guidance_scale = float(scale)
             results[float(scale)] = classifier_fid(model, train_images, n=n, seed=seed)
         return results
     finally:
-        model.config.guidance_scale = kept
+        config.guidance_scale, config.guidance_t_min, config.guidance_t_max = kept
+
+
+def check_interval(t_min, t_max):
+    """ModelError unless 0 <= t_min < t_max <= 1."""
+    try:
+        check_value("guidance_t_min", t_min)
+        check_value("guidance_t_max", t_max)
+    except ConfigFieldError as error:
+        raise ModelError(str(error)) from None
+    if not t_min < t_max:
+        raise ModelError(f"The guidance interval is t_min < t <= t_max, so t_min must be below t_max, not {t_min} and {t_max}.")
 
 
 def best_scale(fids):
