@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a file: make `import benchmarks` and `im
 from benchmarks.common import REPO, LoadMonitor, find_data_dir, load_average, machine_info, write_json  # noqa: E402
 from benchmarks.sampling_latency import run_sampling_latency  # noqa: E402
 from benchmarks.time_to_quality import plot, run_time_to_quality  # noqa: E402
-from benchmarks.training_speed import ALL_MODELS, PIPELINES, UNCONDITIONAL_MODELS, run_training_speed  # noqa: E402
+from benchmarks.training_speed import ALL_MODELS, PIPELINES, CheckpointSpec, UNCONDITIONAL_MODELS, run_training_speed  # noqa: E402
 from genai.checkpoints import CheckpointError  # noqa: E402
 from genai.data import DatasetError, load_dataset  # noqa: E402
 from genai.device import DEVICE_CHOICES, DeviceError, pick_device  # noqa: E402
@@ -74,7 +74,11 @@ def parse_names(text, known):
 
 
 def parse_models(text):
-    return parse_names(text, {spec.name: spec for spec in ALL_MODELS})
+    """Model names (see ALL_MODELS) or checkpoint folders (holding a config.json), comma-separated."""
+    known = {spec.name: spec for spec in ALL_MODELS}
+    known.update({name.strip(): CheckpointSpec(name.strip()) for name in text.split(",")
+                  if (Path(name.strip()) / "config.json").is_file()})
+    return parse_names(text, known)
 
 
 def build_parser():
@@ -92,7 +96,8 @@ def build_parser():
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, "
                         "else ../shared/datasets/mnist if present, else the app's usual search)")
     parser.add_argument("--models", type=parse_models, metavar="NAMES",
-                        help="models for the training and sampling benchmarks, e.g. gan-mlp,vae-conv "
+                        help="models for the training and sampling benchmarks, e.g. gan-mlp,vae-conv, or checkpoint "
+                             "folders such as checkpoints/diffusion, timed with their own settings "
                              "(default: depends on mode; sampling: one model of every family)")
     parser.add_argument("--repeats", type=positive_int, help="timed rounds per model in the training benchmark")
     parser.add_argument("--batch-size", type=positive_int, help="batch size for the training benchmark (default: the app's)")

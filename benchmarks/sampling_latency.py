@@ -80,5 +80,5 @@ def run_sampling_latency(device, models=LATENCY_MODELS, calls=100, warmup=5, pro
             if progress:
                 progress(f"sampling latency: {spec.name} {action}")
             summary = measure_action(model, action, device, calls=calls, warmup=warmup)
-            results.append({"model": spec.name, "action": action, "weights": "random (untrained)", **summary})
+            results.append({"model": spec.name, "action": action, "weights": getattr(spec, "weights", "random (untrained)"), **summary})
     return results

@@ -51,6 +51,22 @@ class ModelSpec:
         return create_model(self.family, self.arch, seed=seed, conditional=self.conditional, **options).to(device)
 
 
+@dataclass(frozen=True)
+class CheckpointSpec:
+    """A saved checkpoint folder, to time a model exactly as it was shipped (its config and weights)."""
+    folder: str
+    weights = "the checkpoint's (trained)"
+
+    @property
+    def name(self):
+        return str(self.folder).rstrip("/")
+
+    def build(self, device, seed=0):
+        from genai.checkpoints import load_model
+
+        return load_model(self.folder, device)[0]
+
+
 ALL_MODELS = (
     ModelSpec("gan", "mlp"), ModelSpec("gan", "dcgan"), ModelSpec("vae", "mlp"), ModelSpec("vae", "conv"),
     ModelSpec("gan", "mlp", conditional=True), ModelSpec("vae", "mlp", conditional=True),

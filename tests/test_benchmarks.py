@@ -143,6 +143,25 @@ def test_models_option_names_every_benchmarked_model():
         bench.parse_models("gan-transformer")
 
 
+def test_a_checkpoint_folder_is_timed_with_its_own_settings_and_weights(tmp_path, capsys):
+    from genai.checkpoints import save_model
+    from genai.models import create_model
+
+    model = create_model("diffusion", "unet", seed=0, conditional=True, channels=8, sampling_steps=3, guidance_t_min=0.5)
+    folder = save_model(model, tmp_path / "my-diffusion", dataset="mnist")
+    (spec,) = bench.parse_models(str(folder))
+    built = spec.build("cpu")
+    assert spec.name == str(folder) and built.config.sampling_steps == 3 and built.config.guidance_t_min == 0.5
+    assert torch.equal(built.state_dict()["unet.stem.weight"], model.state_dict()["unet.stem.weight"])
+    with pytest.raises(Exception, match="choose from"):
+        bench.parse_models(str(tmp_path / "missing"))
+    out = tmp_path / "results.json"
+    assert bench.main(["--quick", "--only", "sample", "--calls", "2", "--models", str(folder), "--device", "cpu",
+                       "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["sample"]
+    assert {row["model"] for row in rows} == {str(folder)} and rows[0]["weights"] == "the checkpoint's (trained)"
+
+
 def test_a_goal_needs_the_share_and_every_digit():
     from benchmarks.time_to_quality import meets
 
