@@ -18,8 +18,8 @@ run() {  # name, then train arguments; then its eval (JSON in OUT_DIR/eval/) and
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   "$py" -m genai train "$@" "${common[@]}" --out "$out/$name" > "$out/$name.log" 2>&1
   if [ -n "${TUNE_GUIDANCE:-}" ]; then  # conditional diffusion: the guidance scale, chosen against training images
-    "$py" -m genai tune-guidance --checkpoint "$out/$name" --scales $TUNE_GUIDANCE --n 2000 --seed 0 --data-dir "$data" \
-      >> "$out/$name.log" 2>&1
+    "$py" -m genai tune-guidance --checkpoint "$out/$name" --scales $TUNE_GUIDANCE ${TUNE_INTERVAL:+--interval $TUNE_INTERVAL} \
+      --n 2000 --seed 0 --data-dir "$data" >> "$out/$name.log" 2>&1
   fi
   "$py" -m genai eval --checkpoint "$out/$name" --n 2000 --seed 0 --data-dir "$data" --json "$out/eval/$name.json" \
     --card >> "$out/$name.log" 2>&1
@@ -36,13 +36,13 @@ fi
   run vae-conv        --model vae --arch conv --channels 32 --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 8000 --batch-size 128 --lr 1e-3
   run vae-2d          --model vae --arch mlp --no-conditional --latent-dim 2 --beta 1 --prior-components 100 --learned-prior --max-steps 45000 --batch-size 128 --lr 1e-3
   run autoregressive-conditional --model autoregressive --arch pixelcnn --channels 32 --layers 6 --conditional --max-steps 2000 --batch-size 64 --lr 1e-3
-  run diffusion       --model diffusion --arch unet --channels 24 --no-conditional --ema-decay 0.999 --max-steps 10000 --batch-size 64 --lr 1e-3
+  run diffusion       --model diffusion --arch unet --channels 24 --extra-layers 2 --no-conditional --ema-decay 0.999 --max-steps 15000 --batch-size 64 --lr 1e-3
 ) &
 (
   run vae-mlp         --model vae --arch mlp --no-conditional --latent-dim 16 --beta 1 --prior-components 10 --max-steps 15000 --batch-size 128 --lr 1e-3
   run vae-conditional --model vae --arch mlp --conditional --latent-dim 16 --beta 3 --max-steps 15000 --batch-size 128 --lr 1e-3
   run gan-mlp         --model gan --arch mlp --no-conditional --latent-dim 72 --categories 10 --ema-decay 0.999 --max-steps 40000 --batch-size 64 --lr 5e-4
-  TUNE_GUIDANCE="1 1.1 1.2 1.3 1.5 1.7 2" \
+  TUNE_GUIDANCE="1.4 1.5 1.6 1.7 1.8" TUNE_INTERVAL="0.2 0.85" \
   run diffusion-conditional --model diffusion --arch unet --channels 16 --conditional --ema-decay 0.999 --max-steps 24000 --batch-size 64 --lr 1e-3
   run autoregressive  --model autoregressive --arch pixelcnn --channels 32 --layers 6 --no-conditional --max-steps 5000 --batch-size 64 --lr 1e-3
 ) &

@@ -297,6 +297,8 @@ def continue_run(args):
           f"{describe(device)}.")
     resumed_from = {"folder": str(source), "steps": state.step, "seconds": state.seconds,
                     "command": record.get("command")}
+    if "resumed_from" in record:  # a run continued more than once: keep the whole chain back to its first command
+        resumed_from["resumed_from"] = record["resumed_from"]
     return train_and_save(args, model, dataset, settings, device, out, resume=state, resumed_from=resumed_from)
 
 

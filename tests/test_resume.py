@@ -91,6 +91,8 @@ def runs(tmp_path_factory, mnist_dir):
     whole = cli("train", "--model", "vae", "--arch", "mlp", "--max-steps", 30, *common, "--out", root / "whole")
     part = cli("train", "--model", "vae", "--arch", "mlp", "--max-steps", 12, *common, "--out", root / "part")
     more = cli("train", "--resume", root / "part", "--max-steps", 30, "--data-dir", mnist_dir, "--out", root / "more")
+    again = cli("train", "--resume", root / "more", "--max-steps", 33, "--data-dir", mnist_dir, "--out", root / "again")
+    assert again[0] == 0, again[2]
     return root, whole, part, more
 
 
@@ -106,6 +108,9 @@ def test_train_resume_goes_on_exactly_and_records_where_it_came_from(runs):
     assert record["seconds"] >= earlier
     assert load_run_state(root / "more").step == 30
     assert load_run_state(root / "part").step == 12  # the folder it came from is kept as it was
+    chain = json.loads((root / "again" / "config.json").read_text())["training"]["resumed_from"]
+    assert chain["steps"] == 30 and "--resume" in chain["command"]  # continued twice: back to the first command
+    assert chain["resumed_from"]["steps"] == 12 and "--max-steps 12" in chain["resumed_from"]["command"]
 
 
 def folder_bytes(folder):

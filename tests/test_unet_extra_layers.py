@@ -37,9 +37,11 @@ def test_extra_layers_add_residual_blocks_at_7x7():
 
 
 def test_the_shipped_unets_load_as_they_were_saved():
-    model, metadata = load_model(REPO / "checkpoints" / "diffusion")
+    model, metadata = load_model(REPO / "checkpoints" / "diffusion-conditional")  # saved before extra_layers existed
     assert "extra_layers" not in metadata["config"] and model.config.extra_layers == 0
     assert len(model.unet.extra_middle) == 0
+    model, metadata = load_model(REPO / "checkpoints" / "diffusion")
+    assert len(model.unet.extra_middle) == metadata["config"]["extra_layers"] == 2
 
 
 def test_a_deeper_unet_trains_and_round_trips(tmp_path, mnist_dir):
