@@ -69,9 +69,8 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT, **sampling):
 
 
 def drawn_with(model):
-    """The sampling settings that shape the model's samples (guidance only matters to conditional ones)."""
-    return {name: getattr(model.config, name) for name in model.sampling_options
-            if name != "guidance_scale" or model.conditional}
+    """The sampling settings that shape the model's samples (a guidance scale only where there is guidance)."""
+    return {name: getattr(model.config, name) for name in model.sampling_options}
 
 
 def describe_sampling(settings):

@@ -17,7 +17,13 @@ run() {  # name, then train arguments; then its eval (JSON in OUT_DIR/eval/) and
   local name=$1; shift
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
   "$py" -m genai train "$@" "${common[@]}" --out "$out/$name" > "$out/$name.log" 2>&1
-  if [ -n "${TUNE_GUIDANCE:-}" ]; then  # conditional diffusion: the guidance scale, chosen against training images
+  if [ -n "${GUIDE:-}" ]; then  # unconditional diffusion: a smaller, shorter run guides it (autoguidance), stored inside it
+    local work; work=$(mktemp -d)
+    "$py" -m genai train $GUIDE "${common[@]}" --out "$work/guide" >> "$out/$name.log" 2>&1
+    mv "$out/$name" "$work/unguided"
+    "$py" -m genai add-guide --checkpoint "$work/unguided" --guide "$work/guide" --out "$out/$name" >> "$out/$name.log" 2>&1
+  fi
+  if [ -n "${TUNE_GUIDANCE:-}" ]; then  # guided diffusion: the guidance scale, chosen against training images
     "$py" -m genai tune-guidance --checkpoint "$out/$name" --scales $TUNE_GUIDANCE ${TUNE_INTERVAL:+--interval $TUNE_INTERVAL} \
       --n 2000 --seed 0 --data-dir "$data" >> "$out/$name.log" 2>&1
   fi

@@ -167,12 +167,13 @@ def build_parser():
                    help="also (re)write the checkpoint's README.md model card from these figures")
 
     p = commands.add_parser(
-        "tune-guidance", help="choose a conditional diffusion model's guidance scale, against training images",
+        "tune-guidance", help="choose a guided diffusion model's guidance scale, against training images",
         description="Draws --n samples at each guidance scale, measures classifier-FID against the first 10,000 "
                     "images of the train split (never the test split, which is for `eval`), and writes the best "
                     "scale into the checkpoint's config.json with what was measured.",
     )
-    p.add_argument("--checkpoint", required=True, help="a local checkpoint folder")
+    p.add_argument("--checkpoint", required=True,
+                   help="a local checkpoint folder: a conditional diffusion model, or one with a guide (add-guide)")
     p.add_argument("--scales", type=float, nargs="+", required=True, help="the guidance scales to try, e.g. 1.3 1.5 1.7 2")
     p.add_argument("--interval", type=float, nargs=2, metavar=("T_MIN", "T_MAX"),
                    help="guide only while T_MIN < t <= T_MAX (t = 1 is noise, 0 the digit), e.g. 0.2 0.85; "
@@ -181,6 +182,18 @@ def build_parser():
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
+
+    p = commands.add_parser(
+        "add-guide", help="give an unconditional diffusion model a smaller guide model (autoguidance)",
+        description="Writes a new checkpoint folder: the model, with the guide's sampling network stored inside it. "
+                    "Sampling then pushes away from the guide's answer: v = v_guide + scale * (v - v_guide). The guide "
+                    "is a diffusion model of the same data, narrower and trained for less time (Karras et al. 2024). "
+                    "Choose the scale afterwards with tune-guidance.",
+    )
+    p.add_argument("--checkpoint", required=True, help="the unconditional diffusion model to guide (left unchanged)")
+    p.add_argument("--guide", required=True, help="the weaker unconditional diffusion model that guides it")
+    p.add_argument("--out", required=True, help="the new folder for the guided model")
+    p.add_argument("--scale", type=positive_float, default=2.0, help="the guidance scale (1 = no guidance; default 2)")
 
     p = commands.add_parser(
         "push", help="upload a checkpoint to the Hugging Face Hub with a model card and a sample grid",
@@ -473,7 +486,8 @@ def tune_guidance_command(args):
 
     folder = Path(args.checkpoint)
     if not folder.is_dir():
-        raise CommandError(f"{args.checkpoint} is not a checkpoint folder: give the folder of a conditional diffusion model.")
+        raise CommandError(f"{args.checkpoint} is not a checkpoint folder: give the folder of a conditional diffusion "
+                           f"model, or of one with a guide.")
     model, metadata = load_model(folder, pick_device(args.device))
     if metadata.get("dataset") not in (None, "mnist"):
         raise CommandError(f"This model was trained on {metadata['dataset']}; the metrics classifier knows MNIST digits only.")
@@ -492,6 +506,31 @@ def tune_guidance_command(args):
     }
     write_text_atomically(folder / CONFIG_FILE, json.dumps(metadata, indent=2) + "\n")
     print(f"{folder.name} now samples with guidance {best:g}{where} (chosen against training images; the test split is for eval).")
+    return 0
+
+
+@command
+def add_guide_command(args):
+    out = new_folder(args.out)
+    model, metadata = load_model(args.checkpoint)
+    guide, guide_metadata = load_model(args.guide)
+    learned = {name: (meta.get("dataset"), (meta.get("training") or {}).get("split"))
+               for name, meta in (("model", metadata), ("guide", guide_metadata))}
+    if learned["model"] != learned["guide"]:
+        raise CommandError(f"The model learned from {learned['model'][0]} ({learned['model'][1]} split), the guide from "
+                           f"{learned['guide'][0]} ({learned['guide'][1]} split): a guide must learn from the same data.")
+    guided = model.with_guide(guide, args.scale)
+    about_guide = {
+        "checkpoint": str(args.guide), "model": guide.describe(), "steps": guide_metadata.get("steps", 0),
+        "training": guide_metadata.get("training") or {},
+    }
+    save_model(guided, out, dataset=metadata.get("dataset"), steps=metadata.get("steps", 0),
+               training=metadata.get("training"), extra={
+                   "guide": about_guide,
+                   "guide_added": {"from": str(args.checkpoint), "command": "python -m genai " + " ".join(args.argv)},
+               })
+    print(f"Saved {guided.describe()} to {out}, sampling with guidance {args.scale:g}. Choose the scale against "
+          f"training images with: python -m genai tune-guidance --checkpoint {out} --scales 1.5 2 2.5 3")
     return 0
 
 

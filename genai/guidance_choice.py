@@ -1,8 +1,9 @@
-"""Choose a conditional diffusion model's guidance scale after training, on training images only.
+"""Choose a diffusion model's guidance scale after training, on training images only.
 
-Classifier-free guidance (genai/models/diffusion.py) trades variety for clarity: at scale 1 the
-model draws what it learned, plainly conditional; larger scales push each sample towards what
-makes the digit most obviously itself, so the digits get cleaner but more alike. The distance
+Guidance (genai/models/diffusion.py) trades variety for clarity: at scale 1 the model draws what
+it learned; larger scales push each sample away from a weaker prediction (a conditional model's
+unconditional answer, or an unconditional model's guide UNet), so the digits get cleaner but
+more alike. The distance
 between the samples and real digits (classifier-FID) is lowest somewhere in between. That place
 is chosen here against images of the **train split**: the test split stays for the figures
 reported afterwards (`eval`), so the choice cannot flatter them.
@@ -24,8 +25,9 @@ def fid_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
     interval: (t_min, t_max) to guide only there, or None for the model's own. The model's own
     settings are put back afterwards.
     """
-    if "guidance_scale" not in model.sampling_options or not model.config.conditional:
-        raise ModelError(f"{model.describe()} has no guidance scale: only conditional diffusion models have one.")
+    if "guidance_scale" not in model.sampling_options:
+        raise ModelError(f"{model.describe()} has no guidance scale: only conditional diffusion models, and unconditional "
+                         f"ones given a guide (`python -m genai add-guide`), have one.")
     for scale in scales:
         try:
             check_value("guidance_scale", scale)

@@ -62,6 +62,18 @@ def evaluation_lines(results, eval_command):
     ]
 
 
+def guide_lines(metadata):
+    """How a model with a guide (autoguidance, `add-guide`) came by it: the guide's own training."""
+    guide = metadata.get("guide")
+    if not isinstance(guide, dict):
+        return []
+    training = guide.get("training") or {}
+    lines = [f"- Sampling is guided (autoguidance, scale {metadata['config'].get('guidance_scale', 1):g}) by a "
+             f"smaller model stored with it: {guide.get('model', 'a diffusion UNet')}, trained by its own run:"]
+    lines += ["  " + line for line in training_lines(training)]
+    return lines
+
+
 def model_card(name, metadata, results, eval_command="", location=None, image=None):
     """The README.md text for the checkpoint `name` from its config.json and evaluate()'s results.
 
@@ -82,6 +94,7 @@ def model_card(name, metadata, results, eval_command="", location=None, image=No
         "## Training",
         "",
         *training_lines(training),
+        *guide_lines(metadata),
         "",
         "## Evaluation",
         "",

@@ -76,6 +76,7 @@ class GenerativeModel(nn.Module):
         can_encode, encode_mean(x)   images -> codes, for models with an encoder
         training_step(...)           one update; loss_names / plotted_losses name what it returns
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
+        with_guide(guide, scale)     a copy sampled with autoguidance by a weaker model (diffusion only)
         explanation                  what the Train tab says about the family, with its formulas
         loss_functions               the functions computing its losses: the Train tab shows their code
         diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
@@ -185,6 +186,12 @@ class GenerativeModel(nn.Module):
         behind them with a number per image: a BatchReport. Called under torch.no_grad(); rng draws any
         noise (the same rng state before and after an update gives the same noise)."""
         raise NotImplementedError
+
+    def with_guide(self, guide, guidance_scale):
+        """A copy of this model whose sampling is guided by another, weaker model of the same kind
+        (autoguidance); guide stays unchanged. Only some families can be guided this way."""
+        raise ModelError(f"A {self.title} cannot be guided by another model: only unconditional diffusion models can "
+                         f"(autoguidance).")
 
     def check_batch_size(self, batch_size):
         """Raise ModelError if a training batch of this many images (per process) cannot work for this model."""

@@ -33,6 +33,17 @@ noise has not yet decided much, guidance pushes every sample of a digit towards 
 near t = 0 it only sharpens strokes. Leaving both ends out keeps the variety and costs fewer
 network passes. The default, 0 < t <= 1, guides every step.
 
+An unconditional model has no label to guide by, but it can be guided by a bad version of itself
+(autoguidance, Karras et al. 2024): a smaller UNet, trained for less time, whose errors are
+the same kind as the model's but larger. Extrapolating away from it removes much of those errors:
+
+    v = v_guide(x, t) + guidance_scale * (v(x, t) - v_guide(x, t))
+
+Both are the same formula: guidance pushes from a weaker prediction towards a stronger one,
+and guidance_scale = 1 is the model on its own. The guide is trained as a model of its own,
+then stored inside the model's checkpoint (`python -m genai add-guide`); guide_channels and
+guide_extra_layers give its shape, and 0 channels means no guide.
+
 With ema_decay > 0 the samples come from a moving average of the network's weights (as for the
 GAN; see update_moving_average), which draws cleaner digits than the jittering network itself.
 
@@ -42,6 +53,7 @@ residual blocks at 7x7, where the whole digit's shape is decided; each costs lit
 """
 
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -50,6 +62,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
+from .settings_check import ConfigFieldError, check_value
 
 PIXELS = 28 * 28
 
@@ -72,6 +85,10 @@ give it a few minutes on a CPU.
 
 **Conditional**: the network is also told the digit, and *classifier-free guidance* exaggerates
 the difference the label makes: $v = v(x, t) + w \,(v(x, t \mid y) - v(x, t))$.
+
+**Autoguidance** (unconditional models): a smaller, shorter-trained UNet makes the same kind of
+mistakes, only more; pushing away from it removes many of them:
+$v = v_{\text{guide}}(x, t) + w \,(v(x, t) - v_{\text{guide}}(x, t))$.
 """
 
 
@@ -85,6 +102,8 @@ class DiffusionConfig(ModelConfig):
     guidance_t_min: float = 0.0  # guidance acts only while guidance_t_min < t <= guidance_t_max
     guidance_t_max: float = 1.0
     label_dropout: float = 0.1  # share of training images whose label is hidden (conditional models)
+    guide_channels: int = 0  # autoguidance: the width of the smaller UNet that guides sampling; 0 = no guide
+    guide_extra_layers: int = 0  # the guide's extra residual blocks at 7x7
     ema_decay: float = 0.0  # 0: sample with the network itself; e.g. 0.999: with a moving average of its weights
 
 
@@ -173,7 +192,10 @@ class FlowMatchingUNet(GenerativeModel):
     def describe(self):
         n = self.config.extra_layers
         deeper = f", {n} extra residual block{'s' if n > 1 else ''} at 7x7" if n else ""
-        return super().describe() + deeper
+        guided = ""
+        if self.guide is not None:
+            guided = f", autoguided by a {sum(p.numel() for p in self.guide.parameters()) / 1e6:.2f}M-parameter UNet"
+        return super().describe() + deeper + guided
 
     def __init__(self, config):
         if config.latent_dim != PIXELS:
@@ -184,11 +206,60 @@ class FlowMatchingUNet(GenerativeModel):
         if not config.guidance_t_min < config.guidance_t_max:
             raise ModelError(f"Guidance acts while guidance_t_min < t <= guidance_t_max, so guidance_t_min must be below "
                              f"guidance_t_max, not {config.guidance_t_min} and {config.guidance_t_max}.")
+        if config.guide_channels and config.conditional:
+            raise ModelError("Autoguidance (a guide UNet) is for unconditional diffusion models: conditional ones are "
+                             "guided by their own unconditional answer (classifier-free guidance).")
+        if config.guide_channels % 8:
+            raise ModelError(f"A guide UNet's channels must be a multiple of 8 (GroupNorm), not {config.guide_channels}.")
         super().__init__(config)
         self.unet = UNet(config)
         # The averaged network that draws the samples (a frozen copy, saved with the weights).
         self.unet_ema = copy.deepcopy(self.unet).requires_grad_(False) if config.ema_decay else None
         self.ema_updates = 0
+        # Autoguidance: a smaller UNet, trained elsewhere and never updated here (see add_guide).
+        self.guide = UNet(self.guide_config(config)).requires_grad_(False) if config.guide_channels else None
+
+    @staticmethod
+    def guide_config(config):
+        """The config of the guide UNet: the model's, narrower (guide_channels) and unconditional."""
+        return dataclasses.replace(config, channels=config.guide_channels, extra_layers=config.guide_extra_layers,
+                                   conditional=False, guide_channels=0, guide_extra_layers=0)
+
+    def parameter_count(self):
+        """What this model learns: the guide was learned by a run of its own, so it is not counted."""
+        guide = sum(p.numel() for p in self.guide.parameters()) if self.guide is not None else 0
+        return super().parameter_count() - guide
+
+    def with_guide(self, guide, guidance_scale):
+        """A copy of this unconditional model that samples with autoguidance by guide (another unconditional
+        flow-matching UNet, usually narrower and trained for less time): its sampling network is stored
+        inside the copy, frozen. guide and self stay unchanged."""
+        if not isinstance(guide, FlowMatchingUNet):
+            raise ModelError(f"A diffusion model can only be guided by another diffusion model, not a {guide.title}.")
+        if self.conditional or guide.conditional:
+            raise ModelError("Autoguidance here is for unconditional models: both the model and its guide must be "
+                             "unconditional (a conditional model is guided by its own unconditional answer).")
+        if self.guide is not None or guide.guide is not None:
+            raise ModelError("This model or the guide already has a guide: give the plain, unguided models.")
+        try:
+            check_value("guidance_scale", guidance_scale)
+        except ConfigFieldError as error:
+            raise ModelError(str(error)) from None
+        config = dataclasses.replace(self.config, guide_channels=guide.config.channels,
+                                     guide_extra_layers=guide.config.extra_layers, guidance_scale=float(guidance_scale))
+        guided = FlowMatchingUNet(config)  # checks the new settings
+        device = next(self.parameters()).device
+        guided.to(device)
+        guided.load_state_dict({**self.state_dict(), **{f"guide.{name}": tensor for name, tensor
+                                                         in guide.sampling_unet.state_dict().items()}})
+        guided.ema_updates = self.ema_updates
+        return guided.eval()
+
+    @property
+    def sampling_options(self):
+        """Steps always; a guidance scale where there is something to guide by (a label or a guide UNet)."""
+        guided = self.conditional or self.guide is not None
+        return ("sampling_steps", "guidance_scale") if guided else ("sampling_steps",)
 
     @property
     def averaged_copy(self):
@@ -243,13 +314,14 @@ class FlowMatchingUNet(GenerativeModel):
             self.ema_updates = update_moving_average(self.unet_ema, self.unet, self.config.ema_decay, self.ema_updates)
         return {"loss": loss.detach()}
 
-    sampling_options = ("sampling_steps", "guidance_scale")
-
     def velocity(self, x, t, labels, guidance_scale):
-        """v(x, t), with classifier-free guidance for conditional models."""
+        """v(x, t): with classifier-free guidance for conditional models, autoguidance for models with a guide."""
         unet = self.sampling_unet
         if labels is None:
-            return unet(x, t)
+            if self.guide is None or guidance_scale == 1:
+                return unet(x, t)
+            weak = self.guide(x, t)
+            return weak + guidance_scale * (unet(x, t) - weak)
         if guidance_scale == 1:
             return unet(x, t, labels)
         nothing = torch.full((len(labels),), self.config.num_classes, device=labels.device)  # the "no label" token

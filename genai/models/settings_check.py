@@ -33,10 +33,12 @@ FIELD_RULES = {
     "pack": ("whole", 1, 16, "how many images the discriminator judges at once"),
     "categories": ("whole", 0, 100, "the categories an unconditional GAN finds without labels (InfoGAN); 0 is off"),
     "sampling_steps": ("whole", 1, 200, "the steps from noise to image"),
-    "guidance_scale": ("number", 0, 20, "how strongly the label steers sampling; 1 is plain conditional"),
+    "guidance_scale": ("number", 0, 20, "how strongly guidance (by the label, or by a guide UNet) steers sampling; 1 is none"),
     "guidance_t_min": ("number", 0, 1, "the t (1: noise, 0: digit) at and below which guidance stops"),
     "guidance_t_max": ("number", 0, 1, "the t (1: noise, 0: digit) above which guidance has not started"),
     "label_dropout": ("fraction", 0, 1, "the share of training images whose label is hidden"),
+    "guide_channels": ("whole", 0, 256, "the width of the UNet that guides sampling (autoguidance); 0 is no guide"),
+    "guide_extra_layers": ("whole", 0, 8, "the guide UNet's extra residual blocks at 7x7"),
 }
 
 

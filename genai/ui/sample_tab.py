@@ -34,7 +34,7 @@ MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits
 # Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step).
 SAMPLING_CONTROLS = {
     "sampling_steps": ("Sampling steps (models that draw in steps)", 1, 200, 1),
-    "guidance_scale": ("Guidance scale (conditional diffusion; 1 = plain conditional)", 0, 10, 0.1),
+    "guidance_scale": ("Guidance scale (guided diffusion; 1 = no guidance)", 0, 10, 0.1),
 }
 
 
@@ -153,7 +153,7 @@ def model_info(model_name, session):
         note = "Not conditional: it decides by itself which digit to draw, so the digit choice does not apply."
     controls = []
     for name in SAMPLING_CONTROLS:
-        has = name in entry.model.sampling_options and (name != "guidance_scale" or entry.model.conditional)
+        has = name in entry.model.sampling_options
         controls.append(gr.update(interactive=has, **({"value": getattr(entry.model.config, name)} if has else {})))
     return f"**{entry.name}** — {about}. {note}", gr.update(interactive=entry.model.conditional), *controls
 
@@ -188,7 +188,7 @@ def build(initial_choices):
                                 info="Fewer steps: faster, rougher digits.")
             label, low, high, step = SAMPLING_CONTROLS["guidance_scale"]
             guidance = SliderInput(low, high, value=2.0, step=step, label=label, interactive=False,
-                                   elem_id="sample-guidance", info="More: the asked digit more clearly, less variety.")
+                                   elem_id="sample-guidance", info="More: clearer digits, less variety.")
         with gr.Column(scale=6, min_width=360):
             image = gr.Image(label="Samples", format="png", type="pil", interactive=False, elem_id="sample-image",
                              elem_classes=["genai-digits"], buttons=["download", "fullscreen"], height=560)
