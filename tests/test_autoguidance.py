@@ -123,6 +123,9 @@ def test_add_guide_writes_a_new_guided_checkpoint_and_tune_guidance_chooses_its_
     assert metadata["training"] == read_metadata(root / "model")["training"]  # what the model itself learned from
     assert metadata["guide"]["training"]["split"] == "train" and metadata["guide"]["checkpoint"] == str(root / "guide")
     assert "add-guide" in metadata["guide_added"]["command"]
+    from genai.ui.model_store import summary  # the line the app's tabs show about a model
+
+    assert "guided by a smaller UNet (8 channels; autoguidance)" in summary(metadata, "yours")
     card = model_card("guided", metadata, None)
     assert "autoguidance, scale 2" in card and card.count("Learned from: mnist train split") == 2
 

@@ -143,6 +143,8 @@ def summary(metadata, source):
         parts.append(f"samples from {config['prior_components']} Gaussians fitted to its training codes")
     if config.get("categories"):
         parts.append(f"{config['categories']} categories found without labels (InfoGAN)")
+    if config.get("guide_channels"):
+        parts.append(f"guided by a smaller UNet ({config['guide_channels']} channels; autoguidance)")
     steps = metadata.get("steps") or 0
     dataset = DISPLAY_NAMES.get(metadata.get("dataset"), metadata.get("dataset"))
     if steps:
