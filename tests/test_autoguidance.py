@@ -46,6 +46,18 @@ def test_scale_one_draws_what_the_model_draws_alone_and_other_scales_differ():
     assert not torch.equal(guided.generate(z), model.generate(z))
 
 
+def test_the_guidance_interval_limits_autoguidance_too():
+    model, guide = diffusion(0, guidance_t_min=0.0, guidance_t_max=0.1), diffusion(1, channels=8)
+    nowhere = model.with_guide(guide, 3.0)  # 4 steps: t = 1, 0.75, 0.5, 0.25, none of them <= 0.1
+    z = noise()
+    assert torch.equal(nowhere.generate(z), model.generate(z))
+    middle = diffusion(0, guidance_t_min=0.3, guidance_t_max=0.8).with_guide(guide, 3.0)
+    everywhere = model.with_guide(guide, 3.0)
+    everywhere.config.guidance_t_max = 1.0
+    partial = middle.generate(z)
+    assert not torch.equal(partial, model.generate(z)) and not torch.equal(partial, everywhere.generate(z))
+
+
 def test_adding_a_guide_changes_neither_model_and_the_guide_is_not_trained_or_counted():
     model, guide = diffusion(0), diffusion(1, channels=8)
     before = [{k: v.clone() for k, v in m.state_dict().items()} for m in (model, guide)]

@@ -42,7 +42,8 @@ the same kind as the model's but larger. Extrapolating away from it removes much
 Both are the same formula: guidance pushes from a weaker prediction towards a stronger one,
 and guidance_scale = 1 is the model on its own. The guide is trained as a model of its own,
 then stored inside the model's checkpoint (`python -m genai add-guide`); guide_channels and
-guide_extra_layers give its shape, and 0 channels means no guide.
+guide_extra_layers give its shape, and 0 channels means no guide. The interval of t above limits
+this guidance too: outside it the model samples on its own, and the guide costs no pass.
 
 With ema_decay > 0 the samples come from a moving average of the network's weights (as for the
 GAN; see update_moving_average), which draws cleaner digits than the jittering network itself.
