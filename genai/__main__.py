@@ -184,14 +184,15 @@ def build_parser():
     p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu")
 
     p = commands.add_parser(
-        "add-guide", help="give an unconditional diffusion model a smaller guide model (autoguidance)",
+        "add-guide", help="give a diffusion model a smaller guide model (autoguidance)",
         description="Writes a new checkpoint folder: the model, with the guide's sampling network stored inside it. "
                     "Sampling then pushes away from the guide's answer: v = v_guide + scale * (v - v_guide). The guide "
-                    "is a diffusion model of the same data, narrower and trained for less time (Karras et al. 2024). "
+                    "is a diffusion model of the same data and kind (conditional or not), narrower and trained for less "
+                    "time (Karras et al. 2024); for a conditional model it replaces classifier-free guidance. "
                     "Choose the scale afterwards with tune-guidance.",
     )
-    p.add_argument("--checkpoint", required=True, help="the unconditional diffusion model to guide (left unchanged)")
-    p.add_argument("--guide", required=True, help="the weaker unconditional diffusion model that guides it")
+    p.add_argument("--checkpoint", required=True, help="the diffusion model to guide (left unchanged)")
+    p.add_argument("--guide", required=True, help="the weaker diffusion model that guides it")
     p.add_argument("--out", required=True, help="the new folder for the guided model")
     p.add_argument("--scale", type=positive_float, default=2.0, help="the guidance scale (1 = no guidance; default 2)")
 

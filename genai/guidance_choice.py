@@ -26,8 +26,8 @@ def fid_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
     settings are put back afterwards.
     """
     if "guidance_scale" not in model.sampling_options:
-        raise ModelError(f"{model.describe()} has no guidance scale: only conditional diffusion models, and unconditional "
-                         f"ones given a guide (`python -m genai add-guide`), have one.")
+        raise ModelError(f"{model.describe()} has no guidance scale: only conditional diffusion models, and ones given a "
+                         f"guide (`python -m genai add-guide`), have one.")
     for scale in scales:
         try:
             check_value("guidance_scale", scale)

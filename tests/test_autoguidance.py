@@ -1,7 +1,9 @@
-"""Autoguidance: an unconditional diffusion model guided by a smaller one (genai/models/diffusion.py).
+"""Autoguidance: a diffusion model guided by a smaller one (genai/models/diffusion.py).
 
 v = v_guide(x, t) + w (v(x, t) - v_guide(x, t)); scale 1 is the model on its own. The guide is
 stored inside the guided model's checkpoint (`python -m genai add-guide`), never trained there.
+A conditional model is guided by a conditional guide told the same digit, in place of
+classifier-free guidance.
 """
 
 import json
@@ -46,6 +48,22 @@ def test_scale_one_draws_what_the_model_draws_alone_and_other_scales_differ():
     assert not torch.equal(guided.generate(z), model.generate(z))
 
 
+def test_a_conditional_model_is_guided_by_its_guide_told_the_same_digit_instead_of_by_its_unconditional_answer():
+    model, guide = diffusion(0, conditional=True), diffusion(1, channels=8, conditional=True)
+    guided = model.with_guide(guide, 2.0)
+    z, digits = noise(), torch.tensor([0, 3, 3, 7, 9])
+    x, t = z.reshape(-1, 1, 28, 28), torch.ones(len(z))
+    with torch.no_grad():
+        weak, strong = guide.unet(x, t, digits), model.unet(x, t, digits)
+        expected = ((x - (weak + 2.0 * (strong - weak))) + 1) / 2
+    assert torch.allclose(guided.generate(z, digits, sampling_steps=1), expected.clamp(0, 1), atol=1e-6)
+    assert not torch.equal(guided.generate(z, digits), model.generate(z, digits, guidance_scale=2.0))
+    assert torch.equal(guided.generate(z, digits, guidance_scale=1.0), model.generate(z, digits, guidance_scale=1.0))
+    mix = torch.zeros(5, 10)
+    mix[:, 3] = mix[:, 8] = 0.5  # halfway between a 3 and an 8: both networks blend their label vectors
+    assert guided.generate(z, mix).shape == (5, 1, 28, 28)
+
+
 def test_the_guidance_interval_limits_autoguidance_too():
     model, guide = diffusion(0, guidance_t_min=0.0, guidance_t_max=0.1), diffusion(1, channels=8)
     nowhere = model.with_guide(guide, 3.0)  # 4 steps: t = 1, 0.75, 0.5, 0.25, none of them <= 0.1
@@ -83,10 +101,11 @@ def test_a_saved_guided_model_loads_and_draws_the_same_digits(tmp_path):
 
 
 @pytest.mark.parametrize("model, guide, message", [
-    (lambda: diffusion(0, conditional=True), lambda: diffusion(1), "both the model and its guide must be unconditional"),
-    (lambda: diffusion(0), lambda: diffusion(1, conditional=True), "both the model and its guide must be unconditional"),
+    (lambda: diffusion(0, conditional=True), lambda: diffusion(1), "must be of the same kind"),
+    (lambda: diffusion(0), lambda: diffusion(1, conditional=True), "must be of the same kind"),
+    (lambda: diffusion(0, conditional=True), lambda: diffusion(1, conditional=True, num_classes=5), "must be of the same kind"),
     (lambda: diffusion(0), lambda: create_model("gan", "mlp", seed=0), "only be guided by another diffusion model"),
-    (lambda: create_model("vae", "mlp", seed=0), lambda: diffusion(1), "only unconditional diffusion models can"),
+    (lambda: create_model("vae", "mlp", seed=0), lambda: diffusion(1), "only diffusion models can"),
     (lambda: diffusion(0).with_guide(diffusion(1), 2), lambda: diffusion(1), "already has a guide"),
 ])
 def test_models_that_cannot_be_guided_are_refused_with_a_reason(model, guide, message):
@@ -96,7 +115,6 @@ def test_models_that_cannot_be_guided_are_refused_with_a_reason(model, guide, me
 
 @pytest.mark.parametrize("options, message", [
     ({"guide_channels": 12}, "guide UNet's channels must be a multiple of 8"),
-    ({"guide_channels": 8, "conditional": True}, "Autoguidance \\(a guide UNet\\) is for unconditional"),
     ({"guide_channels": -8}, "guide_channels must be a whole number from 0 to 256"),
     ({"guide_channels": 8, "guide_extra_layers": 50}, "guide_extra_layers must be a whole number from 0 to 8"),
 ])

@@ -190,7 +190,7 @@ class GenerativeModel(nn.Module):
     def with_guide(self, guide, guidance_scale):
         """A copy of this model whose sampling is guided by another, weaker model of the same kind
         (autoguidance); guide stays unchanged. Only some families can be guided this way."""
-        raise ModelError(f"A {self.title} cannot be guided by another model: only unconditional diffusion models can "
+        raise ModelError(f"A {self.title} cannot be guided by another model: only diffusion models can "
                          f"(autoguidance).")
 
     def check_batch_size(self, batch_size):

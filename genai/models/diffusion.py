@@ -42,8 +42,10 @@ the same kind as the model's but larger. Extrapolating away from it removes much
 Both are the same formula: guidance pushes from a weaker prediction towards a stronger one,
 and guidance_scale = 1 is the model on its own. The guide is trained as a model of its own,
 then stored inside the model's checkpoint (`python -m genai add-guide`); guide_channels and
-guide_extra_layers give its shape, and 0 channels means no guide. The interval of t above limits
-this guidance too: outside it the model samples on its own, and the guide costs no pass.
+guide_extra_layers give its shape, and 0 channels means no guide. A conditional model can be
+guided the same way, by a smaller conditional model told the same digit, instead of by its own
+unconditional answer. The interval of t above limits this guidance too: outside it the model
+samples on its own, and the guide costs no pass.
 
 With ema_decay > 0 the samples come from a moving average of the network's weights (as for the
 GAN; see update_moving_average), which draws cleaner digits than the jittering network itself.
@@ -87,9 +89,10 @@ give it a few minutes on a CPU.
 **Conditional**: the network is also told the digit, and *classifier-free guidance* exaggerates
 the difference the label makes: $v = v(x, t) + w \,(v(x, t \mid y) - v(x, t))$.
 
-**Autoguidance** (unconditional models): a smaller, shorter-trained UNet makes the same kind of
-mistakes, only more; pushing away from it removes many of them:
-$v = v_{\text{guide}}(x, t) + w \,(v(x, t) - v_{\text{guide}}(x, t))$.
+**Autoguidance**: a smaller, shorter-trained UNet makes the same kind of mistakes, only more;
+pushing away from it removes many of them:
+$v = v_{\text{guide}}(x, t) + w \,(v(x, t) - v_{\text{guide}}(x, t))$ (for a conditional model,
+both told the digit, in place of classifier-free guidance).
 """
 
 
@@ -207,9 +210,6 @@ class FlowMatchingUNet(GenerativeModel):
         if not config.guidance_t_min < config.guidance_t_max:
             raise ModelError(f"Guidance acts while guidance_t_min < t <= guidance_t_max, so guidance_t_min must be below "
                              f"guidance_t_max, not {config.guidance_t_min} and {config.guidance_t_max}.")
-        if config.guide_channels and config.conditional:
-            raise ModelError("Autoguidance (a guide UNet) is for unconditional diffusion models: conditional ones are "
-                             "guided by their own unconditional answer (classifier-free guidance).")
         if config.guide_channels % 8:
             raise ModelError(f"A guide UNet's channels must be a multiple of 8 (GroupNorm), not {config.guide_channels}.")
         super().__init__(config)
@@ -222,9 +222,9 @@ class FlowMatchingUNet(GenerativeModel):
 
     @staticmethod
     def guide_config(config):
-        """The config of the guide UNet: the model's, narrower (guide_channels) and unconditional."""
+        """The config of the guide UNet: the model's, narrower (guide_channels)."""
         return dataclasses.replace(config, channels=config.guide_channels, extra_layers=config.guide_extra_layers,
-                                   conditional=False, guide_channels=0, guide_extra_layers=0)
+                                   guide_channels=0, guide_extra_layers=0)
 
     def parameter_count(self):
         """What this model learns: the guide was learned by a run of its own, so it is not counted."""
@@ -232,14 +232,14 @@ class FlowMatchingUNet(GenerativeModel):
         return super().parameter_count() - guide
 
     def with_guide(self, guide, guidance_scale):
-        """A copy of this unconditional model that samples with autoguidance by guide (another unconditional
-        flow-matching UNet, usually narrower and trained for less time): its sampling network is stored
-        inside the copy, frozen. guide and self stay unchanged."""
+        """A copy of this model that samples with autoguidance by guide (another flow-matching UNet of the
+        same kind, conditional or not, usually narrower and trained for less time): its sampling network is
+        stored inside the copy, frozen. guide and self stay unchanged."""
         if not isinstance(guide, FlowMatchingUNet):
             raise ModelError(f"A diffusion model can only be guided by another diffusion model, not a {guide.title}.")
-        if self.conditional or guide.conditional:
-            raise ModelError("Autoguidance here is for unconditional models: both the model and its guide must be "
-                             "unconditional (a conditional model is guided by its own unconditional answer).")
+        if self.conditional != guide.conditional or (self.conditional and self.config.num_classes != guide.config.num_classes):
+            raise ModelError("A model and its guide must be of the same kind: both unconditional, or both conditional "
+                             "on the same digits.")
         if self.guide is not None or guide.guide is not None:
             raise ModelError("This model or the guide already has a guide: give the plain, unguided models.")
         try:
@@ -316,15 +316,13 @@ class FlowMatchingUNet(GenerativeModel):
         return {"loss": loss.detach()}
 
     def velocity(self, x, t, labels, guidance_scale):
-        """v(x, t): with classifier-free guidance for conditional models, autoguidance for models with a guide."""
+        """v(x, t): autoguidance for models with a guide, else classifier-free guidance for conditional models."""
         unet = self.sampling_unet
-        if labels is None:
-            if self.guide is None or guidance_scale == 1:
-                return unet(x, t)
-            weak = self.guide(x, t)
-            return weak + guidance_scale * (unet(x, t) - weak)
-        if guidance_scale == 1:
+        if guidance_scale == 1 or (labels is None and self.guide is None):
             return unet(x, t, labels)
+        if self.guide is not None:  # autoguidance: away from the weaker guide's answer (told the same digit)
+            weak = self.guide(x, t, labels)
+            return weak + guidance_scale * (unet(x, t, labels) - weak)
         nothing = torch.full((len(labels),), self.config.num_classes, device=labels.device)  # the "no label" token
         if labels.is_floating_point():  # a mix of digits: "no label" as weights too
             nothing = F.one_hot(nothing, self.config.num_classes + 1).to(labels.dtype)
