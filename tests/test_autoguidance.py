@@ -192,3 +192,17 @@ def test_tune_guidance_refuses_an_unguided_unconditional_model(trained_pair, mni
     code, _, err = cli("tune-guidance", "--checkpoint", trained_pair / "model", "--scales", 2, "--n", 10,
                        "--data-dir", mnist_dir)
     assert code == 2 and "add-guide" in err, err
+
+
+def test_the_sample_tab_offers_a_guidance_scale_for_a_guided_model_only(tmp_path, monkeypatch):
+    from genai.ui import sample_tab
+
+    guided = diffusion(0, guidance_t_min=0.3, guidance_t_max=0.8).with_guide(diffusion(1, channels=8), 2.5)
+    save_model(guided, tmp_path / "guided", dataset="mnist")
+    save_model(diffusion(2), tmp_path / "plain", dataset="mnist")
+    monkeypatch.setenv("GENAI_CHECKPOINTS_DIR", str(tmp_path))
+    text, digit, steps, guidance = sample_tab.model_info("guided", None)
+    assert "guided by a smaller UNet" in text and not digit["interactive"]
+    assert steps["interactive"] and guidance["interactive"] and guidance["value"] == 2.5
+    _, _, steps, guidance = sample_tab.model_info("plain", None)
+    assert steps["interactive"] and not guidance["interactive"]
