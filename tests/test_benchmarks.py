@@ -21,6 +21,7 @@ from benchmarks.cpu_contention import run_contention
 from benchmarks.sampling_latency import run_sampling_latency
 from benchmarks.time_to_quality import default_runs, digits_drawn, plot, time_to_quality
 from benchmarks.training_speed import ALL_MODELS, PIPELINES, ModelSpec, engine_run, measure_model, reference_run
+from genai.checkpoints import read_metadata
 from genai.data import load_dataset
 from genai.recipes import RECIPES
 
@@ -326,7 +327,9 @@ def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_the
     reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=500).images
     few = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1, sampling_steps=2)
     own = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1)
-    assert few["sampling"] == {"sampling_steps": 2} and own["sampling"] == {"sampling_steps": 20}
+    scale = read_metadata(REPO / "checkpoints" / "diffusion")["config"]["guidance_scale"]  # its guide's scale
+    assert few["sampling"] == {"sampling_steps": 2, "guidance_scale": scale}
+    assert own["sampling"] == {"sampling_steps": 20, "guidance_scale": scale}
     assert few["fid_vs_train"] != own["fid_vs_train"]  # 2 Euler steps draw other images than 20
     assert describe_sampling({"sampling_steps": 2, "guidance_scale": 1.5}) == "2 steps, guidance 1.5"
     assert describe_sampling({}) == "-"

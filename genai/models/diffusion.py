@@ -217,7 +217,7 @@ class FlowMatchingUNet(GenerativeModel):
         # The averaged network that draws the samples (a frozen copy, saved with the weights).
         self.unet_ema = copy.deepcopy(self.unet).requires_grad_(False) if config.ema_decay else None
         self.ema_updates = 0
-        # Autoguidance: a smaller UNet, trained elsewhere and never updated here (see add_guide).
+        # Autoguidance: a smaller UNet, trained elsewhere and never updated here (see with_guide).
         self.guide = UNet(self.guide_config(config)).requires_grad_(False) if config.guide_channels else None
 
     @staticmethod
