@@ -368,7 +368,7 @@ def test_tune_guidance_refuses_models_without_guidance_and_absurd_scales_and_cha
     root, _ = workspace
     before = files_on_disk(root)
     code, _, err = cli("tune-guidance", "--checkpoint", root / "cvae", "--scales", 1.5, "--n", 10, "--data-dir", mnist_dir)
-    assert code == 2 and "only conditional diffusion models have one" in err
+    assert code == 2 and "only conditional diffusion models, and ones given a guide" in err
     folder = save_model(create_model("diffusion", "unet", seed=0, conditional=True, channels=8), tmp_path / "d", dataset="mnist")
     config = (folder / "config.json").read_bytes()
     for scales, message in (([50], "guidance_scale must be a number from 0 to 20"), (["nan"], "guidance_scale")):

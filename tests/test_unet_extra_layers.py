@@ -1,5 +1,6 @@
 """A deeper diffusion UNet: extra residual blocks at 7x7, where the digit's shape is decided."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,12 @@ def test_extra_layers_add_residual_blocks_at_7x7():
     assert "2 extra residual blocks at 7x7" in deeper.describe() and "extra" not in plain.describe()
 
 
-def test_the_shipped_unets_load_as_they_were_saved():
-    model, metadata = load_model(REPO / "checkpoints" / "diffusion-conditional")  # saved before extra_layers existed
+def test_a_unet_saved_before_extra_layers_existed_loads_and_the_shipped_one_has_its_blocks(tmp_path):
+    folder = save_model(create_model("diffusion", "unet", seed=0, conditional=True, channels=8), tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    del config["config"]["extra_layers"]  # as config.json files were written before the setting existed
+    (folder / "config.json").write_text(json.dumps(config))
+    model, metadata = load_model(folder)
     assert "extra_layers" not in metadata["config"] and model.config.extra_layers == 0
     assert len(model.unet.extra_middle) == 0
     model, metadata = load_model(REPO / "checkpoints" / "diffusion")
