@@ -68,7 +68,10 @@ def guide_lines(metadata):
     if not isinstance(guide, dict):
         return []
     training = guide.get("training") or {}
-    lines = [f"- Sampling is guided (autoguidance, scale {metadata['config'].get('guidance_scale', 1):g}) by a "
+    config = metadata["config"]
+    low, high = config.get("guidance_t_min", 0), config.get("guidance_t_max", 1)
+    where = f" for {low:g} < t <= {high:g}" if (low, high) != (0, 1) else ""
+    lines = [f"- Sampling is guided (autoguidance, scale {config.get('guidance_scale', 1):g}{where}) by a "
              f"smaller model stored with it: {guide.get('model', 'a diffusion UNet')}, trained by its own run:"]
     lines += ["  " + line for line in training_lines(training)]
     return lines

@@ -157,7 +157,9 @@ def test_add_guide_writes_a_new_guided_checkpoint_and_tune_guidance_chooses_its_
 
     assert "guided by a smaller UNet (8 channels; autoguidance)" in summary(metadata, "yours")
     card = model_card("guided", metadata, None)
-    assert "autoguidance, scale 2" in card and card.count("Learned from: mnist train split") == 2
+    assert "autoguidance, scale 2)" in card and card.count("Learned from: mnist train split") == 2
+    metadata["config"].update(guidance_t_min=0.3, guidance_t_max=0.8)
+    assert "autoguidance, scale 2 for 0.3 < t <= 0.8)" in model_card("guided", metadata, None)
 
     code, out, err = cli("tune-guidance", "--checkpoint", root / "guided", "--scales", 1, 2.5, "--n", 20,
                          "--data-dir", mnist_dir)
