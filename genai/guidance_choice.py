@@ -2,8 +2,8 @@
 
 Guidance (genai/models/diffusion.py) trades variety for clarity: at scale 1 the model draws what
 it learned; larger scales push each sample away from a weaker prediction (a conditional model's
-unconditional answer, or an unconditional model's guide UNet), so the digits get cleaner but
-more alike. The distance
+unconditional answer, or the answer of the guide UNet a model was given), so the digits get
+cleaner but more alike. The distance
 between the samples and real digits (classifier-FID) is lowest somewhere in between. That place
 is chosen here against images of the **train split**: the test split stays for the figures
 reported afterwards (`eval`), so the choice cannot flatter them.

@@ -196,9 +196,8 @@ class FlowMatchingUNet(GenerativeModel):
     def describe(self):
         n = self.config.extra_layers
         deeper = f", {n} extra residual block{'s' if n > 1 else ''} at 7x7" if n else ""
-        guided = ""
-        if self.guide is not None:
-            guided = f", autoguided by a {sum(p.numel() for p in self.guide.parameters()) / 1e6:.2f}M-parameter UNet"
+        size = self.guide_parameter_count() / 1e6
+        guided = f", autoguided by a {size:.2f}M-parameter UNet" if self.guide is not None else ""
         return super().describe() + deeper + guided
 
     def __init__(self, config):
@@ -226,10 +225,13 @@ class FlowMatchingUNet(GenerativeModel):
         return dataclasses.replace(config, channels=config.guide_channels, extra_layers=config.guide_extra_layers,
                                    guide_channels=0, guide_extra_layers=0)
 
+    def guide_parameter_count(self):
+        """The guide UNet's size (0 without a guide)."""
+        return sum(p.numel() for p in self.guide.parameters()) if self.guide is not None else 0
+
     def parameter_count(self):
         """What this model learns: the guide was learned by a run of its own, so it is not counted."""
-        guide = sum(p.numel() for p in self.guide.parameters()) if self.guide is not None else 0
-        return super().parameter_count() - guide
+        return super().parameter_count() - self.guide_parameter_count()
 
     def with_guide(self, guide, guidance_scale):
         """A copy of this model that samples with autoguidance by guide (another flow-matching UNet of the
