@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of about 8 minutes (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 6 min 10 s (the device tool allows 10 per command).
 #
 # Where the project's GPU machine is lent (see docs/benchmarks.md, "On a GPU"):
 #   here, once:  echo /.gpu/ >> .git/info/exclude && mkdir -p .gpu && cp -r ../shared/datasets/mnist .gpu/
@@ -7,10 +7,11 @@
 # Anywhere else: bash benchmarks/gpu_session.sh DATA_DIR [OUT_DIR]
 # A smoke test on a CPU: DEVICE=cpu QUICK=1 LIMIT=2048 bash benchmarks/gpu_session.sh ../shared/datasets/mnist /tmp/gpu
 #
-# Three steps, each with its own time limit, so one that runs long still leaves the others' results:
+# Three steps, each with its own time limit, so one that runs long still leaves the others' results
+# (each step writes its JSON after every model):
 #   1. every model: the reference loop, genai's loop, bf16 and larger batches (no compiler: quick)
-#   2. the compiler (torch.compile, CUDA graphs) on one model of three families (each compile takes seconds)
-#   3. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
+#   2. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
+#   3. the compiler (torch.compile) on one model of three families (each compile takes seconds)
 set -uo pipefail
 data="${1:-.gpu/mnist}"
 out="${2:-${OUT:-benchmarks/results}}"
@@ -32,8 +33,8 @@ step() {  # name, seconds, then the benchmark's arguments
     > "$out/speedups-$name.md" 2> "$out/speedups-$name.log"
   echo "$name: exit $? after $SECONDS s in all"
 }
-step every-model 200 --no-quality --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
-step compiler 170 --no-quality --models gan-dcgan,vae-mlp,diffusion-unet-conditional \
-  --variants "engine fp32,compile,CUDA graphs,bf16 + compile"
-step time-to-90 130 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 15
+step every-model 170 --no-quality --repeats 2 --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
+step time-to-90 80 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10
+step compiler 120 --no-quality --repeats 2 --models gan-dcgan,vae-mlp,diffusion-unet-conditional \
+  --variants "engine fp32,compile,bf16 + compile"
 cat "$out"/speedups-*.md

@@ -1,8 +1,9 @@
-"""What each speed-up of the training step buys: bf16, torch.compile, CUDA graphs, larger batches.
+"""What each speed-up of the training step buys: bf16, torch.compile, larger batches.
 
     python -m benchmarks.speedups --device cuda                # on a GPU: every family, every variant
     python -m benchmarks.speedups --quick                      # a smoke test (a few minutes on a CPU)
     python -m benchmarks.speedups --models gan-dcgan --variants "engine fp32,bf16,batch 1024"
+    python -m benchmarks.speedups --report benchmarks/results/speedups-cuda-2026-12-04-every-model.json
 
 Part 1, speed. For each model, every variant trains the same model class from the same
 starting weights, side by side in one process, in rotating order (A B C, B C A, ...), so a
@@ -10,7 +11,7 @@ noisy machine slows them all alike:
 
 - reference loop   the plain PyTorch loop (DataLoader + .to(device); benchmarks/training_speed.py)
 - engine fp32      genai's training loop as the app runs it: the baseline every ratio divides by
-- bf16, compile, CUDA graphs, bf16 + compile: the same loop with genai/speedups.py's settings
+- bf16, compile, bf16 + compile: the same loop with genai/speedups.py's settings
 - batch 256, batch 1024: the same loop with larger batches (fewer, bigger kernels per image)
 
 A variant's first run (warm-up) is timed on its own: it includes torch.compile's waiting.
@@ -29,6 +30,7 @@ Results: benchmarks/results/speedups-<device>-<date>.json and Markdown tables on
 
 import argparse
 import gc
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -77,7 +79,6 @@ VARIANTS = (
     Variant(BASELINE),
     Variant("bf16", precision="bf16"),
     Variant("compile", compile="default"),
-    Variant("CUDA graphs", compile="reduce-overhead"),
     Variant("bf16 + compile", precision="bf16", compile="default"),
     Variant("batch 256", batch_size=256),
     Variant("batch 1024", batch_size=1024),
@@ -200,7 +201,7 @@ def seconds_to_share(evaluations, share):
 def build_parser():
     variants = {v.name: v for v in VARIANTS}
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speedups",
-                                     description="What bf16, torch.compile, CUDA graphs and larger batches buy, "
+                                     description="What bf16, torch.compile and larger batches buy, "
                                                  "per model family, beside a plain PyTorch loop.")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test)")
@@ -215,6 +216,8 @@ def build_parser():
     parser.add_argument("--limit", type=positive_int, help="learn from the first N training images only")
     parser.add_argument("--data-dir", help="MNIST IDX files (default: $GENAI_DATA_DIR, else ../shared/datasets/mnist)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="where to write the results")
+    parser.add_argument("--report", type=Path, metavar="PATH",
+                        help="measure nothing: print the tables of a results JSON written before (one cut short too)")
     return parser
 
 
@@ -259,8 +262,10 @@ def run(args, device, path=None):
 def report(results):
     machine = results["machine"]
     where = machine["gpu"] or f"{machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads"
+    length = (f"{results['total_seconds']:.0f} s in all" if results.get("complete")
+              else "cut short: the models measured before it stopped")
     sections = [f"genai speed-ups ({results['mode']}) on {machine['device']}: {where}; torch {machine['torch']}, "
-                f"CUDA {results['cuda']}; {results['dataset']}; {results['total_seconds']:.0f} s in all"]
+                f"CUDA {results['cuda']}; {results['dataset']}; {length}"]
     for model in results["speed"]:
         rows = [[v["variant"], number(v.get("images_per_sec")), number(v.get("seconds_per_epoch"), 2),
                  number(v.get("vs_engine_fp32"), 2) + ("x" if "vs_engine_fp32" in v else ""),
@@ -283,6 +288,13 @@ def report(results):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.report:
+        try:
+            print(report(json.loads(args.report.read_text())))
+        except (OSError, ValueError, KeyError) as error:
+            print(f"error: {args.report} is not a results file of this benchmark ({error})", file=sys.stderr)
+            return 2
+        return 0
     try:
         device = pick_device(args.device)
         path = args.json or RESULTS_DIR / f"speedups-{device.type}-{datetime.now():%Y-%m-%d-%H%M%S}.json"

@@ -129,8 +129,8 @@ def build_parser():
                    help="bf16: run each step under bfloat16 autocast, weights stay float32 (mostly for GPUs; "
                         "see genai/speedups.py)")
     p.add_argument("--compile", choices=COMPILE_MODES, default="off",
-                   help="torch.compile the networks; reduce-overhead also replays CUDA graphs on a GPU "
-                        "(the first steps wait for the compiler)")
+                   help="torch.compile the networks (the first steps wait for the compiler; measured slower "
+                        "for these models, see genai/speedups.py)")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
     p.add_argument("--resume", metavar="FOLDER",
                    help="go on with the run saved in FOLDER (by this command), exactly as if it had not stopped: "
@@ -250,9 +250,10 @@ def write_atomically(images, path, kind="grid"):
             os.remove(temporary)
 
 
-def train_options(args):
-    """The family's recipe, overridden by what the command line gives."""
-    options = recipe(args.model)
+def train_options(args, device=None):
+    """The family's recipe (on a GPU: its batch for a GPU, if it has one), overridden by what the
+    command line gives. Given --batch-size or --lr, the other one is the CPU recipe's."""
+    options = recipe(args.model, device if args.batch_size is None and args.lr is None else None)
     given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
              "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
              "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
@@ -342,14 +343,15 @@ def new_folder(path):
 def train_command(args):
     if args.resume:
         return continue_run(args)
-    options = train_options(args)
-    out = new_folder(args.out or f"runs/{args.model}-{options['arch']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    arch = train_options(args)["arch"]  # contradicting options are refused before anything else happens
+    out = new_folder(args.out or f"runs/{args.model}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     team = None
     if launched_by_torchrun():  # one of several processes: torchrun --nproc_per_node N -m genai train ...
         team, device = join(args.device)
     else:
         device = pick_device(args.device)
+    options = train_options(args, device)
     main_process = team is None or team.is_main
     say = print if main_process else (lambda *_, **__: None)  # only rank 0 prints and saves
     dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=args.limit).to(device)

@@ -63,7 +63,7 @@ class TrainSettings:
     max_steps: int | None = None  # ... or after this many steps ...
     max_seconds: float | None = None  # ... or after this much time, whichever comes first
     precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (see speedups.py)
-    compile: str = "off"  # "default" / "reduce-overhead": torch.compile the networks (see speedups.py)
+    compile: str = "off"  # "default": torch.compile the networks (see speedups.py)
 
     def check(self, dataset_size):
         """Raise TrainingError for a setting that makes no sense (NaN and infinity included)."""
@@ -289,8 +289,15 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
             inspecting = turn is not None and turn.inspect
             if inspecting:  # the same batch and noise, looked at just before and just after the update
                 before = inspect(model, batch, labels[index], seed=settings.seed * 1_000_003 + step)
-            with in_precision:
-                losses = model.training_step(batch, labels[index], optimizers, noise_rng)
+            try:
+                with in_precision:
+                    losses = model.training_step(batch, labels[index], optimizers, noise_rng)
+            except Exception as error:  # noqa: BLE001  (a compiler's failure gets a message saying what to do)
+                if settings.compile == "off":
+                    raise
+                raise TrainingError(f"torch.compile failed on this model ({type(error).__name__}: "
+                                    f"{str(error).splitlines()[0] if str(error) else 'no message'}). Nothing "
+                                    "was saved; train without --compile (it is off by default).") from error
             if inspecting:
                 stepped = StepReport(step + 1, before, inspect(model, batch, labels[index],
                                                                seed=settings.seed * 1_000_003 + step))

@@ -103,7 +103,7 @@ def test_only_the_trained_networks_are_compiled():
 
 
 @pytest.mark.parametrize("settings, words", [({"precision": "fp16"}, "bf16"), ({"precision": None}, "fp32"),
-                                             ({"compile": "fast"}, "reduce-overhead"), ({"compile": True}, "off")])
+                                             ({"compile": "fast"}, "default"), ({"compile": True}, "off")])
 def test_unknown_speedup_settings_are_clear_errors(tiny_mnist, settings, words):
     with pytest.raises(TrainingError, match=words):
         next(train(create_model("vae", "mlp"), tiny_mnist, TrainSettings(max_steps=1, **settings)))
@@ -124,3 +124,49 @@ def test_square_root_rule():
     assert speedups.scaled_lr(1e-3, 64) == pytest.approx(1e-3)
     assert speedups.scaled_lr(1e-3, 256) == pytest.approx(2e-3)
     assert speedups.scaled_lr(1e-3, 1024, base_batch_size=256) == pytest.approx(2e-3)
+
+
+# --- the recipe on a GPU: the larger batch measured to reach readable digits sooner ---------------
+
+
+def test_on_a_gpu_the_gan_recipe_takes_batch_1024_with_the_square_root_learning_rate():
+    from genai.recipes import recipe
+    on_cpu, on_gpu = recipe("gan", "cpu"), recipe("gan", torch.device("cuda"))
+    assert (on_cpu["batch_size"], on_cpu["lr"]) == (64, 1e-3) and recipe("gan") == on_cpu
+    assert on_gpu["batch_size"] == 1024 and on_gpu["lr"] == pytest.approx(4e-3)
+    assert {k: v for k, v in on_gpu.items() if k not in ("batch_size", "lr")} == \
+        {k: v for k, v in on_cpu.items() if k not in ("batch_size", "lr")}
+
+
+def test_families_whose_quality_at_large_batches_is_unmeasured_keep_their_batch_on_a_gpu():
+    from genai.recipes import recipe
+    for family in ("vae", "autoregressive", "diffusion"):
+        assert recipe(family, "cuda") == recipe(family, "cpu")
+
+
+def test_the_cli_takes_the_gpu_batch_only_when_neither_batch_size_nor_lr_is_given():
+    from genai.__main__ import build_parser, train_options
+    cuda = torch.device("cuda")
+    plain = build_parser().parse_args(["train", "--model", "gan"])
+    assert (train_options(plain, cuda)["batch_size"], train_options(plain)["batch_size"]) == (1024, 64)
+    own_batch = build_parser().parse_args(["train", "--model", "gan", "--batch-size", "128"])
+    assert (train_options(own_batch, cuda)["batch_size"], train_options(own_batch, cuda)["lr"]) == (128, 1e-3)
+    own_lr = build_parser().parse_args(["train", "--model", "gan", "--lr", "2e-4"])
+    assert (train_options(own_lr, cuda)["batch_size"], train_options(own_lr, cuda)["lr"]) == (64, 2e-4)
+
+
+def test_a_compiler_that_fails_on_the_model_ends_the_run_with_a_message_saying_what_to_do(tiny_mnist, monkeypatch):
+    def broken_compile(fn, mode=None):  # like inductor's AssertionError for the DCGAN on an H200
+        def compiled(*args, **kwargs):
+            raise AssertionError("expected size 64==64, stride 196==1 at dim=1")
+        return compiled
+    monkeypatch.setattr(speedups.torch, "compile", broken_compile)
+    with pytest.raises(TrainingError, match=r"torch.compile failed on this model \(AssertionError: expected size.*"
+                                            r"train without --compile"):
+        for _ in train(create_model("vae", "mlp", seed=0), tiny_mnist, TrainSettings(max_steps=2, compile="default")):
+            pass
+
+
+def test_cuda_graphs_are_not_offered_since_they_failed_in_this_loop(tiny_mnist):
+    with pytest.raises(TrainingError, match="off, default"):
+        next(train(create_model("vae", "mlp"), tiny_mnist, TrainSettings(max_steps=1, compile="reduce-overhead")))

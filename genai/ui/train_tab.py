@@ -439,8 +439,8 @@ def buttons_after_failure(session):
 
 
 def family_changed(family):
-    """New defaults (the family's recipe, as the CLI uses) when switching between GAN and VAE."""
-    defaults = recipe(family)
+    """New defaults (the family's recipe, as the CLI uses, for the app's device) when switching families."""
+    defaults = recipe(family, model_store.app_device())
     return (
         gr.update(choices=arch_choices(family), value=defaults["arch"]),
         defaults["conditional"],
@@ -482,7 +482,7 @@ def preset_chosen(name):
 
 def build():
     """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
-    defaults = recipe("gan")
+    defaults = recipe("gan", model_store.app_device())
     cap = settings.max_train_seconds()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
