@@ -72,6 +72,16 @@ def positive_float(text):
     return value
 
 
+def share_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 (e.g. 0.95), got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1 (0.95 for 95%), got {text!r}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m genai", description="Train GANs and VAEs on MNIST, sample, interpolate.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +188,9 @@ def build_parser():
     p.add_argument("--interval", type=float, nargs=2, metavar=("T_MIN", "T_MAX"),
                    help="guide only while T_MIN < t <= T_MAX (t = 1 is noise, 0 the digit), e.g. 0.2 0.85; "
                         "written into config.json with the scale (default: the model's own, at first 0 1)")
+    p.add_argument("--min-recognizable", type=share_float, metavar="SHARE",
+                   help="choose the lowest-FID scale among those whose samples are at least this share recognizable "
+                        "(the metrics classifier >= 90%% sure), e.g. 0.95; if none is, the lowest-FID scale")
     p.add_argument("--n", type=positive_int, default=2000, help="samples per scale")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: env GENAI_DATA_DIR, cache, download)")
@@ -485,7 +498,7 @@ def tune_guidance_command(args):
     import json
 
     from .checkpoints import CONFIG_FILE
-    from .guidance_choice import REFERENCE_IMAGES, best_scale, fid_by_guidance
+    from .guidance_choice import REFERENCE_IMAGES, best_scale, figures_by_guidance
 
     folder = Path(args.checkpoint)
     if not folder.is_dir():
@@ -495,16 +508,24 @@ def tune_guidance_command(args):
     if metadata.get("dataset") not in (None, "mnist"):
         raise CommandError(f"This model was trained on {metadata['dataset']}; the metrics classifier knows MNIST digits only.")
     reference = load_dataset("mnist", data_dir=args.data_dir, split="train", limit=REFERENCE_IMAGES)
-    fids = fid_by_guidance(model, reference.images, args.scales, n=args.n, seed=args.seed, interval=args.interval)
-    best = best_scale(fids)
+    figures = figures_by_guidance(model, reference.images, args.scales, n=args.n, seed=args.seed, interval=args.interval)
+    fids = {scale: f["fid"] for scale, f in figures.items()}
+    recognizable = {scale: f["recognizable"] for scale, f in figures.items()}
+    best = best_scale(fids, recognizable, args.min_recognizable)
     t_min, t_max = args.interval or (model.config.guidance_t_min, model.config.guidance_t_max)
     where = f" for {t_min:g} < t <= {t_max:g}"
-    for scale, fid in fids.items():
-        print(f"  guidance {scale:g}{where}: classifier-FID {fid:.2f}{'  <- chosen' if scale == best else ''}")
+    for scale in fids:
+        print(f"  guidance {scale:g}{where}: classifier-FID {fids[scale]:.2f}, {recognizable[scale]:.1%} recognizable"
+              f"{'  <- chosen' if scale == best else ''}")
+    floor = args.min_recognizable
+    if floor is not None and recognizable[best] < floor:
+        print(f"  no scale reached {floor:.1%} recognizable: the lowest-FID one was chosen")
+    rule = "lowest classifier-FID" + ("" if floor is None else f" among scales >= {floor:.1%} recognizable")
     metadata["config"].update(guidance_scale=best, guidance_t_min=float(t_min), guidance_t_max=float(t_max))
     metadata["guidance_choice"] = {
-        "chosen": best, "interval": [float(t_min), float(t_max)],
+        "chosen": best, "interval": [float(t_min), float(t_max)], "rule": rule,
         "fid_by_scale": {f"{scale:g}": round(fid, 3) for scale, fid in fids.items()},
+        "recognizable_by_scale": {f"{scale:g}": round(share, 4) for scale, share in recognizable.items()},
         "against": f"the first {len(reference):,} images of the MNIST train split", "n_samples": args.n, "seed": args.seed,
     }
     write_text_atomically(folder / CONFIG_FILE, json.dumps(metadata, indent=2) + "\n")

@@ -10,9 +10,14 @@ reported afterwards (`eval`), so the choice cannot flatter them.
 
 An interval of t can be given too (guidance only while t_min < t <= t_max; see
 genai/models/diffusion.py): every scale is then measured with guidance limited to it.
+
+A floor on clarity can be given too (min_recognizable): the lowest-FID scale among those whose
+samples the metrics classifier reads at least that share of the time with >= 90% confidence,
+measured on the same samples (they do not depend on the split, so this too leaves the test
+split alone).
 """
 
-from .metrics import classifier_fid
+from .metrics import classifier_fid, classifier_probabilities, confident_share, generate_images
 from .models import ModelError
 from .models.settings_check import ConfigFieldError, check_value
 
@@ -20,7 +25,14 @@ REFERENCE_IMAGES = 10_000  # the first this many training digits are the referen
 
 
 def fid_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
-    """{scale: classifier-FID of n samples (this seed) against train_images}, for each guidance scale.
+    """{scale: classifier-FID of n samples (this seed) against train_images}, for each guidance scale."""
+    return {scale: figures["fid"] for scale, figures in
+            figures_by_guidance(model, train_images, scales, n=n, seed=seed, interval=interval).items()}
+
+
+def figures_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
+    """{scale: {"fid": classifier-FID against train_images, "recognizable": share read with >= 90% confidence}},
+    both of the same n samples (this seed), for each guidance scale.
 
     interval: (t_min, t_max) to guide only there, or None for the model's own. The model's own
     settings are put back afterwards.
@@ -43,7 +55,9 @@ def fid_by_guidance(model, train_images, scales, n=2000, seed=0, interval=None):
         results = {}
         for scale in scales:
             model.config.guidance_scale = float(scale)
-            results[float(scale)] = classifier_fid(model, train_images, n=n, seed=seed)
+            samples = generate_images(model, n, seed)
+            results[float(scale)] = {"fid": classifier_fid(samples, train_images),
+                                     "recognizable": confident_share(classifier_probabilities(samples))}
         return results
     finally:
         config.guidance_scale, config.guidance_t_min, config.guidance_t_max = kept
@@ -60,6 +74,10 @@ def check_interval(t_min, t_max):
         raise ModelError(f"The guidance interval is t_min < t <= t_max, so t_min must be below t_max, not {t_min} and {t_max}.")
 
 
-def best_scale(fids):
-    """The scale with the lowest FID (the smaller scale on a tie)."""
-    return min(sorted(fids), key=lambda scale: fids[scale])
+def best_scale(fids, recognizable=None, min_recognizable=None):
+    """The scale with the lowest FID (the smaller scale on a tie). With min_recognizable, only the scales
+    whose recognizable share ({scale: share}) reaches it compete; where none does, all of them do."""
+    candidates = sorted(fids)
+    if min_recognizable is not None:
+        candidates = [scale for scale in candidates if recognizable[scale] >= min_recognizable] or candidates
+    return min(candidates, key=lambda scale: fids[scale])

@@ -361,6 +361,38 @@ def test_tune_guidance_picks_the_scale_closest_to_training_digits_and_writes_onl
     assert model.config.guidance_scale == choice["chosen"]  # put back after trying the scales
 
 
+def test_best_scale_with_a_floor_on_clarity_takes_the_lowest_fid_among_the_scales_that_reach_it():
+    from genai.guidance_choice import best_scale
+    fids, recognizable = {2.0: 4.8, 2.5: 5.6, 3.0: 7.8}, {2.0: 0.93, 2.5: 0.95, 3.0: 0.955}
+    assert best_scale(fids) == 2.0
+    assert best_scale(fids, recognizable, 0.95) == 2.5
+    assert best_scale(fids, recognizable, 0.951) == 3.0
+    assert best_scale(fids, recognizable, 0.99) == 2.0  # none reaches it: the lowest FID, as without a floor
+
+
+def test_tune_guidance_with_min_recognizable_records_both_figures_of_each_scale_and_its_rule(workspace, mnist_dir, tmp_path):
+    from genai.checkpoints import save_model
+    from genai.guidance_choice import figures_by_guidance
+    from genai.data import load_dataset
+    from genai.models import create_model
+
+    folder = save_model(create_model("diffusion", "unet", seed=0, conditional=True, channels=8, sampling_steps=2),
+                        tmp_path / "diffusion", dataset="mnist")
+    code, out, err = cli("tune-guidance", "--checkpoint", folder, "--scales", 0.5, 4, "--n", 40, "--data-dir", mnist_dir,
+                         "--min-recognizable", 0.0)
+    assert code == 0, err
+    choice = read_metadata(folder)["guidance_choice"]
+    assert choice["rule"] == "lowest classifier-FID among scales >= 0.0% recognizable" and "recognizable" in out
+    model, _ = load_model(folder)
+    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=10_000).images
+    again = figures_by_guidance(model, reference, [0.5, 4.0], n=40)
+    for scale, figures in again.items():
+        assert abs(choice["recognizable_by_scale"][f"{scale:g}"] - figures["recognizable"]) < 1e-4
+        assert abs(choice["fid_by_scale"][f"{scale:g}"] - figures["fid"]) < 1e-2
+    code, out, err = cli("tune-guidance", "--checkpoint", folder, "--scales", 2, "--min-recognizable", 95)
+    assert code == 2 and "0.95 for 95%" in err
+
+
 def test_tune_guidance_refuses_models_without_guidance_and_absurd_scales_and_changes_nothing(workspace, mnist_dir, tmp_path):
     from genai.checkpoints import save_model
     from genai.models import create_model
