@@ -38,6 +38,11 @@ def training_lines(training):
     ]
     if training.get("command"):
         lines.append(f"- Command: `{training['command']}`")
+    earlier = training.get("resumed_from")
+    while isinstance(earlier, dict):  # a continued run (train --resume): the steps above count the earlier ones too
+        lines.append(f"- Continued from a run of {earlier.get('steps', 0):,} steps ({earlier.get('seconds', 0):,.0f} s) "
+                     f"made by: `{earlier.get('command', 'not recorded')}`")
+        earlier = earlier.get("resumed_from")
     if training.get("warning"):
         lines.append(f"- Warning: {training['warning']}")
     return lines

@@ -146,3 +146,14 @@ def test_a_model_saved_without_its_run_state_or_with_a_damaged_one_is_explained(
     code, _, err = cli("train", "--resume", runs[0] / "part", "--max-steps", 20, "--data-dir", mnist_dir,
                        "--out", runs[0] / "whole")
     assert code == 2 and "already exists" in err
+
+
+def test_the_model_card_of_a_continued_run_names_every_run_it_continued():
+    from genai.model_card import training_lines
+    record = {"dataset": "mnist", "split": "train", "images": 60000, "verified_files": True, "steps": 30, "batch_size": 64,
+              "lr": 1e-3, "seed": 0, "seconds": 9.0, "device": "cpu", "ended": "finished", "command": "python -m genai train --resume b",
+              "resumed_from": {"steps": 20, "seconds": 6.0, "command": "python -m genai train --resume a",
+                               "resumed_from": {"steps": 10, "seconds": 3.0, "command": "python -m genai train --max-steps 10"}}}
+    lines = training_lines(record)
+    assert lines[-2] == "- Continued from a run of 20 steps (6 s) made by: `python -m genai train --resume a`"
+    assert lines[-1] == "- Continued from a run of 10 steps (3 s) made by: `python -m genai train --max-steps 10`"
