@@ -85,6 +85,7 @@ VARIANTS = (
 )
 QUALITY_VARIANTS = (Variant(BASELINE), Variant("bf16", precision="bf16"), Variant("batch 256", batch_size=256),
                     Variant("batch 1024", batch_size=1024))
+QUALITY_CHOICES = QUALITY_VARIANTS + (Variant("batch 2048", batch_size=2048), Variant("batch 4096", batch_size=4096))
 
 MODES = {
     "full": {"repeats": 3, "target_seconds": 1.0, "warmup_steps": 20, "quality_seconds": 30.0,
@@ -213,6 +214,10 @@ def build_parser():
     parser.add_argument("--quality-seconds", type=positive_float,
                         help="seconds of training per quality run (default: 30; --quick: 4)")
     parser.add_argument("--no-quality", action="store_true", help="skip part 2 (time to 90%% recognizable)")
+    quality = {v.name: v for v in QUALITY_CHOICES}
+    parser.add_argument("--quality-variants", type=lambda t: parse_names(t, quality), metavar="NAMES",
+                        help=f"part 2's runs, comma-separated, from {', '.join(quality)} "
+                             f"(default: {', '.join(v.name for v in QUALITY_VARIANTS)})")
     parser.add_argument("--limit", type=positive_int, help="learn from the first N training images only")
     parser.add_argument("--data-dir", help="MNIST IDX files (default: $GENAI_DATA_DIR, else ../shared/datasets/mnist)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="where to write the results")
@@ -244,7 +249,7 @@ def run(args, device, path=None):
             path and write_json(results, path)
         if not args.no_quality:
             results["quality"] = []
-            for run_ in quality_runs():
+            for run_ in quality_runs(args.quality_variants or QUALITY_VARIANTS):
                 progress(f"time to 90%: {run_.name}")
                 result = time_to_quality(run_, dataset, device, max_seconds=args.quality_seconds or mode["quality_seconds"],
                                          eval_every_seconds=mode["eval_every_seconds"], samples=mode["samples"],

@@ -377,6 +377,27 @@ def test_speedups_quality_runs_scale_the_default_gan_and_find_the_time_to_90_per
     assert seconds_to_share(evaluations[:2], 0.9) is None
 
 
+def test_speedups_quality_variants_are_chosen_by_name_and_larger_batches_get_the_square_root_rate():
+    from benchmarks.speedups import build_parser, quality_runs
+
+    args = build_parser().parse_args(["--quality-variants", "batch 1024,batch 4096"])
+    runs = quality_runs(args.quality_variants)
+    assert [r.options["batch_size"] for r in runs] == [1024, 4096]
+    assert runs[1].options["lr"] == pytest.approx(RECIPES["gan"]["lr"] * 8)  # batch 4096 = 64 x 64
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--quality-variants", "batch 8192"])
+
+
+def test_speedups_report_prints_the_tables_of_a_run_cut_short(tmp_path, capsys):
+    from benchmarks.speedups import main
+
+    code = main(["--report", str(REPO / "benchmarks/results/speedups-cuda-2026-12-04-compiler.json")])
+    out = capsys.readouterr().out
+    assert code == 0 and "cut short" in out and "NVIDIA H200" in out and "| compile " in out
+    (tmp_path / "bad.json").write_text("{}")
+    assert main(["--report", str(tmp_path / "bad.json")]) == 2
+
+
 def test_speedups_script_writes_json_and_tables(mnist_dir, tmp_path):
     out = tmp_path / "speedups.json"
     done = subprocess.run([sys.executable, "-m", "benchmarks.speedups", "--quick", "--device", "cpu", "--limit", "512",
