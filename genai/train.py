@@ -36,6 +36,7 @@ import torch
 from . import speedups
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
+from .models import ModelError
 from .run_state import RunState, RunStateError
 from .stepping import StepReport, inspect
 from .sampling import decode, label_tensor, seeded_latents
@@ -293,8 +294,8 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
                 with in_precision:
                     losses = model.training_step(batch, labels[index], optimizers, noise_rng)
             except Exception as error:  # noqa: BLE001  (a compiler's failure gets a message saying what to do)
-                if settings.compile == "off":
-                    raise
+                if settings.compile == "off" or isinstance(error, (TrainingError, ModelError)):
+                    raise  # not the compiler's: genai's own errors already say what to do
                 raise TrainingError(f"torch.compile failed on this model ({type(error).__name__}: "
                                     f"{str(error).splitlines()[0] if str(error) else 'no message'}). Nothing "
                                     "was saved; train without --compile (it is off by default).") from error
