@@ -170,3 +170,12 @@ def test_a_compiler_that_fails_on_the_model_ends_the_run_with_a_message_saying_w
 def test_cuda_graphs_are_not_offered_since_they_failed_in_this_loop(tiny_mnist):
     with pytest.raises(TrainingError, match="off, default"):
         next(train(create_model("vae", "mlp"), tiny_mnist, TrainSettings(max_steps=1, compile="reduce-overhead")))
+
+
+def test_the_train_tab_on_a_gpu_offers_the_gpu_batch_of_the_gan_and_the_cpu_batch_elsewhere(monkeypatch):
+    from genai.ui import model_store, train_tab
+    monkeypatch.setattr(model_store, "app_device", lambda: torch.device("cuda"))
+    gan, vae = train_tab.family_changed("gan"), train_tab.family_changed("vae")
+    assert (gan[4], gan[5]) == (1024, pytest.approx(4e-3)) and vae[4] == 64
+    monkeypatch.setattr(model_store, "app_device", lambda: torch.device("cpu"))
+    assert train_tab.family_changed("gan")[4] == 64
