@@ -425,3 +425,24 @@ def test_the_category_probe_fixes_each_category_and_reads_the_shipped_infogans_d
     single_digit = [r for r in rows if max(r["digit_counts"]) >= 0.8 * 40]
     assert len(single_digit) >= 6
     assert len({max(range(10), key=r["digit_counts"].__getitem__) for r in single_digit}) == len(single_digit)
+
+
+def test_loop_versions_times_this_tree_beside_an_exported_revision(mnist_dir, tmp_path, capsys):
+    """Each side runs in its own process with its own copy of genai (the child checks which it imported)."""
+    from benchmarks import loop_versions
+
+    out = tmp_path / "versions.json"
+    loop_versions.main(["--against", "HEAD", "--models", "gan-mlp", "--rounds", "2", "--steps", "2", "--warmup", "1",
+                        "--limit", "256", "--data-dir", str(mnist_dir), "--json", str(out)])
+    result = json.loads(out.read_text())
+    row = result["results"]["gan-mlp"]
+    assert len(row["new"]) == len(row["old"]) == len(row["ratios"]) == 2
+    assert all(value > 0 for value in row["new"] + row["old"]) and row["ratio"] > 0
+    assert result["against"] == "HEAD" and "| gan-mlp " in capsys.readouterr().out
+
+
+def test_loop_versions_refuses_an_unknown_revision(mnist_dir):
+    from benchmarks import loop_versions
+
+    with pytest.raises(SystemExit, match="Cannot export genai/ at revision 'no-such-commit'"):
+        loop_versions.main(["--against", "no-such-commit", "--models", "gan-mlp", "--data-dir", str(mnist_dir)])
