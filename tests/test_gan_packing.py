@@ -53,3 +53,16 @@ def test_a_batch_that_is_not_whole_packs_is_refused_before_training(digits):
     model = create_model("gan", "mlp", seed=0, conditional=False, pack=3)
     with pytest.raises(ModelError, match=r"packs of 3 images, so the batch size \(16\) must be a multiple of 3: choose e.g. 15"):
         next(iter(train(model, digits, TrainSettings(max_steps=1, batch_size=16, seed=0, preview_images=0))))
+
+
+def test_what_is_off_costs_a_step_nothing():
+    """pack 1 hands D's features on untouched, and a loss term that is off is not added as a 0
+    (each addition would be one more kernel and backward step on every training step)."""
+    from genai.models.gan import packs_of, total
+
+    features = torch.randn(6, 10)
+    assert packs_of(features, 1) is features
+    assert packs_of(features, 2).shape == (3, 20)
+    loss = torch.tensor(1.5, requires_grad=True)
+    assert total(loss, None, None) is loss
+    assert float(total(loss, torch.tensor(2.0), None)) == 3.5

@@ -157,8 +157,21 @@ def discriminator_layer(layer, config):
 
 
 def packs_of(features, pack):
-    """(N, ...) per image -> (N // pack, pack * ...): each row holds `pack` images side by side, for D."""
+    """(N, ...) per image -> (N // pack, pack * ...): each row holds `pack` images side by side, for D.
+    (pack 1: the features as they are; a reshape would cost a step nothing but time.)"""
+    if pack == 1:
+        return features
     return features.reshape(features.shape[0] // pack, -1, *features.shape[2:])
+
+
+def total(*terms):
+    """The sum of the loss terms that are on (None: off). Adding a 0 for a term that is off would still
+    cost an addition and its backward on every step, which is most of what a small step costs on a GPU."""
+    on = [term for term in terms if term is not None]
+    result = on[0]
+    for term in on[1:]:
+        result = result + term
+    return result
 
 
 class GAN(GenerativeModel):
@@ -265,19 +278,19 @@ class GAN(GenerativeModel):
         real_logits = self.discriminator(real, labels)
         fake_logits, category_logits = self.discriminator.judge_and_read(fake.detach(), labels)
         loss_d = discriminator_loss(real_logits, fake_logits)
-        loss_i = information_loss(category_logits, categories) if categories is not None else 0
-        loss_r1 = r1_penalty(real_logits, real, gamma) if gamma else 0
+        loss_i = information_loss(category_logits, categories) if categories is not None else None
+        loss_r1 = r1_penalty(real_logits, real, gamma) if gamma else None
         optimizers["discriminator"].zero_grad(set_to_none=True)
-        (loss_d + loss_i + loss_r1).backward()
+        total(loss_d, loss_i, loss_r1).backward()
         optimizers["discriminator"].step()
 
         # 2) Generator: make D believe the fakes are real (and Q read their categories). D's weights are frozen.
         self.discriminator.requires_grad_(False)
         fake_logits_for_g, category_logits_for_g = self.discriminator.judge_and_read(fake, labels)
         loss_g = generator_loss(fake_logits_for_g)
-        loss_i_for_g = information_loss(category_logits_for_g, categories) if categories is not None else 0
+        loss_i_for_g = information_loss(category_logits_for_g, categories) if categories is not None else None
         optimizers["generator"].zero_grad(set_to_none=True)
-        (loss_g + loss_i_for_g).backward()
+        total(loss_g, loss_i_for_g).backward()
         optimizers["generator"].step()
         self.discriminator.requires_grad_(True)
         self.update_ema()
