@@ -446,3 +446,18 @@ def test_loop_versions_refuses_an_unknown_revision(mnist_dir):
 
     with pytest.raises(SystemExit, match="Cannot export genai/ at revision 'no-such-commit'"):
         loop_versions.main(["--against", "no-such-commit", "--models", "gan-mlp", "--data-dir", str(mnist_dir)])
+
+
+def test_steps_to_quality_judges_every_few_steps_and_stops_at_the_goal(small_mnist, monkeypatch):
+    from benchmarks import steps_to_quality as stq
+
+    options = stq.gan_variant(16, 4e-3)
+    result = stq.steps_to_quality("tiny", options, small_mnist, "cpu", max_steps=6, eval_every=2, samples=20)
+    assert [e["step"] for e in result["evaluations"]] == [2, 4, 6]  # the last event is not judged twice
+    assert result["evaluations"][-1]["images"] == 6 * 16 and result["steps_to_goal"] is None
+
+    # A judge that reads every digit, 10% each, 95% recognizable: the goal is met at the first look.
+    monkeypatch.setattr(stq, "judge", lambda model, classifier, samples, seed: (0.95, [samples // 10] * 10))
+    result = stq.steps_to_quality("tiny", options, small_mnist, "cpu", max_steps=6, eval_every=2, samples=20)
+    assert result["steps_to_goal"] == 2 and result["images_to_goal"] == 32 and len(result["evaluations"]) == 1
+    assert "| tiny    | 2 " in stq.table([result])
