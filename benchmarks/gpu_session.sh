@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 6 min 10 s (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 7 min 10 s (the device tool allows 10 per command).
 # FIRST_RUN=1: the three steps of 2026-12-04's run; without it, what that run left to measure.
 #
 # Where the project's GPU machine is lent (see docs/benchmarks.md, "On an NVIDIA H200"):
@@ -14,7 +14,8 @@
 #   FIRST_RUN=1: 1. every model: the reference loop, genai's loop, bf16 and larger batches (no compiler: quick)
 #                2. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
 #                3. the compiler (torch.compile) on one model of three families (each compile takes seconds)
-#   otherwise:   1. the default GAN's time to 90% at batches 1024, 2048 and 4096 (square-root learning rate)
+#   otherwise:   0. where a step's time goes: operators, kernels and the GPU's busy share (benchmarks/step_profile.py)
+#                1. the default GAN's time to 90% at batches 1024, 2048 and 4096 (square-root learning rate)
 #                2. the LSTM's speed   3. the compiler on the diffusion UNet
 set -uo pipefail
 data="${1:-.gpu/mnist}"
@@ -43,10 +44,13 @@ if [ -n "${FIRST_RUN:-}" ]; then  # the run of 2026-12-04 (docs/benchmarks.md, "
   step compiler 120 --no-quality --repeats 2 --models gan-dcgan,vae-mlp,diffusion-unet-conditional \
     --variants "engine fp32,compile,bf16 + compile"
 else  # what that run left to measure: the default GAN at larger batches (goal: >= 90% within 5 s), the LSTM,
-      # and the compiler on the diffusion UNet
+      # and the compiler on the diffusion UNet; first, whether each default model's step is launch-bound
+  timeout 80 "$py" -m benchmarks.step_profile --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
+    ${QUICK:+--steps 3 --batches 64} --json "$out/step-profile.json" > "$out/step-profile.md" 2> "$out/step-profile.log"
+  echo "step-profile: exit $? after $SECONDS s in all"
   step time-to-90 150 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10 \
     --quality-variants "batch 1024,batch 2048,batch 4096"
   step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
-  step compiler 120 --no-quality --repeats 2 --models diffusion-unet-conditional --variants "engine fp32,compile,bf16 + compile"
+  step compiler 100 --no-quality --repeats 2 --models diffusion-unet-conditional --variants "engine fp32,compile,bf16 + compile"
 fi
-cat "$out"/speedups-*.md
+cat "$out"/step-profile.md "$out"/speedups-*.md 2>/dev/null

@@ -461,3 +461,48 @@ def test_steps_to_quality_judges_every_few_steps_and_stops_at_the_goal(small_mni
     result = stq.steps_to_quality("tiny", options, small_mnist, "cpu", max_steps=6, eval_every=2, samples=20)
     assert result["steps_to_goal"] == 2 and result["images_to_goal"] == 32 and len(result["evaluations"]) == 1
     assert "| tiny    | 2 " in stq.table([result])
+
+
+def test_step_profile_counts_the_operators_of_a_step_and_cancels_the_setup(mnist_dir, tmp_path, capsys):
+    from benchmarks import step_profile
+
+    path = tmp_path / "profile.json"
+    results = step_profile.main(["--families", "vae,gan", "--batches", "8", "--steps", "2", "--warmup-steps", "1",
+                                 "--limit", "256", "--data-dir", str(mnist_dir), "--json", str(path)])
+    vae, gan = results
+    # A step runs the forward, backward and optimizer operators: dozens, not a run's setup divided by 2.
+    assert 30 < vae["operators_per_step"] < gan["operators_per_step"] < 1000
+    assert all(r["ms_per_step"] > 0 and r["kernels_per_step"] is None and r["busy_share"] is None for r in results)
+    assert gan["top_operators"] and all(op["name"].startswith("aten::") for op in gan["top_operators"])
+    assert json.loads(path.read_text())["results"][0]["family"] == "vae"
+    assert "| vae " in capsys.readouterr().out
+
+
+def test_step_profile_takes_per_step_figures_from_the_difference_of_two_runs():
+    from collections import Counter
+
+    from benchmarks.step_profile import per_step
+
+    def tallies(operator_calls, kernel_calls):
+        return (Counter({"aten::mm": operator_calls}), Counter({"aten::mm": 10.0 * operator_calls}),
+                Counter({"gemm": kernel_calls}), Counter({"gemm": 5.0 * kernel_calls}))
+
+    # Setup: 7 calls; each step: 3 operators, 2 kernels of 5 us each. Runs of 4 and 8 steps.
+    figures = per_step(tallies(7 + 3 * 4, 2 * 4), tallies(7 + 3 * 8, 2 * 8), 4)
+    assert figures["operators_per_step"] == 3 and figures["kernels_per_step"] == 2
+    assert figures["device_busy_ms_per_step"] == 0.01
+    assert figures["top_kernels"][0]["calls_per_step"] == 2
+
+
+def test_step_profile_refuses_unknown_families_and_bad_batches(mnist_dir, capsys):
+    from benchmarks import step_profile
+
+    with pytest.raises(SystemExit):
+        step_profile.main(["--families", "gann", "--data-dir", str(mnist_dir)])
+    assert "unknown family ['gann']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        step_profile.main(["--batches", "64;1024", "--data-dir", str(mnist_dir)])
+    assert "whole numbers separated by commas" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        step_profile.main(["--families", "vae", "--batches", "512", "--limit", "256", "--data-dir", str(mnist_dir)])
+    assert "larger than the 256 training images" in capsys.readouterr().err
