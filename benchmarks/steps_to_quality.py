@@ -7,8 +7,8 @@ on the device. This benchmark counts them, on any machine (a CPU too, slowly), f
 at larger batches and learning rates: a candidate that needs fewer steps than the GPU recipe
 (batch 1024, lr 4e-3) is worth timing on a GPU (python -m benchmarks.speedups --quality-variants).
 
-Each variant trains the Train tab's GAN from the same seed; every --eval-every steps, 500 samples
-from seed 0 are judged as benchmarks/time_to_quality.py judges them (the metrics classifier,
+Each variant trains the Train tab's GAN from the same seed (--seeds: several, each run apart, for
+how much a result owes to luck); every --eval-every steps, 500 samples from seed 0 are judged as benchmarks/time_to_quality.py judges them (the metrics classifier,
 trained on the train split, >= 90% sure; every digit >= 6% of the samples). Prints a table and
 writes JSON:
 
@@ -48,16 +48,24 @@ VARIANTS = {
     "batch 1024, lr 8e-3": gan_variant(1024, 8e-3),
     "batch 2048, lr 5.7e-3": gan_variant(2048, round(scaled_lr(1e-3, 2048), 5)),  # the square-root rule
     "batch 4096, lr 8e-3": gan_variant(4096, scaled_lr(1e-3, 4096)),
+    "batch 64, lr 1e-3": gan_variant(64, 1e-3),  # the recipe on a CPU
+    "batch 64, lr 1e-3, D lr x2": gan_variant(64, 1e-3, d_lr_ratio=2.0),
+    # Changes that might need fewer steps at the same batch (a GPU step of this size costs the same either way):
+    "batch 1024, lr 4e-3, D lr x2": gan_variant(1024, 4e-3, d_lr_ratio=2.0),  # two time-scales (TTUR)
+    "batch 1024, lr 4e-3, D lr x3": gan_variant(1024, 4e-3, d_lr_ratio=3.0),
+    "batch 1024, lr 8e-3, D lr x2": gan_variant(1024, 8e-3, d_lr_ratio=2.0),
+    "batch 1024, lr 4e-3, 64 channels": gan_variant(1024, 4e-3, channels=64),  # a wider G and D
+    "batch 1024, lr 6e-3": gan_variant(1024, 6e-3),
 }
 
 
 def steps_to_quality(name, options, dataset, device, max_steps, eval_every, samples=500, classifier=None,
-                     stop_at_goal=True, progress=print):
+                     stop_at_goal=True, progress=print, seed=0):
     """Train one variant, judging it every eval_every steps; the first step that meets the goal (or None)."""
     classifier = default_classifier(device) if classifier is None else classifier
     run = QualityRun(name, "gan", options)
-    model = run.build(device, seed=0)
-    settings = TrainSettings(seed=0, batch_size=options["batch_size"], lr=options["lr"], max_steps=max_steps,
+    model = run.build(device, seed=seed)
+    settings = TrainSettings(seed=seed, batch_size=options["batch_size"], lr=options["lr"], max_steps=max_steps,
                              log_every=eval_every, preview_images=0)
     evaluations, reached, start = [], None, time.perf_counter()
     events = train(model, dataset, settings)
@@ -81,7 +89,7 @@ def steps_to_quality(name, options, dataset, device, max_steps, eval_every, samp
                 break
     finally:
         events.close()
-    return {"variant": name, "recipe": options, "goal_share": GOAL_SHARE, "steps_to_goal": reached,
+    return {"variant": name, "seed": seed, "recipe": options, "goal_share": GOAL_SHARE, "steps_to_goal": reached,
             "images_to_goal": reached and reached * options["batch_size"], "eval_every": eval_every,
             "max_steps": max_steps, "samples": samples, "evaluations": evaluations,
             "wall_seconds": round(time.perf_counter() - start, 1)}
@@ -92,10 +100,10 @@ def table(results):
     for result in results:
         last = result["evaluations"][-1] if result["evaluations"] else None
         reached = result["steps_to_goal"]
-        rows.append([result["variant"], f"{reached:,}" if reached else f"> {last and last['step']:,}",
+        rows.append([result["variant"], result.get("seed", 0), f"{reached:,}" if reached else f"> {last and last['step']:,}",
                      f"{result['images_to_goal']:,}" if reached else "-",
                      f"{last['share']:.1%} at step {last['step']:,}" if last else "-"])
-    return markdown_table(["variant", "steps to >= 90%", "images seen", "last evaluation"], rows)
+    return markdown_table(["variant", "seed", "steps to >= 90%", "images seen", "last evaluation"], rows)
 
 
 def main(argv=None):
@@ -109,6 +117,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N training images only")
     parser.add_argument("--keep-going", action="store_true", help="train to --max-steps even after the goal")
+    parser.add_argument("--seeds", default="0", help="comma-separated training seeds (weights, batches, noise)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
@@ -119,13 +128,21 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     dataset = load_training_set(data_dir=find_data_dir(args.data_dir), download=False, limit=args.limit)
     classifier = default_classifier(args.device)
-    results = [steps_to_quality(name, VARIANTS[name], dataset, args.device, args.max_steps, args.eval_every,
-                                args.samples, classifier, stop_at_goal=not args.keep_going) for name in names]
+    try:
+        seeds = [int(value) for value in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds takes whole numbers separated by commas, e.g. 0,1 (not {args.seeds!r})")
+    results = []
+    for name in names:
+        for seed in seeds:
+            results.append(steps_to_quality(name, VARIANTS[name], dataset, args.device, args.max_steps, args.eval_every,
+                                            args.samples, classifier, stop_at_goal=not args.keep_going, seed=seed))
+            if args.json:  # after every run: a long benchmark cut short keeps what it measured
+                write_json({"machine": machine_info(args.device), "command": " ".join(sys.argv),
+                            "dataset": f"{len(dataset):,} training images", "results": results}, args.json)
     print()
     print(table(results))
     if args.json:
-        write_json({"machine": machine_info(args.device), "command": " ".join(sys.argv),
-                    "dataset": f"{len(dataset):,} training images", "results": results}, args.json)
         print(f"\nWrote {args.json}")
     return results
 

@@ -460,7 +460,23 @@ def test_steps_to_quality_judges_every_few_steps_and_stops_at_the_goal(small_mni
     monkeypatch.setattr(stq, "judge", lambda model, classifier, samples, seed: (0.95, [samples // 10] * 10))
     result = stq.steps_to_quality("tiny", options, small_mnist, "cpu", max_steps=6, eval_every=2, samples=20)
     assert result["steps_to_goal"] == 2 and result["images_to_goal"] == 32 and len(result["evaluations"]) == 1
-    assert "| tiny    | 2 " in stq.table([result])
+    assert "| tiny    | 0    | 2 " in stq.table([result])
+
+
+def test_steps_to_quality_trains_each_seed_apart_and_refuses_bad_seeds(small_mnist, mnist_dir, capsys, monkeypatch):
+    from benchmarks import steps_to_quality as stq
+
+    judged = []  # the weights of each model judged: another seed is another run, not a copy
+    monkeypatch.setattr(stq, "judge", lambda model, classifier, samples, seed: (
+        judged.append(torch.cat([p.flatten() for p in model.parameters()])) or (0.0, [0] * 10)))
+    options = stq.gan_variant(16, 4e-3)
+    runs = [stq.steps_to_quality("tiny", options, small_mnist, "cpu", max_steps=2, eval_every=2, samples=20,
+                                 seed=seed, progress=None) for seed in (0, 1, 0)]
+    assert [run["seed"] for run in runs] == [0, 1, 0]
+    assert not torch.equal(judged[0], judged[1]) and torch.equal(judged[0], judged[2])
+    with pytest.raises(SystemExit):
+        stq.main(["--seeds", "0;1", "--data-dir", str(mnist_dir)])
+    assert "whole numbers separated by commas" in capsys.readouterr().err
 
 
 def test_step_profile_counts_the_operators_of_a_step_and_cancels_the_setup(mnist_dir, tmp_path, capsys):
