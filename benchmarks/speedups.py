@@ -68,6 +68,8 @@ class Variant:
     compile: str = "off"
     batch_size: int = 64
     loop: str = "engine"  # or "reference": the plain PyTorch loop
+    lr_factor: float = 1.0  # quality runs: the square-root rule's learning rate times this
+    d_lr_ratio: float | None = None  # quality runs: the GAN's D learns at this x G's rate (None: the recipe's)
 
     def lr(self, base_lr):
         """The learning rate at this batch size: the square-root rule from batch 64."""
@@ -85,7 +87,13 @@ VARIANTS = (
 )
 QUALITY_VARIANTS = (Variant(BASELINE), Variant("bf16", precision="bf16"), Variant("batch 256", batch_size=256),
                     Variant("batch 1024", batch_size=1024))
-QUALITY_CHOICES = QUALITY_VARIANTS + (Variant("batch 2048", batch_size=2048), Variant("batch 4096", batch_size=4096))
+QUALITY_CHOICES = QUALITY_VARIANTS + (
+    Variant("batch 2048", batch_size=2048), Variant("batch 4096", batch_size=4096),
+    # Fewer steps to 90% at batch 1024, counted on a CPU by benchmarks/steps_to_quality.py (docs/benchmarks.md):
+    Variant("batch 1024 lr x2", batch_size=1024, lr_factor=2.0),
+    Variant("batch 1024 D lr x2", batch_size=1024, d_lr_ratio=2.0),
+    Variant("batch 1024 D lr x3", batch_size=1024, d_lr_ratio=3.0),
+)
 
 MODES = {
     "full": {"repeats": 3, "target_seconds": 1.0, "warmup_steps": 20, "quality_seconds": 30.0,
@@ -185,8 +193,10 @@ def quality_runs(variants=QUALITY_VARIANTS, goal=GPU_GOAL):
     base = recipe("gan")
     runs = []
     for variant in variants:
-        options = dict(base, batch_size=variant.batch_size, lr=scaled_lr(base["lr"], variant.batch_size, base["batch_size"]),
-                       precision=variant.precision, compile=variant.compile)
+        lr = scaled_lr(base["lr"], variant.batch_size, base["batch_size"]) * variant.lr_factor
+        options = dict(base, batch_size=variant.batch_size, lr=lr, precision=variant.precision, compile=variant.compile)
+        if variant.d_lr_ratio is not None:
+            options["d_lr_ratio"] = variant.d_lr_ratio
         runs.append(QualityRun(f"default GAN, {variant.name}", "gan", options, target=goal))
     return runs
 
@@ -281,13 +291,13 @@ def report(results):
                             ["variant", "img/s", "s per 60k epoch", f"vs {BASELINE}", "first run s", "batch", "error"],
                             rows))
     if results.get("quality"):
-        rows = [[r["model"], r["recipe"]["batch_size"], f"{r['recipe']['lr']:.2g}",
+        rows = [[r["model"], r["recipe"]["batch_size"], f"{r['recipe']['lr']:.2g}", f"{r['recipe'].get('d_lr_ratio', 1.0):g}",
                  "—" if r["seconds_to_90"] is None else f"{r['seconds_to_90']:.1f} s",
                  f"{r['final_share']:.1%} at {r['training_seconds']:.0f} s" if r["final_share"] is not None else "—",
                  r["steps"]] for r in results["quality"]]
         sections.append("Time to quality (default GAN recipe; training seconds until >= 90% of samples are recognized "
                         "with confidence >= 0.9 and every digit >= 6%; models learn from the train split)\n\n"
-                        + markdown_table(["run", "batch", "lr", "to 90%", "last share", "steps"], rows))
+                        + markdown_table(["run", "batch", "lr", "D lr ratio", "to 90%", "last share", "steps"], rows))
     return "\n\n".join(sections)
 
 

@@ -386,6 +386,11 @@ def test_speedups_quality_variants_are_chosen_by_name_and_larger_batches_get_the
     assert runs[1].options["lr"] == pytest.approx(RECIPES["gan"]["lr"] * 8)  # batch 4096 = 64 x 64
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--quality-variants", "batch 8192"])
+    twice, stronger_d = quality_runs(build_parser().parse_args(
+        ["--quality-variants", "batch 1024 lr x2,batch 1024 D lr x2"]).quality_variants)
+    assert twice.options["lr"] == pytest.approx(RECIPES["gan"]["lr"] * 8) and "d_lr_ratio" not in twice.options
+    assert stronger_d.options["lr"] == pytest.approx(RECIPES["gan"]["lr"] * 4) and stronger_d.options["d_lr_ratio"] == 2.0
+    assert stronger_d.build("cpu").config.d_lr_ratio == 2.0  # the model D learns faster in
 
 
 def test_speedups_report_prints_the_tables_of_a_run_cut_short(tmp_path, capsys):
