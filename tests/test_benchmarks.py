@@ -191,6 +191,29 @@ def test_every_recipe_candidate_builds_and_the_defaults_are_among_them():
     assert {run.family for run in CANDIDATES if run.options in (RECIPES["gan"], RECIPES["vae"])} == {"gan", "vae"}
 
 
+def test_recipe_search_runs_the_chosen_candidates_in_turn(mnist_dir, tmp_path, monkeypatch, capsys):
+    from benchmarks import recipe_search
+
+    assert [run.name for run in recipe_search.chosen("lr 1e-3 (default); D lr x2")] == [
+        "conditional DCGAN-32 + EMA, lr 1e-3 (default)", "conditional DCGAN-32 + EMA, lr 1e-3, D lr x2"]
+    ran = []
+
+    def fake_time_to_quality(run, dataset, device, **options):  # the order of the runs is what is tested here
+        ran.append(run.name)
+        return {"model": run.name, "goal_share": 0.8, "goal_seconds": 60.0, "share_at_goal": 0.5,
+                "digits_drawn_at_goal": 10, "goal_met": False, "steps": 3}
+
+    monkeypatch.setattr(recipe_search, "time_to_quality", fake_time_to_quality)
+    monkeypatch.setattr(recipe_search, "load_dataset", lambda *args, **kwargs: None)
+    path = tmp_path / "search.json"
+    recipe_search.main(["--only", "lr 1e-3 (default);D lr x2", "--rounds", "2", "--json", str(path)])
+    assert ran == ["conditional DCGAN-32 + EMA, lr 1e-3 (default)", "conditional DCGAN-32 + EMA, lr 1e-3, D lr x2"] * 2
+    assert [run["round"] for run in json.loads(path.read_text())["runs"]] == [1] * (len(ran) // 2) + [2] * (len(ran) // 2)
+    with pytest.raises(SystemExit):
+        recipe_search.main(["--only", "no such recipe"])
+    assert "no candidate's name contains" in capsys.readouterr().err
+
+
 # --- benchmarks/load_test.py: its helpers, and one round against a stand-in client (no server) ---
 
 
