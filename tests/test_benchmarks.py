@@ -194,8 +194,8 @@ def test_every_recipe_candidate_builds_and_the_defaults_are_among_them():
 def test_recipe_search_runs_the_chosen_candidates_in_turn(mnist_dir, tmp_path, monkeypatch, capsys):
     from benchmarks import recipe_search
 
-    assert [run.name for run in recipe_search.chosen("lr 1e-3 (default); D lr x2")] == [
-        "conditional DCGAN-32 + EMA, lr 1e-3 (default)", "conditional DCGAN-32 + EMA, lr 1e-3, D lr x2"]
+    assert [run.name for run in recipe_search.chosen("conditional DCGAN; plain")] == [
+        "conditional DCGAN-32 + EMA, lr 5e-4", "conditional DCGAN-32 + EMA, lr 1e-3 (default)", "MLP VAE (plain)"]
     ran = []
 
     def fake_time_to_quality(run, dataset, device, **options):  # the order of the runs is what is tested here
@@ -206,8 +206,8 @@ def test_recipe_search_runs_the_chosen_candidates_in_turn(mnist_dir, tmp_path, m
     monkeypatch.setattr(recipe_search, "time_to_quality", fake_time_to_quality)
     monkeypatch.setattr(recipe_search, "load_dataset", lambda *args, **kwargs: None)
     path = tmp_path / "search.json"
-    recipe_search.main(["--only", "lr 1e-3 (default);D lr x2", "--rounds", "2", "--json", str(path)])
-    assert ran == ["conditional DCGAN-32 + EMA, lr 1e-3 (default)", "conditional DCGAN-32 + EMA, lr 1e-3, D lr x2"] * 2
+    recipe_search.main(["--only", "conditional DCGAN", "--rounds", "2", "--json", str(path)])
+    assert ran == ["conditional DCGAN-32 + EMA, lr 5e-4", "conditional DCGAN-32 + EMA, lr 1e-3 (default)"] * 2
     assert [run["round"] for run in json.loads(path.read_text())["runs"]] == [1] * (len(ran) // 2) + [2] * (len(ran) // 2)
     with pytest.raises(SystemExit):
         recipe_search.main(["--only", "no such recipe"])

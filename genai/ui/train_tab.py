@@ -511,7 +511,8 @@ def build():
                 lr = NumberInput(defaults["lr"], label="Learning rate (above 0, at most 1)", step=1e-4, min_width=100)
             beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
                                visible=False, info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
-            d_lr_ratio = NumberInput(1.0, label="D learns at this many times the learning rate (0.001-100)",
+            d_lr_ratio = NumberInput(defaults.get("d_lr_ratio", 1.0),
+                                     label="D learns at this many times the learning rate (0.001-100)",
                                      info="1 = as fast as G. Far below 1: mode collapse; far above: D wins too easily.",
                                      elem_id="train-d-ratio")
             seed = NumberInput(0, label="Seed (fixes the initial weights and the batch order)")
@@ -529,7 +530,8 @@ def build():
                                           elem_id="train-live-lr")
                     live_beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
                                             visible=False, elem_id="train-live-beta")
-                    live_ratio = NumberInput(1.0, label="D's ratio (GAN)", min_width=100, elem_id="train-live-ratio")
+                    live_ratio = NumberInput(defaults.get("d_lr_ratio", 1.0), label="D's ratio (GAN)", min_width=100,
+                                             elem_id="train-live-ratio")
                     turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
                 gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
                             "training record keeps every change.", elem_classes=["genai-note"])
