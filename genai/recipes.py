@@ -25,6 +25,12 @@ takes that batch, with the learning rate grown by the square-root rule (speedups
 - GAN: batch 1024, lr 4e-3: >= 90% recognizable after 6.0 s of training, where batch 64 had
   reached 86% after 10 s. (The other families' larger batches are only measured for speed so far:
   they keep batch 64 until their quality per second is measured too.)
+
+At batch 1024 the GAN's discriminator also learns at 3x G's rate (d_lr_ratio 3): that needed 480-600
+steps to >= 90% recognizable where D at G's rate needed 600-700 (three runs each, counted on a CPU by
+benchmarks/steps_to_quality.py; level with it from step 800 to 1,200; the ratio changes no arithmetic,
+so a step costs the GPU the same time either way; the seconds on a GPU are still to be measured). At batch 64, on a CPU, a faster D did not help (D x2: 1,200-1,600 steps against
+1,400-1,600), so the CPU recipe keeps D at G's rate.
 """
 
 import torch
@@ -49,19 +55,20 @@ MODEL_OPTIONS = ("conditional", "latent_dim", "beta", "prior_components", "learn
                  "d_lr_ratio", "spectral_norm", "r1_gamma", "extra_layers", "pack", "categories", "hidden_size")
 
 
-# Batch sizes measured to train faster to readable digits on a GPU (see the docstring above).
-GPU_BATCH_SIZES = {"gan": 1024}
+# What changes on a CUDA device, for the families measured to reach readable digits sooner there
+# (see the docstring above): a larger batch (its learning rate by the square-root rule), and more.
+GPU_RECIPES = {"gan": {"batch_size": 1024, "d_lr_ratio": 3.0}}
 
 
 def recipe(family, device=None):
     """The default settings of a family (a copy: change it freely).
 
-    device: where it will train; on a CUDA device a family in GPU_BATCH_SIZES gets that batch and
-    the square-root learning rate for it."""
+    device: where it will train; on a CUDA device a family in GPU_RECIPES gets those changes and
+    the square-root learning rate for their batch."""
     options = dict(RECIPES[family])
-    if device is not None and torch.device(device).type == "cuda" and family in GPU_BATCH_SIZES:
-        batch_size = GPU_BATCH_SIZES[family]
-        options.update(batch_size=batch_size, lr=scaled_lr(options["lr"], batch_size, options["batch_size"]))
+    if device is not None and torch.device(device).type == "cuda" and family in GPU_RECIPES:
+        changes = GPU_RECIPES[family]
+        options.update(changes, lr=scaled_lr(options["lr"], changes["batch_size"], options["batch_size"]))
     return options
 
 

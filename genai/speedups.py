@@ -23,7 +23,7 @@ networks and other machines.
 
 Larger batches are the remedy that pays on a GPU (fewer, bigger kernels): 14-17x the images/s
 of batch 64 at batch 1024 for most models on the H200, and the GAN recipe takes it there
-(recipes.GPU_BATCH_SIZES). A larger batch takes fewer steps per epoch, so the learning rate
+(recipes.GPU_RECIPES). A larger batch takes fewer steps per epoch, so the learning rate
 usually grows with it; scaled_lr is the square-root rule (Krizhevsky 2014; Hoffer et al. 2017):
 
     lr(batch) = lr(64) * sqrt(batch / 64)

@@ -129,13 +129,14 @@ def test_square_root_rule():
 # --- the recipe on a GPU: the larger batch measured to reach readable digits sooner ---------------
 
 
-def test_on_a_gpu_the_gan_recipe_takes_batch_1024_with_the_square_root_learning_rate():
+def test_on_a_gpu_the_gan_recipe_takes_batch_1024_with_the_square_root_learning_rate_and_a_faster_d():
     from genai.recipes import recipe
     on_cpu, on_gpu = recipe("gan", "cpu"), recipe("gan", torch.device("cuda"))
-    assert (on_cpu["batch_size"], on_cpu["lr"]) == (64, 1e-3) and recipe("gan") == on_cpu
-    assert on_gpu["batch_size"] == 1024 and on_gpu["lr"] == pytest.approx(4e-3)
-    assert {k: v for k, v in on_gpu.items() if k not in ("batch_size", "lr")} == \
-        {k: v for k, v in on_cpu.items() if k not in ("batch_size", "lr")}
+    assert (on_cpu["batch_size"], on_cpu["lr"], on_cpu.get("d_lr_ratio", 1.0)) == (64, 1e-3, 1.0)
+    assert recipe("gan") == on_cpu
+    assert on_gpu["batch_size"] == 1024 and on_gpu["lr"] == pytest.approx(4e-3) and on_gpu["d_lr_ratio"] == 3.0
+    changed = ("batch_size", "lr", "d_lr_ratio")
+    assert {k: v for k, v in on_gpu.items() if k not in changed} == {k: v for k, v in on_cpu.items() if k not in changed}
 
 
 def test_families_whose_quality_at_large_batches_is_unmeasured_keep_their_batch_on_a_gpu():
