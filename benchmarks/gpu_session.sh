@@ -10,7 +10,7 @@
 # A smoke test on a CPU: DEVICE=cpu QUICK=1 LIMIT=2048 bash benchmarks/gpu_session.sh ../shared/datasets/mnist /tmp/gpu
 #
 # Three steps, each with its own time limit, so one that runs long still leaves the others' results
-# (each step writes its JSON after every model; `python -m benchmarks.speedups --report FILE` prints its tables):
+# (each step rewrites its JSON after every warm-up, round and quality run; `python -m benchmarks.speedups --report FILE` prints its tables):
 #   FIRST_RUN=1: 1. every model: the reference loop, genai's loop, bf16 and larger batches (no compiler: quick)
 #                2. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
 #                3. the compiler (torch.compile) on one model of three families (each compile takes seconds)

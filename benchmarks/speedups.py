@@ -25,7 +25,9 @@ seconds by the metrics classifier (benchmarks/time_to_quality.py): seconds of tr
 >= 90% of samples are recognized with confidence >= 0.9 and every digit makes up >= 6%.
 A larger batch uses the square-root rule for its learning rate (speedups.scaled_lr).
 
-Results: benchmarks/results/speedups-<device>-<date>.json and Markdown tables on stdout.
+Results: benchmarks/results/speedups-<device>-<date>.json and Markdown tables on stdout. The JSON is
+rewritten after every warm-up, timed round and quality run, so a run stopped by a time limit keeps
+what it measured (--report prints its tables).
 """
 
 import argparse
@@ -128,12 +130,16 @@ def timed(model, dataset, variant, steps, lr, device):
 
 
 def measure_speedups(spec, dataset, device, variants=VARIANTS, repeats=3, target_seconds=1.0, warmup_steps=20,
-                     steps_per_run=None, progress=print):
+                     steps_per_run=None, progress=print, on_update=None):
     """Images/s of every variant for one model (see the module's docstring). Each variant keeps one model
     (the same starting weights for all), so a compiled network is compiled once, in the warm-up.
-    steps_per_run: steps of each timed run; None: as many as last about target_seconds."""
+    steps_per_run: steps of each timed run; None: as many as last about target_seconds.
+    on_update: called with the result so far after the warm-ups and after every round, so that a run cut
+    short by a time limit still leaves its first-run times and the rounds it finished."""
     base_lr = TrainSettings().lr or spec.build("cpu").default_lr
-    models, steps, first_run, errors = {}, {}, {}, {}
+    models, steps, first_run, errors, speeds = {}, {}, {}, {}, {}
+    measured = dict(spec=spec, variants=variants, base_lr=base_lr, errors=errors, speeds=speeds, first_run=first_run,
+                    steps=steps, warmup_steps=warmup_steps, repeats=repeats)
     for variant in variants:
         if variant.batch_size > len(dataset):
             errors[variant.name] = f"batch {variant.batch_size} is larger than the dataset ({len(dataset)} images)"
@@ -153,9 +159,10 @@ def measure_speedups(spec, dataset, device, variants=VARIANTS, repeats=3, target
         if progress:
             progress(f"  {spec.name} / {variant.name}: first run {first_run[variant.name]:.2f} s, "
                      f"{steps[variant.name]} steps per timed run")
+        on_update and on_update(speed_result(**measured, rounds=0))
 
     working = [v for v in variants if v.name in models]
-    speeds = {v.name: [] for v in working}
+    speeds.update({v.name: [] for v in working})
     for round_index in range(repeats):
         shift = round_index % max(len(working), 1)
         for variant in working[shift:] + working[:shift]:
@@ -165,14 +172,22 @@ def measure_speedups(spec, dataset, device, variants=VARIANTS, repeats=3, target
         if progress:
             progress(f"  {spec.name} round {round_index + 1}/{repeats}: "
                      + ", ".join(f"{name} {values[-1]:,.0f}" for name, values in speeds.items()) + " img/s")
+        on_update and on_update(speed_result(**measured, rounds=round_index + 1))
+    return speed_result(**measured, rounds=repeats)
 
+
+def speed_result(spec, variants, base_lr, errors, speeds, first_run, steps, warmup_steps, rounds, repeats):
+    """One model's table as JSON, after `rounds` of `repeats` timed rounds (a variant whose warm-up failed
+    carries its error; one not yet timed, only its first run; one not yet warmed up, its settings only)."""
     rows = []
     for variant in variants:
         row = {"variant": variant.name, "precision": variant.precision, "compile": variant.compile,
                "batch_size": variant.batch_size, "loop": variant.loop, "lr": variant.lr(base_lr)}
         if variant.name in errors:
             row["error"] = errors[variant.name]
-        else:
+        elif variant.name in first_run and not speeds.get(variant.name):
+            row.update(first_run_seconds=first_run[variant.name], first_run_steps=warmup_steps)
+        elif variant.name in first_run:
             ips = median(speeds[variant.name])
             row.update(images_per_sec=round(ips, 1), seconds_per_epoch=round(EPOCH_IMAGES / ips, 3),
                        runs_images_per_sec=[round(x, 1) for x in speeds[variant.name]],
@@ -182,7 +197,7 @@ def measure_speedups(spec, dataset, device, variants=VARIANTS, repeats=3, target
                 row["vs_engine_fp32"] = round(median([a / b for a, b in zip(speeds[variant.name], speeds[BASELINE])]), 3)
         rows.append(row)
     return {"model": spec.name, "family": spec.family, "arch": spec.arch, "conditional": spec.conditional,
-            "repeats": repeats, "variants": rows}
+            "repeats": repeats, "rounds_done": rounds, "variants": rows}
 
 
 # --- part 2: quality --------------------------------------------------------------------------
@@ -241,8 +256,9 @@ def progress(message):
 
 
 def run(args, device, path=None):
-    """Both parts; with a path, the results so far are written there after each model and quality run
-    (marked "complete": false until the end), so a run cut short still leaves what it measured."""
+    """Both parts; with a path, the results so far are written there after each variant's warm-up, each
+    round and each quality run (marked "complete": false until the end), so a run cut short still leaves
+    what it measured."""
     mode = dict(MODES["quick" if args.quick else "full"])
     dataset = load_dataset("mnist", data_dir=find_data_dir(args.data_dir), split="train", limit=args.limit).to(device)
     results = {"machine": machine_info(device), "command": " ".join(["python -m benchmarks.speedups", *sys.argv[1:]]),
@@ -253,9 +269,12 @@ def run(args, device, path=None):
     with LoadMonitor() as load:
         results["speed"], results["complete"] = [], False
         for spec in args.models or ALL_MODELS:
+            def save_so_far(model_so_far):
+                path and write_json(dict(results, speed=[*results["speed"], model_so_far]), path)
             results["speed"].append(measure_speedups(
                 spec, dataset, device, args.variants or VARIANTS, repeats=args.repeats or mode["repeats"],
-                target_seconds=mode["target_seconds"], warmup_steps=mode["warmup_steps"], progress=progress))
+                target_seconds=mode["target_seconds"], warmup_steps=mode["warmup_steps"], progress=progress,
+                on_update=save_so_far))
             path and write_json(results, path)
         if not args.no_quality:
             results["quality"] = []
@@ -286,7 +305,9 @@ def report(results):
                  number(v.get("vs_engine_fp32"), 2) + ("x" if "vs_engine_fp32" in v else ""),
                  number(v.get("first_run_seconds"), 2), v["batch_size"], v.get("error", "")]
                 for v in model["variants"]]
-        sections.append(f"{model['model']} (median of {model['repeats']} rounds; ratio: median of per-round ratios "
+        rounds = model.get("rounds_done", model["repeats"])  # results written before 2026-12-05 lack it
+        planned = "" if rounds == model["repeats"] else f", cut short: {rounds} of {model['repeats']} planned"
+        sections.append(f"{model['model']} (median of {rounds} rounds{planned}; ratio: median of per-round ratios "
                         f"to {BASELINE})\n\n" + markdown_table(
                             ["variant", "img/s", "s per 60k epoch", f"vs {BASELINE}", "first run s", "batch", "error"],
                             rows))

@@ -386,6 +386,31 @@ def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail
     assert "TrainingError" in rows["no such compiler"]["error"] and "images_per_sec" not in rows["no such compiler"]
 
 
+def test_speedups_benchmark_hands_over_its_results_so_far_for_a_run_cut_short(small_mnist, tmp_path, capsys):
+    from benchmarks.speedups import BASELINE, Variant, main, measure_speedups
+
+    variants = (Variant(BASELINE), Variant("batch 128", batch_size=128), Variant("too big", batch_size=4096))
+    updates = []
+    final = measure_speedups(ModelSpec("vae", "mlp"), small_mnist, "cpu", variants, repeats=2, warmup_steps=1,
+                             steps_per_run=2, progress=None, on_update=lambda result: updates.append(json.dumps(result)))
+    updates = [json.loads(u) for u in updates]
+    assert [u["rounds_done"] for u in updates] == [0, 0, 1, 2]  # after each warm-up, then after each round
+    first = {row["variant"]: row for row in updates[0]["variants"]}
+    assert "first_run_seconds" in first[BASELINE] and "images_per_sec" not in first[BASELINE]
+    assert set(first["batch 128"]) == {"variant", "precision", "compile", "batch_size", "loop", "lr"}  # not warmed up
+    after_one = {row["variant"]: row for row in updates[2]["variants"]}
+    assert len(after_one["batch 128"]["runs_images_per_sec"]) == 1 and "larger than" in after_one["too big"]["error"]
+    assert updates[-1] == json.loads(json.dumps(final))
+
+    cut = {"machine": {"gpu": None, "cpu": "test", "cores": 2, "torch_threads": 2, "device": "cpu", "torch": "x"},
+           "mode": "quick", "cuda": None, "dataset": "256 images", "complete": False,
+           "speed": [updates[2]]}
+    (tmp_path / "cut.json").write_text(json.dumps(cut))
+    assert main(["--report", str(tmp_path / "cut.json")]) == 0
+    out = capsys.readouterr().out
+    assert "median of 1 rounds, cut short: 1 of 2 planned" in out and "| batch 128 " in out
+
+
 def test_speedups_quality_runs_scale_the_default_gan_and_find_the_time_to_90_percent():
     from benchmarks.speedups import GPU_GOAL, QUALITY_VARIANTS, quality_runs, seconds_to_share
 
