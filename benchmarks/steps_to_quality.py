@@ -44,7 +44,7 @@ def gan_variant(batch_size, lr, **changes):
 
 
 VARIANTS = {
-    "batch 1024, lr 4e-3": gan_variant(1024, 4e-3),  # the recipe on a CUDA device (genai/recipes.py)
+    "batch 1024, lr 4e-3": gan_variant(1024, 4e-3),  # the recipe on a CUDA device until 2026-12-05
     "batch 1024, lr 8e-3": gan_variant(1024, 8e-3),
     "batch 2048, lr 5.7e-3": gan_variant(2048, round(scaled_lr(1e-3, 2048), 5)),  # the square-root rule
     "batch 4096, lr 8e-3": gan_variant(4096, scaled_lr(1e-3, 4096)),
@@ -52,7 +52,8 @@ VARIANTS = {
     "batch 64, lr 1e-3, D lr x2": gan_variant(64, 1e-3, d_lr_ratio=2.0),
     # Changes that might need fewer steps at the same batch (a GPU step of this size costs the same either way):
     "batch 1024, lr 4e-3, D lr x2": gan_variant(1024, 4e-3, d_lr_ratio=2.0),  # two time-scales (TTUR)
-    "batch 1024, lr 4e-3, D lr x3": gan_variant(1024, 4e-3, d_lr_ratio=3.0),
+    "batch 1024, lr 4e-3, D lr x3": gan_variant(1024, 4e-3, d_lr_ratio=3.0),  # the CUDA recipe (genai/recipes.py)
+    "batch 1024, lr 4e-3, D lr x4": gan_variant(1024, 4e-3, d_lr_ratio=4.0),
     "batch 1024, lr 8e-3, D lr x2": gan_variant(1024, 8e-3, d_lr_ratio=2.0),
     "batch 1024, lr 4e-3, 64 channels": gan_variant(1024, 4e-3, channels=64),  # a wider G and D
     "batch 1024, lr 6e-3": gan_variant(1024, 6e-3),
