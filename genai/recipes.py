@@ -27,10 +27,12 @@ takes that batch, with the learning rate grown by the square-root rule (speedups
   they keep batch 64 until their quality per second is measured too.)
 
 At batch 1024 the GAN's discriminator also learns at 3x G's rate (d_lr_ratio 3): that needed 480-600
-steps to >= 90% recognizable where D at G's rate needed 600-700 (three runs each, counted on a CPU by
-benchmarks/steps_to_quality.py; level with it from step 800 to 1,200; the ratio changes no arithmetic,
-so a step costs the GPU the same time either way; the seconds on a GPU are still to be measured). At batch 64, on a CPU, a faster D did not help (D x2: 1,200-1,600 steps against
-1,400-1,600), so the CPU recipe keeps D at G's rate.
+steps to >= 90% recognizable (507 on average over seeds 0-2) where D at G's rate needed 560-700 (600
+on average; four runs each, counted on a CPU by benchmarks/steps_to_quality.py; level with it from
+step 800 to 1,200; D at 4x needed more than 3x). The ratio changes no arithmetic, so a step costs the
+GPU the same time either way; the seconds on a GPU are still to be measured. At batch 64, on a CPU,
+a faster D did not help (D x2: 1,200-1,600 steps against 1,400-1,600), so the CPU recipe keeps D at
+G's rate.
 """
 
 import torch
