@@ -57,7 +57,8 @@ VARIANTS = {
     "batch 1024, lr 8e-3, D lr x2": gan_variant(1024, 8e-3, d_lr_ratio=2.0),
     "batch 1024, lr 4e-3, 64 channels": gan_variant(1024, 4e-3, channels=64),  # a wider G and D
     # A wider G and D cost a launch-bound GPU step about the same time (the H200: 7.5 ms per step of
-    # 1,024 for the 64-channel DCGAN, 8.6 ms for the recipe's 32 channels), so fewer steps are fewer seconds:
+    # 1,024 for the 64-channel DCGAN, 8.6 ms for the recipe's 32 channels), so fewer steps would be fewer
+    # seconds. Counted on 2026-12-05: more steps, not fewer (560 and 640 against 480 and 480; docs/benchmarks.md).
     "batch 1024, lr 4e-3, D lr x3, 64 channels": gan_variant(1024, 4e-3, d_lr_ratio=3.0, channels=64),
     "batch 1024, lr 6e-3": gan_variant(1024, 6e-3),
 }
