@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 7 min 10 s (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 8 min 25 s (the device tool allows 10 per command).
 # FIRST_RUN=1: the three steps of 2026-12-04's run; without it, what that run left to measure.
 #
 # Where the project's GPU machine is lent (see docs/benchmarks.md, "On an NVIDIA H200"):
@@ -16,7 +16,8 @@
 #                3. the compiler (torch.compile) on one model of three families (each compile takes seconds)
 #   otherwise:   0. where a step's time goes: operators, kernels and the GPU's busy share (benchmarks/step_profile.py)
 #                1. the default GAN's time to 90% at batch 1024 (as it is, D learning 2x or 3x faster, lr x2) and 2048
-#                2. the LSTM's speed   3. the compiler on the diffusion UNet
+#                2. the first Start in a fresh process, cold and after the app's warm-up (benchmarks/cold_start.py)
+#                3. the LSTM's speed   4. the compiler on the diffusion UNet
 set -uo pipefail
 data="${1:-.gpu/mnist}"
 out="${2:-${OUT:-benchmarks/results}}"
@@ -50,7 +51,10 @@ else  # what that run left to measure: the default GAN at larger batches (goal: 
   echo "step-profile: exit $? after $SECONDS s in all"
   step time-to-90 150 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10 \
     --quality-variants "batch 1024,batch 1024 D lr x2,batch 1024 D lr x3,batch 1024 lr x2,batch 2048"
+  timeout 75 "$py" -m benchmarks.cold_start --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
+    --rounds 2 --steps 80 --json "$out/cold-start.json" > "$out/cold-start.md" 2> "$out/cold-start.log"
+  echo "cold-start: exit $? after $SECONDS s in all"
   step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
   step compiler 100 --no-quality --repeats 2 --models diffusion-unet-conditional --variants "engine fp32,compile,bf16 + compile"
 fi
-cat "$out"/step-profile.md "$out"/speedups-*.md 2>/dev/null
+cat "$out"/step-profile.md "$out"/cold-start.md "$out"/speedups-*.md 2>/dev/null

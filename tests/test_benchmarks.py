@@ -575,3 +575,57 @@ def test_step_profile_refuses_unknown_families_and_bad_batches(mnist_dir, capsys
     with pytest.raises(SystemExit):
         step_profile.main(["--families", "vae", "--batches", "512", "--limit", "256", "--data-dir", str(mnist_dir)])
     assert "larger than the 256 training images" in capsys.readouterr().err
+
+
+def test_cold_start_times_each_mode_in_a_fresh_process_and_writes_json(mnist_dir, tmp_path, capsys):
+    from benchmarks import cold_start
+
+    out = tmp_path / "cold.json"
+    cold_start.main(["--rounds", "1", "--steps", "20", "--limit", "256", "--modes", "app + warm-up,bare process",
+                     "--data-dir", str(mnist_dir), "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["complete"] and list(result["runs"]) == ["app + warm-up", "bare process"]
+    for mode, runs in result["runs"].items():
+        assert runs[0]["steps"] == 20 and runs[0]["first_preview"]["step"] == 20 and runs[0]["seconds"] > 0
+        assert (runs[0]["warm_up_seconds"] is not None) == (mode == "app + warm-up")
+    assert result["batch_size"] == RECIPES["gan"]["batch_size"] and result["ratios"] == {}  # no pair measured
+    printed = capsys.readouterr().out
+    assert "| app + warm-up " in printed and "| bare process " in printed
+
+
+def test_cold_start_summarizes_medians_and_per_round_ratios_of_each_pair():
+    from benchmarks.cold_start import summary, table
+
+    def run(first, total, warm=None):
+        return {"first_preview": {"step": 20, "seconds": first}, "seconds": total, "steps": 60, "warm_up_seconds": warm}
+
+    runs = {"bare process": [run(2.0, 4.0), run(3.0, 5.0), run(2.2, 4.1)],
+            "bare + warm-up": [run(1.0, 3.0, 0.9), run(1.0, 3.2, 1.1), run(1.1, 3.1, 1.0)],
+            "app, second run": [run(1.0, 3.0), run(1.0, 3.0), run(1.0, 3.0)]}
+    rows, ratios = summary(runs)
+    assert ratios == {"bare process / bare + warm-up": pytest.approx([2.0, 3.0, 2.0])}
+    assert rows["bare process"]["first_preview_seconds"] == 2.2 and rows["bare + warm-up"]["warm_up_seconds"] == 1.0
+    assert rows["app, second run"]["warm_up_seconds"] is None
+    text = table(rows, ratios, 64)
+    assert "Start to step 60 (batch 64), s" in text
+    assert "bare process / bare + warm-up, first preview: 2.00x (median of 3 rounds; range 2.00-3.00)" in text
+
+
+def test_cold_start_refuses_bad_options(capsys):
+    from benchmarks import cold_start
+
+    with pytest.raises(SystemExit):
+        cold_start.main(["--steps", "5"])
+    assert "--steps must be at least 20" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cold_start.main(["--modes", "app,lukewarm"])
+    assert "not 'app,lukewarm'" in capsys.readouterr().err
+
+
+def test_cold_start_skips_the_app_modes_where_gradio_is_missing(monkeypatch, capsys):
+    from benchmarks import cold_start
+
+    monkeypatch.setattr(cold_start.importlib.util, "find_spec", lambda name: None if name == "gradio" else True)
+    with pytest.raises(SystemExit, match="every mode asked for builds the app's page, which needs gradio"):
+        cold_start.main(["--modes", "app,app + warm-up"])
+    assert "gradio is not installed: skipping app, app + warm-up" in capsys.readouterr().err

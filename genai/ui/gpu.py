@@ -9,6 +9,12 @@ if the function is decorated with spaces.GPU. Where the `spaces` package is not 
 """
 
 import importlib
+import importlib.util
+
+
+def zero_gpu():
+    """Whether this is a ZeroGPU Space (the `spaces` package is installed): no GPU outside on_gpu's functions."""
+    return importlib.util.find_spec("spaces") is not None
 
 
 def on_gpu(function, seconds=None):

@@ -150,6 +150,11 @@ FIELD_CHECKS = {
 }
 
 
+def preview_count(conditional):
+    """Images in the live preview: ten rows of one column per digit for a conditional model, else 8 x 8."""
+    return 100 if conditional else 64
+
+
 def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
     """TrainSettings from the form: a budget in seconds (at most the server's cap), or steps if fewer."""
     return TrainSettings(
@@ -157,7 +162,7 @@ def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
         lr=FIELD_CHECKS["lr"](lr),
         seed=FIELD_CHECKS["seed"](seed),
         preview_seconds=settings.PREVIEW_SECONDS,
-        preview_images=100 if conditional else 64,
+        preview_images=preview_count(conditional),
         preview_seed=settings.PREVIEW_SEED,
         max_steps=FIELD_CHECKS["max_steps"](max_steps),
         max_seconds=FIELD_CHECKS["seconds"](seconds),
