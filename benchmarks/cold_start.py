@@ -9,10 +9,10 @@ first starts like one of these (not timed), then takes one timed Start:
 - "app": builds the web app's page as `python app.py` does (`import app`: the shipped checkpoints
   are checked too), without the warm-up: the app before genai/warm_up.py.
 - "app + warm-up": the same, then warm_up() (its own seconds are reported apart): the app now.
-- "app, second run": the same, then a first Start, not timed: the floor a warm-up aims at.
+- "app + a first run": the same, then a first Start, not timed: the floor a warm-up aims at.
 - "bare process" and "bare + warm-up": genai imported, no page (a CLI run, or an app whose
   checkpoints folder is empty), without and with warm_up().
-- "bare, compiler imported": genai and torch._dynamo imported. Building the app's page imports the
+- "bare + compiler import": genai and torch._dynamo imported. Building the app's page imports the
   compiler already (checking the shipped checkpoints initialises layers on the meta device), so
   this over "bare + warm-up" is what the warm-up buys the app beyond that import: on a GPU, the
   CUDA context, kernels and cuDNN's choices.
@@ -43,11 +43,11 @@ from benchmarks.common import REPO, find_data_dir, machine_info, median, write_j
 from benchmarks.run import markdown_table, parse_names  # noqa: E402
 
 # mode: (build the app's page first?, what comes before the timed Start)
-MODES = {"app": (True, None), "app + warm-up": (True, "warm-up"), "app, second run": (True, "a first run"),
-         "bare process": (False, None), "bare, compiler imported": (False, "compiler import"),
+MODES = {"app": (True, None), "app + warm-up": (True, "warm-up"), "app + a first run": (True, "a first run"),
+         "bare process": (False, None), "bare + compiler import": (False, "compiler import"),
          "bare + warm-up": (False, "warm-up")}
 # What a warm-up buys: the first Start of each pair's first mode over its second's.
-PAIRS = (("app", "app + warm-up"), ("bare process", "bare + warm-up"), ("bare, compiler imported", "bare + warm-up"))
+PAIRS = (("app", "app + warm-up"), ("bare process", "bare + warm-up"), ("bare + compiler import", "bare + warm-up"))
 
 # One run in a fresh process; prints one JSON line.
 CHILD = r"""

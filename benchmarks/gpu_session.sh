@@ -52,7 +52,7 @@ else  # what that run left to measure: the default GAN at larger batches (goal: 
   step time-to-90 150 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10 \
     --quality-variants "batch 1024,batch 1024 D lr x2,batch 1024 D lr x3,batch 1024 lr x2,batch 2048"
   timeout 75 "$py" -m benchmarks.cold_start --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
-    --rounds 2 --steps 80 --json "$out/cold-start.json" > "$out/cold-start.md" 2> "$out/cold-start.log"
+    --modes "app,app + warm-up,bare + compiler import,bare + warm-up" --rounds 2 --steps 80 --json "$out/cold-start.json" > "$out/cold-start.md" 2> "$out/cold-start.log"
   echo "cold-start: exit $? after $SECONDS s in all"
   step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
   step compiler 100 --no-quality --repeats 2 --models diffusion-unet-conditional --variants "engine fp32,compile,bf16 + compile"

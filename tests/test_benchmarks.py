@@ -601,11 +601,11 @@ def test_cold_start_summarizes_medians_and_per_round_ratios_of_each_pair():
 
     runs = {"bare process": [run(2.0, 4.0), run(3.0, 5.0), run(2.2, 4.1)],
             "bare + warm-up": [run(1.0, 3.0, 0.9), run(1.0, 3.2, 1.1), run(1.1, 3.1, 1.0)],
-            "app, second run": [run(1.0, 3.0), run(1.0, 3.0), run(1.0, 3.0)]}
+            "app + a first run": [run(1.0, 3.0), run(1.0, 3.0), run(1.0, 3.0)]}
     rows, ratios = summary(runs)
     assert ratios == {"bare process / bare + warm-up": pytest.approx([2.0, 3.0, 2.0])}
     assert rows["bare process"]["first_preview_seconds"] == 2.2 and rows["bare + warm-up"]["warm_up_seconds"] == 1.0
-    assert rows["app, second run"]["warm_up_seconds"] is None
+    assert rows["app + a first run"]["warm_up_seconds"] is None
     text = table(rows, ratios, 64)
     assert "Start to step 60 (batch 64), s" in text
     assert "bare process / bare + warm-up, first preview: 2.00x (median of 3 rounds; range 2.00-3.00)" in text
