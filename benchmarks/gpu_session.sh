@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 8 min 25 s (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 8 min 15 s (the device tool allows 10 per command).
 # FIRST_RUN=1: the three steps of 2026-12-04's run; without it, what that run left to measure.
 #
 # Where the project's GPU machine is lent (see docs/benchmarks.md, "On an NVIDIA H200"):
