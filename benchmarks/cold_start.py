@@ -60,13 +60,13 @@ from genai.data import load_training_set
 from genai.device import pick_device
 from genai.models import create_model
 from genai.recipes import model_options, recipe
-from genai.train import TrainSettings, train
+from genai.train import TrainSettings, preview_count, train
 from genai.warm_up import warm_up
 
 device = pick_device(spec["device"])
 dataset = load_training_set(data_dir=spec["data_dir"], download=False, limit=spec["limit"])
 options = recipe("gan", device)
-preview_images = 100 if options["conditional"] else 64  # as the Train tab draws them
+preview_images = preview_count(options["conditional"])  # as the Train tab draws them
 
 def start():
     # The Train tab's Start: build the default GAN, then train it with live previews.

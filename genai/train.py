@@ -146,6 +146,11 @@ class Budget:
         return max(0.0, min(left))
 
 
+def preview_count(conditional):
+    """Images in the Train tab's live preview: ten rows of one column per digit for a conditional model, else 8 x 8."""
+    return 100 if conditional else 64
+
+
 def preview_images(model, settings):
     """The fixed preview noise decoded: uint8 (N, 28, 28); a conditional model draws digit i % 10 as image i.
 

@@ -26,7 +26,7 @@ from ..recipes import model_options, recipe
 from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
-from ..train import TrainSettings, train, training_record
+from ..train import TrainSettings, preview_count, train, training_record
 from . import datasets, live_digits, model_store, replay, settings, step_mode
 from .code_view import training_code
 from .errors import AppError, friendly
@@ -148,11 +148,6 @@ FIELD_CHECKS = {
     "max_steps": lambda v: whole_number(v, "Max steps", 1, 10**9) if v else None,  # 0: no step limit
     "d_lr_ratio": lambda v: number_in(v, "D's learning-rate ratio", 0.001, 100),
 }
-
-
-def preview_count(conditional):
-    """Images in the live preview: ten rows of one column per digit for a conditional model, else 8 x 8."""
-    return 100 if conditional else 64
 
 
 def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):

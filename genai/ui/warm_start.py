@@ -8,10 +8,10 @@ Off with GENAI_WARM_UP=0.
 """
 
 from ..recipes import recipe
+from ..train import preview_count
 from ..warm_up import warm_up_in_background
 from . import model_store, settings
 from .gpu import zero_gpu
-from .train_tab import preview_count
 
 
 def say(message):
