@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 8 min 15 s (the device tool allows 10 per command).
-# FIRST_RUN=1: the three steps of 2026-12-04's run; without it, what that run left to measure.
+# Issue 12's GPU figures in one prepared run of at most 6 min 35 s (the device tool allows 10 per command).
+# FIRST_RUN=1: the first run's steps (less its bf16 and torch.compile variants, since taken out of genai);
+# without it, what that run left to measure.
 #
 # Where the project's GPU machine is lent (see docs/benchmarks.md, "On an NVIDIA H200"):
 #   here, once:  echo /.gpu/ >> .git/info/exclude && mkdir -p .gpu && cp -r ../shared/datasets/mnist .gpu/
@@ -9,15 +10,14 @@
 # Anywhere else: bash benchmarks/gpu_session.sh DATA_DIR [OUT_DIR]
 # A smoke test on a CPU: DEVICE=cpu QUICK=1 LIMIT=2048 bash benchmarks/gpu_session.sh ../shared/datasets/mnist /tmp/gpu
 #
-# Three steps, each with its own time limit, so one that runs long still leaves the others' results
+# Steps, each with its own time limit, so one that runs long still leaves the others' results
 # (each step rewrites its JSON after every warm-up, round and quality run; `python -m benchmarks.speedups --report FILE` prints its tables):
-#   FIRST_RUN=1: 1. every model: the reference loop, genai's loop, bf16 and larger batches (no compiler: quick)
-#                2. the default GAN from Start to >= 90% recognizable, at batch 64, bf16, batch 256 and 1024
-#                3. the compiler (torch.compile) on one model of three families (each compile takes seconds)
+#   FIRST_RUN=1: 1. every model: the reference loop, genai's loop and larger batches
+#                2. the default GAN from Start to >= 90% recognizable, at batch 64, 256 and 1024
 #   otherwise:   0. where a step's time goes: operators, kernels and the GPU's busy share (benchmarks/step_profile.py)
 #                1. the default GAN's time to 90% at batch 1024 (as it is, D learning 2x or 3x faster, lr x2) and 2048
 #                2. the first Start in a fresh process, cold and after the app's warm-up (benchmarks/cold_start.py)
-#                3. the LSTM's speed   4. the compiler on the diffusion UNet
+#                3. the LSTM's speed
 set -uo pipefail
 data="${1:-.gpu/mnist}"
 out="${2:-${OUT:-benchmarks/results}}"
@@ -40,12 +40,10 @@ step() {  # name, seconds, then the benchmark's arguments
   echo "$name: exit $? after $SECONDS s in all"
 }
 if [ -n "${FIRST_RUN:-}" ]; then  # the run of 2026-12-04 (docs/benchmarks.md, "On an NVIDIA H200")
-  step every-model 170 --no-quality --repeats 2 --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
+  step every-model 170 --no-quality --repeats 2 --variants "reference loop,engine fp32,batch 256,batch 1024"
   step time-to-90 80 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10
-  step compiler 120 --no-quality --repeats 2 --models gan-dcgan,vae-mlp,diffusion-unet-conditional \
-    --variants "engine fp32,compile,bf16 + compile"
-else  # what that run left to measure: the default GAN at larger batches (goal: >= 90% within 5 s), the LSTM,
-      # and the compiler on the diffusion UNet; first, whether each default model's step is launch-bound
+else  # what that run left to measure: the default GAN at larger batches (goal: >= 90% within 5 s) and the LSTM;
+      # first, whether each default model's step is launch-bound
   timeout 80 "$py" -m benchmarks.step_profile --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
     ${QUICK:+--steps 3 --batches 64} --json "$out/step-profile.json" > "$out/step-profile.md" 2> "$out/step-profile.log"
   echo "step-profile: exit $? after $SECONDS s in all"
@@ -54,7 +52,6 @@ else  # what that run left to measure: the default GAN at larger batches (goal: 
   timeout 75 "$py" -m benchmarks.cold_start --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
     --modes "app,app + warm-up,bare + compiler import,bare + warm-up" --rounds 2 --steps 80 --json "$out/cold-start.json" > "$out/cold-start.md" 2> "$out/cold-start.log"
   echo "cold-start: exit $? after $SECONDS s in all"
-  step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,bf16,batch 256,batch 1024"
-  step compiler 100 --no-quality --repeats 2 --models diffusion-unet-conditional --variants "engine fp32,compile,bf16 + compile"
+  step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,batch 256,batch 1024"
 fi
 cat "$out"/step-profile.md "$out"/cold-start.md "$out"/speedups-*.md 2>/dev/null

@@ -1,8 +1,8 @@
-"""What each speed-up of the training step buys: bf16, torch.compile, larger batches.
+"""What larger batches buy the training step, beside a plain PyTorch loop.
 
     python -m benchmarks.speedups --device cuda                # on a GPU: every family, every variant
     python -m benchmarks.speedups --quick                      # a smoke test (a few minutes on a CPU)
-    python -m benchmarks.speedups --models gan-dcgan --variants "engine fp32,bf16,batch 1024"
+    python -m benchmarks.speedups --models gan-dcgan --variants "engine fp32,batch 1024"
     python -m benchmarks.speedups --report benchmarks/results/speedups-cuda-2026-12-04-every-model.json
 
 Part 1, speed. For each model, every variant trains the same model class from the same
@@ -10,14 +10,17 @@ starting weights, side by side in one process, in rotating order (A B C, B C A, 
 noisy machine slows them all alike:
 
 - reference loop   the plain PyTorch loop (DataLoader + .to(device); benchmarks/training_speed.py)
-- engine fp32      genai's training loop as the app runs it: the baseline every ratio divides by
-- bf16, compile, bf16 + compile: the same loop with genai/speedups.py's settings
+- engine fp32      genai's training loop as the app runs it (in float32): the baseline every ratio divides by
 - batch 256, batch 1024: the same loop with larger batches (fewer, bigger kernels per image)
 
-A variant's first run (warm-up) is timed on its own: it includes torch.compile's waiting.
-Figures: median images/s, seconds per 60,000-image epoch (60,000 / images/s), and the
-median of the per-round ratios to "engine fp32". A variant that fails (e.g. a compiler
-missing) is reported with its error instead of stopping the benchmark.
+(bfloat16 and torch.compile were variants here too; they did not pay for these models and were
+taken out of genai. Their figures stay in docs/benchmarks.md and benchmarks/results/, and
+--report still prints those files.)
+
+A variant's first run (warm-up) is timed on its own. Figures: median images/s, seconds per
+60,000-image epoch (60,000 / images/s), and the median of the per-round ratios to "engine fp32".
+A variant that fails (e.g. a batch the device has no memory for) is reported with its error
+instead of stopping the benchmark.
 
 Part 2, quality. Speed is worth nothing if the model learns worse per second. The default GAN
 recipe (genai/recipes.py) trains from scratch with each quality variant, judged every few
@@ -66,8 +69,6 @@ class Variant:
     """One way to run the training step."""
 
     name: str
-    precision: str = "fp32"
-    compile: str = "off"
     batch_size: int = 64
     loop: str = "engine"  # or "reference": the plain PyTorch loop
     lr_factor: float = 1.0  # quality runs: the square-root rule's learning rate times this
@@ -81,14 +82,10 @@ class Variant:
 VARIANTS = (
     Variant("reference loop", loop="reference"),
     Variant(BASELINE),
-    Variant("bf16", precision="bf16"),
-    Variant("compile", compile="default"),
-    Variant("bf16 + compile", precision="bf16", compile="default"),
     Variant("batch 256", batch_size=256),
     Variant("batch 1024", batch_size=1024),
 )
-QUALITY_VARIANTS = (Variant(BASELINE), Variant("bf16", precision="bf16"), Variant("batch 256", batch_size=256),
-                    Variant("batch 1024", batch_size=1024))
+QUALITY_VARIANTS = (Variant(BASELINE), Variant("batch 256", batch_size=256), Variant("batch 1024", batch_size=1024))
 QUALITY_CHOICES = QUALITY_VARIANTS + (
     Variant("batch 2048", batch_size=2048), Variant("batch 4096", batch_size=4096),
     # Fewer steps to 90% at batch 1024, counted on a CPU by benchmarks/steps_to_quality.py (docs/benchmarks.md):
@@ -113,8 +110,7 @@ def run_steps(model, dataset, variant, steps, lr, device):
     if variant.loop == "reference":
         reference_run(model, dataset, steps, variant.batch_size, lr, 0, device)
         return
-    settings = TrainSettings(max_steps=steps, batch_size=variant.batch_size, lr=lr, seed=0, preview_images=0,
-                             precision=variant.precision, compile=variant.compile)
+    settings = TrainSettings(max_steps=steps, batch_size=variant.batch_size, lr=lr, seed=0, preview_images=0)
     last = None
     for last in train(model, dataset, settings):
         pass
@@ -132,7 +128,7 @@ def timed(model, dataset, variant, steps, lr, device):
 def measure_speedups(spec, dataset, device, variants=VARIANTS, repeats=3, target_seconds=1.0, warmup_steps=20,
                      steps_per_run=None, progress=print, on_update=None):
     """Images/s of every variant for one model (see the module's docstring). Each variant keeps one model
-    (the same starting weights for all), so a compiled network is compiled once, in the warm-up.
+    (the same starting weights for all), warmed up once.
     steps_per_run: steps of each timed run; None: as many as last about target_seconds.
     on_update: called with the result so far after the warm-ups and after every round, so that a run cut
     short by a time limit still leaves its first-run times and the rounds it finished."""
@@ -181,8 +177,7 @@ def speed_result(spec, variants, base_lr, errors, speeds, first_run, steps, warm
     carries its error; one not yet timed, only its first run; one not yet warmed up, its settings only)."""
     rows = []
     for variant in variants:
-        row = {"variant": variant.name, "precision": variant.precision, "compile": variant.compile,
-               "batch_size": variant.batch_size, "loop": variant.loop, "lr": variant.lr(base_lr)}
+        row = {"variant": variant.name, "batch_size": variant.batch_size, "loop": variant.loop, "lr": variant.lr(base_lr)}
         if variant.name in errors:
             row["error"] = errors[variant.name]
         elif variant.name in first_run and not speeds.get(variant.name):
@@ -209,7 +204,7 @@ def quality_runs(variants=QUALITY_VARIANTS, goal=GPU_GOAL):
     runs = []
     for variant in variants:
         lr = scaled_lr(base["lr"], variant.batch_size, base["batch_size"]) * variant.lr_factor
-        options = dict(base, batch_size=variant.batch_size, lr=lr, precision=variant.precision, compile=variant.compile)
+        options = dict(base, batch_size=variant.batch_size, lr=lr)
         if variant.d_lr_ratio is not None:
             options["d_lr_ratio"] = variant.d_lr_ratio
         runs.append(QualityRun(f"default GAN, {variant.name}", "gan", options, target=goal))
@@ -227,8 +222,8 @@ def seconds_to_share(evaluations, share):
 def build_parser():
     variants = {v.name: v for v in VARIANTS}
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speedups",
-                                     description="What bf16, torch.compile and larger batches buy, "
-                                                 "per model family, beside a plain PyTorch loop.")
+                                     description="What larger batches buy, per model family, "
+                                                 "beside a plain PyTorch loop.")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a smoke test)")
     parser.add_argument("--models", type=parse_models, metavar="NAMES",

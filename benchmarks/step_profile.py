@@ -3,7 +3,7 @@
 A small model's step on a GPU is a few hundred tiny kernels. Python and PyTorch's dispatcher need
 microseconds to issue each one, so the GPU may sit idle between them: the step is "launch-bound",
 and it costs about the same at batch 64 as at batch 1024 (docs/benchmarks.md, "On an NVIDIA H200").
-What speeds up a launch-bound step is fewer launches (CUDA graphs, a compiler's fused kernels),
+What speeds up a launch-bound step is fewer launches per image (a larger batch; genai/speedups.py),
 not faster kernels. This benchmark tells which case a model is in.
 
 For the default model of each family (the Train tab's recipe, genai/recipes.py), at each batch size:

@@ -41,7 +41,7 @@ class QualityRun:
 
     name: str
     family: str
-    options: dict = field(hash=False)  # a recipe; may also name a precision / compile mode (genai/speedups.py)
+    options: dict = field(hash=False)  # a recipe (genai/recipes.py)
     target: tuple | None = None  # (seconds, share) instead of the family's classroom goal
 
     @property
@@ -99,8 +99,7 @@ def time_to_quality(run, dataset, device, max_seconds=None, eval_every_seconds=5
         model = run.build(device, seed=0)
         # No budget of its own: the training clock below (evaluations excluded) decides when to stop.
         settings = TrainSettings(seed=0, batch_size=run.options["batch_size"], lr=run.options["lr"],
-                                 max_seconds=1e9, preview_images=0, precision=run.options.get("precision", "fp32"),
-                                 compile=run.options.get("compile", "off"))
+                                 max_seconds=1e9, preview_images=0)
         training_seconds, next_eval, last = 0.0, min(eval_every_seconds, goal_seconds), None
         evaluations = []
         events = train(model, dataset, settings)

@@ -26,7 +26,6 @@ from .hub import locate, parse_model_id
 from .models import ARCHS, FAMILIES, create_model, model_class
 from .recipes import model_options, recipe
 from .sampling import interpolate, sample, save_images
-from .speedups import COMPILE_MODES, PRECISIONS
 from .train import TrainSettings, train, training_record
 from .user_errors import USER_ERRORS
 
@@ -136,12 +135,6 @@ def build_parser():
     p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
     p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="bf16: run each step under bfloat16 autocast, weights stay float32 (mostly for GPUs; "
-                        "see genai/speedups.py)")
-    p.add_argument("--compile", choices=COMPILE_MODES, default="off",
-                   help="torch.compile the networks (the first steps wait for the compiler; measured slower "
-                        "for these models, see genai/speedups.py)")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
     p.add_argument("--resume", metavar="FOLDER",
                    help="go on with the run saved in FOLDER (by this command), exactly as if it had not stopped: "
@@ -320,8 +313,7 @@ def continue_run(args):
     if dataset.warning:
         print(f"Warning: {dataset.warning}", file=sys.stderr)
     settings = TrainSettings(epochs=args.epochs, batch_size=state.batch_size, lr=state.lr,
-                             seed=int(record.get("seed", 0)), max_steps=args.max_steps, max_seconds=args.time_limit,
-                             precision=args.precision, compile=args.compile)
+                             seed=int(record.get("seed", 0)), max_steps=args.max_steps, max_seconds=args.time_limit)
     print(f"{dataset.describe()}\nContinuing a {model.describe()} from step {state.step:,} ({source}) on "
           f"{describe(device)}.")
     resumed_from = {"folder": str(source), "steps": state.step, "seconds": state.seconds,
@@ -377,7 +369,6 @@ def train_command(args):
     settings = TrainSettings(
         epochs=args.epochs, batch_size=options["batch_size"], lr=options["lr"], seed=args.seed,
         max_steps=args.max_steps, max_seconds=args.time_limit if budget_given else options["seconds"],
-        precision=args.precision, compile=args.compile,
     )
     budget = [f"{settings.max_seconds:g} s" if settings.max_seconds else "",
               f"{settings.max_steps:,} steps" if settings.max_steps else "",

@@ -33,10 +33,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import speedups
 from .distributed import averaging_optimizers
 from .knobs import apply_turn
-from .models import ModelError
 from .run_state import RunState, RunStateError
 from .stepping import StepReport, inspect
 from .sampling import decode, label_tensor, seeded_latents
@@ -63,8 +61,6 @@ class TrainSettings:
     preview_seed: int = 0  # the fixed noise behind every preview
     max_steps: int | None = None  # ... or after this many steps ...
     max_seconds: float | None = None  # ... or after this much time, whichever comes first
-    precision: str = "fp32"  # "bf16": steps under bfloat16 autocast (see speedups.py)
-    compile: str = "off"  # "default": torch.compile the networks (see speedups.py)
 
     def check(self, dataset_size):
         """Raise TrainingError for a setting that makes no sense (NaN and infinity included)."""
@@ -85,11 +81,6 @@ class TrainSettings:
             raise TrainingError(f"max_steps must be a whole number of at least 1, not {self.max_steps!r}.")
         if self.max_seconds is not None and not (_number(self.max_seconds) and 0 < self.max_seconds < math.inf):
             raise TrainingError(f"The time limit must be a number of seconds above 0, not {self.max_seconds!r}.")
-        if self.precision not in speedups.PRECISIONS:
-            raise TrainingError(f"Unknown precision {self.precision!r}: choose {' or '.join(speedups.PRECISIONS)}.")
-        if self.compile not in speedups.COMPILE_MODES:
-            raise TrainingError(f"Unknown compile mode {self.compile!r}: choose one of "
-                                f"{', '.join(speedups.COMPILE_MODES)}.")
 
 
 @dataclass
@@ -228,8 +219,6 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
     device = next(model.parameters()).device
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
-    speedups.compile_networks(model, settings.compile)
-    in_precision = speedups.autocast(device, settings.precision)
 
     order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
     rank = 0 if team is None else team.rank
@@ -295,15 +284,7 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
             inspecting = turn is not None and turn.inspect
             if inspecting:  # the same batch and noise, looked at just before and just after the update
                 before = inspect(model, batch, labels[index], seed=settings.seed * 1_000_003 + step)
-            try:
-                with in_precision:
-                    losses = model.training_step(batch, labels[index], optimizers, noise_rng)
-            except Exception as error:  # noqa: BLE001  (a compiler's failure gets a message saying what to do)
-                if settings.compile == "off" or isinstance(error, (TrainingError, ModelError)):
-                    raise  # not the compiler's: genai's own errors already say what to do
-                raise TrainingError(f"torch.compile failed on this model ({type(error).__name__}: "
-                                    f"{str(error).splitlines()[0] if str(error) else 'no message'}). Nothing "
-                                    "was saved; train without --compile (it is off by default).") from error
+            losses = model.training_step(batch, labels[index], optimizers, noise_rng)
             if inspecting:
                 stepped = StepReport(step + 1, before, inspect(model, batch, labels[index],
                                                                seed=settings.seed * 1_000_003 + step))
@@ -424,8 +405,6 @@ def training_record(dataset, settings, device, last_event, lr, **how):
         "epochs": settings.epochs,
         "max_steps": settings.max_steps,
         "time_limit": settings.max_seconds,
-        "precision": settings.precision,
-        "compile": settings.compile,
         **how,
     }
     if dataset.warning:

@@ -368,14 +368,14 @@ def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_the
 def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail(small_mnist):
     from benchmarks.speedups import BASELINE, Variant, measure_speedups
 
-    variants = (Variant("reference loop", loop="reference"), Variant(BASELINE), Variant("bf16", precision="bf16"),
+    variants = (Variant("reference loop", loop="reference"), Variant(BASELINE),
                 Variant("batch 128", batch_size=128), Variant("batch 1024", batch_size=1024),
-                Variant("no such compiler", compile="fastest"))
+                Variant("batch 1", batch_size=1))  # a batch the training loop refuses
     result = measure_speedups(ModelSpec("vae", "mlp"), small_mnist, "cpu", variants, repeats=2, warmup_steps=1,
                               steps_per_run=2, progress=None)
     rows = {row["variant"]: row for row in result["variants"]}
     assert list(rows) == [v.name for v in variants]
-    for name in ("reference loop", BASELINE, "bf16", "batch 128"):
+    for name in ("reference loop", BASELINE, "batch 128"):
         row = rows[name]
         assert len(row["runs_images_per_sec"]) == 2 and row["images_per_sec"] > 0 and "error" not in row
         assert row["seconds_per_epoch"] == pytest.approx(60_000 / row["images_per_sec"], rel=1e-3)
@@ -383,7 +383,7 @@ def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail
     assert rows[BASELINE]["vs_engine_fp32"] == 1.0
     assert rows["batch 128"]["lr"] == pytest.approx(2 ** 0.5 * rows[BASELINE]["lr"])  # the square-root rule
     assert "larger than the dataset" in rows["batch 1024"]["error"]  # 256 images here
-    assert "TrainingError" in rows["no such compiler"]["error"] and "images_per_sec" not in rows["no such compiler"]
+    assert "TrainingError" in rows["batch 1"]["error"] and "images_per_sec" not in rows["batch 1"]
 
 
 def test_speedups_benchmark_hands_over_its_results_so_far_for_a_run_cut_short(small_mnist, tmp_path, capsys):
@@ -397,7 +397,7 @@ def test_speedups_benchmark_hands_over_its_results_so_far_for_a_run_cut_short(sm
     assert [u["rounds_done"] for u in updates] == [0, 0, 1, 2]  # after each warm-up, then after each round
     first = {row["variant"]: row for row in updates[0]["variants"]}
     assert "first_run_seconds" in first[BASELINE] and "images_per_sec" not in first[BASELINE]
-    assert set(first["batch 128"]) == {"variant", "precision", "compile", "batch_size", "loop", "lr"}  # not warmed up
+    assert set(first["batch 128"]) == {"variant", "batch_size", "loop", "lr"}  # not warmed up
     after_one = {row["variant"]: row for row in updates[2]["variants"]}
     assert len(after_one["batch 128"]["runs_images_per_sec"]) == 1 and "larger than" in after_one["too big"]["error"]
     assert updates[-1] == json.loads(json.dumps(final))
