@@ -1,4 +1,4 @@
-"""Print the README's table of the shipped checkpoints' figures, read from their `eval --json` files;
+"""Print the table of the shipped checkpoints' figures in docs/models.md, read from their `eval --json` files;
 with --cards, (re)write each checkpoint's README.md model card from the same files.
 
     python checkpoints/figures.py [checkpoints/eval]
