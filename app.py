@@ -2,8 +2,7 @@
 
 Hugging Face Spaces imports this file and runs `demo`. Set GRADIO_SERVER_NAME and
 GRADIO_SERVER_PORT to listen elsewhere (e.g. GRADIO_SERVER_NAME=0.0.0.0 on a server).
-Importing this module builds the page but starts nothing: no server, no training. Run as a
-script, it also warms training up in the background (genai/warm_up.py; off with GENAI_WARM_UP=0).
+Importing this module builds the page but starts nothing: no server, no training.
 """
 
 import os
@@ -30,7 +29,6 @@ def cap_malloc_arenas(count=2):
         pass
 
 from genai.ui import build_demo, launch_options  # noqa: E402
-from genai.ui.warm_start import start_warm_up  # noqa: E402
 
 demo = build_demo()
 
@@ -45,5 +43,4 @@ if __name__ == "__main__":
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    start_warm_up()  # a learner's first Start then runs as fast as the second (genai/warm_up.py)
     demo.launch(**launch_options())

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 6 min 35 s (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 5 min 20 s (the device tool allows 10 per command).
 # FIRST_RUN=1: the first run's steps (less its bf16 and torch.compile variants, since taken out of genai);
 # without it, what that run left to measure.
 #
@@ -16,8 +16,7 @@
 #                2. the default GAN from Start to >= 90% recognizable, at batch 64, 256 and 1024
 #   otherwise:   0. where a step's time goes: operators, kernels and the GPU's busy share (benchmarks/step_profile.py)
 #                1. the default GAN's time to 90% at batch 1024 (as it is, D learning 2x or 3x faster, lr x2) and 2048
-#                2. the first Start in a fresh process, cold and after the app's warm-up (benchmarks/cold_start.py)
-#                3. the LSTM's speed
+#                2. the LSTM's speed
 set -uo pipefail
 data="${1:-.gpu/mnist}"
 out="${2:-${OUT:-benchmarks/results}}"
@@ -49,9 +48,6 @@ else  # what that run left to measure: the default GAN at larger batches (goal: 
   echo "step-profile: exit $? after $SECONDS s in all"
   step time-to-90 150 --models gan-dcgan --variants "engine fp32" --repeats 1 --quality-seconds 10 \
     --quality-variants "batch 1024,batch 1024 D lr x2,batch 1024 D lr x3,batch 1024 lr x2,batch 2048"
-  timeout 75 "$py" -m benchmarks.cold_start --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} \
-    --modes "app,app + warm-up,bare + compiler import,bare + warm-up" --rounds 2 --steps 80 --json "$out/cold-start.json" > "$out/cold-start.md" 2> "$out/cold-start.log"
-  echo "cold-start: exit $? after $SECONDS s in all"
   step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,batch 256,batch 1024"
 fi
-cat "$out"/step-profile.md "$out"/cold-start.md "$out"/speedups-*.md 2>/dev/null
+cat "$out"/step-profile.md "$out"/speedups-*.md 2>/dev/null

@@ -84,14 +84,6 @@ def test_bad_checkpoint_folders_are_skipped_with_one_line_each_while_the_app_ser
     assert "num_classes must be a whole number" in log and "looks like a pickle" in log
 
 
-def test_the_app_warms_training_up_as_it_starts(server):
-    """python app.py trains a throwaway model for a few steps in the background (genai/warm_up.py)."""
-    deadline = time.monotonic() + 60
-    while "Warmed up training on cpu in" not in server.log() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert "Warmed up training on cpu in" in server.log(), server.log()[-2000:]
-
-
 def test_sampling_is_deterministic_per_seed_and_differs_across_seeds(client):
     first, again, other = sample(client, seed=7), sample(client, seed=7), sample(client, seed=8)
     assert first.shape == ((3 * TILE + PAD) * SCALE,) * 2  # a 3 x 3 grid

@@ -14,7 +14,6 @@ Environment variables (all optional):
     GENAI_SESSION_MAX_MB      megabytes of weights one visitor may keep at once (default 200)
     GENAI_SESSION_GRACE_SECONDS  a visitor's models are freed this long after their last tab closed (default 600)
     GENAI_SESSION_TTL_SECONDS    ... or after this long unused, API clients included (default 3600)
-    GENAI_WARM_UP             0 or off: skip the warm-up run when the app starts (default on; genai/warm_up.py)
 """
 
 import os
@@ -69,11 +68,6 @@ def request_concurrency():
     cache, sending the picture), and only its forward pass waits for a compute slot.
     """
     return 4 * compute_concurrency() + 4
-
-
-def warm_up_at_start():
-    """Whether `python app.py` trains a throwaway model for a few steps as it starts (genai/warm_up.py)."""
-    return os.environ.get("GENAI_WARM_UP", "").strip().lower() not in ("0", "off", "no", "false")
 
 
 def train_concurrency():
