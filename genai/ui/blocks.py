@@ -5,22 +5,19 @@ evaluate_tab, hub_tab) and only wires widgets to genai's functions. What a visit
 Session, held in a gr.State; the pretrained models are shared through model_store.
 """
 
-import importlib.util
 import os
 
 import gradio as gr
 
-from . import compare_tab, datasets, drawing, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab, settings, style, train_tab
+from . import (compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab,
+               settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
 from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
 
 TITLE = "genai — watch generative models learn"
-# The Evaluate tab shows genai.metrics' figures; it appears when that module is part of genai.
-HAS_METRICS = importlib.util.find_spec("genai.metrics") is not None
 
 
-def page_opened(session, dataset_name, compare_models, sample_model, interpolate_model, explore_model,
-                evaluate_model=None):
+def page_opened(session, dataset_name, compare_models, sample_model, interpolate_model, explore_model, evaluate_model):
     """Fresh model lists (pretrained + this visitor's) and the dataset status, when the page opens."""
     choices = model_store.choices(session)
 
@@ -28,12 +25,9 @@ def page_opened(session, dataset_name, compare_models, sample_model, interpolate
         value = model_store.preferred(choices, session, current, needs_encoder=needs_encoder)
         return gr.update(choices=choices, value=value, info=model_store.picker_info(choices))
 
-    updates = [datasets.status(dataset_name), compare_tab.refreshed(choices, compare_models, session),
-               picker(sample_model), picker(interpolate_model),
-               picker(explore_model, needs_encoder=True)]
-    if HAS_METRICS:
-        updates.append(picker(evaluate_model))
-    return updates
+    return [datasets.status(dataset_name), compare_tab.refreshed(choices, compare_models, session),
+            picker(sample_model), picker(interpolate_model), picker(explore_model, needs_encoder=True),
+            picker(evaluate_model)]
 
 
 def first_walk(*args):
@@ -65,18 +59,13 @@ def build_demo():
                 compare_ui = compare_tab.build(initial)
             with gr.Tab("Explore (VAE)", id="explore") as explore_page:
                 explore_ui = explore_tab.build(initial)
-            if HAS_METRICS:
-                from . import evaluate_tab
-
-                with gr.Tab("Evaluate", id="evaluate"):
-                    evaluate_ui = evaluate_tab.build(initial)
+            with gr.Tab("Evaluate", id="evaluate"):
+                evaluate_ui = evaluate_tab.build(initial)
             with gr.Tab("Hub", id="hub") as hub_page:
                 hub_ui = hub_tab.build()
 
-        pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker]
-        if HAS_METRICS:
-            pickers.append(evaluate_ui.picker)
-            evaluate_tab.connect(evaluate_ui, session)
+        pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker, evaluate_ui.picker]
+        evaluate_tab.connect(evaluate_ui, session)
         train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker], lists=[compare_ui.models])
         sample_tab.connect(sample_ui, session)
         compare_tab.connect(compare_ui, session)
