@@ -427,7 +427,7 @@ def train_and_save(args, model, dataset, settings, device, out, team=None, resum
 @command
 def sample_command(args):
     out = check_output(args.out, (".png", ".npy"))
-    model, _ = load_model(args.checkpoint, pick_device(args.device))
+    model, _ = load_model(locate(args.checkpoint), pick_device(args.device))  # a folder, or a Hub id fetched first
     if args.label is not None and not model.conditional:
         raise CommandError("--label needs a conditional model; this checkpoint is not conditional.")
     images = sample(model, args.seed, args.n, labels=args.label, temperature=args.temperature)
@@ -439,7 +439,7 @@ def sample_command(args):
 @command
 def interpolate_command(args):
     out = check_output(args.out, (".png", ".gif", ".npy"))
-    model, _ = load_model(args.checkpoint, pick_device(args.device))
+    model, _ = load_model(locate(args.checkpoint), pick_device(args.device))
     if args.label is not None and not model.conditional:
         raise CommandError("--label needs a conditional model; this checkpoint is not conditional.")
     frames = interpolate(model, args.seed_a, args.seed_b, args.steps, args.method, label=args.label)
@@ -453,7 +453,8 @@ def eval_command(args):
     import json
 
     from .classifier import FAMILY as CLASSIFIER_FAMILY
-    from .metrics import MetricsError, evaluate, format_table, json_ready
+    from .figures_table import format_table
+    from .metrics import MetricsError, evaluate, json_ready
 
     json_path = check_output(args.json, (".json",)) if args.json else None
     if args.card and not Path(args.checkpoint).is_dir():
@@ -528,8 +529,8 @@ def tune_guidance_command(args):
 @command
 def add_guide_command(args):
     out = new_folder(args.out)
-    model, metadata = load_model(args.checkpoint)
-    guide, guide_metadata = load_model(args.guide)
+    model, metadata = load_model(locate(args.checkpoint))
+    guide, guide_metadata = load_model(locate(args.guide))
     learned = {name: (meta.get("dataset"), (meta.get("training") or {}).get("split"))
                for name, meta in (("model", metadata), ("guide", guide_metadata))}
     if learned["model"] != learned["guide"]:

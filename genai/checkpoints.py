@@ -201,17 +201,14 @@ def check_checkpoint(directory):
     return metadata
 
 
-def load_model(where, device="cpu", token=None):
-    """Rebuild the model described by config.json and load its weights. Returns (model, metadata).
+def load_model(directory, device="cpu"):
+    """Rebuild the model described by directory/config.json and load its weights. Returns (model, metadata).
 
-    where: a checkpoint folder, or a Hugging Face Hub model id "user/name[@revision]" (fetched
-    into the Hub's cache by genai.hub). Everything is checked before the model is built
-    (check_checkpoint); weights that do not fit, files that are not safetensors and NaN weights
-    are refused.
+    Everything is checked before the model is built (check_checkpoint); weights that do not fit,
+    files that are not safetensors and NaN weights are refused. A Hub model id is not a folder:
+    genai.hub.load fetches its files first, then calls this.
     """
-    from .hub import locate
-
-    directory = locate(where, token=token)
+    directory = Path(directory)
     metadata = check_checkpoint(directory)
     try:
         model = model_from_config(metadata)

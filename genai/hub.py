@@ -1,7 +1,7 @@
 """Sharing models through the Hugging Face Hub: load one by its id, push one you trained.
 
     folder = locate("alice/mnist-vae@main")   # a local folder as is, or a Hub model's files in the cache
-    model, metadata = load_model("alice/mnist-vae")          # checkpoints.load_model does the same
+    model, metadata = load("alice/mnist-vae")                # locate, then checkpoints.load_model
     push("runs/my-vae", "alice/mnist-vae", results=figures)  # creates the repo, uploads files + card
 
 A model on the Hub is a repository holding exactly what a local checkpoint folder holds:
@@ -11,6 +11,8 @@ so a model downloaded once loads offline too (HF_HUB_OFFLINE=1), and gives exact
 samples as the same files in a local folder. Only config.json, model.safetensors and
 README.md are ever fetched, and nothing fetched is trusted: the config is checked field by
 field and the weights' size against it before they are downloaded (checkpoints.py).
+The Hub sits above checkpoints.py, which reads folders only: a Hub id is turned into a folder
+here, before anything is loaded.
 
 The token comes from the `token` argument, else HF_TOKEN, else a saved `hf auth login`;
 genai never writes it to disk, never logs it, and never puts it in a message.
@@ -23,11 +25,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, expected_shapes, read_metadata
+from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, expected_shapes, load_model, read_metadata
+from .model_card import model_card
+from .sampling import sample, save_images
 
 CARD_FILE = "README.md"
 SAMPLES_FILE = "samples.png"
-FILES_FETCHED = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)  # nothing else is ever downloaded
 HEADER_ALLOWANCE = 1_000_000  # bytes a safetensors file may hold beyond its numbers (its JSON header)
 
 # "user/name" or "user/name@revision" (a branch, tag or commit). Names as the Hub allows them.
@@ -64,6 +67,11 @@ def locate(where, token=None):
         return download(repo_id, revision, token=token)
     except HubError as error:
         raise HubError(f"There is no folder {where} here, and as a Hub model id: {error}") from None
+
+
+def load(where, device="cpu", token=None):
+    """(model, metadata) of a checkpoint folder or a Hub model id: locate() it, then checkpoints.load_model."""
+    return load_model(locate(where, token=token), device)
 
 
 def download(repo_id, revision=None, token=None):
@@ -170,10 +178,6 @@ def push(checkpoint, repo_id, results=None, token=None, private=False, eval_comm
     they were not measured. Returns the URL of the commit.
     """
     from huggingface_hub import HfApi
-
-    from .checkpoints import load_model
-    from .model_card import model_card
-    from .sampling import sample, save_images
 
     if parse_model_id(repo_id) is None or "@" in repo_id:
         raise HubError(f"{repo_id!r} is not a Hub repo id: give it as user/name (letters, digits, '-', '_', '.').")

@@ -26,7 +26,7 @@ For an autoregressive model, the exact negative log-likelihood in nats per binar
 (nll_nats): no bound, the sum of its 784 one-pixel predictions.
 
     results = evaluate(model, load_dataset("mnist", split="test"), n_samples=2000, seed=0)
-    print(format_table(results))
+    print(format_table(results))  # genai/figures_table.py: the figures as a person reads them
 """
 
 import math
@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .classifier import as_float_images, default_classifier
+from .figures_table import likelihood_of
 from .sampling import check_seed, decode, label_tensor, model_device
 
 
@@ -337,12 +338,6 @@ def binarize(images):
 # --- everything at once --------------------------------------------------------------------------
 
 
-def likelihood_of(results):
-    """What a likelihood figure scores: -log p(x); for a conditional model, told each test image's digit,
-    -log p(x | y), which is lower (the label carries part of the image's information)."""
-    return "-log p(x | y), each test image given its label" if results.get("conditional") else "-log p(x)"
-
-
 def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=None):
     """Every figure that applies to the model, as a dict (see the module docstring).
 
@@ -350,7 +345,7 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
     Two disjoint seeded sets of n_samples test images are drawn from it: the first is the
     reference for FID (and the VAE's test images), the second gives the real-vs-real floor.
     metadata: the checkpoint's config.json, if known, to say whether the model learned from
-    these very images (results["trained_on_eval_images"], and overlap_note()).
+    these very images (results["trained_on_eval_images"], and figures_table.overlap_note()).
     """
     if dataset.name != "mnist":
         raise MetricsError(f"The metrics classifier knows MNIST digits only, not {dataset.name}.")
@@ -408,61 +403,6 @@ def trained_on(metadata, dataset):
     if "split" not in training:
         return None
     return metadata.get("dataset") in (None, dataset.name) and training["split"] in (None, dataset.split)
-
-
-def format_table(results):
-    """A plain-text table of evaluate()'s results, with what each number means."""
-    rows = [
-        ("classifier-FID (lower is better)", f"{results['fid']:.2f}", f"real vs real: {results['fid_real_floor']:.2f}"),
-    ]
-    if "kid" in results:  # (figures measured before KID was added have none)
-        rows.append(("classifier-KID (lower is better)", f"{results['kid']:.3g} ± {results['kid_std']:.2g}",
-                     f"real vs real: {results['kid_real_floor']:.2g}; ± is the spread over 100 subsets"))
-    rows += [
-        ("Inception Score (1-10, higher is better)", f"{results['inception_score']:.2f}",
-         f"real digits: {results['inception_score_real']:.2f}"),
-        ("recognizable share (p >= 0.9)", f"{100 * results['recognizable_share']:.1f}%",
-         f"real digits: {100 * results['recognizable_share_real']:.1f}%"),
-    ]
-    if "label_agreement" in results:
-        rows.append(("label agreement (asked digit drawn)", f"{100 * results['label_agreement']:.1f}%", ""))
-    if "nll_nats" in results:
-        rows.append(("exact NLL, nats/image (lower is better)", f"{results['nll_nats']:.1f}",
-                     f"{likelihood_of(results)}, binarized test images (anchors: PixelCNN 81.3, a plain VAE's bound 86.8)"))
-    if "negative_elbo" in results:
-        rows += [
-            ("negative ELBO, nats/image (lower is better)", f"{results['negative_elbo']:.1f}",
-             f"= {results['reconstruction']:.1f} reconstruction + {results['kl']:.1f} KL, a bound on "
-             f"{likelihood_of(results)}, binarized test images (anchor: plain VAE 86.8)"),
-            ("reconstruction SSIM (max 1)", f"{results['ssim']:.3f}", ""),
-            ("reconstruction PSNR (dB, higher is better)", f"{results['psnr']:.1f}", ""),
-        ]
-    counts = results["class_counts"]
-    rows.append(("samples per digit 0-9", " ".join(str(c) for c in counts), ""))
-    width = max(len(name) for name, _, _ in rows)
-    value_width = max(len(value) for _, value, _ in rows[:-1])
-    lines = [
-        f"{results['model']}: {results['n_samples']:,} samples (seed {results['seed']}) "
-        f"vs {results['n_samples']:,} real digits of {results['dataset']}",
-    ]
-    for name, value, note in rows:
-        lines.append(f"  {name:<{width}}  {value:>{value_width}}  {note}".rstrip())
-    note = overlap_note(results)
-    if note:
-        lines.append(f"  Note: {note}")
-    return "\n".join(lines)
-
-
-def overlap_note(results):
-    """A plain warning when the model learned from the images it is measured against (or does not say)."""
-    overlap = results.get("trained_on_eval_images", False)
-    if overlap:
-        return ("this model learned from the MNIST test split, the very images these figures are measured "
-                "against: they show how well it fits them, not how well it generalizes.")
-    if overlap is None:
-        return ("this model does not record which images it learned from, so the test images behind these "
-                "figures may be among them.")
-    return ""
 
 
 def json_ready(results):

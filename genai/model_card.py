@@ -8,7 +8,7 @@ tags, dataset, pipeline), then says what the model is, what it learned from, how
 load it, and its figures measured against the MNIST test split.
 """
 
-from .metrics import format_table
+from .figures_table import format_table
 
 
 HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
@@ -117,10 +117,10 @@ def model_card(name, metadata, results, eval_command="", location=None, image=No
         "```",
         "",
         "```python",
-        "from genai.checkpoints import load_model",
+        "from genai.hub import load  # a checkpoint folder or a Hub model id",
         "from genai.sampling import sample",
         "",
-        f'model, metadata = load_model("{location}")',
+        f'model, metadata = load("{location}")',
         "digits = sample(model, seed=42, n=16)  # uint8 array (16, 28, 28), 0 = background",
         "```",
         "",

@@ -17,7 +17,7 @@ from safetensors.torch import save_file
 
 from fake_hub import FakeHub
 from genai.checkpoints import CheckpointError, load_model, save_model
-from genai.hub import HubError, locate, parse_model_id, push
+from genai.hub import HubError, load, locate, parse_model_id, push
 from genai.models import create_model
 from genai.sampling import sample
 
@@ -82,8 +82,9 @@ def test_push_then_pull_gives_the_same_samples_and_a_proper_model_card(hub, chec
         assert line in front
     assert "--checkpoint alice/my-vae" in card and "![64 samples, seed 0](samples.png)" in card
     assert "Not measured yet" in card and "hf_good" not in card
+    assert 'load("alice/my-vae")' in card  # the card's own Python snippet takes the Hub id
 
-    pulled, metadata = load_model("alice/my-vae")
+    pulled, metadata = load("alice/my-vae")
     local, _ = load_model(checkpoint)
     assert metadata["config"] == local.config.to_dict()
     assert np.array_equal(sample(pulled, 7, 16, labels=3), sample(local, 7, 16, labels=3))
@@ -91,21 +92,21 @@ def test_push_then_pull_gives_the_same_samples_and_a_proper_model_card(hub, chec
 
 def test_a_downloaded_model_loads_offline_from_the_cache(hub, checkpoint, monkeypatch):
     push(checkpoint, "alice/my-vae", token="hf_good")
-    online = sample(load_model("alice/my-vae")[0], 1, 8, labels=1)
+    online = sample(load("alice/my-vae")[0], 1, 8, labels=1)
     asked = len(hub.requests)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    offline = sample(load_model("alice/my-vae")[0], 1, 8, labels=1)
+    offline = sample(load("alice/my-vae")[0], 1, 8, labels=1)
     assert np.array_equal(online, offline) and len(hub.requests) == asked  # not one request
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     hub.go_offline()  # the network is gone: the cached files still serve
-    assert np.array_equal(sample(load_model("alice/my-vae")[0], 1, 8, labels=1), online)
+    assert np.array_equal(sample(load("alice/my-vae")[0], 1, 8, labels=1), online)
 
 
 def test_only_the_three_files_are_fetched_and_a_revision_pins_them(hub, checkpoint):
     push(checkpoint, "alice/my-vae", token="hf_good")
     first = hub.commits("alice/my-vae")[0].oid
     hub.plant("alice/my-vae", {"model.pt": b"\x80\x04not loaded", "extra.bin": b"x" * 100, "code.py": b"import os"})
-    load_model("alice/my-vae")
+    load("alice/my-vae")
     assert {name for _, name in hub.downloads} == {"config.json", "model.safetensors", "README.md"}
     folder = locate(f"alice/my-vae@{first}")
     assert folder.name == first and sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json",
@@ -121,6 +122,14 @@ def planted(hub, repo, checkpoint, config_change=None, weights=None, files=None)
     hub.plant(repo, {**content, **(files or {})})
 
 
+def test_checkpoints_load_folders_only_and_never_ask_the_hub(hub, checkpoint):
+    push(checkpoint, "alice/my-vae", token="hf_good")
+    asked = len(hub.requests)
+    with pytest.raises(CheckpointError, match="No checkpoint folder at alice/my-vae"):
+        load_model("alice/my-vae")  # the Hub id is resolved first, by genai.hub.load
+    assert len(hub.requests) == asked
+
+
 @pytest.mark.parametrize("where, message", [
     ("alice/nothing-here", "There is no model alice/nothing-here on the Hugging Face Hub"),
     ("alice/my-vae@no-such-branch", "has no revision 'no-such-branch'"),
@@ -128,33 +137,33 @@ def planted(hub, repo, checkpoint, config_change=None, weights=None, files=None)
 def test_missing_repos_and_revisions_are_one_clear_message(hub, checkpoint, where, message):
     planted(hub, "alice/my-vae", checkpoint)
     with pytest.raises(HubError, match=message):
-        load_model(where)
+        load(where)
 
 
 def test_a_repo_that_is_not_a_genai_model_is_named_as_such(hub):
     hub.plant("alice/some-llm", {"pytorch_model.bin": b"\x80\x02", "README.md": b"# an LLM"})
     with pytest.raises(HubError, match="has no config.json: it is not a genai model"):
-        load_model("alice/some-llm")
+        load("alice/some-llm")
 
 
 def test_a_private_repo_needs_its_owners_token(hub, checkpoint):
     push(checkpoint, "alice/secret", token="hf_good", private=True)
     with pytest.raises(HubError, match="or it is private and no valid token"):
-        load_model("alice/secret")
-    assert load_model("alice/secret", token="hf_good")[0].family == "vae"
+        load("alice/secret")
+    assert load("alice/secret", token="hf_good")[0].family == "vae"
 
 
 def test_a_huge_config_is_refused_before_its_weights_are_downloaded(hub, checkpoint):
     planted(hub, "alice/huge", checkpoint, config_change={"num_classes": 10**8})
     with pytest.raises(CheckpointError, match="num_classes must be a whole number"):
-        load_model("alice/huge")
+        load("alice/huge")
     assert [name for _, name in hub.downloads] == ["config.json"]
 
 
 def test_weights_larger_than_their_config_describes_are_not_downloaded(hub, checkpoint):
     planted(hub, "alice/padded", checkpoint, weights=b"\0" * 8_000_000)
     with pytest.raises(HubError, match="more than the model its config.json describes can hold"):
-        load_model("alice/padded")
+        load("alice/padded")
     assert "model.safetensors" not in [name for _, name in hub.downloads]
 
 
@@ -164,7 +173,7 @@ def test_weights_that_do_not_match_the_config_are_refused(hub, checkpoint):
     save_file({k: v.contiguous() for k, v in other.items()}, path)
     planted(hub, "alice/mismatch", checkpoint, weights=path.read_bytes())
     with pytest.raises(CheckpointError, match="do not match the model in config.json"):
-        load_model("alice/mismatch")
+        load("alice/mismatch")
 
 
 def test_no_network_and_nothing_cached_is_one_clear_message(hub, monkeypatch):
@@ -173,10 +182,10 @@ def test_no_network_and_nothing_cached_is_one_clear_message(hub, monkeypatch):
     monkeypatch.setattr(client_http.time, "sleep", lambda seconds: None)  # the client's backoff: 23 s of waiting
     hub.go_offline()
     with pytest.raises(HubError, match="cannot be reached|Cannot reach the Hugging Face Hub"):
-        load_model("alice/never-downloaded")
+        load("alice/never-downloaded")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(HubError, match="not in the local Hub cache and HF_HUB_OFFLINE is set"):
-        load_model("alice/never-downloaded")
+        load("alice/never-downloaded")
 
 
 @pytest.mark.parametrize("repo, token, message", [

@@ -379,7 +379,8 @@ def test_eval_refuses_the_classifier_and_a_too_large_n(capsys, mnist_dir, tmp_pa
     ({}, None, "does not record which images it learned from"),
 ])
 def test_the_overlap_of_training_and_reference_images_is_said_plainly(mnist_test, training, overlap, words):
-    from genai.metrics import overlap_note, trained_on
+    from genai.figures_table import overlap_note
+    from genai.metrics import trained_on
 
     assert trained_on({"dataset": "mnist", "training": training}, mnist_test) is overlap
     note = overlap_note({"trained_on_eval_images": overlap})

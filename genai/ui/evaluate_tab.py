@@ -13,6 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import metrics
+from ..figures_table import likelihood_of, overlap_note
 from . import datasets, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
@@ -48,7 +49,7 @@ def figure_rows(results):
                      "how often the digit asked for is the digit drawn"))
     if "nll_nats" in results:
         rows.append(("negative log-likelihood", f"{results['nll_nats']:.1f}", "",
-                     f"exact {metrics.likelihood_of(results)}, in nats per binarized test image; lower is better "
+                     f"exact {likelihood_of(results)}, in nats per binarized test image; lower is better "
                      "(PixelCNN on binarized MNIST: 81.3; a plain VAE's bound: 86.8)"))
     if "negative_elbo" in results:
         rows += [
@@ -68,7 +69,7 @@ def figures_markdown(results):
     lines.append(f"{results['n_samples']:,} samples (seed {results['seed']}) compared with {results['n_samples']:,} "
                  f"real test digits. Scores come from genai's own digit classifier, so they compare models "
                  "evaluated here, not with published Inception-based figures.")
-    note = metrics.overlap_note(results)
+    note = overlap_note(results)
     if note:
         lines.append(f"\n**Note:** {note}")
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 Load: a model id ("user/name" or "user/name@revision") is fetched through genai.hub into the
 server's Hub cache, checked like any untrusted checkpoint, and added to this visitor's model
-pickers (their session only, like the models they train).
+pickers (their session only, like the models they train; model_store.load_from_hub).
 
 Push: one of the models trained in this session goes to a Hub repo, with a model card and a
 sample grid. The visitor gives their own token: on a shared Space the server's HF_TOKEN
@@ -14,12 +14,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..checkpoints import CheckpointError, load_model
-from ..hub import download, parse_model_id, push
-from ..models import FAMILIES
+from ..hub import parse_model_id, push
 from . import model_store
 from .errors import AppError, friendly
-from .session import ModelEntry
 
 
 @dataclass
@@ -40,32 +37,6 @@ def own_models(session):
     if session is None:
         return []
     return [(name, name) for name, entry in session.models.items() if entry.source == "yours"]
-
-
-def load_from_hub(model_id, session):
-    """Fetch a Hub model into the cache, check and load it, and add it to this visitor's models.
-
-    Returns (status Markdown, the model's name).
-    """
-    text = (model_id or "").strip()
-    parsed = parse_model_id(text)
-    if parsed is None:
-        raise AppError(f"{text!r} is not a Hub model id: give it as user/name or user/name@revision, "
-                       "e.g. alice/mnist-vae.")
-    if text in session.models:
-        return f"**{text}** is already loaded: pick it in the other tabs.", text
-    repo_id, revision = parsed
-    folder = download(repo_id, revision)
-    try:
-        model, metadata = load_model(folder, model_store.app_device())
-    except CheckpointError as error:  # name the model, not the server's cache folder
-        raise AppError(f"{text} cannot be loaded: " + str(error).replace(f"{folder}/", "").replace(str(folder), text)) from None
-    if metadata.get("family") not in FAMILIES:
-        raise AppError(f"{text} holds a {metadata.get('family')!r} model, not one genai can sample from.")
-    model.eval().requires_grad_(False)
-    dropped = session.add(ModelEntry(text, model, metadata, "hub", folder))
-    note = f" To make room, {', '.join(dropped)} left your list." if dropped else ""
-    return f"Loaded **{text}**: {model.describe()}. Pick it in the Sample, Interpolate and Explore tabs.{note}", text
 
 
 def push_to_hub(model_name, repo_id, token, private, session):
@@ -115,7 +86,7 @@ def connect(tab, session, pickers, page):
 
     @friendly
     def loaded(model_id, session):
-        status, name = load_from_hub(model_id, session)
+        status, name = model_store.load_from_hub(model_id, session)
         choices = model_store.choices(session)
         info = model_store.picker_info(choices)
         updates = [gr.update(choices=choices, info=info, value=name)]  # the Sample tab shows it at once

@@ -6,7 +6,7 @@ folder that fails is skipped with one log line while the app serves the rest. Th
 are loaded the first time someone uses a model and then shared, read-only, by every
 visitor. Each model loads under its own lock, so loading one never makes anyone wait who
 samples another, and a model that failed to load is remembered as failed. Models a visitor
-trained or loaded from the Hub live in their own Session (genai/ui/session.py), never here.
+trained or loaded from the Hub (load_from_hub) live in their own Session (genai/ui/session.py), never here.
 """
 
 import logging
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_checkpoint, is_checkpoint, load_model
 from ..data import DISPLAY_NAMES
-from ..hub import parse_model_id
+from ..hub import download, parse_model_id
 from ..device import pick_device
 from ..models import FAMILIES, ModelError, model_class
 from . import settings
@@ -199,9 +199,7 @@ def find(name, session):
     if name in pretrained:
         return load_pretrained(name, pretrained[name])
     if session is not None and isinstance(name, str) and parse_model_id(name) is not None:
-        from .hub_tab import load_from_hub  # a Hub id typed into a picker (or sent by an API client)
-
-        load_from_hub(name, session)
+        load_from_hub(name, session)  # a Hub id typed into a picker (or sent by an API client)
         return session.models[name]
     available = [value for _, value in choices(session)]
     if not available:
@@ -209,6 +207,32 @@ def find(name, session):
     if not name:
         raise AppError("Choose a model first.")
     raise AppError(f"There is no model called {name!r} here. Choose one of: {', '.join(available)}.")
+
+
+def load_from_hub(model_id, session):
+    """Fetch a Hub model into the cache, check and load it, and add it to this visitor's models.
+
+    Returns (status Markdown, the model's name).
+    """
+    text = (model_id or "").strip()
+    parsed = parse_model_id(text)
+    if parsed is None:
+        raise AppError(f"{text!r} is not a Hub model id: give it as user/name or user/name@revision, "
+                       "e.g. alice/mnist-vae.")
+    if text in session.models:
+        return f"**{text}** is already loaded: pick it in the other tabs.", text
+    repo_id, revision = parsed
+    folder = download(repo_id, revision)  # never locate(): a visitor's text must not name a folder of the server
+    try:
+        model, metadata = load_model(folder, app_device())
+    except CheckpointError as error:  # name the model, not the server's cache folder
+        raise AppError(f"{text} cannot be loaded: " + str(error).replace(f"{folder}/", "").replace(str(folder), text)) from None
+    if metadata.get("family") not in FAMILIES:
+        raise AppError(f"{text} holds a {metadata.get('family')!r} model, not one genai can sample from.")
+    model.eval().requires_grad_(False)
+    dropped = session.add(ModelEntry(text, model, metadata, "hub", folder))
+    note = f" To make room, {', '.join(dropped)} left your list." if dropped else ""
+    return f"Loaded **{text}**: {model.describe()}. Pick it in the Sample, Interpolate and Explore tabs.{note}", text
 
 
 def dataset_of(entry):
