@@ -10,7 +10,6 @@ saying what is wrong and a non-zero exit code, never a traceback.
 """
 
 import argparse
-import dataclasses
 import os
 import sys
 import tempfile
@@ -19,12 +18,13 @@ from pathlib import Path
 
 from .checkpoints import load_model, read_metadata, save_model
 from .run_state import load_run_state
-from .data import DATASET_NAMES, DatasetError, load_dataset, load_training_set
+from .data import DatasetError, load_dataset, load_training_set
 from .distributed import join, launched_by_torchrun, leave
 from .device import DEVICE_CHOICES, describe, pick_device
 from .hub import locate, parse_model_id
-from .models import ARCHS, FAMILIES, create_model, model_class
-from .recipes import model_options, recipe
+from .models import ARCHS, FAMILIES, MODELS, create_model
+from .recipes import GPU_RECIPES, check_run_settings, model_options, recipe
+from .settings import SETTINGS, check_values
 from .sampling import interpolate, sample, save_images
 from .train import TrainSettings, train, training_record
 from .user_errors import USER_ERRORS
@@ -82,58 +82,22 @@ def share_float(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m genai", description="Train GANs and VAEs on MNIST, sample, interpolate.")
+    parser = argparse.ArgumentParser(prog="python -m genai", description="Train generative models (GAN, VAE, autoregressive, diffusion) on "
+                                     "MNIST; sample, interpolate, measure and share them.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser(
         "train", help="train a model and save it as a checkpoint folder",
         description="Train on the dataset's train split. The run lasts --time-limit seconds (default: the "
                     "family's recipe, as in the app's Train tab), or --max-steps / --epochs if reached first. "
-                    "Unset options take the family's recipe (genai/recipes.py).",
+                    "Unset settings take the family's recipe (declared in genai/settings.py). On a CUDA device, "
+                    "unless --batch-size or --lr is given, " + "; ".join(
+                        f"a {family.upper()} takes " + ", ".join(f"{SETTINGS[name].cli_flag} {value}"
+                                                               for name, value in changes.items())
+                        for family, changes in GPU_RECIPES.items()) + " (and a learning rate grown to match).",
     )
-    p.add_argument("--model", choices=FAMILIES, default="gan", help="model family")
-    p.add_argument("--arch", help="; ".join(f"{f}: {', '.join(a)}" for f, a in ARCHS.items())
-                   + " (default: the family's recipe)")
-    p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
-                   help="let the model be told which digit to draw (default: the recipe's)")
-    p.add_argument("--dataset", choices=DATASET_NAMES, default="mnist")
+    add_setting_flags(p)
     p.add_argument("--data-dir", help="folder with the IDX files (default: env GENAI_DATA_DIR, cache, download)")
-    p.add_argument("--limit", type=positive_int, help="learn from the first N training images only (a quick subset)")
-    p.add_argument("--time-limit", type=positive_float, help="stop after this many seconds (default: the recipe's)")
-    p.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
-    p.add_argument("--epochs", type=positive_int, help="stop after this many passes over the data")
-    p.add_argument("--batch-size", type=positive_int)
-    p.add_argument("--lr", type=positive_float, help="learning rate")
-    p.add_argument("--latent-dim", type=positive_int, help="size of z")
-    p.add_argument("--beta", type=float, help="VAE only: weight of the KL term (1 = the ELBO)")
-    p.add_argument("--prior-components", type=int,
-                   help="VAE only: after training, fit a mixture of this many Gaussians to the training "
-                        "codes and sample from it (0 = sample from N(0, I), the default)")
-    p.add_argument("--learned-prior", action=argparse.BooleanOptionalAction, default=None,
-                   help="VAE only: train with the mixture of --prior-components Gaussians, learned with the "
-                        "networks, as the KL term's prior instead of N(0, I) (default off)")
-    p.add_argument("--d-lr-ratio", type=positive_float,
-                   help="GAN only: the discriminator learns at this many times --lr (default 1; 3 in the GPU "
-                        "recipe, taken on a CUDA device when neither --batch-size nor --lr is given)")
-    p.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
-                   help="GAN only: spectrally normalize the discriminator's layers (SN-GAN; default off)")
-    p.add_argument("--r1-gamma", type=float,
-                   help="GAN only: penalize the discriminator's gradient at real digits, gamma/2 ||grad D(x)||^2 "
-                        "(R1; default 0, off); also removes BatchNorm from the DCGAN's discriminator")
-    p.add_argument("--pack", type=positive_int,
-                   help="GAN only: the discriminator judges packs of this many images at once (PacGAN; default 1); "
-                        "the batch size must be a multiple of it")
-    p.add_argument("--categories", type=int,
-                   help="unconditional GAN only: the noise also chooses one of this many categories, which the "
-                        "discriminator's head must read back (InfoGAN; found without labels; default 0, off)")
-    p.add_argument("--ema-decay", type=float, help="GAN and diffusion: sample from a moving average of the weights (0 = off)")
-    p.add_argument("--channels", type=positive_int, help="convolutional archs (dcgan, conv, unet, pixelcnn): width of the first layer")
-    p.add_argument("--extra-layers", type=int,
-                   help="--arch dcgan: this many more 3x3 conv layers at 7x7 and at 14x14, in G and D; "
-                        "--arch unet: this many more residual blocks at 7x7 (default 0)")
-    p.add_argument("--hidden-size", type=positive_int, help="--arch lstm only: the memory of each LSTM (default 128)")
-    p.add_argument("--layers", type=positive_int, help="autoregressive only: the number of gated layers after the first")
-    p.add_argument("--seed", type=seed_int, default=0)
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--out", help="checkpoint folder to create (default: runs/<model>-<arch>-<time>)")
     p.add_argument("--resume", metavar="FOLDER",
@@ -257,34 +221,63 @@ def write_atomically(images, path, kind="grid"):
             os.remove(temporary)
 
 
+def add_setting_flags(parser):
+    """One flag per setting of genai/settings.py that has one, its help and default from the table."""
+    for setting in SETTINGS.values():
+        if not setting.cli_flag:
+            continue
+        wanted = f"; {setting.wanted()}" if setting.kind in ("whole", "number") else ""
+        help_text = setting.help + wanted + default_words(setting)
+        if setting.kind == "yes/no":
+            parser.add_argument(setting.cli_flag, dest=setting.name, action=argparse.BooleanOptionalAction,
+                                default=None, help=help_text)
+            continue
+        choices = setting.choices or (FAMILIES if setting.name == "family" else ())
+        metavar = "{" + ",".join(choices) + "}" if choices else ("N" if setting.kind == "whole" else "X")
+        parser.add_argument(setting.cli_flag, dest=setting.name, metavar=metavar, help=help_text)
+
+
+def default_words(setting):
+    """ " (default: 64)", " (default: gan 100, vae 16, ...)" or "" for the --help of a setting."""
+    if setting.name == "arch":
+        return "; " + "; ".join(f"{family}: {', '.join(archs)}" for family, archs in ARCHS.items()) + \
+            " (default: " + ", ".join(f"{f} {a}" for f, a in setting.recipe.items()) + ")"
+    if setting.recipe:
+        return " (default: " + ", ".join(f"{f} {v:g}" if isinstance(v, float) else f"{f} {v}"
+                                          for f, v in setting.recipe.items()) + ")"
+    if setting.default is not None:
+        return f" (default: {setting.default})"
+    if setting.empty_means:
+        return f" (default: {setting.empty_means})"
+    own = {getattr(cls.Config(), setting.name) for cls in MODELS.values() if hasattr(cls.Config(), setting.name)}
+    return f" (default: {own.pop()})" if len(own) == 1 else ""
+
+
+def given_settings(args):
+    """The settings the command line gives, as typed (not yet checked)."""
+    return {name: getattr(args, name) for name, setting in SETTINGS.items()
+            if setting.cli_flag and getattr(args, name, None) is not None}
+
+
 def train_options(args, device=None):
     """The family's recipe (on a GPU: its batch for a GPU, if it has one), overridden by what the
-    command line gives. Given --batch-size or --lr, the other one is the CPU recipe's."""
-    options = recipe(args.model, device if args.batch_size is None and args.lr is None else None)
-    given = {"arch": args.arch, "conditional": args.conditional, "latent_dim": args.latent_dim,
-             "batch_size": args.batch_size, "lr": args.lr, "beta": args.beta, "ema_decay": args.ema_decay,
-             "channels": args.channels, "layers": args.layers, "d_lr_ratio": args.d_lr_ratio,
-             "prior_components": args.prior_components, "learned_prior": args.learned_prior,
-             "spectral_norm": args.spectral_norm, "r1_gamma": args.r1_gamma, "extra_layers": args.extra_layers, "pack": args.pack, "categories": args.categories,
-             "hidden_size": args.hidden_size}
-    options.update({name: value for name, value in given.items() if value is not None})
-    if options["arch"] not in ARCHS[args.model]:
-        raise CommandError(f"--arch {options['arch']} is not a {args.model.upper()} architecture: choose {', '.join(ARCHS[args.model])}.")
-    for flag, field in (("--beta", "beta"), ("--ema-decay", "ema_decay"), ("--channels", "channels"), ("--layers", "layers"),
-                        ("--d-lr-ratio", "d_lr_ratio"), ("--prior-components", "prior_components"),
-                        ("--learned-prior", "learned_prior"),
-                        ("--spectral-norm", "spectral_norm"), ("--r1-gamma", "r1_gamma"), ("--extra-layers", "extra_layers"), ("--pack", "pack"), ("--categories", "categories"),
-                        ("--hidden-size", "hidden_size")):
-        if given[field] is not None and field not in config_fields(args.model, options["arch"]):
-            raise CommandError(f"{flag} only applies to {models_with(field)}.")
+    command line gives, every setting checked at once. Given --batch-size or --lr, the other one is
+    the CPU recipe's."""
+    given = given_settings(args)
+    family = given.get("family", SETTINGS["family"].default)
+    checked = check_run_settings({**given, "family": family}, name_of=lambda setting: setting.cli_flag)
+    gpu_recipe = "batch_size" not in checked and "lr" not in checked
+    options = recipe(family, device if gpu_recipe else None)
+    if any(name in checked for name in ("seconds", "max_steps", "epochs")):
+        options.pop("seconds")  # a budget given replaces the recipe's time limit
+    options.update(checked)
     return options
 
 
 # What a continued run takes from its saved folder; given with --resume, they are refused.
-SAVED_WITH_THE_RUN = ("--model", "--arch", "--conditional", "--no-conditional", "--dataset", "--limit", "--batch-size",
-                      "--lr", "--latent-dim", "--beta", "--prior-components", "--learned-prior", "--no-learned-prior",
-                      "--d-lr-ratio", "--spectral-norm", "--no-spectral-norm", "--r1-gamma", "--pack", "--categories",
-                      "--ema-decay", "--channels", "--extra-layers", "--hidden-size", "--layers", "--seed")
+SAVED_WITH_THE_RUN = tuple(flag for setting in SETTINGS.values() if setting.cli_flag and setting.fixed_on_resume
+                           for flag in ([setting.cli_flag, "--no-" + setting.cli_flag[2:]] if setting.kind == "yes/no"
+                                        else [setting.cli_flag]))
 
 
 def continue_run(args):
@@ -295,7 +288,9 @@ def continue_run(args):
                            "(give a budget, --out, --data-dir or --device).")
     if launched_by_torchrun():
         raise CommandError("--resume continues a run in one process; start it without torchrun.")
-    if not (args.epochs or args.max_steps or args.time_limit):
+    budget = check_values({name: value for name, value in given_settings(args).items()
+                           if not SETTINGS[name].fixed_on_resume}, name_of=lambda setting: setting.cli_flag)
+    if not budget:
         raise CommandError("Give the continued run a budget: --max-steps or --epochs (counted from the run's "
                            "start) or --time-limit (seconds from now).")
     source = Path(args.resume)
@@ -307,35 +302,21 @@ def continue_run(args):
         raise CommandError(f"{source} was trained by {record['world_size']} processes (torchrun); such a run "
                            "cannot be continued exactly.")
     out = new_folder(args.out or f"{source}-more")
-    args.dataset = metadata.get("dataset") or "mnist"
     limit = record.get("images") if record.get("images", 0) < record.get("split_images", 0) else None
-    dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=limit).to(device)
+    chosen = {**(record.get("chosen") or {}), **budget, "dataset": metadata.get("dataset") or "mnist"}
+    dataset = load_training_set(chosen["dataset"], data_dir=args.data_dir, limit=limit).to(device)
     if dataset.warning:
         print(f"Warning: {dataset.warning}", file=sys.stderr)
-    settings = TrainSettings(epochs=args.epochs, batch_size=state.batch_size, lr=state.lr,
-                             seed=int(record.get("seed", 0)), max_steps=args.max_steps, max_seconds=args.time_limit)
+    settings = TrainSettings(epochs=budget.get("epochs"), batch_size=state.batch_size, lr=state.lr,
+                             seed=int(record.get("seed", 0)), max_steps=budget.get("max_steps"),
+                             max_seconds=budget.get("seconds"))
     print(f"{dataset.describe()}\nContinuing a {model.describe()} from step {state.step:,} ({source}) on "
           f"{describe(device)}.")
     resumed_from = {"folder": str(source), "steps": state.step, "seconds": state.seconds,
                     "command": record.get("command")}
     if "resumed_from" in record:  # a run continued more than once: keep the whole chain back to its first command
         resumed_from["resumed_from"] = record["resumed_from"]
-    return train_and_save(args, model, dataset, settings, device, out, resume=state, resumed_from=resumed_from)
-
-
-def config_fields(family, arch):
-    return {field.name for field in dataclasses.fields(model_class(family, arch).Config)}
-
-
-def models_with(field):
-    """The models that have a setting, as options: "--model vae", "--model gan --arch dcgan or ..."."""
-    parts = []
-    for family, archs in ARCHS.items():
-        having = [arch for arch in archs if field in config_fields(family, arch)]
-        if having == list(archs):
-            parts.append(f"--model {family}")
-        parts += [f"--model {family} --arch {arch}" for arch in having if having != list(archs)]
-    return " or ".join(parts)
+    return train_and_save(args, model, dataset, settings, device, out, chosen, resume=state, resumed_from=resumed_from)
 
 
 def new_folder(path):
@@ -349,8 +330,8 @@ def new_folder(path):
 def train_command(args):
     if args.resume:
         return continue_run(args)
-    arch = train_options(args)["arch"]  # contradicting options are refused before anything else happens
-    out = new_folder(args.out or f"runs/{args.model}-{arch}-{time.strftime('%Y%m%d-%H%M%S')}")
+    options = train_options(args)  # contradicting settings are refused before anything else happens
+    out = new_folder(args.out or f"runs/{options['family']}-{options['arch']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     team = None
     if launched_by_torchrun():  # one of several processes: torchrun --nproc_per_node N -m genai train ...
@@ -360,15 +341,14 @@ def train_command(args):
     options = train_options(args, device)
     main_process = team is None or team.is_main
     say = print if main_process else (lambda *_, **__: None)  # only rank 0 prints and saves
-    dataset = load_training_set(args.dataset, data_dir=args.data_dir, limit=args.limit).to(device)
+    dataset = load_training_set(options["dataset"], data_dir=args.data_dir, limit=options.get("limit")).to(device)
     if dataset.warning:
         say(f"Warning: {dataset.warning}", file=sys.stderr)
-    settings_of_arch = model_options(options, args.model, options["arch"])
-    model = create_model(args.model, options["arch"], seed=args.seed, **settings_of_arch).to(device)
-    budget_given = args.epochs or args.max_steps or args.time_limit
+    family, arch = options["family"], options["arch"]
+    model = create_model(family, arch, seed=options["seed"], **model_options(options, family, arch)).to(device)
     settings = TrainSettings(
-        epochs=args.epochs, batch_size=options["batch_size"], lr=options["lr"], seed=args.seed,
-        max_steps=args.max_steps, max_seconds=args.time_limit if budget_given else options["seconds"],
+        epochs=options.get("epochs"), batch_size=options["batch_size"], lr=options["lr"], seed=options["seed"],
+        max_steps=options.get("max_steps"), max_seconds=options.get("seconds"),
     )
     budget = [f"{settings.max_seconds:g} s" if settings.max_seconds else "",
               f"{settings.max_steps:,} steps" if settings.max_steps else "",
@@ -376,11 +356,12 @@ def train_command(args):
     processes = f" x {team.world_size} processes ({team.backend}), each a shard of every batch" if team else ""
     say(f"{dataset.describe()}\nTraining a {model.describe()} on {describe(device)}{processes} "
         f"for at most {' / '.join(b for b in budget if b)}.")
-    return train_and_save(args, model, dataset, settings, device, out, team)
+    return train_and_save(args, model, dataset, settings, device, out, options, team)
 
 
-def train_and_save(args, model, dataset, settings, device, out, team=None, resume=None, resumed_from=None):
-    """Run the training loop with a progress bar, then save the model (and the run's state) to out."""
+def train_and_save(args, model, dataset, settings, device, out, chosen, team=None, resume=None, resumed_from=None):
+    """Run the training loop with a progress bar, then save the model (and the run's state) to out.
+    chosen: the run's settings (genai/settings.py), kept in its training record."""
     from tqdm import tqdm
 
     main_process = team is None or team.is_main
@@ -404,7 +385,7 @@ def train_and_save(args, model, dataset, settings, device, out, team=None, resum
     if last is not None and last.message:
         say(last.message)
     if main_process:
-        how = {"command": "python -m genai " + " ".join(args.argv)}
+        how = {"command": "python -m genai " + " ".join(args.argv), "chosen": chosen}
         if team is not None:
             how.update(command="torchrun ... -m genai " + " ".join(args.argv), world_size=team.world_size)
         if resumed_from is not None:
@@ -416,7 +397,7 @@ def train_and_save(args, model, dataset, settings, device, out, team=None, resum
             last.run_state.seconds = training["seconds"]
         elif last is not None and last.reason != "diverged":
             say("(Interrupted midway, so the run's state was not saved: this model cannot be continued with --resume.)")
-        save_model(model, out, dataset=args.dataset, steps=training["steps"], training=training,
+        save_model(model, out, dataset=chosen["dataset"], steps=training["steps"], training=training,
                    run_state=last.run_state if last is not None else None)
         say(f"Saved the checkpoint to {out}")
     if team is not None:

@@ -19,7 +19,8 @@ split alone).
 
 from .metrics import classifier_fid, classifier_probabilities, confident_share, generate_images
 from .models import ModelError
-from .models.settings_check import ConfigFieldError, check_value
+from .models.settings_check import check_value
+from .settings import SettingsError
 
 REFERENCE_IMAGES = 10_000  # the first this many training digits are the reference
 
@@ -43,7 +44,7 @@ def figures_by_guidance(model, train_images, scales, n=2000, seed=0, interval=No
     for scale in scales:
         try:
             check_value("guidance_scale", scale)
-        except ConfigFieldError as error:
+        except SettingsError as error:
             raise ModelError(str(error)) from None
     if interval is not None:
         check_interval(*interval)
@@ -68,7 +69,7 @@ def check_interval(t_min, t_max):
     try:
         check_value("guidance_t_min", t_min)
         check_value("guidance_t_max", t_max)
-    except ConfigFieldError as error:
+    except SettingsError as error:
         raise ModelError(str(error)) from None
     if not t_min < t_max:
         raise ModelError(f"The guidance interval is t_min < t <= t_max, so t_min must be below t_max, not {t_min} and {t_max}.")

@@ -6,18 +6,15 @@
     knobs.turn(lr=1e-4, beta=0.5)                                  # ... and, from another, any time
 
 The training loop takes the turned values before its next step: the learning rate goes to every
-optimizer, a model setting (a VAE's beta, a GAN's d_lr_ratio: the model lists them in `live_settings`) to the model's
+optimizer, a model setting (a VAE's beta, a GAN's d_lr_ratio: the settings the table marks live) to the model's
 config, which its training step reads every step. Each change is recorded with the step it
 happened at, so the run's training record (and the checkpoint's config.json) tells the whole story.
 """
 
+import dataclasses
 import threading
 
-from .models.settings_check import ConfigFieldError, check_value
-
-
-class KnobError(ValueError):
-    """A knob this model does not have, or a value out of range, explained for a human."""
+from .settings import SETTINGS, SettingsError, check_values
 
 
 class LiveKnobs:
@@ -41,25 +38,24 @@ class LiveKnobs:
             return taken
 
 
+def live_settings(model):
+    """The settings a teacher may turn while this model trains: the learning rate, and the model's own
+    settings the table marks live (genai/settings.py), which its training step reads every step."""
+    fields = {field.name for field in dataclasses.fields(model.config)}
+    return ["lr"] + [name for name, s in SETTINGS.items() if s.live and s.scope == "model" and name in fields]
+
+
 def check_turn(model, values):
-    """Refuse a knob the model does not have or a value out of range: {name: value} checked."""
-    checked = {}
-    for name, value in values.items():
-        if value is None:
-            continue
-        if name == "lr":
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
-                raise KnobError(f"The learning rate must be a number above 0 and at most 1, not {value!r}.")
-        elif name not in model.live_settings:
-            have = ", ".join(("lr", *model.live_settings))
-            raise KnobError(f"A {model.title} has no live setting {name!r}; it has {have}.")
-        else:
-            try:
-                check_value(name, value)
-            except ConfigFieldError as error:
-                raise KnobError(str(error)) from None
-        checked[name] = float(value)
-    return checked
+    """Refuse a knob the model does not have or a value out of range: {name: value} checked, every
+    problem named at once (SettingsError)."""
+    have = live_settings(model)
+    unknown = [name for name, value in values.items() if value is not None and name not in have]
+    if unknown:
+        raise SettingsError(f"A {model.title} has no live setting {', '.join(map(repr, unknown))}; "
+                            f"it has {', '.join(have)}.")
+    checked = check_values({name: value for name, value in values.items() if value is not None},
+                           name_of=lambda setting: setting.label or setting.name)
+    return {name: float(value) for name, value in checked.items()}
 
 
 def apply_turn(model, optimizers, values, lr):

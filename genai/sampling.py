@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from .images import to_uint8, to_unit
-from .models.settings_check import ConfigFieldError, check_value
+from .models.settings_check import check_value
+from .settings import SettingsError
 
 MAX_SEED = 2**32 - 1
 MAX_IMAGES = 1024
@@ -95,7 +96,7 @@ def sampling_options(model, **given):
     for name, value in chosen.items():
         try:
             check_value(name, value)
-        except ConfigFieldError as error:
+        except SettingsError as error:
             raise SamplingError(str(error)) from None
     return chosen
 

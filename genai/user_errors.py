@@ -13,7 +13,8 @@ from .metrics import MetricsError
 from .models import ModelError
 from .run_state import RunStateError
 from .sampling import SamplingError
+from .settings import SettingsError
 from .train import TrainingError
 
 USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, RunStateError, SamplingError,
-               TrainingError)
+               SettingsError, TrainingError)

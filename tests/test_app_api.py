@@ -151,7 +151,7 @@ def test_gan_cannot_start_from_real_images(client):
         (lambda c: c.predict("tiny-vae", "uploads", 0, 0, 0, 0, None, None, 5, "lerp", "0",
                              api_name="/interpolate"), "Upload two images"),
         (lambda c: train(c, family="gan", arch="conv").result(), "not a GAN architecture"),
-        (lambda c: train(c, seconds=0).result(), "training time must be a number of seconds above 0 and at most 30"),
+        (lambda c: train(c, seconds=0).result(), r"Train for \(seconds\) must be a number above 0 and at most 30, not 0"),
         (lambda c: train(c, seconds=10**9).result(), "at most 30"),
     ],
 )
@@ -316,15 +316,30 @@ def test_evaluate_shows_the_figures_of_a_model(client):
     assert KID_ROW.search(figures), figures
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, 0, "ten", None, True, 601])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1, 0, "ten", None, True, 601, "x" * 10**6])
 def test_the_training_time_is_checked_for_nan_infinity_and_range(value):
-    """Gradio's number box does not reject NaN (a raw HTTP client can send it): the app does."""
+    """Gradio's number box does not reject NaN (a raw HTTP client can send it): the app does, and its message
+    quotes at most a short piece of what was sent."""
+    from genai.recipes import recipe
     from genai.ui.errors import AppError as FormError
-    from genai.ui.inputs import seconds_number
+    from genai.ui.train_form import checked_form
 
-    with pytest.raises(FormError, match="must be a number of seconds above 0 and at most 600"):
-        seconds_number(value, "The training time", 600)
-    assert seconds_number("12.5", "The training time", 600) == 12.5
+    form = {name: value for name, value in recipe("vae").items() if name != "seconds"}
+    with pytest.raises(FormError, match=r"Train for \(seconds\) (must be a number above 0 and at most 600|is empty)") as error:
+        checked_form({**form, "seconds": value}, cap=600)
+    assert len(str(error.value)) < 200
+    assert checked_form({**form, "seconds": "12.5"}, cap=600)["seconds"] == 12.5
+
+
+def test_every_bad_field_of_the_train_form_is_named_at_once_by_its_label():
+    from genai.recipes import recipe
+    from genai.ui.errors import AppError as FormError
+    from genai.ui.train_form import checked_form
+
+    with pytest.raises(FormError) as error:
+        checked_form({**recipe("vae"), "batch_size": 1, "lr": None, "seed": -1}, cap=600)
+    assert str(error.value) == ("Batch size must be a whole number from 2 to 4,096, not 1. Learning rate is empty: give "
+                                "a number above 0 and at most 1. Seed must be a whole number from 0 to 4,294,967,295, not -1.")
 
 
 def test_stop_cancels_a_run_that_still_waits_for_a_training_slot():
@@ -337,7 +352,9 @@ def test_stop_cancels_a_run_that_still_waits_for_a_training_slot():
     widgets = ["progress", "losses", "preview", "status", "model_name", "download", "start", "stop",
                "dataset_status", "session"]
     outputs = {name: name for name in widgets} | {"pickers": [], "vae_pickers": []}
-    updates = list(train_model("mnist", "vae", "mlp", False, 20, 10, 64, 1e-3, 1.0, 0, 10, 1.0, session, outputs=outputs))
+    form = {"dataset": "mnist", "family": "vae", "arch": "mlp", "conditional": False, "latent_dim": 20, "seconds": 10,
+            "batch_size": 64, "lr": 1e-3, "beta": 1.0, "seed": 0, "max_steps": 10, "d_lr_ratio": 1.0}
+    updates = list(train_model(form, session, outputs=outputs))
     assert updates[-1]["status"] == "Cancelled before it started." and not session.models
     assert "Nothing is training" in stop_training(session)  # and the next Start is not cancelled
     assert not session.controls().cancel_waiting
@@ -451,16 +468,16 @@ NUMERIC_INPUTS = [  # (endpoint, its arguments, index of a numeric input, what t
     ("interpolate", INTERPOLATE_ARGS, 8, "Steps"),
     ("explore", ["tiny-vae", 0, "0"], 1, "seed"),
     ("evaluate", ["tiny-vae", 500, 0], 2, "seed"), ("evaluate", ["tiny-vae", 500, 0], 1, "is not in the list of choices: [500, 1000, 2000]"),
-    ("train", TRAIN_ARGS, 4, "latent size"), ("train", TRAIN_ARGS, 5, "training time"),
+    ("train", TRAIN_ARGS, 4, "latent size"), ("train", TRAIN_ARGS, 5, "Train for (seconds)"),
     ("train", TRAIN_ARGS, 6, "Batch size"), ("train", TRAIN_ARGS, 7, "learning rate"), ("train", TRAIN_ARGS, 8, "β"),
     ("train", TRAIN_ARGS, 9, "seed"), ("train", TRAIN_ARGS, 10, "Max steps"),
-    ("train", TRAIN_GAN_ARGS, 11, "D's learning-rate ratio"), ("step", [1], 0, "number of steps"),
+    ("train", TRAIN_GAN_ARGS, 11, "D learns at this many times the learning rate"), ("step", [1], 0, "number of steps"),
     ("compare", COMPARE_ARGS, 1, "seed"), ("compare", COMPARE_ARGS, 2, "grid size"),
     ("compare", COMPARE_ARGS, 4, "temperature"),
     ("drawing", SAMPLE_ARGS, 1, "seed"), ("drawing", SAMPLE_ARGS, 2, "grid size"), ("drawing", SAMPLE_ARGS, 4, "temperature"),
     ("drawing", SAMPLE_ARGS, 5, "Sampling steps"), ("drawing", SAMPLE_ARGS, 6, "Guidance scale"),
     ("set_knobs", KNOB_ARGS, 0, "learning rate"), ("set_knobs", KNOB_ARGS, 1, "β"),
-    ("set_knobs", KNOB_ARGS, 2, "D's learning-rate ratio"),
+    ("set_knobs", KNOB_ARGS, 2, "D learns at this many times the learning rate"),
     ("timelapse", ["", 0], 1, "frame"), ("frame", [0], 0, "frame"),
 ]
 KNOB_RUNS = {0: "vae", 1: "vae", 2: "gan"}  # /set_knobs turns a run going on: β a VAE's, D's ratio a GAN's
@@ -855,13 +872,13 @@ def test_a_drawing_made_as_an_image_array_is_read_whatever_its_colours(client, t
 def test_knobs_turned_while_a_vae_trains_are_applied_marked_and_recorded(client):
     with pytest.raises(Exception, match="Nothing is training in this tab"):
         client.predict(1e-3, 2.0, 1.0, api_name="/set_knobs")
-    with pytest.raises(Exception, match="learning rate must be a number above 0"):  # a bad number says so, run or not
+    with pytest.raises(Exception, match="Learning rate must be a number above 0"):  # a bad number says so, run or not
         client.predict(0, 2.0, 1.0, api_name="/set_knobs")
     job = train(client, "vae", "mlp", max_steps=100_000, seconds=8)
     while not job.status().code.name == "ITERATING" and not job.done():
         time.sleep(0.1)
     time.sleep(2)  # it is training now
-    with pytest.raises(Exception, match="learning rate must be a number above 0"):
+    with pytest.raises(Exception, match="Learning rate must be a number above 0"):
         client.predict(0, 2.0, 1.0, api_name="/set_knobs")
     assert "Turning lr to 0.0005, beta to 0.25" in client.predict(5e-4, 0.25, 3.0, api_name="/set_knobs")
     final = job.result()

@@ -113,7 +113,6 @@ def test_training_shows_progress_and_previews_live(page, shots):
     open_tab(page, "Train")
     page.get_by_text("VAE — encoder + decoder").click()
     page.get_by_text("What is happening: a VAE").wait_for()  # the VAE recipe has filled the form
-    page.locator("#train-stop-early").get_by_text("Stop early").click()
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("400")
     max_steps.press("Tab")
@@ -241,7 +240,7 @@ def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_m
     open_tab(page, "Train")
     page.get_by_text("VAE — encoder + decoder").click()
     page.get_by_text("What is happening: a VAE").wait_for()  # the VAE recipe has filled the form (batch 64)
-    batch = page.locator("#train-batch input")
+    batch = page.locator("#train-batch-size input")
     batch.fill("100000")
     batch.press("Tab")
     page.get_by_text("Batch size must be a whole number from 2 to 4,096").first.wait_for()  # next to the field
@@ -253,7 +252,6 @@ def test_a_wrong_number_is_explained_start_stays_usable_and_a_reload_keeps_the_m
 
     batch.fill("64")
     batch.press("Tab")
-    page.locator("#train-stop-early").get_by_text("Stop early").click()
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("20")
     max_steps.press("Tab")
@@ -290,7 +288,6 @@ def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_familie
     page.get_by_text("What is happening: an autoregressive model").wait_for()  # its recipe has filled the form
     page.wait_for_function("() => document.querySelector('#train-code').innerText.includes('pixel_nll(')")
     shots(page, "train-code-beside-the-math")  # the training step that runs, beside its formula
-    page.locator("#train-stop-early").get_by_text("Stop early").click()
     max_steps = page.locator("#train-max-steps input")
     max_steps.fill("3")
     max_steps.press("Tab")
@@ -328,7 +325,7 @@ def test_a_demonstration_fills_the_form_and_says_what_to_look_for(page, shots):
     page.get_by_text("What to look for:").wait_for()
     page.get_by_text("What is happening: a VAE").wait_for()  # the family switched with it
     page.wait_for_function("() => [...document.querySelectorAll('input[type=number]')].some(i => i.value === '20')")
-    assert page.locator("#train-latent input").input_value() == "16"
+    assert page.locator("#train-latent-dim input").input_value() == "16"
     shots(page, "train-demonstration")
 
 
@@ -343,7 +340,7 @@ def test_step_mode_pauses_a_gan_demonstration_and_shows_one_step_at_a_time(page,
     page.locator("#train-preset input").click()
     page.get_by_role("option", name="GAN mode collapse: a discriminator that learns too slowly").click()
     page.get_by_text("What to look for:").wait_for()
-    page.wait_for_function("() => document.querySelector('#train-d-ratio input').value === '0.01'")
+    page.wait_for_function("() => document.querySelector('#train-d-lr-ratio input').value === '0.01'")
     page.locator("#train-start").click()
     page.locator("#train-step-mode").get_by_text("Step through it").click()
     page.wait_for_function(
@@ -383,11 +380,12 @@ def test_beta_turned_while_a_vae_trains_is_applied_and_said(page, shots):
     page.locator("#train-seconds input").press("Tab")
     page.locator("#train-start").click()
     page.locator("#train-knobs").get_by_text("Turn the knobs while it trains").click()
-    beta = page.locator("#train-live-beta input[type=number]")
-    beta.fill("12")
-    beta.press("Tab")
     page.wait_for_function(
         "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
+    beta = page.locator("#train-live-beta input[type=number]")
+    assert beta.input_value() == "3"  # the panel shows the run's own β (the VAE recipe's)
+    beta.fill("12")
+    beta.press("Tab")
     page.locator("#train-turn").click()
     page.locator("#train-turn-status").get_by_text("beta to 12").wait_for()  # asked for ...
     page.locator("#train-status").get_by_text("beta 12").wait_for()  # ... and applied at a step the status names
@@ -399,5 +397,32 @@ def test_beta_turned_while_a_vae_trains_is_applied_and_said(page, shots):
                             ".map(path => path.getAttribute('stroke'))")
     assert len(strokes) == len(set(strokes)) == 4 and None not in strokes, strokes  # 3 loss curves and the line
     shots(page, "train-knob-turned")
+    page.locator("#train-stop").click()
+    page.get_by_text("Your model is").wait_for()
+
+
+def test_the_knob_panel_shows_the_running_runs_values_and_turns_only_what_was_changed(page, shots):
+    """The mode-collapse demonstration trains with D at 0.01 of G's rate: turning the learning rate alone
+    must leave D's ratio at 0.01, not send the panel's other values with it."""
+    open_tab(page, "Train")
+    page.locator("#train-preset input").click()
+    page.get_by_role("option", name="GAN mode collapse: a discriminator that learns too slowly").click()
+    page.get_by_text("What to look for:").wait_for()
+    page.locator("#train-knobs").get_by_text("Turn the knobs while it trains").click()
+    ratio, lr = page.locator("#train-live-d-lr-ratio input"), page.locator("#train-live-lr input")
+    page.wait_for_function("() => document.querySelector('#train-live-d-lr-ratio input').value === '0.01'")
+    page.locator("#train-start").click()
+    page.wait_for_function(
+        "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
+    assert (ratio.input_value(), lr.input_value()) == ("0.01", "0.001")  # the run's own values
+    lr.fill("0.002")
+    lr.press("Tab")
+    page.locator("#train-turn").click()
+    page.locator("#train-turn-status").get_by_text("Turning lr to 0.002 before the next step.").wait_for()
+    assert "d_lr_ratio" not in page.locator("#train-turn-status").inner_text()
+    page.locator("#train-status").get_by_text("lr 0.002").wait_for()  # applied, at a step the status names
+    assert "d_lr_ratio" not in page.locator("#train-status").inner_text()
+    assert ratio.input_value() == "0.01"
+    shots(page, "train-knob-lr-only")
     page.locator("#train-stop").click()
     page.get_by_text("Your model is").wait_for()

@@ -66,7 +66,6 @@ def test_the_category_decides_the_image_and_the_rest_of_the_noise_does_not_leak_
 
 @pytest.mark.parametrize("options, message", [
     ({"conditional": True, "categories": 10}, "categories is for unconditional GANs"),
-    ({"conditional": False, "categories": 10, "pack": 2}, r"use pack 1 \(not 2\) with categories"),
     ({"conditional": False, "categories": 1}, r"from 2 to latent_dim - 1 \(99\)"),
     ({"conditional": False, "categories": 10, "latent_dim": 10}, r"from 2 to latent_dim - 1 \(9\)"),
     ({"conditional": False, "categories": -1}, "categories must be a whole number from 0 to 100"),

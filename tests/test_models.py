@@ -131,8 +131,9 @@ def test_a_model_is_rebuilt_from_its_config_dict():
         ("autoregressive", "lstm", {"hidden_size": 10**6}, "hidden_size must be a whole number from 1 to 1024"),
         ("autoregressive", "lstm", {"latent_dim": 100}, "latent_dim must be 784"),
         ("autoregressive", "lstm", {"channels": 32}, "has no setting channels"),
-        ("gan", "dcgan", {"spectral_norm": "yes"}, "spectral_norm must be true or false"),
-        ("gan", "mlp", {"pack": 0}, "pack must be a whole number from 1 to 16"),
+        ("gan", "dcgan", {"conditional": "yes"}, "conditional must be true or false"),
+        ("gan", "mlp", {"pack": 2}, "was made with pack = 2, a setting genai no longer offers"),
+        ("gan", "dcgan", {"spectral_norm": True}, "spectral_norm = True, a setting genai no longer offers"),
         ("diffusion", "mlp", {}, "Unknown DIFFUSION architecture .mlp.: choose one of unet"),
         ("diffusion", "unet", {"latent_dim": 100}, "latent_dim must be 784"),
         ("diffusion", "unet", {"channels": 20}, "multiple of 8"),
@@ -309,10 +310,11 @@ def test_recipe_settings_are_filtered_to_what_an_architecture_has():
 def test_every_config_field_of_every_model_has_a_checked_range():
     import dataclasses
 
-    from genai.models import FIELD_RULES, MODELS
+    from genai.models import MODELS
+    from genai.settings import model_settings
 
     for cls in MODELS.values():
-        assert {field.name for field in dataclasses.fields(cls.Config)} <= set(FIELD_RULES), cls.title
+        assert {field.name for field in dataclasses.fields(cls.Config)} <= set(model_settings()), cls.title
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,3 +367,20 @@ def test_a_diffusion_model_with_ema_samples_with_the_moving_average_of_its_unet(
     with_ema = generate(model, z)
     model.unet_ema.load_state_dict(model.unet.state_dict())
     assert not torch.equal(with_ema, generate(model, z))  # the samples came from the averaged copy
+
+
+def test_a_config_written_before_a_setting_was_retired_still_loads_when_it_held_the_value_that_meant_off():
+    """pack (PacGAN) and spectral_norm were removed; older config.json files hold pack 1 and spectral_norm false."""
+    old = create_model("gan", "dcgan", seed=0, channels=8, pack=1, spectral_norm=False)
+    assert not hasattr(old.config, "pack") and not hasattr(old.config, "spectral_norm")
+    assert [t.shape for t in old.state_dict().values()] == [
+        t.shape for t in create_model("gan", "dcgan", seed=0, channels=8).state_dict().values()]
+
+
+def test_a_loss_term_that_is_off_is_not_added_as_a_zero():
+    """Each addition would be one more kernel and backward step on every training step."""
+    from genai.models.gan import total
+
+    loss = torch.tensor(1.5, requires_grad=True)
+    assert total(loss, None, None) is loss
+    assert float(total(loss, torch.tensor(2.0), None)) == 3.5

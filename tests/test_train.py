@@ -357,7 +357,8 @@ def test_two_same_seed_runs_at_once_give_the_weights_of_one_run_alone(mnist):
 
 
 def test_live_knobs_are_applied_before_the_next_step_and_reported_once(mnist):
-    from genai.knobs import KnobError, LiveKnobs, check_turn
+    from genai.knobs import LiveKnobs, check_turn
+    from genai.settings import SettingsError
 
     model = create_model("vae", "mlp", seed=0, latent_dim=4)
     dataset = mnist
@@ -369,9 +370,9 @@ def test_live_knobs_are_applied_before_the_next_step_and_reported_once(mnist):
         if event.step == 4:
             knobs.turn(**check_turn(model, {"lr": 1e-4, "beta": 0.5}))
     assert seen == [{"step": 4, "lr": 1e-4, "beta": 0.5}] and model.config.beta == 0.5
-    with pytest.raises(KnobError, match="has no live setting 'beta'; it has lr"):
+    with pytest.raises(SettingsError, match="has no live setting 'beta'; it has lr"):
         check_turn(create_model("gan", "mlp"), {"beta": 2.0})
-    with pytest.raises(KnobError, match="beta must be a number from 0 to 1000"):
+    with pytest.raises(SettingsError, match="β .weight of the KL term. must be a number from 0 to 1000, not inf"):
         check_turn(model, {"beta": float("inf")})
 
 

@@ -13,7 +13,8 @@ from .autoregressive import GatedPixelCNN, RowLSTM
 from .base import GenerativeModel, ModelConfig, ModelError
 from .diffusion import FlowMatchingUNet
 from .gan import DCGAN, GAN, MLPGAN
-from .settings_check import FIELD_RULES, ConfigFieldError, check_config_fields
+from ..settings import SettingsError
+from .settings_check import check_config_fields, without_retired
 from .vae import VAE, ConvVAE, MLPVAE
 
 MODELS = {
@@ -53,12 +54,14 @@ def create_model(family, arch, seed=None, **options):
 def checked_config(cls, options):
     """cls.Config built from options, after checking every field's name, type and range."""
     try:
+        options = without_retired(options)
         check_config_fields(cls.Config, options)
         config = cls.Config(**{k: v for k, v in options.items() if v is not None})
         validate_config(config)
-    except ConfigFieldError as error:
+    except SettingsError as error:
         message = str(error)
-        raise ModelError(f"{cls.title} {message}" if message.startswith("has no setting") else message) from None
+        starts_with_verb = message.startswith(("has no setting", "was made with"))
+        raise ModelError(f"{cls.title} {message}" if starts_with_verb else message) from None
     return config
 
 
@@ -78,7 +81,7 @@ def build_seeded(seed, build, *args):
 
 
 def validate_config(config):
-    """Check every field of a config (defaults included) against settings_check.FIELD_RULES."""
+    """Check every field of a config (defaults included) against the settings table (genai/settings.py)."""
     for field in dataclasses.fields(config):
         check_config_fields(type(config), {field.name: getattr(config, field.name)})
 
@@ -112,6 +115,6 @@ def weight_shapes(metadata):
 __all__ = [
     "ARCHS", "FAMILIES", "MODELS", "GAN", "VAE", "MLPGAN", "DCGAN", "MLPVAE", "ConvVAE", "FlowMatchingUNet",
     "GatedPixelCNN", "RowLSTM",
-    "FIELD_RULES", "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
+    "GenerativeModel", "ModelConfig", "ModelError", "build_seeded", "create_model", "model_class",
     "model_from_config", "weight_shapes",
 ]

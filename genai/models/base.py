@@ -92,7 +92,6 @@ class GenerativeModel(nn.Module):
     plotted_losses = ()  # the loss curves the Train tab draws (names from loss_names)
     explanation = ""  # Markdown with $math$, shown beside the training curves
     loss_functions = ()  # the functions that compute the loss terms (their docstrings hold the formulas)
-    live_settings = ()  # config fields a teacher may change while it trains (genai/knobs.py), besides the lr
     # Config fields that may change at sampling time, without retraining (generate's keyword options).
     sampling_options = ()
 

@@ -65,7 +65,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
-from .settings_check import ConfigFieldError, check_value
+from ..settings import SettingsError
+from .settings_check import check_value
 
 PIXELS = 28 * 28
 
@@ -246,7 +247,7 @@ class FlowMatchingUNet(GenerativeModel):
             raise ModelError("This model or the guide already has a guide: give the plain, unguided models.")
         try:
             check_value("guidance_scale", guidance_scale)
-        except ConfigFieldError as error:
+        except SettingsError as error:
             raise ModelError(str(error)) from None
         config = dataclasses.replace(self.config, guide_channels=guide.config.channels,
                                      guide_extra_layers=guide.config.extra_layers, guidance_scale=float(guidance_scale))

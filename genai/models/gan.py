@@ -28,16 +28,6 @@ With ema_decay > 0, samples come from an exponential moving average of G's weigh
 G's weights jitter from step to step as it chases D; their average draws cleaner
 digits, much earlier in training. Training itself still updates G as above.
 
-With spectral_norm, every layer of D has its weight matrix W divided by its largest
-singular value sigma(W) (Miyato et al. 2018, SN-GAN):
-
-    W_SN = W / sigma(W)        (sigma estimated by one power iteration per step)
-
-so D cannot change its output faster than its input changes (D is 1-Lipschitz per layer).
-A D that cannot become arbitrarily sharp keeps giving G useful gradients, and G keeps
-drawing every digit instead of the few D is weakest on. It replaces D's BatchNorm, which
-lets D compare a whole batch of fakes with a whole batch of reals.
-
 With r1_gamma = gamma > 0, D also pays for how steeply its logit changes around real digits
 (the R1 penalty, Mescheder et al. 2018):
 
@@ -46,12 +36,6 @@ With r1_gamma = gamma > 0, D also pays for how steeply its logit changes around 
 A D that may not be steep at the data cannot win by sharp, brittle boundaries, so it keeps giving
 G smooth directions towards real digits, and the game settles instead of circling. The gradient
 is per image, so D has no BatchNorm (which would mix the images of a batch) when R1 is on.
-
-With pack = m > 1, D judges m images at once (PacGAN, Lin et al. 2018): the batch is cut into
-packs of m real or m fake images, and D gives one logit per pack. The losses above are the
-same, with x and G(z) standing for packs. One image cannot tell D that G draws too many 1s;
-a pack of m fakes holds them together more often than a pack of real digits does, so D can
-punish a G that favours some digits, and G is pushed to draw each digit as often as the data.
 
 With categories = k > 0 (unconditional GANs only), G's noise carries a choice of one of k
 categories that G must make readable (InfoGAN, Chen et al. 2016). The first k numbers of z pick
@@ -145,23 +129,8 @@ class GANConfig(ModelConfig):
     label_embedding_dim: int = 10
     ema_decay: float = 0.0  # 0: sample from G itself; e.g. 0.999: from a moving average of G's weights
     d_lr_ratio: float = 1.0  # D learns at d_lr_ratio x the learning rate (above 1: a stronger D)
-    spectral_norm: bool = False  # D's layers divided by their largest singular value (SN-GAN), no BatchNorm in D
     r1_gamma: float = 0.0  # gamma > 0: D pays gamma/2 * ||grad_x logit_D(x)||^2 at real digits (R1), no BatchNorm in D
-    pack: int = 1  # D judges packs of this many images, one logit per pack (PacGAN); 1: each image alone
     categories: int = 0  # k > 0: z's first k numbers choose one of k categories, which Q must read (InfoGAN)
-
-
-def discriminator_layer(layer, config):
-    """A linear or conv layer of D, spectrally normalized when the config asks for it."""
-    return nn.utils.parametrizations.spectral_norm(layer) if config.spectral_norm else layer
-
-
-def packs_of(features, pack):
-    """(N, ...) per image -> (N // pack, pack * ...): each row holds `pack` images side by side, for D.
-    (pack 1: the features as they are; a reshape would cost a step nothing but time.)"""
-    if pack == 1:
-        return features
-    return features.reshape(features.shape[0] // pack, -1, *features.shape[2:])
 
 
 def total(*terms):
@@ -187,7 +156,6 @@ class GAN(GenerativeModel):
     plotted_losses = ("L_D", "L_G")
     explanation = EXPLANATION
     loss_functions = (discriminator_loss, generator_loss, information_loss)  # shown beside the formulas in the Train tab
-    live_settings = ("d_lr_ratio",)  # D's share of the learning rate, turnable mid-run (genai/knobs.py)
 
     def __init__(self, config, generator, discriminator):
         check_categories(config)
@@ -208,11 +176,10 @@ class GAN(GenerativeModel):
                 + (("R1",) if self.config.r1_gamma else ()))
 
     def describe(self):
-        packs = f", D judges packs of {self.config.pack}" if self.config.pack > 1 else ""
         k = self.config.categories
         code = f", {k} categories found without labels (InfoGAN)" if k else ""
         r1 = f", R1 penalty gamma {self.config.r1_gamma:g}" if self.config.r1_gamma else ""
-        return super().describe() + packs + code + r1
+        return super().describe() + code + r1
 
     def generator_input(self, z):
         """The noise as G gets it, and the category each row asks for (None without categories)."""
@@ -224,16 +191,8 @@ class GAN(GenerativeModel):
             self.ema_updates = update_moving_average(self.generator_ema, self.generator, self.config.ema_decay,
                                                      self.ema_updates)
 
-    def check_batch_size(self, batch_size):
-        """D judges whole packs of config.pack images, so a batch must hold a whole number of them."""
-        pack = self.config.pack
-        if batch_size % pack:
-            raise ModelError(f"This GAN's discriminator judges packs of {pack} images, so the batch size "
-                             f"({batch_size}) must be a multiple of {pack}: choose e.g. {max(pack, batch_size - batch_size % pack)}.")
-
     def diagnostics(self):
-        """What D said in the last step: D(x) for each real digit and D(G(z)) for each fake, in [0, 1]
-        (with pack > 1: for each pack of real digits and each pack of fakes).
+        """What D said in the last step: D(x) for each real digit and D(G(z)) for each fake, in [0, 1].
 
         Two humps pushed apart (reals near 1, fakes near 0) is a discriminator winning too easily;
         both near 0.5 is the balance the game aims at.
@@ -260,8 +219,7 @@ class GAN(GenerativeModel):
         """One D update, then one G update, on a batch of real images in [0, 1].
 
         rng: the run's torch.Generator (on the images' device) for the noise z ~ N(0, I).
-        Labels were checked once for the whole dataset by the training loop, and the batch size
-        by check_batch_size. D's logits are one per image, or one per pack of config.pack images.
+        Labels were checked once for the whole dataset by the training loop.
         """
         batch_size = images.shape[0]
         labels = labels if self.conditional else None
@@ -317,8 +275,6 @@ class GAN(GenerativeModel):
         real_logits = self.discriminator(images * 2 - 1, labels)
         fake_logits, category_logits = self.discriminator.judge_and_read(fake, labels)
         d_real, d_fake = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
-        # One score per pack (per image when pack is 1): each image shows the score of the pack it was judged in.
-        d_real, d_fake = d_real.repeat_interleave(self.config.pack), d_fake.repeat_interleave(self.config.pack)
         losses = {"L_D": discriminator_loss(real_logits, fake_logits), "L_G": generator_loss(fake_logits),
                   "D(x)": d_real.mean(), "D(G(z))": d_fake.mean()}
         fake_scores = {"D(G(z))": d_fake}
@@ -340,16 +296,13 @@ class GAN(GenerativeModel):
 
 
 def check_categories(config):
-    """InfoGAN's categories need an unconditional GAN that judges one image at a time, and noise to spare."""
+    """InfoGAN's categories need an unconditional GAN, and noise to spare besides the choice."""
     k = config.categories
     if not k:
         return
     if config.conditional:
         raise ModelError("categories is for unconditional GANs, which find the digits themselves; "
                          "a conditional GAN is told the digit. Use one or the other.")
-    if config.pack > 1:
-        raise ModelError(f"A GAN with categories reads the category of each image, so its D judges images one "
-                         f"at a time: use pack 1 (not {config.pack}) with categories.")
     if k == 1 or k >= config.latent_dim:
         raise ModelError(f"categories must be 0 (off) or from 2 to latent_dim - 1 ({config.latent_dim - 1}), "
                          f"so that some noise is left besides the choice; not {k}.")
@@ -418,11 +371,10 @@ class MLPDiscriminator(Discriminator):
         super().__init__()
         extra = config.label_embedding_dim if config.conditional else 0
         self.label = LabelEmbedding(config.num_classes, extra) if config.conditional else None
-        self.pack = config.pack
         self.net = nn.Sequential(
-            discriminator_layer(nn.Linear((28 * 28 + extra) * config.pack, 512), config), nn.LeakyReLU(0.2),
-            discriminator_layer(nn.Linear(512, 256), config), nn.LeakyReLU(0.2),
-            discriminator_layer(nn.Linear(256, 1), config),
+            nn.Linear(28 * 28 + extra, 512), nn.LeakyReLU(0.2),
+            nn.Linear(512, 256), nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
         )
         self.reader = CategoryReader(256, config.categories) if config.categories else None
 
@@ -430,7 +382,7 @@ class MLPDiscriminator(Discriminator):
         x = images.flatten(1)
         if self.label is not None:
             x = self.label(x, labels)
-        return packs_of(x, self.pack)
+        return x
 
 
 class MLPGAN(GAN):
@@ -497,38 +449,30 @@ class DCGANDiscriminator(Discriminator):
     """Strided convs downsample 28 -> 14 -> 7, then one linear layer gives the logit.
 
     A conditional D gets the label as an extra image channel (a learned 28x28 map).
-    A pack of m images comes in as m times the channels.
     """
 
     def __init__(self, config):
         super().__init__()
         c = config.channels
         self.label_map = nn.Embedding(config.num_classes, 28 * 28) if config.conditional else None
-        in_channels = (2 if config.conditional else 1) * config.pack
-        self.pack = config.pack
-        no_batchnorm = config.spectral_norm or config.r1_gamma > 0  # see the module docstring
+        in_channels = 2 if config.conditional else 1
+        no_batchnorm = config.r1_gamma > 0  # R1's gradient is per image: see the module docstring
         n = config.extra_layers
         self.net = nn.Sequential(
-            discriminator_layer(nn.Conv2d(in_channels, c, 4, stride=2, padding=1), config), nn.LeakyReLU(0.2),  # 28 -> 14
-            *self.refine(c, n, config),  # at 14x14
-            discriminator_layer(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=no_batchnorm), config),  # 14 -> 7
+            nn.Conv2d(in_channels, c, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # 28 -> 14
+            *refine_layers(c, n, lambda: nn.LeakyReLU(0.2), batchnorm=False),  # at 14x14
+            nn.Conv2d(c, 2 * c, 4, stride=2, padding=1, bias=no_batchnorm),  # 14 -> 7
             nn.Identity() if no_batchnorm else nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),
-            *self.refine(2 * c, n, config),  # at 7x7
+            *refine_layers(2 * c, n, lambda: nn.LeakyReLU(0.2), batchnorm=False),  # at 7x7
             nn.Flatten(),
-            discriminator_layer(nn.Linear(2 * c * 7 * 7, 1), config),
+            nn.Linear(2 * c * 7 * 7, 1),
         )
         self.reader = CategoryReader(2 * c * 7 * 7, config.categories) if config.categories else None
-
-    @staticmethod
-    def refine(channels, count, config):
-        """D's extra 3x3 layers (see refine_layers): no BatchNorm, spectrally normalized if asked."""
-        layers = refine_layers(channels, count, lambda: nn.LeakyReLU(0.2), batchnorm=False)
-        return [discriminator_layer(layer, config) if isinstance(layer, nn.Conv2d) else layer for layer in layers]
 
     def inputs(self, images, labels):
         if self.label_map is not None:
             images = torch.cat([images, self.label_map(labels).view(-1, 1, 28, 28)], dim=1)
-        return packs_of(images, self.pack)
+        return images
 
 
 class DCGAN(GAN):

@@ -131,7 +131,6 @@ class VAE(GenerativeModel):
     plotted_losses = ("reconstruction", "KL", "total")
     explanation = EXPLANATION
     loss_functions = (vae_loss, reconstruction_loss, kl_divergence)  # shown beside the formulas in the Train tab
-    live_settings = ("beta",)  # read by every training step, so it can change mid-run
     can_encode = True
 
     def __init__(self, config):

@@ -69,17 +69,6 @@ def number_in(value, what, low, high, low_included=True):
     return number
 
 
-def seconds_number(value, what, cap):
-    """value as a finite number of seconds in (0, cap], or an AppError (NaN and infinity included)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        number = None
-    if number is None or isinstance(value, bool) or not 0 < number <= cap:  # NaN fails every comparison
-        raise AppError(f"{what} must be a number of seconds above 0 and at most {cap:g}, not {value!r}.")
-    return number
-
-
 def digit_or_none(choice):
     """"all" (or empty) -> None; "0" ... "9" -> that digit as an int."""
     if choice in (None, "", ALL_DIGITS):

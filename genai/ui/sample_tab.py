@@ -16,6 +16,7 @@ import gradio as gr
 import numpy as np
 
 from ..sampling import MAX_SEED, drawing, gif_bytes, grid, strip
+from ..settings import SETTINGS
 from . import model_store, settings
 from .batching import draw_together
 from .compute import compute_slot
@@ -31,10 +32,12 @@ RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_SAMPLE_CACHE_MB", 64) * 
 DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (and the PNG download)
 DRAWING_FRAMES = 24  # snapshots in the "how it draws" animation
 MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits, or 4 rows of 0-9)
-# Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step).
+# Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step),
+# the range the settings table's (genai/settings.py).
 SAMPLING_CONTROLS = {
-    "sampling_steps": ("Sampling steps (models that draw in steps)", 1, 200, 1),
-    "guidance_scale": ("Guidance scale (guided diffusion; 1 = no guidance)", 0, 10, 0.1),
+    name: (label, SETTINGS[name].low, SETTINGS[name].high, step) for name, label, step in (
+        ("sampling_steps", "Sampling steps (models that draw in steps)", 1),
+        ("guidance_scale", "Guidance scale (guided diffusion; 1 = no guidance)", 0.1))
 }
 
 

@@ -107,6 +107,7 @@ class TrainingControls:
     timelapse: object = None  # the preview frames of the current (or last) run, replayable while it trains
     knobs: object = None  # genai.knobs.LiveKnobs of the run going on (None between runs)
     model: object = None  # the model of the run going on (what the knobs are checked against)
+    live_values: dict = field(default_factory=dict)  # the run's live settings now (lr, beta, ...): only a change turns
     stepper: object = None  # genai.stepping.StepControl of the run going on: pause it, step it
 
 

@@ -8,7 +8,7 @@ ends (or is stopped) the model is saved in the visitor's private folder, offered
 .zip download and added to the model pickers of the other tabs.
 """
 
-import dataclasses
+import inspect
 import threading
 import time
 from dataclasses import dataclass
@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 
 from ..device import describe
-from ..knobs import KnobError, LiveKnobs, check_turn
-from ..models import ARCHS, create_model, model_class
+from ..knobs import LiveKnobs, check_turn, live_settings
+from ..models import create_model, model_class
 from ..presets import PRESETS, preset
-from ..recipes import model_options, recipe
+from ..recipes import form_defaults, model_options, recipe
+from ..settings import SETTINGS, check_values
 from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
@@ -31,15 +32,8 @@ from . import datasets, live_digits, model_store, replay, settings, step_mode
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
-from .inputs import NumberInput, SliderInput, number_in, seconds_number, whole_number
-
-DATASET_CHOICES = [("MNIST (handwritten digits)", "mnist"), ("Fashion-MNIST (clothes)", "fashion-mnist")]
-FAMILY_CHOICES = [("GAN — generator vs. discriminator", "gan"), ("VAE — encoder + decoder", "vae"),
-                  ("Autoregressive — one pixel at a time", "autoregressive"),
-                  ("Diffusion — noise walked back to a digit", "diffusion")]
-ARCH_LABELS = {"mlp": "MLP (fully connected)", "dcgan": "DCGAN (convolutional)", "conv": "Convolutional",
-               "unet": "UNet (convolutional)", "pixelcnn": "Gated PixelCNN (masked convolutions)",
-               "lstm": "row-by-row LSTM (recurrent)"}
+from .train_form import (build_form, build_knobs, checked_form, field_check, field_info,
+                         filled, shown_for)
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
 WAIT_POLL_SECONDS = 1.0  # a run waiting for a training slot checks for Stop (and tells how it waits) this often
 
@@ -85,26 +79,20 @@ class TrainTab:
     download_file: gr.File
     replay: replay.ReplayPanel
     steps: step_mode.StepPanel
-    live_lr: gr.Number
-    live_beta: gr.Slider
-    live_ratio: gr.Number
+    fields: dict  # setting name -> its field on the form (train_form.form_settings(), in that order)
+    knobs: dict  # live setting name -> its box in the "while it trains" panel
     turn: gr.Button
     turn_status: gr.Markdown
-    inputs: list
+
+    @property
+    def inputs(self):
+        """The form's fields in the settings table's order: the /train endpoint's arguments."""
+        return list(self.fields.values())
 
 
 def family_class(family):
     """The model class of a family's recipe architecture: what the tab shows about the family."""
     return model_class(family, recipe(family)["arch"])
-
-
-def has_setting(family, arch, name):
-    """Whether an architecture's config has a setting (the form shows beta only for models that have one)."""
-    return name in {field.name for field in dataclasses.fields(model_class(family, arch).Config)}
-
-
-def arch_choices(family):
-    return [(ARCH_LABELS.get(arch, arch), arch) for arch in ARCHS[family]]
 
 
 def clock(seconds):
@@ -138,29 +126,12 @@ def waiting_html(text, percent=0.0):
     )
 
 
-# Each number of the form, checked: as it is typed (the message shows under the field) and when Start is pressed.
-FIELD_CHECKS = {
-    "seconds": lambda v: seconds_number(v, "The training time", settings.max_train_seconds()),
-    "latent_dim": lambda v: whole_number(v, "The latent size", 1, 1024),
-    "batch_size": lambda v: whole_number(v, "Batch size", 2, 4096),
-    "lr": lambda v: None if v is None else number_in(v, "The learning rate", 0, 1, low_included=False),
-    "seed": lambda v: whole_number(v, "The seed", 0, 2**32 - 1),
-    "max_steps": lambda v: whole_number(v, "Max steps", 1, 10**9) if v else None,  # 0: no step limit
-    "d_lr_ratio": lambda v: number_in(v, "D's learning-rate ratio", 0.001, 100),
-}
-
-
-def make_settings(seconds, batch_size, lr, seed, max_steps, conditional):
-    """TrainSettings from the form: a budget in seconds (at most the server's cap), or steps if fewer."""
+def make_settings(checked):
+    """TrainSettings from the form's checked values: a budget in seconds, or steps if fewer."""
     return TrainSettings(
-        batch_size=FIELD_CHECKS["batch_size"](batch_size),
-        lr=FIELD_CHECKS["lr"](lr),
-        seed=FIELD_CHECKS["seed"](seed),
-        preview_seconds=settings.PREVIEW_SECONDS,
-        preview_images=preview_count(conditional),
-        preview_seed=settings.PREVIEW_SEED,
-        max_steps=FIELD_CHECKS["max_steps"](max_steps),
-        max_seconds=FIELD_CHECKS["seconds"](seconds),
+        batch_size=checked["batch_size"], lr=checked["lr"], seed=checked["seed"],
+        preview_seconds=settings.PREVIEW_SECONDS, preview_images=preview_count(checked["conditional"]),
+        preview_seed=settings.PREVIEW_SEED, max_steps=checked.get("max_steps"), max_seconds=checked["seconds"],
     )
 
 
@@ -170,11 +141,9 @@ def loss_table(rows):
     return table.astype({"step": "int64", "loss": "float64", "curve": "string"})
 
 
-def train_model(
-    dataset_name, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
-    session, *, outputs,
-):
-    """Train a model and stream progress; `outputs` names the widgets each update goes to."""
+def train_model(values, session, *, outputs):
+    """Train a model with the form's values ({setting name: value}) and stream progress; `outputs` names the
+    widgets each update goes to."""
     ui = outputs
     controls = session.controls()
     controls.waiting = False
@@ -186,18 +155,11 @@ def train_model(
             controls.cancel_waiting = False
             yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
             return
-        if family not in ARCHS:
-            raise AppError(f"Choose the model family {', '.join(ARCHS)}, not {family!r}.")
-        if arch not in ARCHS[family]:
-            raise AppError(f"{arch!r} is not a {family.upper()} architecture: choose {', '.join(ARCHS[family])}.")
-        conditional = bool(conditional)
-        train_settings = make_settings(seconds, batch_size, lr, seed, max_steps, conditional)
-        options = model_options(recipe(family), family, arch)  # what the form does not show (e.g. ema_decay)
-        options.update(latent_dim=FIELD_CHECKS["latent_dim"](latent_dim), conditional=conditional)
-        if has_setting(family, arch, "beta"):
-            options["beta"] = number_in(beta, "β", 0, 1000)
-        if has_setting(family, arch, "d_lr_ratio"):
-            options["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](1.0 if d_lr_ratio is None else d_lr_ratio)
+        checked = checked_form(values, settings.max_train_seconds())
+        family, arch, dataset_name = checked["family"], checked["arch"], checked["dataset"]
+        train_settings = make_settings(checked)
+        # The recipe's model settings the form does not show (e.g. ema_decay), then the form's.
+        options = model_options({**recipe(family), **checked}, family, arch)
         yield {
             ui["progress"]: waiting_html("Waiting for a free training slot ..."),
             ui["status"]: "Getting ready ...",
@@ -215,7 +177,8 @@ def train_model(
             yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
                                  "busy. Your run starts when one is free (Stop cancels it)."}
         try:
-            yield from run_training(dataset_name, family, arch, conditional, train_settings, options, session, ui)
+            yield from run_training(dataset_name, family, arch, checked["conditional"], train_settings, options,
+                                    session, ui)
         finally:
             slots.release()
     finally:
@@ -232,10 +195,13 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     where = describe(device)
     if dataset.warning:
         gr.Warning(dataset.warning)
+    controls.live_values = {"lr": train_settings.lr, **{name: getattr(model.config, name)
+                                                         for name in live_settings(model) if name != "lr"}}
     yield {
         ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images of the {dataset.split} split "
                       f"({where}).",
         ui["dataset_status"]: datasets.status(dataset_name),
+        **knob_updates(ui["knobs"], controls.live_values),  # the panel shows this run's own values
     }
 
     rows, last, last_sent, turned, diagnostics = [], None, 0.0, [], {}
@@ -335,26 +301,30 @@ def change_marker(rows, change):
     return [(change["step"], min(losses), label), (change["step"], max(losses), label)]
 
 
-@friendly
-def set_knobs(lr, beta, d_lr_ratio, session):
-    """Turn the learning rate (and a VAE's beta, a GAN's D ratio) of this tab's run while it trains; applied
-    before its next step."""
+def knob_updates(knobs, values):
+    """The knob panel showing values ({name: value}): each knob the run has, filled; the others hidden."""
+    return {box: gr.update(value=values[name], visible=True) if name in values else gr.update(visible=False)
+            for name, box in knobs.items()}
+
+
+def set_knobs(values, session):
+    """Turn this tab's run while it trains: each live setting whose value differs from the run's own now
+    (values: {name: value}, as the panel or an API client sends them); applied before its next step."""
     # The numbers first, so a bad one gets its own message whether or not a run is going on.
-    asked = {"lr": FIELD_CHECKS["lr"](lr)}
-    if beta is not None:
-        asked["beta"] = number_in(beta, "β", 0, 1000)
-    if d_lr_ratio is not None:
-        asked["d_lr_ratio"] = FIELD_CHECKS["d_lr_ratio"](d_lr_ratio)
+    values = check_values({name: value for name, value in values.items() if value is not None},
+                          name_of=lambda setting: setting.label)
     controls = session.controls()
     knobs, model = controls.knobs, controls.model
     if knobs is None or model is None:
         raise AppError("Nothing is training in this tab: the live knobs turn a run while it goes on. Press Start first.")
-    values = {name: value for name, value in asked.items() if name == "lr" or name in model.live_settings}
-    try:
-        values = check_turn(model, values)
-    except KnobError as error:
-        raise AppError(str(error)) from None
+    # Only what differs from the run's own values turns: a knob left as the panel showed it is not sent again.
+    changed = {name: value for name, value in values.items()
+               if value is not None and name in controls.live_values and value != controls.live_values[name]}
+    if not changed:
+        return "Nothing to turn: every knob shows the run's own value. Change one, then press Turn now."
+    values = check_turn(model, changed)
     knobs.turn(**values)
+    controls.live_values.update(values)
     return "Turning " + ", ".join(f"{name} to {value:g}" for name, value in values.items()) + " before the next step."
 
 
@@ -416,7 +386,7 @@ def buttons_after_run(session):
     return gr.update(interactive=not running), gr.update(interactive=running)
 
 
-def field_message(check):
+def field_message(check, info):
     """An event handler that shows check's message under a form field while its value is wrong.
 
     The same checks run again when Start is pressed (and for API clients), so a wrong value
@@ -427,7 +397,7 @@ def field_message(check):
             check(value)
         except AppError as error:
             return gr.update(info=f"⚠ {error}")
-        return gr.update(info="")
+        return gr.update(info=info)
 
     return show
 
@@ -438,24 +408,18 @@ def buttons_after_failure(session):
     return start, stop, "Nothing was trained: correct what the message names, then press Start again."
 
 
-def family_changed(family):
-    """New defaults (the family's recipe, as the CLI uses, for the app's device) when switching families."""
-    defaults = recipe(family, model_store.app_device())
-    return (
-        gr.update(choices=arch_choices(family), value=defaults["arch"]),
-        defaults["conditional"],
-        defaults["latent_dim"],
-        min(defaults["seconds"], settings.max_train_seconds()),
-        defaults["batch_size"],
-        defaults["lr"],
-        gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
-        family_class(family).explanation,
-        code_update(family),
-        gr.update(visible=has_setting(family, defaults["arch"], "beta"), value=defaults.get("beta", 1.0)),
-        defaults["lr"],
-        gr.update(visible=has_setting(family, defaults["arch"], "d_lr_ratio"), value=defaults.get("d_lr_ratio", 1.0)),
-        gr.update(visible=has_setting(family, defaults["arch"], "d_lr_ratio"), value=defaults.get("d_lr_ratio", 1.0)),
-    )
+def family_changed(family, tab_parts):
+    """The family's recipe (as the CLI uses it, for the app's device) in the form and the knob panel, and its
+    explanation and code. tab_parts: {"fields", "knobs", "explanation", "code"}. Returns {component: update}."""
+    values = form_defaults(family, device=model_store.app_device())
+    values.pop("family")  # (the family field is what the visitor just chose)
+    fields = {name: box for name, box in tab_parts["fields"].items() if name != "family"}
+    return {
+        **filled(fields, family, values, settings.max_train_seconds()),
+        **filled(tab_parts["knobs"], family, values),
+        tab_parts["explanation"]: family_class(family).explanation,
+        tab_parts["code"]: code_update(family),
+    }
 
 
 def code_update(family):
@@ -464,74 +428,42 @@ def code_update(family):
     return gr.update(value=text, label=f"The code that runs: {where}")
 
 
-def preset_chosen(name):
-    """Fill the form with a demonstration's settings, and say what to look for."""
+def preset_chosen(name, tab_parts):
+    """Fill the form and the knob panel with a demonstration's settings, and say what to look for."""
     if not name:
-        return [gr.skip()] * 14 + [""]
-    settings_of = preset(name)
+        return {tab_parts["note"]: ""}
     family = PRESETS[name]["family"]
-    updates = list(family_changed(family))  # the family's form, then the preset's own values on top
-    updates[1], updates[2] = settings_of["conditional"], settings_of["latent_dim"]
-    updates[3] = min(settings_of["seconds"], settings.max_train_seconds())
-    updates[5] = updates[10] = settings_of["lr"]
-    updates[6] = gr.update(visible=has_setting(family, settings_of["arch"], "beta"), value=settings_of.get("beta", 1.0))
-    updates[11] = updates[12] = gr.update(visible=has_setting(family, settings_of["arch"], "d_lr_ratio"),
-                                          value=settings_of.get("d_lr_ratio", 1.0))
-    return [family, *updates, f"**What to look for:** {PRESETS[name]['explanation']}"]
+    values = {**form_defaults(family, device=model_store.app_device()), **preset(name)}
+    return {
+        **family_changed(family, tab_parts),  # the family's form, then the preset's own values on top
+        **filled(tab_parts["fields"], family, values, settings.max_train_seconds()),
+        **filled(tab_parts["knobs"], family, values),
+        tab_parts["note"]: f"**What to look for:** {PRESETS[name]['explanation']}",
+    }
 
 
 def build():
     """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
-    defaults = recipe("gan", model_store.app_device())
     cap = settings.max_train_seconds()
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=300):
-            dataset = gr.Radio(DATASET_CHOICES, value="mnist", label="Dataset")
-            dataset_status = gr.Markdown(label="Dataset status", show_label=False, elem_classes=["genai-note"],
-                                         elem_id="train-dataset-status")
             demo_choice = gr.Dropdown([("—", "")] + [(entry["title"], name) for name, entry in PRESETS.items()],
                                       value="", label="Demonstrations: settings that show a known behaviour",
                                       elem_id="train-preset")
             demo_note = gr.Markdown(elem_classes=["genai-note"], elem_id="train-preset-note")
-            family = gr.Radio(FAMILY_CHOICES, value="gan", label="Model family", elem_id="train-family")
-            # A dropdown that accepts any name: API clients choose the family and architecture together
-            # (train_model checks that they fit); in the browser the list follows the family.
-            arch = gr.Dropdown(arch_choices("gan"), value=defaults["arch"], label="Architecture",
-                               allow_custom_value=True)
-            conditional = gr.Checkbox(value=defaults["conditional"],
-                                      label="Conditional: also tell the model which digit to draw")
-            with gr.Row():
-                seconds = NumberInput(min(defaults["seconds"], cap), label=f"Train for (seconds, at most {cap:g})",
-                                      min_width=100, elem_id="train-seconds")
-                latent_dim = NumberInput(defaults["latent_dim"], label="Latent size (1-1024)", min_width=100,
-                                         elem_id="train-latent")
-            with gr.Row():
-                batch_size = NumberInput(defaults["batch_size"], label="Batch size (2-4096)", min_width=100,
-                                         elem_id="train-batch")
-                lr = NumberInput(defaults["lr"], label="Learning rate (above 0, at most 1)", step=1e-4, min_width=100)
-            beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (weight of the KL term)",
-                               visible=False, info="1 = the true ELBO; more = smoother latent space, blurrier digits.")
-            d_lr_ratio = NumberInput(defaults.get("d_lr_ratio", 1.0),
-                                     label="D learns at this many times the learning rate (0.001-100)",
-                                     info="1 = as fast as G. Far below 1: mode collapse; far above: D wins too easily.",
-                                     elem_id="train-d-ratio")
-            seed = NumberInput(0, label="Seed (fixes the initial weights and the batch order)")
-            with gr.Accordion("Stop early", open=False, elem_id="train-stop-early"):
-                max_steps = NumberInput(0, label="Max steps (0 = no step limit: train for the time above)",
-                                        elem_id="train-max-steps")
+            fields = build_form("gan", cap)
+            dataset_status = gr.Markdown(label="Dataset status", show_label=False, elem_classes=["genai-note"],
+                                         elem_id="train-dataset-status")
         with gr.Column(scale=5, min_width=380):
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
             progress = gr.HTML(waiting_html("Press Start to train."), label="Progress", elem_id="train-progress")
             with gr.Accordion("Turn the knobs while it trains", open=False, elem_id="train-knobs"):
+                gr.Markdown("The boxes show the running run's own values. Change one and press Turn now: only what "
+                            "you changed is turned.", elem_classes=["genai-note"])
                 with gr.Row(equal_height=True):
-                    live_lr = NumberInput(defaults["lr"], label="Learning rate", step=1e-4, min_width=100,
-                                          elem_id="train-live-lr")
-                    live_beta = SliderInput(0, 30, value=recipe("vae")["beta"], step=0.1, label="β (VAE)",
-                                            visible=False, elem_id="train-live-beta")
-                    live_ratio = NumberInput(defaults.get("d_lr_ratio", 1.0), label="D's ratio (GAN)", min_width=100,
-                                             elem_id="train-live-ratio")
+                    knobs = build_knobs("gan")
                     turn = gr.Button("Turn now", elem_id="train-turn", min_width=80)
                 gr.Markdown("Applied before the next step; the loss plot marks the step, and the model's "
                             "training record keeps every change.", elem_classes=["genai-note"])
@@ -570,28 +502,34 @@ def build():
         code = gr.Code(text, language="python", label=f"The code that runs: {where}", interactive=False,
                        elem_id="train-code", max_lines=60)
 
-    family_outputs = [arch, conditional, latent_dim, seconds, batch_size, lr, beta, explanation, code, live_beta, live_lr,
-                      d_lr_ratio, live_ratio]
+    tab_parts = {"fields": fields, "knobs": knobs, "explanation": explanation, "code": code, "note": demo_note}
+    family_outputs = [*fields.values(), *knobs.values(), explanation, code]
     # .input: when the visitor picks a family (a preset sets the family and its own settings together).
-    family.input(
-        family_changed, family, family_outputs,
-        api_visibility="private", show_progress="hidden",
-    )
-    demo_choice.input(preset_chosen, demo_choice, [family, *family_outputs, demo_note], api_visibility="private",
-                      show_progress="hidden")
-    dataset.change(friendly(datasets.status), dataset, dataset_status, api_name="dataset_status", show_progress="hidden")
-    fields = {"seconds": seconds, "latent_dim": latent_dim, "batch_size": batch_size, "lr": lr, "seed": seed,
-              "max_steps": max_steps, "d_lr_ratio": d_lr_ratio}
+    fields["family"].input(lambda family: family_changed(family, tab_parts), fields["family"], family_outputs,
+                           api_visibility="private", show_progress="hidden")
+    fields["arch"].input(lambda family, arch: shown_for({**fields, **knobs}, family, arch),
+                         [fields["family"], fields["arch"]], [*fields.values(), *knobs.values()],
+                         api_visibility="private", show_progress="hidden")
+    demo_choice.input(lambda name: preset_chosen(name, tab_parts), demo_choice, [*family_outputs, demo_note],
+                      api_visibility="private", show_progress="hidden")
+    fields["dataset"].change(friendly(datasets.status), fields["dataset"], dataset_status, api_name="dataset_status",
+                             show_progress="hidden")
     for name, field in fields.items():
-        field.change(field_message(FIELD_CHECKS[name]), field, field, api_visibility="private", show_progress="hidden",
-                     concurrency_limit=None)
+        if SETTINGS[name].kind in ("whole", "number"):
+            field.change(field_message(field_check(name), field_info(name)), field, field, api_visibility="private",
+                         show_progress="hidden", concurrency_limit=None)
     return TrainTab(
-        dataset=dataset, dataset_status=dataset_status, start=start, stop=stop, progress=progress, losses=losses,
-        preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name, download=download, download_file=download_file,
-        replay=replay_panel, steps=steps_panel, live_lr=live_lr, live_beta=live_beta, live_ratio=live_ratio, turn=turn,
-        turn_status=turn_status,
-        inputs=[dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio],
+        dataset=fields["dataset"], dataset_status=dataset_status, start=start, stop=stop, progress=progress,
+        losses=losses, preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name,
+        download=download, download_file=download_file, replay=replay_panel, steps=steps_panel, fields=fields,
+        knobs=knobs, turn=turn, turn_status=turn_status,
     )
+
+
+def by_name(names):
+    """A signature (*names, session): Gradio names an endpoint's arguments after its function's parameters."""
+    parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in (*names, "session")]
+    return inspect.Signature(parameters)
 
 
 def connect(tab, session, pickers, vae_pickers=(), lists=()):
@@ -608,20 +546,28 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
         "lists": list(lists), "session": session, "replay_frame": tab.replay.frame,
         "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption, "histogram": tab.histogram,
         "digits": tab.digits,  # API clients get it after the dataset status (buttons and the session are not sent)
+        "knobs": tab.knobs,
     }
 
     @friendly
-    def run(dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
-            session):
-        yield from train_model(
-            dataset, family, arch, conditional, latent_dim, seconds, batch_size, lr, beta, seed, max_steps, d_lr_ratio,
-            session, outputs=outputs,
-        )
+    def run(*values):
+        *form_values, session = values
+        yield from train_model(dict(zip(tab.fields, form_values)), session, outputs=outputs)
+
+    run.__signature__ = by_name(tab.fields)  # the API's arguments are named after the settings
+
+    @friendly
+    def turn(*values):
+        *knob_values, session = values
+        return set_knobs(dict(zip(tab.knobs, knob_values)), session)
+
+    turn.__signature__ = by_name(tab.knobs)
 
     replay_outputs = [tab.replay.frame, tab.replay.picture, tab.replay.caption, tab.histogram]
-    extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption", "histogram")  # at the end
+    extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption", "histogram",
+             "knobs")  # at the end
     components = ([value for key, value in outputs.items() if key not in extra]
-                  + list(pickers) + list(lists) + replay_outputs)
+                  + list(pickers) + list(lists) + replay_outputs + list(tab.knobs.values()))
     pressed = tab.start.click(
         mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status],
         api_visibility="private",
@@ -645,5 +591,5 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
     tab.stop.click(stop_training, session, tab.status, api_name="stop", concurrency_limit=None, show_progress="hidden")
     replay.connect(tab.replay, tab.model_name, session)
     step_mode.connect(tab.steps, tab.status, session)
-    tab.turn.click(set_knobs, [tab.live_lr, tab.live_beta, tab.live_ratio, session], tab.turn_status, api_name="set_knobs",
+    tab.turn.click(turn, [*tab.knobs.values(), session], tab.turn_status, api_name="set_knobs",
                    concurrency_limit=None, show_progress="hidden")
