@@ -17,7 +17,8 @@ if (os.cpu_count() or 1) <= 2:
 
 def cap_malloc_arenas(count=2):
     """glibc gives each busy thread its own memory arena; a server whose worker threads come and go
-    then keeps growing (the load benchmark: +370 MB over two rounds of 30 clients, flat with 2 arenas).
+    then keeps growing, and with 2 arenas its memory levels off (measured: see docs/benchmarks.md,
+    "A class on one 2-core server: the load benchmark").
     Same as starting Python with MALLOC_ARENA_MAX=2; a no-op where glibc is not the C library."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return

@@ -40,8 +40,9 @@ def cpu_threads():
     """Threads for CPU training: env GENAI_CPU_THREADS if set, else one per core.
 
     On a 2-core machine shared with a web server, 1 thread is often faster: PyTorch's
-    threads spin-wait for each other, and one busy neighbour slows 2 threads ~5x
-    (docs/benchmarks.md). The web app therefore sets GENAI_CPU_THREADS=1 there.
+    threads spin-wait for each other, so one busy neighbour makes 2 threads slower than 1
+    (measured: see docs/benchmarks.md, "Noise, and a trap for 2-core machines").
+    The web app therefore sets GENAI_CPU_THREADS=1 there.
     """
     if os.environ.get("GENAI_CPU_THREADS", "").isdigit() and int(os.environ["GENAI_CPU_THREADS"]) > 0:
         return int(os.environ["GENAI_CPU_THREADS"])

@@ -21,7 +21,8 @@ from .settings import SETTINGS, SettingsError, check_values, model_settings
 from .speedups import scaled_lr
 
 # What changes on a CUDA device: a larger batch (its learning rate by the square-root rule), and a
-# discriminator learning at 3x G's rate, which reached readable digits in fewer steps at that batch.
+# discriminator learning at 3x G's rate, which reached readable digits in fewer steps at that batch
+# (measured: see docs/benchmarks.md, "Steps to readable digits at larger batches, counted on a CPU").
 GPU_RECIPES = {"gan": {"batch_size": 1024, "d_lr_ratio": 3.0}}
 
 

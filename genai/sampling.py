@@ -273,8 +273,8 @@ def gif_bytes(images, scale=4, duration_ms=120, bounce=True, hold_last_ms=None):
 
     hold_last_ms: show the last frame this long (e.g. the finished digits), then loop.
     Every grey level is kept exactly. Pillow's palette optimization is off: for a walk's frames it
-    made the file larger and took 3-4x as long (41 vs 12 ms for a 30-frame walk, most of what a
-    cached walk costs the server).
+    made the file larger and the encoding several times slower, and encoding the GIF is most of what
+    a cached walk costs the server (measured: see docs/benchmarks.md, "Sampling latency").
     """
     frames = list(np.asarray(images, dtype=np.uint8))
     if bounce and len(frames) > 2:

@@ -415,7 +415,7 @@ class RowByRowLSTM(nn.Module):
         n, rows = x.shape[0], x[:, 0]
         label = self.label_vector(labels, n, x.device)
         rows_before = F.pad(rows, (0, 0, 1, 0))[:, :-1]  # step r reads row r - 1 (row 0 reads zeros)
-        # The LSTMs run in float32 even under bfloat16 autocast (speedups.py): the CPU has no bfloat16 LSTM.
+        # The LSTMs run in float32 even inside a caller's bfloat16 autocast: the CPU has no bfloat16 LSTM.
         with torch.autocast(x.device.type, enabled=False):
             summaries, _ = self.row_lstm(torch.cat([rows_before, label[:, None].expand(n, SIDE, -1)], dim=2).float())
             inputs = torch.cat([self.neighbours(rows), summaries[:, :, None].expand(n, SIDE, SIDE, -1),

@@ -151,7 +151,9 @@ class GenerativeModel(nn.Module):
     def adam(self, parameters, lr, betas=(0.9, 0.999)):
         """Adam, in its fused version on a GPU or CPU: one kernel updates all the weights, where the plain
         version runs several small operations per weight tensor. On a GPU that saves many launches; on a
-        2-core CPU it made the MLPs' steps 1.2-1.3x faster (docs/benchmarks.md, "... fused Adam on a CPU")."""
+        CPU it speeds up the models whose steps are mostly the optimizer's small operations, the MLPs
+        (measured: see docs/benchmarks.md, "The CPU path against the loop before issue 12, and fused Adam
+        on a CPU")."""
         fused = next(self.parameters()).device.type in ("cuda", "cpu") or None
         return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=fused)
 

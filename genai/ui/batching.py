@@ -11,10 +11,11 @@ Each image depends only on its own noise row (the models never mix images of a b
 so a seed draws the same digits alone or in a crowd; tests/test_batching.py checks this.
 
 Only on an accelerator (CUDA, MPS), where one pass of many images costs about as much as one of a
-few. On a CPU thread it depends on the network (`python benchmarks/batching_gain.py`, in
-docs/benchmarks.md): four 64-digit grids in one pass took 0.78x the time of four passes for the MLP
-GAN but 1.44x for the conditional DCGAN and 1.91x for the diffusion UNet, so on a CPU each request
-draws its own grid.
+few. On a CPU thread it depends on the network: one pass saves time for the fully connected models
+but costs the convolutional ones more than separate passes (their larger feature maps no longer fit
+the CPU's caches), so on a CPU each request draws its own grid (measured with
+`python benchmarks/batching_gain.py`: see docs/benchmarks.md, "Drawing simultaneous grids in one
+forward pass").
 """
 
 import threading
