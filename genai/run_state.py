@@ -40,6 +40,22 @@ class RunState:
     optimizers: dict = field(default_factory=dict)  # name -> optimizer.state_dict()
     ema_updates: int | None = None  # updates of the moving average of the weights, if the model keeps one
 
+    def check_fits(self, images, batch_size, total_steps, several_processes=False):
+        """A saved run continues only as it was: in one process, on a dataset of the same size, with the same
+        batch size, and with a step budget (total_steps, counted from the run's start; None: none) beyond it."""
+        if several_processes:
+            raise RunStateError("A run of several processes (torchrun) cannot be continued from a saved state: "
+                                "continue it in one process.")
+        if self.images != images:
+            raise RunStateError(f"The saved run learned from {self.images:,} images, this dataset has {images:,}: "
+                                "continue it on the same data (the same --limit).")
+        if self.batch_size != batch_size:
+            raise RunStateError(f"The saved run used batches of {self.batch_size}, not {batch_size}: "
+                                "continue it with its own batch size.")
+        if total_steps is not None and total_steps <= self.step:
+            raise RunStateError(f"The saved run has already trained {self.step:,} steps; the budget counts from its "
+                                f"start, so give more than that (it ends at {total_steps:,}).")
+
     def restore(self, model, optimizers, order_rng, noise_rng):
         """Put the optimizers, generators and the moving average's count back as they were saved."""
         if set(optimizers) != set(self.optimizers):

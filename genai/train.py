@@ -23,6 +23,10 @@ same seed give the same weights, even side by side in one process.
 
 A run can be continued later: the last event carries its state (optimizers, generators; see
 run_state.py), and train(..., resume=that_state) goes on from there as if it had never stopped.
+
+The loop itself is training_loop(), one screen: batches, one step, the losses' running sums, the
+events. What a run may add (step mode, live knobs, several processes, the rollback after a
+divergence) are small pieces in train_hooks.py; the previews are in previews.py.
 """
 
 import dataclasses
@@ -34,10 +38,12 @@ from dataclasses import dataclass, field
 import torch
 
 from .distributed import averaging_optimizers
-from .knobs import apply_turn
+from .previews import Previews, preview_columns, preview_count, preview_images
 from .run_state import RunState, RunStateError
-from .stepping import StepReport, inspect
-from .sampling import decode, label_tensor, seeded_latents
+from .train_hooks import KnobTurns, Rollback, StepMode, Teamwork
+
+__all__ = ["Budget", "TrainEvent", "TrainSettings", "TrainingError", "preview_count", "preview_images", "train",
+           "training_record"]
 
 
 class TrainingError(ValueError):
@@ -136,39 +142,95 @@ class Budget:
             left.append(self.max_seconds - elapsed)
         return max(0.0, min(left))
 
+    def why_it_ended(self, step, elapsed, stopped):
+        """(reason, message) for a run that ends after `step`: "finished" (all its steps taken), else
+        "time limit" or "stopped" (stopped: someone set the run's stop event)."""
+        if self.out_of_steps(step):
+            return "finished", ""
+        reason = "time limit" if self.out_of_time(elapsed) and not stopped else "stopped"
+        of = f" of {self.total_steps:,}" if self.total_steps else ""
+        limit = f" (time limit of {self.max_seconds:g} s)" if reason == "time limit" else ""
+        return reason, f"Stopped at step {step:,}{of}{limit}."
 
-def preview_count(conditional):
-    """Images in the Train tab's live preview: ten rows of one column per digit for a conditional model, else 8 x 8."""
-    return 100 if conditional else 64
+
+class Clock:
+    """A run's training time in seconds: since the run started, less the time it stayed paused in step
+    mode, so a pause counts against neither the time limit, the ETA nor the images per second."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.paused = 0.0
+
+    def seconds(self):
+        return time.perf_counter() - self.started - self.paused
+
+    def pause(self, seconds):
+        """Take `seconds` spent waiting off the run's time."""
+        self.paused += seconds
 
 
-def preview_images(model, settings):
-    """The fixed preview noise decoded: uint8 (N, 28, 28); a conditional model draws digit i % 10 as image i.
+class BatchOrder:
+    """Which images each step learns from.
 
-    preview_images = 0 turns previews off (e.g. for a model that does not generate, like a classifier).
+    Each epoch is a fresh random permutation of the dataset's indices, drawn on the CPU from the run's
+    own generator (so a seed gives the same batches on every device), then cut into batches; an
+    incomplete last batch is left out. A continued run starts mid-epoch, where it stopped.
     """
-    n = settings.preview_images
-    if n == 0:
-        return None
-    z = seeded_latents(model, settings.preview_seed, n)
-    return decode(model, z, label_tensor(model, None, n))
+
+    def __init__(self, n_images, batch_size, generator, device):
+        self.n_images, self.batch_size, self.generator, self.device = n_images, batch_size, generator, device
+        self.steps_per_epoch = n_images // batch_size
+        self.shuffled_epoch = None  # the epoch whose permutation was drawn last ...
+        self.shuffled_from = None  # ... and the generator's state just before it was drawn
+
+    def batches(self, step=0):
+        """The indices of each step's batch (on the training device), from step `step` on, endlessly."""
+        epoch, first = divmod(step, self.steps_per_epoch)
+        while True:
+            self.shuffled_epoch, self.shuffled_from = epoch, self.generator.get_state()
+            order = torch.randperm(self.n_images, generator=self.generator).to(self.device)
+            for position in range(first, self.steps_per_epoch):
+                yield order[position * self.batch_size:(position + 1) * self.batch_size]
+            epoch, first = epoch + 1, 0
+
+    def state_after(self, step):
+        """The generator's state to continue a run after `step` steps from: as it stood before the next
+        step's epoch was shuffled, so that a continued run draws that epoch again, in the same order."""
+        if self.shuffled_epoch == step // self.steps_per_epoch:
+            return self.shuffled_from
+        return self.generator.get_state()  # that epoch is not shuffled yet
 
 
-def preview_columns(model):
-    return model.config.num_classes if getattr(model, "conditional", False) else None
+@dataclass
+class Run:
+    """A run under way: what its steps read and change, and what continuing it later needs."""
 
+    model: object
+    settings: TrainSettings
+    images: torch.Tensor  # the whole dataset as one uint8 tensor on the training device
+    labels: torch.Tensor
+    order: BatchOrder
+    noise_rng: torch.Generator  # the training noise (a GAN's z, a VAE's eps, ...)
+    optimizers: dict  # name -> optimizer (with a team: each averages the gradients over the processes)
+    lr: float  # the run's learning rate (live knobs may turn it)
+    budget: Budget
+    team: object = None  # distributed.Team; None: one process
+    step: int = 0  # steps taken, counted from the run's start (a continued run's earlier steps included)
+    earlier_seconds: float = 0.0  # a continued run's training time before this session
 
-def run_generator(device, seed):
-    """A torch.Generator on `device` seeded with `seed`: the run's own source of training noise."""
-    return torch.Generator(device=device).manual_seed(seed)
+    def batch(self, index):
+        """The images at `index` scaled to [0, 1], shaped (N, 1, 28, 28), and their labels."""
+        return self.images[index].unsqueeze(1).float().div_(255), self.labels[index]
 
-
-def check_labels_once(model, labels):
-    """Conditional models need labels 0..num_classes-1: checked once per run, not every step."""
-    if getattr(model, "conditional", False) and len(labels):
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= model.config.num_classes:
-            raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
+    def saved_state(self, clock):
+        """What continuing this run later needs, after the step just taken (None for a run of several processes)."""
+        if self.team is not None:
+            return None
+        return RunState(
+            step=self.step, seconds=round(self.earlier_seconds + clock.seconds(), 1), images=len(self.images),
+            batch_size=self.settings.batch_size, lr=self.lr, order_rng=self.order.state_after(self.step),
+            noise_rng=self.noise_rng.get_state(), optimizers={n: o.state_dict() for n, o in self.optimizers.items()},
+            ema_updates=getattr(self.model, "ema_updates", None))
 
 
 def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepper=None, resume=None):
@@ -202,8 +264,64 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepp
 
 
 def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
-    """train()'s body."""
-    settings = settings or TrainSettings(epochs=5)
+    """train()'s body: set the run up, then batch after batch take one step, and report every log_every steps.
+
+    Step mode, live knobs, the other processes of a torchrun run and the rollback after a divergence
+    are pieces from train_hooks.py, called at their moment; a piece with nothing to do passes through.
+    """
+    run = start_run(model, dataset, settings or TrainSettings(epochs=5), team, stepper, resume)
+    settings, budget, stop, clock = run.settings, run.budget, stop or threading.Event(), Clock()
+    step_mode = StepMode(stepper, stop, clock, settings.seed)  # the pieces, in the order they act on a step
+    knob_turns = KnobTurns(knobs)
+    teamwork = Teamwork(team, settings.log_every, run.images.device)
+    rollback = Rollback(model)
+    previews = Previews(settings, run.step, clock)
+    loss_sums, window_steps, window_start = {}, 0, 0.0  # the losses and the speed since the last report
+    model.train()
+
+    for index in run.order.batches(run.step):
+        if not step_mode.wait_for_turn():  # paused for longer than the stepper allows
+            yield finish(run, clock, "stopped", step_mode.too_long(run.step), {}, run.saved_state(clock))
+            return
+        run.lr = knob_turns.apply(model, run.optimizers, run.lr, run.step)  # (after the wait: turned while paused, it counts)
+        images, labels = run.batch(teamwork.shard(index))
+        step_mode.look_before(model, images, labels, run.step)
+        losses = model.training_step(images, labels, run.optimizers, run.noise_rng)
+        step_mode.look_after(model, images, labels, run.step)
+        for name, value in losses.items():  # (tensors: summing them does not wait for the device)
+            loss_sums[name] = loss_sums.get(name, 0.0) + value
+        run.step, window_steps = run.step + 1, window_steps + 1
+
+        step, now = run.step, clock.seconds()
+        ending = stop.is_set() or budget.out_of_steps(step) or budget.out_of_time(now)
+        ending = teamwork.end_together(ending, budget.out_of_steps(step), step)  # (all processes at the same step)
+        if step % settings.log_every and not ending and not step_mode.inspecting:
+            continue
+
+        # Report: float() waits for the device, so it happens every log_every steps only.
+        means = {name: float(total) / window_steps for name, total in teamwork.average(loss_sums).items()}
+        if rollback.diverged(means):
+            yield finish(run, clock, "diverged", Rollback.message(step, means), means)
+            return
+        event = TrainEvent(
+            step=step, total_steps=budget.total_steps, epoch=step / run.order.steps_per_epoch, losses=means,
+            images_per_sec=window_steps * settings.batch_size / max(now - window_start, 1e-9),  # global batches
+            elapsed_seconds=now, eta_seconds=budget.eta(step, now), fraction=budget.fraction(step, now),
+            changes=knob_turns.take_changes(), inspection=step_mode.report)
+        loss_sums, window_steps, window_start = {}, 0, now
+        if ending:
+            reason, message = budget.why_it_ended(step, now, stop.is_set())
+            yield event
+            yield finish(run, clock, reason, message, means, run.saved_state(clock))
+            return
+        if previews.due(step, now, step_mode.inspecting):
+            previews.add_to(event, model, now)
+        yield event
+
+
+def start_run(model, dataset, settings, team, stepper, resume):
+    """Check the settings (against the data, the processes, step mode), then set the run up: the data on
+    the model's device, the run's own generators, the optimizers and, to resume, the state it goes on from."""
     n_images = len(dataset)
     settings.check(n_images)
     if team is not None:
@@ -220,167 +338,52 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
     images, labels = dataset.images.to(device), dataset.labels.to(device)
     check_labels_once(model, labels)
 
-    order_rng = torch.Generator().manual_seed(settings.seed)  # batch order, drawn on the CPU
+    order = BatchOrder(n_images, settings.batch_size, torch.Generator().manual_seed(settings.seed), device)
     rank = 0 if team is None else team.rank
-    noise_rng = run_generator(device, settings.seed + rank)  # training noise (GAN z, VAE eps, ...)
-    lr = settings.lr or model.default_lr  # the run's learning rate (live knobs may turn it)
-    optimizers = own_optimizers = model.configure_optimizers(lr)
-    steps_per_epoch = n_images // settings.batch_size
-    step, earlier_seconds = 0, 0.0
+    noise_rng = torch.Generator(device=device).manual_seed(settings.seed + rank)  # each process its own noise
+    lr = settings.lr or model.default_lr
+    run = Run(model, settings, images, labels, order, noise_rng, model.configure_optimizers(lr), lr,
+              Budget(settings, order.steps_per_epoch), team)
     if resume is not None:
-        check_resume(resume, settings, n_images, team, steps_per_epoch)
-        try:
-            resume.restore(model, optimizers, order_rng, noise_rng)
-        except RunStateError as error:
-            raise TrainingError(str(error)) from None
-        lr, step, earlier_seconds = resume.lr, resume.step, resume.seconds
+        continue_from(run, resume)
     if team is not None:
         team.broadcast_weights(model)
-        optimizers = averaging_optimizers(optimizers, team)
-    budget = Budget(settings, steps_per_epoch, first_step=step)
-    stop = stop or threading.Event()
-
-    def run_state():
-        """What continuing this run later needs (after the step just taken). One process only."""
-        if team is not None:
-            return None
-        return RunState(
-            step=step, seconds=round(earlier_seconds + time.perf_counter() - start, 1), images=n_images,
-            batch_size=settings.batch_size, lr=lr,
-            # The next step's epoch: the one under way, or (at an epoch's end) the next one, not yet shuffled.
-            order_rng=order_rng.get_state() if step % steps_per_epoch == 0 else shuffled_from,
-            noise_rng=noise_rng.get_state(), optimizers={n: o.state_dict() for n, o in own_optimizers.items()},
-            ema_updates=getattr(model, "ema_updates", None))
-
-    last_good = snapshot(model)
-    loss_sums, window_steps, changes = {}, 0, []
-    start = window_start = last_preview_time = time.perf_counter()
-    next_preview_step, preview_cost = step + settings.log_every, 0.0
-    first_batch = (step % steps_per_epoch) * settings.batch_size  # a continued run may start mid-epoch
-    model.train()
-
-    while True:
-        shuffled_from = order_rng.get_state()  # (to continue this epoch later)
-        order = torch.randperm(n_images, generator=order_rng).to(device)
-        for batch_start in range(first_batch, steps_per_epoch * settings.batch_size, settings.batch_size):
-            turn = None
-            if stepper is not None and stepper.paused:  # step mode: wait here until a step is granted
-                turn = stepper.next_turn(stop)
-                start, window_start, last_preview_time = (t + turn.waited_seconds for t in
-                                                          (start, window_start, last_preview_time))
-                if turn.expired:
-                    yield from end_paused(model, settings, step, budget, steps_per_epoch, start, stepper,
-                                          (images, labels), run_state())
-                    return
-            if knobs is not None:  # (after a pause: a knob turned while paused counts from the next step)
-                turned = knobs.take()
-                if turned:
-                    lr = apply_turn(model, optimizers, turned, lr)
-                    changes.append({"step": step, **turned})
-            index = order[batch_start:batch_start + settings.batch_size]
-            if team is not None:
-                index = team.shard(index)
-            batch = images[index].unsqueeze(1).float().div_(255)
-            inspecting = turn is not None and turn.inspect
-            if inspecting:  # the same batch and noise, looked at just before and just after the update
-                before = inspect(model, batch, labels[index], seed=settings.seed * 1_000_003 + step)
-            losses = model.training_step(batch, labels[index], optimizers, noise_rng)
-            if inspecting:
-                stepped = StepReport(step + 1, before, inspect(model, batch, labels[index],
-                                                               seed=settings.seed * 1_000_003 + step))
-                stepper.post(stepped)
-            for name, value in losses.items():
-                loss_sums[name] = loss_sums.get(name, 0.0) + value
-            step += 1
-            window_steps += 1
-
-            now = time.perf_counter()
-            elapsed = now - start
-            ending = stop.is_set() or budget.out_of_steps(step) or budget.out_of_time(elapsed)
-            if team is not None:  # every process must end at the same step: decided together
-                ending = budget.out_of_steps(step) or (step % settings.log_every == 0 and team.any(ending, device))
-            if step % settings.log_every and not ending and not inspecting:
-                continue
-
-            # Report: this .item() waits for the device, so it happens every log_every steps only.
-            if team is not None:
-                totals = torch.stack([torch.as_tensor(v, dtype=torch.float32, device=device) for v in loss_sums.values()])
-                team.average_([totals])  # the losses of the global batch: the mean over the processes
-                loss_sums = dict(zip(loss_sums, totals))
-            means = {name: float(total) / window_steps for name, total in loss_sums.items()}
-            # The losses were computed before the last update, so check the weights themselves too.
-            if not all(math.isfinite(v) for v in means.values()) or not weights_are_finite(model):
-                model.load_state_dict(last_good)
-                bad = ", ".join(f"{k} = {v}" for k, v in means.items() if not math.isfinite(v)) or "NaN or infinite weights"
-                message = (
-                    f"Training diverged at step {step} ({bad}). The weights were rolled back to the last good "
-                    "ones. Try a smaller learning rate."
-                )
-                yield finish(model, settings, step, budget, steps_per_epoch, start, "diverged", message, means,
-                             (images, labels))
-                return
-            last_good = snapshot(model)
-
-            event = TrainEvent(
-                step=step,
-                total_steps=budget.total_steps,
-                epoch=step / steps_per_epoch,
-                losses=means,
-                images_per_sec=window_steps * settings.batch_size / max(now - window_start, 1e-9),  # global batches
-                elapsed_seconds=elapsed,
-                eta_seconds=budget.eta(step, elapsed),
-                fraction=budget.fraction(step, elapsed),
-                changes=changes,
-                inspection=stepped if inspecting else None,
-            )
-            loss_sums, window_steps, window_start, changes = {}, 0, now, []
-
-            if ending:
-                reason, message = "finished", ""
-                if not budget.out_of_steps(step):
-                    reason = "time limit" if budget.out_of_time(elapsed) and not stop.is_set() else "stopped"
-                    of = f" of {budget.total_steps:,}" if budget.total_steps else ""
-                    limit = f" (time limit of {settings.max_seconds:g} s)" if reason == "time limit" else ""
-                    message = f"Stopped at step {step:,}{of}{limit}."
-                yield event
-                yield finish(model, settings, step, budget, steps_per_epoch, start, reason, message, means,
-                             (images, labels), run_state())
-                return
-
-            # Previews are due every preview_seconds, but spaced by at least 3x what the last one took,
-            # so a model slow to sample (784 pixel steps) still spends most of its time learning.
-            wait = None if settings.preview_seconds is None else max(settings.preview_seconds, 3 * preview_cost)
-            if inspecting or step >= next_preview_step or (wait is not None and now - last_preview_time >= wait):
-                event.preview, event.preview_columns = preview_images(model, settings), preview_columns(model)
-                if event.preview is not None:  # (a model that previews is a GenerativeModel)
-                    event.diagnostics = {name: values.numpy() for name, values in model.diagnostics().items()}
-                model.train()
-                last_preview_time = time.perf_counter()
-                preview_cost = last_preview_time - now
-                next_preview_step = step + settings.preview_every
-            yield event
-        first_batch = 0
+        run.optimizers = averaging_optimizers(run.optimizers, team)
+    return run
 
 
-def end_paused(model, settings, step, budget, steps_per_epoch, start, stepper, data, state):
-    """The last event of a run left paused for longer than its stepper allows (its model is kept)."""
-    message = (f"Stopped at step {step:,}: it stayed paused for more than {stepper.max_pause_seconds:g} s in all. "
-               "The model is kept.")
-    yield finish(model, settings, step, budget, steps_per_epoch, start, "stopped", message, {}, data, state)
+def continue_from(run, state):
+    """Resume: put back a saved run's optimizers, generators, step, learning rate and time, if it fits this run."""
+    try:
+        state.check_fits(len(run.images), run.settings.batch_size, run.budget.total_steps, run.team is not None)
+        state.restore(run.model, run.optimizers, run.order.generator, run.noise_rng)
+    except RunStateError as error:
+        raise TrainingError(str(error)) from None
+    run.lr, run.step, run.earlier_seconds = state.lr, state.step, state.seconds
+    run.budget.first_step = state.step  # (the ETA counts this session's speed)
 
 
-def finish(model, settings, step, budget, steps_per_epoch, start, reason, message, losses, data, state=None):
+def check_labels_once(model, labels):
+    """Conditional models need labels 0..num_classes-1: checked once per run, not every step."""
+    if getattr(model, "conditional", False) and len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= model.config.num_classes:
+            raise TrainingError(f"The labels run from {low} to {high}; this model knows 0 to {model.config.num_classes - 1}.")
+
+
+def finish(run, clock, reason, message, losses, state=None):
     """The last event: what the model fits after training (its after_training), a final preview, and
-    why training ended. data: the run's (images, labels); state: the run's RunState, to continue it."""
-    note = model.after_training(*data) if hasattr(model, "after_training") else None
-    preview = preview_images(model, settings)
+    why training ended. state: the run's RunState, to continue it (None: it cannot be continued)."""
+    model = run.model
+    note = model.after_training(run.images, run.labels) if hasattr(model, "after_training") else None
+    preview = preview_images(model, run.settings)
     model.train()
-    elapsed = time.perf_counter() - start
-    message = message or f"Finished {step:,} steps in {elapsed:.1f} s."
+    elapsed = clock.seconds()
+    message = message or f"Finished {run.step:,} steps in {elapsed:.1f} s."
     if note:
         message = f"{message} {note}"
     return TrainEvent(
-        step=step, total_steps=budget.total_steps, epoch=step / steps_per_epoch, losses=losses,
+        step=run.step, total_steps=run.budget.total_steps, epoch=run.step / run.order.steps_per_epoch, losses=losses,
         elapsed_seconds=elapsed, fraction=1.0, preview=preview, preview_columns=preview_columns(model),
         done=True, reason=reason, message=message, run_state=state,
     )
@@ -410,31 +413,3 @@ def training_record(dataset, settings, device, last_event, lr, **how):
     if dataset.warning:
         record["warning"] = dataset.warning
     return record
-
-
-def check_resume(state, settings, n_images, team, steps_per_epoch):
-    """A saved run continues only as it was: one process, the same dataset size and batch size."""
-    if team is not None:
-        raise TrainingError("A run of several processes (torchrun) cannot be continued from a saved state: "
-                            "continue it in one process.")
-    if state.images != n_images:
-        raise TrainingError(f"The saved run learned from {state.images:,} images, this dataset has {n_images:,}: "
-                            "continue it on the same data (the same --limit).")
-    if state.batch_size != settings.batch_size:
-        raise TrainingError(f"The saved run used batches of {state.batch_size}, not {settings.batch_size}: "
-                            "continue it with its own batch size.")
-    budget = Budget(settings, steps_per_epoch)
-    if budget.total_steps is not None and budget.total_steps <= state.step:
-        raise TrainingError(f"The saved run has already trained {state.step:,} steps; the budget counts from its "
-                            f"start, so give more than that (it ends at {budget.total_steps:,}).")
-
-
-def weights_are_finite(model):
-    """True if no weight or buffer holds NaN or infinity (one device sync for all of them)."""
-    checks = [torch.isfinite(t).all() for t in model.state_dict().values() if t.is_floating_point()]
-    return bool(torch.stack(checks).all())
-
-
-def snapshot(model):
-    """A copy of the weights, to roll back to if training diverges."""
-    return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
