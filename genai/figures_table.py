@@ -7,11 +7,34 @@ It lives apart from genai/metrics.py, which measures: writing a model card (gena
 then needs only the figures, not the classifier and training code behind them.
 """
 
+import math
+
 
 def likelihood_of(results):
     """What a likelihood figure scores: -log p(x); for a conditional model, told each test image's digit,
     -log p(x | y), which is lower (the label carries part of the image's information)."""
     return "-log p(x | y), each test image given its label" if results.get("conditional") else "-log p(x)"
+
+
+def plus_minus(value, spread):
+    """"7.52 ± 0.31": the spread to two significant figures and the value to the same decimal place
+    (a spread of 4.7e-15 or 0 would claim a precision no estimate has; without one, just the value)."""
+    if not (math.isfinite(spread) and spread > 0):
+        return f"{value:.3g}"
+    decimals = max(0, 1 - math.floor(math.log10(spread)))
+    return f"{value:.{decimals}f} ± {spread:.{decimals}f}"
+
+
+# Why a KID can be below 0 (real digits against real digits often are): said wherever KID is shown.
+NEGATIVE_KID = ("KID is an unbiased estimate: it scatters around the true distance, so for two sets from the "
+                "same distribution (real against real) it is often slightly below 0, which means \"no difference "
+                "measurable\"")
+
+
+def kid_spread_words(results):
+    """What the ± of KID is: "± is the spread over 100 subsets of 500"."""
+    size = results.get("kid_subset_size")
+    return "± is the spread over 100 subsets" + (f" of {size:,}" if size else "")
 
 
 def format_table(results):
@@ -20,8 +43,8 @@ def format_table(results):
         ("classifier-FID (lower is better)", f"{results['fid']:.2f}", f"real vs real: {results['fid_real_floor']:.2f}"),
     ]
     if "kid" in results:  # (figures measured before KID was added have none)
-        rows.append(("classifier-KID (lower is better)", f"{results['kid']:.3g} ± {results['kid_std']:.2g}",
-                     f"real vs real: {results['kid_real_floor']:.2g}; ± is the spread over 100 subsets"))
+        rows.append(("classifier-KID (lower is better)", plus_minus(results["kid"], results["kid_std"]),
+                     f"real vs real: {results['kid_real_floor']:.2g}; {kid_spread_words(results)}"))
     rows += [
         ("Inception Score (1-10, higher is better)", f"{results['inception_score']:.2f}",
          f"real digits: {results['inception_score_real']:.2f}"),
@@ -51,6 +74,8 @@ def format_table(results):
     ]
     for name, value, note in rows:
         lines.append(f"  {name:<{width}}  {value:>{value_width}}  {note}".rstrip())
+    if "kid" in results and min(results["kid"], results["kid_real_floor"]) < 0:
+        lines.append(f"  Note: {NEGATIVE_KID}.")
     note = overlap_note(results)
     if note:
         lines.append(f"  Note: {note}")

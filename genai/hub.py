@@ -22,8 +22,12 @@ import math
 import os
 import re
 import shutil
+import socket
 import tempfile
+import threading
+import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, expected_shapes, load_model, read_metadata
 from .model_card import model_card
@@ -32,6 +36,7 @@ from .sampling import sample, save_images
 CARD_FILE = "README.md"
 SAMPLES_FILE = "samples.png"
 HEADER_ALLOWANCE = 1_000_000  # bytes a safetensors file may hold beyond its numbers (its JSON header)
+REACH_SECONDS = 1.5  # how long a connection to the Hub may take to open before we call it unreachable
 
 # "user/name" or "user/name@revision" (a branch, tag or commit). Names as the Hub allows them.
 MODEL_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95})(?:@(?P<revision>[\w./-]{1,200}))?$")
@@ -79,12 +84,16 @@ def download(repo_id, revision=None, token=None):
 
     The three files come from one commit: the one config.json was found at.
     """
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import constants, hf_hub_download
+
+    # Unreachable, the client retries for over 20 s before giving up: asked first, in a moment, the cache
+    # answers at once (a model fetched before loads; one never fetched is said to be missing).
+    cache_only = constants.HF_HUB_OFFLINE or not hub_reachable()
 
     def fetch(filename, at):
         with explained(repo_id, revision, filename):
             return Path(hf_hub_download(repo_id, filename, revision=at, token=token, library_name="genai",
-                                        endpoint=hub_endpoint()))
+                                        endpoint=hub_endpoint(), local_files_only=cache_only))
 
     config_path = fetch(CONFIG_FILE, revision)
     folder = config_path.parent  # .../snapshots/<commit>/
@@ -92,7 +101,7 @@ def download(repo_id, revision=None, token=None):
     metadata = read_metadata(folder)
     expected = expected_shapes(metadata, folder)  # every field checked, the model's size capped
     largest = 4 * sum(math.prod(shape) for shape in expected.values()) + HEADER_ALLOWANCE  # float32, as genai saves
-    if not (folder / WEIGHTS_FILE).is_file():
+    if not (folder / WEIGHTS_FILE).is_file() and not cache_only:
         check_remote_size(repo_id, commit, token, largest)
     fetch(WEIGHTS_FILE, commit)
     try:
@@ -100,6 +109,29 @@ def download(repo_id, revision=None, token=None):
     except HubError:
         pass  # a model card is welcome, not required
     return folder
+
+
+def hub_reachable(timeout=REACH_SECONDS):
+    """Whether a connection to the Hub (or to the proxy that leads there) opens within timeout seconds.
+
+    Asked in a thread of its own, so that a name lookup that hangs cannot hold the caller longer."""
+    endpoint = urlsplit(hub_endpoint())
+    proxy = urllib.request.getproxies().get(endpoint.scheme)
+    target = urlsplit(proxy if "://" in (proxy or "") else f"http://{proxy}") if proxy else endpoint
+    port = target.port or (443 if target.scheme == "https" else 80)
+    opened = []
+
+    def connect():
+        try:
+            with socket.create_connection((target.hostname, port), timeout=timeout):
+                opened.append(True)
+        except (OSError, ValueError):
+            pass
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(opened)
 
 
 def check_remote_size(repo_id, revision, token, largest):

@@ -101,23 +101,32 @@ def squared_mmd(a, b):
 
 def kernel_distance(features_a, features_b, subsets=100, subset_size=1000, seed=0):
     """KID, the kernel distance between two sets of features: (mean, standard deviation) of squared_mmd
-    over `subsets` random subsets of subset_size rows of each set (fewer rows if a set is smaller).
+    over `subsets` random subsets of subset_size rows of each set.
 
     Unlike FID it has no bias that depends on the number of samples, so figures from 500 and from
     2,000 samples can be compared; lower is better, 0 is the same distribution. The spread over
-    subsets says how much of a difference is noise.
+    subsets says how much of a difference is noise. A subset as large as its set would be the whole
+    set every time (a spread of 0 that says nothing), so with several subsets each takes at most half
+    of the smaller set (kid_subset_size says how many rows).
     """
     a = np.asarray(features_a, dtype=np.float64)
     b = np.asarray(features_b, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise MetricsError(f"KID needs two (N, D) feature arrays of the same D; got {a.shape} and {b.shape}.")
-    size = min(subset_size, len(a), len(b))
+    size = kid_subset_size(len(a), len(b), subsets, subset_size)
     if size < 2:
         raise MetricsError("KID needs at least 2 samples in each set.")
     rng = np.random.default_rng(seed)
     values = [squared_mmd(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
               for _ in range(subsets)]
     return float(np.mean(values)), float(np.std(values))
+
+
+def kid_subset_size(rows_a, rows_b, subsets=100, subset_size=1000):
+    """Rows per KID subset: subset_size, but with several subsets at most half of the smaller set,
+    so that the subsets differ and their spread measures something."""
+    largest = min(rows_a, rows_b) if subsets == 1 else min(rows_a, rows_b) // 2
+    return min(subset_size, largest)
 
 
 def symmetric_sqrt(matrix):
@@ -371,6 +380,7 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
         "fid_real_floor": frechet_distance(second_features, real_features),
         **dict(zip(("kid", "kid_std"), kernel_distance(fake_features, real_features, seed=seed))),
         "kid_real_floor": kernel_distance(second_features, real_features, seed=seed)[0],
+        "kid_subset_size": kid_subset_size(n_samples, n_samples),
         "inception_score": classifier_inception_score(fake_probs),
         "inception_score_real": classifier_inception_score(real_probs),
         "recognizable_share": confident_share(fake_probs),

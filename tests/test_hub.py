@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import huggingface_hub
@@ -186,6 +187,21 @@ def test_no_network_and_nothing_cached_is_one_clear_message(hub, monkeypatch):
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(HubError, match="not in the local Hub cache and HF_HUB_OFFLINE is set"):
         load("alice/never-downloaded")
+
+
+def test_an_id_missing_from_the_cache_fails_within_2_seconds_when_the_hub_cannot_be_reached(hub, checkpoint):
+    """Offline, the client's own retries waited 23 s before saying so; a class waits for nobody."""
+    push(checkpoint, "alice/cached-vae", token="hf_good")
+    load("alice/cached-vae")  # now in the cache
+    hub.go_offline()
+    start = time.monotonic()
+    with pytest.raises(HubError, match="alice/never-downloaded is not in the local Hub cache and the Hub cannot be "
+                                       "reached"):
+        load("alice/never-downloaded")
+    assert time.monotonic() - start < 2
+    start = time.monotonic()
+    assert load("alice/cached-vae")[1]["family"] == "vae"  # what is cached still loads, as fast
+    assert time.monotonic() - start < 2
 
 
 @pytest.mark.parametrize("repo, token, message", [

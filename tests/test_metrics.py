@@ -32,6 +32,7 @@ from genai.metrics import (
     frechet_distance,
     generate_images,
     kernel_distance,
+    kid_subset_size,
     label_agreement,
     negative_elbo,
     psnr,
@@ -106,6 +107,31 @@ def test_kid_is_near_zero_for_one_distribution_and_grows_with_the_difference():
     assert same < near < far
     with pytest.raises(ValueError, match="same D"):
         kernel_distance(a, b[:, :4])
+
+
+def test_kids_spread_is_measured_when_the_sets_are_no_larger_than_a_subset():
+    """1,000 samples and subsets of 1,000 made every subset the whole set: "7.52 ± 4.7e-15"."""
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(1000, 8)), rng.normal(loc=0.2, size=(1000, 8))
+    value, spread = kernel_distance(a, b)
+    assert spread > 0.05 * abs(value) and kid_subset_size(1000, 1000) == 500  # subsets of half the set differ
+
+
+def test_kid_is_shown_to_the_precision_of_its_spread_and_a_negative_one_is_explained():
+    from genai.figures_table import format_table, plus_minus
+    from genai.ui.evaluate_tab import figures_markdown
+
+    assert [plus_minus(7.5213, 0.3149), plus_minus(0.07981, 0.01234), plus_minus(752.4, 47.2)] == [
+        "7.52 ± 0.31", "0.080 ± 0.012", "752 ± 47"]
+    assert plus_minus(0.0798, 0.0) == "0.0798"  # no spread: no "± 0"
+    results = {"model": "a model", "dataset": "the MNIST test split", "n_samples": 1000, "seed": 0, "fid": 9.0,
+               "fid_real_floor": 4.0, "kid": 7.5213, "kid_std": 4.7e-15, "kid_real_floor": -0.14,
+               "kid_subset_size": 500, "inception_score": 9.0, "inception_score_real": 9.8,
+               "recognizable_share": 0.9, "recognizable_share_real": 0.98, "class_counts": [100] * 10}
+    for text in (format_table(results), figures_markdown(results)):
+        assert "e-15" not in text and "7.52 ±" not in text  # no precision the estimate does not have
+        assert "unbiased estimate" in text and "below 0" in text  # why real digits show -0.14
+    assert "7.52 ± 0.31" in figures_markdown({**results, "kid_std": 0.3149})
 
 
 def test_frechet_distance_rejects_mismatched_features():

@@ -13,7 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import metrics
-from ..figures_table import likelihood_of, overlap_note
+from ..figures_table import NEGATIVE_KID, kid_spread_words, likelihood_of, overlap_note, plus_minus
 from . import datasets, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
@@ -42,8 +42,9 @@ def figure_rows(results):
          "share of samples the classifier is at least 90% sure about"),
     ]
     if "kid" in results:
-        rows.insert(1, ("classifier-KID", f"{results['kid']:.3g} ± {results['kid_std']:.2g}", f"{results['kid_real_floor']:.2g}",
-                        "kernel distance on the same features: unbiased at any sample count; ± its spread over 100 subsets"))
+        rows.insert(1, ("classifier-KID", plus_minus(results["kid"], results["kid_std"]), f"{results['kid_real_floor']:.2g}",
+                        f"kernel distance on the same features, unbiased at any sample count; lower is better; "
+                        f"{kid_spread_words(results)}"))
     if "label_agreement" in results:
         rows.append(("label agreement", f"{100 * results['label_agreement']:.0f}%", "",
                      "how often the digit asked for is the digit drawn"))
@@ -69,6 +70,8 @@ def figures_markdown(results):
     lines.append(f"{results['n_samples']:,} samples (seed {results['seed']}) compared with {results['n_samples']:,} "
                  f"real test digits. Scores come from genai's own digit classifier, so they compare models "
                  "evaluated here, not with published Inception-based figures.")
+    if "kid" in results and min(results["kid"], results["kid_real_floor"]) < 0:
+        lines.append(f"\n**Why a KID below 0?** {NEGATIVE_KID}.")
     note = overlap_note(results)
     if note:
         lines.append(f"\n**Note:** {note}")
