@@ -38,6 +38,9 @@ def training_lines(training):
     ]
     if training.get("command"):
         lines.append(f"- Command: `{training['command']}`")
+    if training.get("link"):
+        lines.append(f"- Run it again: open the genai app with `{training['link']}` (it fills the Train form with "
+                     "these settings and seed).")
     earlier = training.get("resumed_from")
     while isinstance(earlier, dict):  # a continued run (train --resume): the steps above count the earlier ones too
         lines.append(f"- Continued from a run of {earlier.get('steps', 0):,} steps ({earlier.get('seconds', 0):,.0f} s) "

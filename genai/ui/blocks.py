@@ -10,7 +10,7 @@ import os
 import gradio as gr
 
 from . import (compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab,
-               settings, style, train_tab)
+               run_link, settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
 from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
 
@@ -78,6 +78,7 @@ def build_demo():
             [interpolate_ui.picker, interpolate_source, interpolate_upload_a], api_visibility="private",
         ).success(lambda: gr.Tabs(selected="interpolate"), None, tabs, api_visibility="private")
         hub_tab.connect(hub_ui, session, pickers, hub_page)
+        run_link.connect(demo, train_ui, session, tabs)  # a link to a run fills the Train form
 
         restored = demo.load(restore_session, [session, browser_key], [session, browser_key],
                              api_visibility="private", show_progress="hidden", concurrency_limit=None)

@@ -122,6 +122,7 @@ class Session:
         self.key = None  # set when the registry starts looking after this session
         self.last_used = time.monotonic()
         self.open_tabs = 0  # browser tabs showing this session (a reload closes one and opens another)
+        self.page_url = ""  # the page's address, when a browser opened it (links to runs start with it)
         self.closed_at = None  # when its last tab closed
         self.expired = False  # freed by the registry: its models are gone
 

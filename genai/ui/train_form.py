@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..models import ARCHS
 from ..recipes import applies, check_run_settings, form_defaults
-from ..settings import SETTINGS, SettingsError, number_text, sentences
+from ..settings import SETTINGS, SettingsError, sentences
 from .errors import AppError
 from .inputs import NumberInput
 
@@ -47,16 +47,16 @@ def element_id(prefix, name):
 
 
 def field_label(name, cap):
-    """The label of a setting's field; the time limit says the server's cap."""
-    setting = SETTINGS[name]
-    if name == "seconds":
-        return f"{setting.label}, at most {number_text(cap)}"
-    return setting.label
+    """The label of a setting's field."""
+    return SETTINGS[name].label
 
 
-def field_info(name):
-    """What a good value is, under the field (a wrong value's message replaces it while it is wrong)."""
+def field_info(name, cap=None):
+    """What a good value is, under the field (a wrong value's message replaces it while it is wrong).
+    cap: the server's longest run, which bounds the time limit."""
     setting = SETTINGS[name]
+    if name == "seconds" and cap is not None:
+        setting = dataclasses.replace(setting, high=cap)
     if setting.kind in ("choice", "yes/no"):
         return None
     empty = f"; empty: {setting.empty_means}" if setting.empty_means else ""
@@ -77,7 +77,7 @@ def build_field(name, value, cap, prefix="train", visible=True):
                            elem_id=elem_id)
     if setting.kind == "yes/no":
         return gr.Checkbox(value=value, label=setting.label, elem_id=elem_id, visible=visible)
-    return NumberInput(value, label=field_label(name, cap), info=field_info(name), min_width=100, elem_id=elem_id,
+    return NumberInput(value, label=field_label(name, cap), info=field_info(name, cap), min_width=100, elem_id=elem_id,
                        visible=visible)
 
 

@@ -23,6 +23,7 @@ from ..knobs import LiveKnobs, check_turn, live_settings
 from ..models import create_model, model_class
 from ..presets import PRESETS, preset
 from ..recipes import form_defaults, model_options, recipe
+from ..run_link import run_query
 from ..settings import SETTINGS, check_values
 from ..sampling import grid
 from ..timelapse import Timelapse
@@ -75,6 +76,9 @@ class TrainTab:
     histogram: gr.BarPlot
     digits: gr.BarPlot
     model_name: gr.Textbox
+    link: gr.Textbox  # the finished run's link (genai/run_link.py)
+    explanation: gr.Markdown  # what the chosen family does, with its losses
+    code: gr.Code  # the code that runs each step of the chosen family
     download: gr.Button
     download_file: gr.File
     replay: replay.ReplayPanel
@@ -178,15 +182,16 @@ def train_model(values, session, *, outputs):
                                  "busy. Your run starts when one is free (Stop cancels it)."}
         try:
             yield from run_training(dataset_name, family, arch, checked["conditional"], train_settings, options,
-                                    session, ui)
+                                    session, ui, checked)
         finally:
             slots.release()
     finally:
         controls.busy.release()
 
 
-def run_training(dataset_name, family, arch, conditional, train_settings, options, session, ui):
-    """The training itself, once a slot is free: stream progress, then keep the model in the session."""
+def run_training(dataset_name, family, arch, conditional, train_settings, options, session, ui, form_values):
+    """The training itself, once a slot is free: stream progress, then keep the model in the session.
+    form_values: the form's checked values, which the link to this run carries."""
     controls = session.controls()
     yield {ui["progress"]: waiting_html(f"Loading {dataset_name} ...")}
     dataset = datasets.get(dataset_name, download=True)
@@ -248,6 +253,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
                                app="genai web app", family=family, arch=arch, options=options)
     if turned:
         training["live_changes"] = turned  # what was turned, and at which step (the config holds the last values)
+    else:  # (a run whose knobs were turned cannot be re-run from its settings alone)
+        training["link"] = run_query(form_values, last.step)
     entry, dropped = session.keep(name, model, dataset=dataset_name, steps=last.step, training=training)
     entry.timelapse = timelapse
     choices = model_store.choices(session)
@@ -263,6 +270,8 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         "or download it." + dropped_note(dropped)
     )
     update[ui["model_name"]] = name
+    update[ui["link"]] = gr.update(value=session.page_url + training["link"] if "link" in training else "",
+                                   visible="link" in training)
     update[ui["download"]] = gr.update(value=f"Download {name}.zip", interactive=True)
     for picker in ui["pickers"]:
         keep_current = not model.can_encode and any(picker is p for p in ui["vae_pickers"])
@@ -377,7 +386,8 @@ def mark_waiting(session):
     return (gr.update(interactive=False), gr.update(interactive=True), "Starting (or waiting for a free training slot) ...",
             gr.update(visible=False, value=None),  # the previous model's download
             "",  # no model name while it trains: the replay panel shows this run
-            "")  # nor the knobs the last run turned
+            "",  # nor the knobs the last run turned
+            gr.update(value="", visible=False))  # nor the last run's link
 
 
 def buttons_after_run(session):
@@ -487,6 +497,8 @@ def build():
                 download = gr.Button("Download model (.zip)", interactive=False, elem_id="train-download")
             download_file = gr.File(label="Your model: config.json + model.safetensors", visible=False,
                                     interactive=False, elem_id="train-download-file")
+            link = gr.Textbox(label="Link to this run: opens the app with its settings and seed, to run it again",
+                              interactive=False, visible=False, buttons=["copy"], elem_id="train-link")
             steps_panel = step_mode.build()
             replay_panel = replay.build()
             gr.Markdown(
@@ -516,12 +528,13 @@ def build():
                              show_progress="hidden")
     for name, field in fields.items():
         if SETTINGS[name].kind in ("whole", "number"):
-            field.change(field_message(field_check(name), field_info(name)), field, field, api_visibility="private",
+            field.change(field_message(field_check(name), field_info(name, cap)), field, field, api_visibility="private",
                          show_progress="hidden", concurrency_limit=None)
     return TrainTab(
         dataset=fields["dataset"], dataset_status=dataset_status, start=start, stop=stop, progress=progress,
         losses=losses, preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name,
-        download=download, download_file=download_file, replay=replay_panel, steps=steps_panel, fields=fields,
+        download=download, download_file=download_file, link=link, explanation=explanation, code=code,
+        replay=replay_panel, steps=steps_panel, fields=fields,
         knobs=knobs, turn=turn, turn_status=turn_status,
     )
 
@@ -546,7 +559,7 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
         "lists": list(lists), "session": session, "replay_frame": tab.replay.frame,
         "replay_picture": tab.replay.picture, "replay_caption": tab.replay.caption, "histogram": tab.histogram,
         "digits": tab.digits,  # API clients get it after the dataset status (buttons and the session are not sent)
-        "knobs": tab.knobs,
+        "knobs": tab.knobs, "link": tab.link,
     }
 
     @friendly
@@ -565,11 +578,12 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
 
     replay_outputs = [tab.replay.frame, tab.replay.picture, tab.replay.caption, tab.histogram]
     extra = ("pickers", "vae_pickers", "lists", "replay_frame", "replay_picture", "replay_caption", "histogram",
-             "knobs")  # at the end
+             "knobs", "link")  # at the end
     components = ([value for key, value in outputs.items() if key not in extra]
-                  + list(pickers) + list(lists) + replay_outputs + list(tab.knobs.values()))
+                  + list(pickers) + list(lists) + replay_outputs + list(tab.knobs.values()) + [tab.link])
     pressed = tab.start.click(
-        mark_waiting, session, [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status],
+        mark_waiting, session,
+        [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status, tab.link],
         api_visibility="private",
         show_progress="hidden",
         concurrency_limit=None,
