@@ -27,10 +27,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .checkpoint_fields import FieldError, check_fields
 from .models import ModelError, model_from_config, weight_shapes
 from .run_state import save_run_state
 
@@ -172,6 +173,10 @@ def read_metadata(directory):
         raise CheckpointError(f"{config_path} is not valid JSON ({str(error)[:200]}).") from None
     if not isinstance(metadata, dict) or not {"family", "arch", "config"} <= set(metadata):
         raise CheckpointError(f"{config_path} lacks the fields family, arch and config: it is not a genai model.")
+    try:
+        check_fields(metadata)
+    except FieldError as error:
+        raise CheckpointError(f"{config_path} holds fields genai cannot use: {error}") from None
     return metadata
 
 
@@ -198,6 +203,20 @@ def check_checkpoint(directory):
     if not weights_path.is_file():
         raise CheckpointError(f"{directory} has no {WEIGHTS_FILE}: the weights are missing.")
     compare_shapes(expected, header_shapes(weights_path), weights_path)
+    return metadata
+
+
+def verify_checkpoint(directory):
+    """check_checkpoint, then every number of the weights read once: a file cut short, or holding NaN or
+    infinity, is refused here rather than on every use (the web app's start-up scan). Returns the metadata."""
+    metadata = check_checkpoint(directory)
+    weights_path = Path(directory) / WEIGHTS_FILE
+    try:
+        with safe_open(weights_path, framework="pt") as weights:  # one tensor at a time: memory stays small
+            for name in weights.keys():
+                check_finite(name, weights.get_tensor(name), weights_path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{weights_path} is not a valid safetensors file ({error}).") from None
     return metadata
 
 
@@ -297,7 +316,12 @@ def check_weights_fit(model, weights, path):
     compare_shapes({n: tuple(t.shape) for n, t in model.state_dict().items()},
                    {n: tuple(t.shape) for n, t in weights.items()}, path)
     for name, tensor in weights.items():
-        if not torch.is_floating_point(tensor) and name.endswith("num_batches_tracked"):
-            continue
-        if not torch.isfinite(tensor.float()).all():
-            raise CheckpointError(f"The weights in {path} contain NaN or infinite values ({name}).")
+        check_finite(name, tensor, path)
+
+
+def check_finite(name, tensor, path):
+    """Refuse a tensor holding NaN or infinity (a BatchNorm's step counter is a whole number: nothing to check)."""
+    if not torch.is_floating_point(tensor) and name.endswith("num_batches_tracked"):
+        return
+    if not torch.isfinite(tensor.float()).all():
+        raise CheckpointError(f"The weights in {path} contain NaN or infinite values ({name}).")

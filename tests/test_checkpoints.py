@@ -199,6 +199,19 @@ def test_a_config_genai_cannot_build_is_refused(saved, change, message):
     refuse(saved, message)
 
 
+@pytest.mark.parametrize("field, value", [("steps", "lots"), ("steps", 10**400), ("steps", True), ("dataset", 7),
+                                          ("training", [1]), ("genai_version", {"x": 1})],
+                         ids=["steps-text", "steps-400-digits", "steps-bool", "dataset-number", "training-list",
+                              "version-mapping"])
+def test_the_fields_beside_the_models_config_are_checked_too(saved, field, value):
+    """What config.json records of a model's making is shown by the app: checked like the rest, quoted short."""
+    config = json.loads((saved / CONFIG_FILE).read_text())
+    config[field] = value
+    (saved / CONFIG_FILE).write_text(json.dumps(config))
+    message = refuse(saved, f"holds fields genai cannot use: {field} must be")
+    assert len(message) < 400
+
+
 def test_missing_weights_are_refused(saved):
     (saved / WEIGHTS_FILE).unlink()
     refuse(saved, "has no model.safetensors: the weights are missing")

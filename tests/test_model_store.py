@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from genai.checkpoints import CONFIG_FILE, WEIGHTS_FILE, save_model
+from genai.checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, save_model
 from genai.models import create_model
 from genai.ui import model_store
 from genai.ui.errors import AppError
@@ -34,18 +34,81 @@ def test_a_folder_with_an_unbuildable_config_is_skipped_and_the_rest_served(root
 
 
 def test_a_failed_load_is_remembered_and_not_repeated(root, monkeypatch):
-    weights = {k: v.contiguous() for k, v in create_model("gan", "mlp").state_dict().items()}
-    weights["generator.net.0.weight"][0, 0] = float("nan")  # the header is fine; the numbers are not
-    save_file(weights, root / "a-gan" / WEIGHTS_FILE, metadata={"format": "pt"})
-    assert "a-gan" in model_store.pretrained_folders()
-    with pytest.raises(AppError, match="'a-gan' cannot be loaded: .*NaN or infinite") as first:
+    assert "a-gan" in model_store.pretrained_folders()  # it passed the scan; then its load fails (a disk error, say)
+    calls = []
+
+    def failing_load(folder, device):
+        calls.append(folder)
+        raise CheckpointError(f"The weights in {folder / WEIGHTS_FILE} cannot be read (input/output error).")
+
+    monkeypatch.setattr(model_store, "load_model", failing_load)
+    with pytest.raises(AppError, match="'a-gan' cannot be loaded: .*cannot be read") as first:
         model_store.find("a-gan", None)
     assert str(root) not in str(first.value)  # the server's path is never shown to a visitor
-    calls = []
-    monkeypatch.setattr(model_store, "load_model", lambda *args: calls.append(args))
     with pytest.raises(AppError, match="cannot be loaded"):
         model_store.find("a-gan", None)
-    assert calls == []
+    assert len(calls) == 1
+
+
+def skipped_lines(caplog):
+    return [record.getMessage() for record in caplog.records if "Skipping the checkpoint folder" in record.getMessage()]
+
+
+def with_nan(folder):
+    weights = {k: v.contiguous() for k, v in create_model("gan", "mlp").state_dict().items()}
+    weights["generator.net.0.weight"][0, 0] = float("nan")  # the header is fine; the numbers are not
+    save_file(weights, folder / WEIGHTS_FILE, metadata={"format": "pt"})
+
+
+def cut_short(folder):
+    data = (folder / WEIGHTS_FILE).read_bytes()
+    (folder / WEIGHTS_FILE).write_bytes(data[: len(data) - 1000])  # the header is whole; the numbers are not
+
+
+@pytest.mark.parametrize("spoil, message", [(with_nan, "NaN or infinite values"), (cut_short, "not a valid safetensors")])
+def test_weights_cut_short_or_not_finite_are_found_at_the_scan_with_one_log_line(root, caplog, spoil, message):
+    spoil(root / "a-gan")
+    for _ in range(3):  # however often the pickers ask, the folder is read once
+        assert list(model_store.pretrained_folders()) == ["b-vae"]
+    lines = skipped_lines(caplog)
+    assert len(lines) == 1 and "a-gan" in lines[0] and message in lines[0]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("steps", "lots", "steps must be a whole number from 0 to 1,000,000,000,000, not 'lots'"),
+    ("steps", 10**400, "steps must be a whole number"),
+    ("steps", -3, "steps must be a whole number"),
+    ("dataset", ["mnist"], "dataset must be one of mnist, fashion-mnist"),
+    ("training", "fast", "training must be a mapping"),
+    ("created", "x" * 10_000, "created must be a text of at most 64 characters"),
+], ids=["steps-text", "steps-400-digits", "steps-negative", "dataset-list", "training-text", "created-long"])
+def test_every_field_of_config_json_is_checked_at_the_scan(root, caplog, field, value, message):
+    config = json.loads((root / "a-gan" / CONFIG_FILE).read_text())
+    config[field] = value
+    (root / "a-gan" / CONFIG_FILE).write_text(json.dumps(config))
+    assert list(model_store.pretrained_folders()) == ["b-vae"]
+    lines = skipped_lines(caplog)
+    assert len(lines) == 1 and message in lines[0]
+    assert len(lines[0]) < 600 and "0" * 100 not in lines[0]  # a short quote, never 400 digits
+
+
+def test_a_bad_field_of_the_training_record_is_named(root, caplog):
+    config = json.loads((root / "a-gan" / CONFIG_FILE).read_text())
+    config["training"] = {"split": "everything", "batch_size": 64.5, "lr": float("inf")}
+    (root / "a-gan" / CONFIG_FILE).write_text(json.dumps(config))
+    assert "a-gan" not in model_store.pretrained_folders()
+    line = skipped_lines(caplog)[0]
+    assert "training.split must be one of train, test" in line and "training.batch_size must be a whole number" in line
+    assert "training.lr must be a number" in line
+
+
+def test_a_folder_name_cannot_forge_a_log_line(root, caplog):
+    forged = root / "evil\nWARNING genai.ui: all is well"
+    (root / "a-gan").rename(forged)
+    (forged / CONFIG_FILE).write_text('{"family": ')
+    assert list(model_store.pretrained_folders()) == ["b-vae"]
+    lines = skipped_lines(caplog)
+    assert len(lines) == 1 and "\n" not in lines[0] and "evil\\nWARNING" in lines[0]
 
 
 def test_loading_one_model_never_blocks_another(root, monkeypatch):

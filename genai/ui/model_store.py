@@ -1,8 +1,9 @@
 """Which models a visitor can pick: the shipped pretrained ones plus the ones they trained.
 
 Pretrained checkpoints (checkpoints/<name>/, or $GENAI_CHECKPOINTS_DIR) are found by
-checking their config.json and the header of their weights (cheap, and remembered); a
-folder that fails is skipped with one log line while the app serves the rest. The weights
+checking every field of their config.json and reading their weights once (remembered until the
+files change); a folder that fails (a bad field, weights cut short or holding NaN) is skipped
+with one log line, its name escaped, while the app serves the rest. The weights
 are loaded the first time someone uses a model and then shared, read-only, by every
 visitor. Each model loads under its own lock, so loading one never makes anyone wait who
 samples another, and a model that failed to load is remembered as failed. Models a visitor
@@ -13,7 +14,7 @@ import logging
 import threading
 from pathlib import Path
 
-from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_checkpoint, is_checkpoint, load_model
+from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_checkpoint, load_model, verify_checkpoint
 from ..data import DISPLAY_NAMES
 from ..hub import download, parse_model_id
 from ..device import pick_device
@@ -27,6 +28,7 @@ log = logging.getLogger("genai.ui")
 NOT_GENERATIVE = {"classifier"}  # checkpoints/classifier holds the metrics classifier, not a generator
 
 _lock = threading.Lock()  # held only briefly, to look things up in the dicts below
+_scanning = threading.Lock()  # held while a folder's files are checked (the first time, or after they change)
 _checked = {}  # (folder, file times) -> config.json's metadata, or the CheckpointError it raised
 _loading = {}  # same key -> the lock held while that one model loads
 _loaded = {}  # same key -> ModelEntry, shared read-only by every session
@@ -49,7 +51,8 @@ def folder_key(folder):
 
 
 def checked_metadata(folder):
-    """config.json of a checkpoint folder after check_checkpoint (fields, size, weight shapes), remembered."""
+    """config.json of a checkpoint folder after verify_checkpoint (every field, size, weight shapes, every
+    number of the weights), remembered."""
     try:
         key = folder_key(folder)
     except OSError as error:
@@ -57,19 +60,34 @@ def checked_metadata(folder):
     with _lock:
         known = _checked.get(key)
     if known is None:
-        try:
-            known = check_checkpoint(folder)
-        except CheckpointError as error:
-            known = error
-            log.warning("Skipping the checkpoint folder %s: %s", Path(folder).name, error)
-        except OSError as error:
-            known = CheckpointError(f"{Path(folder).name} cannot be read ({error.strerror}).")
-            log.warning("Skipping the checkpoint folder %s: %s", Path(folder).name, known)
-        with _lock:
-            _checked[key] = known
+        with _scanning:  # one scan per folder version, so one log line for a bad one
+            with _lock:
+                known = _checked.get(key)
+            if known is None:
+                known = scanned(folder)
+                with _lock:
+                    _checked[key] = known
     if isinstance(known, CheckpointError):
         raise known
     return known
+
+
+def scanned(folder):
+    """verify_checkpoint's metadata of a folder, or the CheckpointError it raised (logged in one line)."""
+    try:
+        return verify_checkpoint(folder)
+    except CheckpointError as error:
+        problem = error
+    except OSError as error:
+        problem = CheckpointError(f"{Path(folder).name} cannot be read ({error.strerror}).")
+    log.warning("Skipping the checkpoint folder %s: %s", escaped(Path(folder).name), escaped(problem))
+    return problem
+
+
+def escaped(text):
+    """text as one log line: a newline or another control character (in a folder's name, say) is written
+    as its escape (\\n), so nobody can forge a line of the server's log by naming a folder."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
 
 
 def pretrained_folders(root=None):
