@@ -27,11 +27,18 @@ def subcommands(parser):
 
 def reference():
     """The whole reference as Markdown, at a fixed width so it reads the same wherever it is written."""
+    columns = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps --help to the terminal's width
-    parser = build_parser()
-    parts = [HEADER, "## python -m genai\n", "```text\n" + parser.format_help().rstrip() + "\n```\n"]
-    for name, sub in subcommands(parser).items():
-        parts += [f"## python -m genai {name}\n", "```text\n" + sub.format_help().rstrip() + "\n```\n"]
+    try:
+        parser = build_parser()
+        parts = [HEADER, "## python -m genai\n", "```text\n" + parser.format_help().rstrip() + "\n```\n"]
+        for name, sub in subcommands(parser).items():
+            parts += [f"## python -m genai {name}\n", "```text\n" + sub.format_help().rstrip() + "\n```\n"]
+    finally:
+        if columns is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = columns
     return "\n".join(parts)
 
 

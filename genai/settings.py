@@ -71,9 +71,10 @@ class Setting:
             high = f"and at most {number_text(self.high)}"
         return f"{what} {low} {high}"
 
-    def parse(self, value):
+    def parse(self, value, strict=False):
         """value (text from a command line, a float from a web form, or already the right type) as this
-        setting's type, or SettingsError saying what is wanted. Empty (None or "") stays None where allowed."""
+        setting's type, or SettingsError saying what is wanted. Empty (None or "") stays None where allowed.
+        strict: only a value of the right type will do (a whole number as an int), as from code or a file."""
         if value is None or (isinstance(value, str) and not value.strip()):
             if self.empty_means:
                 return None
@@ -86,7 +87,8 @@ class Setting:
             if isinstance(value, str) and (not self.choices or value in self.choices) and len(value) <= SHOWN_CHARS:
                 return value
             raise SettingsError(f"must be {self.wanted()}, not {shown(value)}")
-        number = as_number(value, whole=self.kind == "whole")
+        wrong_type = strict and (isinstance(value, bool) or not isinstance(value, int if self.kind == "whole" else (int, float)))
+        number = None if wrong_type else as_number(value, whole=self.kind == "whole")
         in_range = number is not None and (number >= self.low if self.low_included else number > self.low) and (
             number <= self.high if self.high_included else number < self.high)
         if not in_range:
@@ -214,10 +216,11 @@ def model_settings():
     return [name for name, s in SETTINGS.items() if s.scope == "model"]
 
 
-def check_values(values, name_of=None):
+def check_values(values, name_of=None, strict=False):
     """values ({name: value}) parsed and checked, every bad one named at once in one SettingsError.
 
     name_of(setting) names a setting in the message: its flag on the command line, its label in the app.
+    strict: each value must already have its setting's type (see Setting.parse).
     """
     name_of = name_of or (lambda setting: setting.name)
     checked, problems = {}, []
@@ -227,7 +230,7 @@ def check_values(values, name_of=None):
             problems.append(f"{shown(name)} is no setting")
             continue
         try:
-            checked[name] = setting.parse(value)
+            checked[name] = setting.parse(value, strict)
         except SettingsError as error:
             problems.append(f"{name_of(setting)} {error}")
     if problems:

@@ -30,7 +30,6 @@ divergence) are small pieces in train_hooks.py; the previews are in previews.py.
 """
 
 import dataclasses
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ import torch
 from .distributed import averaging_optimizers
 from .previews import Previews, preview_columns, preview_count, preview_images
 from .run_state import RunState, RunStateError
+from .settings import SettingsError, check_values
 from .train_hooks import KnobTurns, Rollback, StepMode, Teamwork
 
 __all__ = ["Budget", "TrainEvent", "TrainSettings", "TrainingError", "preview_count", "preview_images", "train",
@@ -48,10 +48,6 @@ __all__ = ["Budget", "TrainEvent", "TrainSettings", "TrainingError", "preview_co
 
 class TrainingError(ValueError):
     """Bad training settings, explained for a human."""
-
-
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -69,24 +65,21 @@ class TrainSettings:
     max_seconds: float | None = None  # ... or after this much time, whichever comes first
 
     def check(self, dataset_size):
-        """Raise TrainingError for a setting that makes no sense (NaN and infinity included)."""
+        """Raise TrainingError for a setting out of its range (declared in genai/settings.py), NaN and
+        infinity included, or a batch larger than the dataset."""
         if self.epochs is None and self.max_steps is None and self.max_seconds is None:
             raise TrainingError("Give the run a budget: a number of seconds, of steps or of epochs.")
-        if self.epochs is not None and (not isinstance(self.epochs, int) or isinstance(self.epochs, bool)
-                                        or self.epochs < 1):
-            raise TrainingError(f"Epochs must be a whole number of at least 1, not {self.epochs!r}.")
-        if not isinstance(self.batch_size, int) or not 2 <= self.batch_size <= 4096:
-            raise TrainingError(f"Batch size must be a whole number from 2 to 4096, not {self.batch_size!r}.")
+        values = {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr, "max_steps": self.max_steps,
+                  "seconds": self.max_seconds}
+        try:
+            check_values({name: value for name, value in values.items() if value is not None},
+                         name_of=lambda setting: setting.label or setting.name, strict=True)
+        except SettingsError as error:
+            raise TrainingError(str(error)) from None
         if self.batch_size > dataset_size:
             raise TrainingError(
                 f"Batch size {self.batch_size} is larger than the dataset ({dataset_size} images): choose a smaller one."
             )
-        if self.lr is not None and not (_number(self.lr) and 0 < self.lr <= 1):
-            raise TrainingError(f"Learning rate must be a number above 0 and at most 1, not {self.lr!r}.")
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
-            raise TrainingError(f"max_steps must be a whole number of at least 1, not {self.max_steps!r}.")
-        if self.max_seconds is not None and not (_number(self.max_seconds) and 0 < self.max_seconds < math.inf):
-            raise TrainingError(f"The time limit must be a number of seconds above 0, not {self.max_seconds!r}.")
 
 
 @dataclass

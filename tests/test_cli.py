@@ -236,7 +236,7 @@ BAD_COMMANDS = [
     ("sample --checkpoint {vae} --out {tmp}/folder.png", "is a folder"),
     ("sample --checkpoint {vae} --label 3 --out {tmp}/old.png", "--label needs a conditional model"),
     ("sample --checkpoint {cvae} --label 12 --out {tmp}/old.png", "Give one digit from 0 to 9"),
-    ("sample --checkpoint {vae} --seed 4294967296 --out {tmp}/old.png", "argument --seed: must be from 0 to 4,294,967,295"),
+    ("sample --checkpoint {vae} --seed 4294967296 --out {tmp}/old.png", "argument --seed: must be from 0 to 4294967295"),
     ("sample --checkpoint {vae} --seed -5 --out {tmp}/old.png", "argument --seed: must be from 0"),
     ("sample --checkpoint {vae} --n 5000 --out {tmp}/old.png", "number of images must be from 1 to 1024"),
     ("sample --checkpoint {vae} --n 0 --out {tmp}/old.png", "argument --n: must be at least 1"),

@@ -259,22 +259,22 @@ def test_nan_weights_behind_a_finite_loss_are_not_kept_as_the_last_good_ones(mni
 @pytest.mark.parametrize(
     "settings,message",
     [
-        ({"epochs": 0}, "Epochs must be a whole number of at least 1, not 0"),
-        ({"epochs": -3}, "Epochs"),
-        ({"epochs": 1.5}, "Epochs"),
-        ({"batch_size": 1}, "Batch size must be a whole number from 2 to 4096, not 1"),
+        ({"epochs": 0}, "epochs must be a whole number from 1 to 1,000,000, not 0"),
+        ({"epochs": -3}, "epochs"),
+        ({"epochs": 1.5}, "epochs"),
+        ({"batch_size": 1}, "Batch size must be a whole number from 2 to 4,096, not 1"),
         ({"batch_size": 10_000}, "Batch size"),
         ({"batch_size": 200}, "Batch size 200 is larger than the dataset \\(100 images\\)"),
         ({"lr": 0}, "Learning rate must be a number above 0"),
         ({"lr": -0.01}, "Learning rate"),
         ({"lr": float("nan")}, "Learning rate"),
         ({"lr": 5.0}, "Learning rate"),
-        ({"max_steps": 0}, "max_steps"),
-        ({"max_steps": 2.5}, "max_steps"),
-        ({"max_seconds": 0}, "time limit"),
-        ({"max_seconds": float("nan")}, "time limit"),
-        ({"max_seconds": float("inf")}, "time limit"),
-        ({"max_seconds": -1}, "time limit"),
+        ({"max_steps": 0}, "Max steps"),
+        ({"max_steps": 2.5}, "Max steps"),
+        ({"max_seconds": 0}, r"Train for \(seconds\)"),
+        ({"max_seconds": float("nan")}, r"Train for \(seconds\)"),
+        ({"max_seconds": float("inf")}, r"Train for \(seconds\)"),
+        ({"max_seconds": -1}, r"Train for \(seconds\)"),
         ({"epochs": None}, "budget"),
     ],
 )
@@ -372,7 +372,7 @@ def test_live_knobs_are_applied_before_the_next_step_and_reported_once(mnist):
     assert seen == [{"step": 4, "lr": 1e-4, "beta": 0.5}] and model.config.beta == 0.5
     with pytest.raises(SettingsError, match="has no live setting 'beta'; it has lr"):
         check_turn(create_model("gan", "mlp"), {"beta": 2.0})
-    with pytest.raises(SettingsError, match="β .weight of the KL term. must be a number from 0 to 1000, not inf"):
+    with pytest.raises(SettingsError, match="β .weight of the KL term. must be a number from 0 to 1,000, not inf"):
         check_turn(model, {"beta": float("inf")})
 
 
