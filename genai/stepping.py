@@ -17,6 +17,10 @@ Looking changes nothing: the inspection draws its noise from a generator of its 
 and puts back the BatchNorm statistics it moved, so a run stepped through ends with exactly the
 weights it would have had without pausing. Time spent paused does not count against the run's time
 limit; a run paused for more than `max_pause_seconds` in all ends (and its model is kept).
+
+A paused run computes nothing, so on a shared server it need not keep its training slot:
+StepControl(slot=...) lends the slot while another run waits for one, and takes a slot again before
+the next step (genai/ui/training_slots.py). Waiting for it counts as neither training nor pause time.
 """
 
 import threading
@@ -47,8 +51,10 @@ class Turn:
 class StepControl:
     """Pause, advance and resume a run from another thread (the web app's buttons, an API call)."""
 
-    def __init__(self, max_pause_seconds=None):
+    def __init__(self, max_pause_seconds=None, slot=None):
         self.max_pause_seconds = max_pause_seconds
+        self.slot = slot  # the run's training slot (take(timeout), lend_if_wanted()), or None: nothing to lend
+        self.waiting_for_slot = False  # between a pause and the next step: waiting to take a slot again
         self.paused_seconds = 0.0  # so far, in all
         self.paused = False  # read without the lock by the loop, once per step
         self._granted = 0  # steps the loop may take while paused
@@ -104,7 +110,8 @@ class StepControl:
 
     def next_turn(self, stop, poll_seconds=0.25):
         """Called by the loop before a step while paused: wait until a step is granted, the run is
-        resumed or stopped (`stop`, a threading.Event), or the pause has lasted too long."""
+        resumed or stopped (`stop`, a threading.Event), or the pause has lasted too long. Meanwhile the
+        run's slot is lent to a run that waits for one, and taken again before the step."""
         started = time.monotonic()
         with self._changed:
             while self.paused and not self._granted and not stop.is_set():
@@ -112,6 +119,8 @@ class StepControl:
                         self.paused_seconds + time.monotonic() - started > self.max_pause_seconds:
                     self.paused_seconds += time.monotonic() - started
                     return Turn(waited_seconds=time.monotonic() - started, expired=True)
+                if self.slot is not None:
+                    self.slot.lend_if_wanted()
                 self._changed.wait(poll_seconds)
             waited = time.monotonic() - started
             self.paused_seconds += waited
@@ -119,7 +128,23 @@ class StepControl:
             if self.paused and self._granted and not stop.is_set():
                 self._granted -= 1
                 inspect = self._granted == 0  # the last step of an advance is the one shown
-            return Turn(inspect=inspect, waited_seconds=waited)
+        return Turn(inspect=inspect, waited_seconds=waited + self.take_slot_again(poll_seconds))
+
+    def take_slot_again(self, poll_seconds):
+        """Before a step: hold a training slot again if it was lent; returns the seconds waited for it.
+
+        A stopped run waits too: the loop takes one more step before it ends, and no step runs without a
+        slot (that is what keeps the server's memory within what its slots allow)."""
+        if self.slot is None or self.slot.held:
+            return 0.0
+        started = time.monotonic()
+        self.waiting_for_slot = True
+        try:
+            while not self.slot.take(timeout=poll_seconds):
+                pass
+        finally:
+            self.waiting_for_slot = False
+        return time.monotonic() - started
 
     def post(self, report):
         """The loop's report of an inspected step: answers every advance asked for so far."""

@@ -109,6 +109,8 @@ class TrainingControls:
     model: object = None  # the model of the run going on (what the knobs are checked against)
     live_values: dict = field(default_factory=dict)  # the run's live settings now (lr, beta, ...): only a change turns
     stepper: object = None  # genai.stepping.StepControl of the run going on: pause it, step it
+    slot: object = None  # training_slots.SlotLease of the run going on (lent while it is paused)
+    stepping: threading.Lock = field(default_factory=threading.Lock)  # held while a /step waits: one at a time
 
 
 class Session:

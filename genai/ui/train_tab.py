@@ -33,6 +33,7 @@ from . import datasets, live_digits, model_store, replay, settings, step_mode
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
+from .training_slots import TrainingSlots
 from .train_form import (build_form, build_knobs, checked_form, field_check, field_info,
                          filled, shown_for)
 UI_REFRESH_SECONDS = 0.5  # send progress to the browser at most this often (previews and the end always)
@@ -51,7 +52,7 @@ def training_slots():
     global _slots
     with _slots_lock:
         if _slots is None:
-            _slots = threading.BoundedSemaphore(settings.train_concurrency())
+            _slots = TrainingSlots(settings.train_concurrency())
         return _slots
 
 LATEX_DELIMITERS = [
@@ -173,18 +174,19 @@ def train_model(values, session, *, outputs):
             ui["start"]: gr.update(interactive=False),
             ui["stop"]: gr.update(interactive=True),
         }
-        slots = training_slots()
-        while not slots.acquire(timeout=WAIT_POLL_SECONDS):
+        slot = training_slots().lease()
+        while not slot.take(timeout=WAIT_POLL_SECONDS):
             if controls.stop.is_set():  # Stop (browser or API) while waiting: never starts
                 yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
                 return
             yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
                                  "busy. Your run starts when one is free (Stop cancels it)."}
+        controls.slot = slot  # step mode lends it while the run is paused and another run waits
         try:
             yield from run_training(dataset_name, family, arch, checked["conditional"], train_settings, options,
                                     session, ui, checked)
         finally:
-            slots.release()
+            slot.give_back()
     finally:
         controls.busy.release()
 
@@ -213,7 +215,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     shown = model.plotted_losses
     timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
     controls.knobs, controls.model = LiveKnobs(), model  # turned from the "while it trains" row (set_knobs)
-    controls.stepper = StepControl(max_pause_seconds=settings.max_pause_seconds())  # pause / step / resume
+    controls.stepper = StepControl(max_pause_seconds=settings.max_pause_seconds(), slot=controls.slot)  # pause / step / resume
     try:
         for event in train(model, dataset, train_settings, stop=controls.stop, knobs=controls.knobs,
                            stepper=controls.stepper):

@@ -1,0 +1,82 @@
+"""The server's training slots: how many runs train at once, and whether a run waits for one.
+
+    slots = TrainingSlots(2)
+    slot = slots.lease()                   # one run's hold on a slot
+    while not slot.take(timeout=1.0):      # wait in the run's own handler: Stop can cancel it
+        ...
+    StepControl(slot=slot)                 # step mode lends it while the run is paused
+    slot.give_back()                       # when the run ends (once, whatever happened)
+
+A run paused in step mode computes nothing, so keeping its slot would only make the class wait: while
+another run waits for a slot, the paused run lends its own, and before its next step it takes one again,
+waiting its turn like everyone else (genai/stepping.py). A slot is never held twice nor given back twice.
+"""
+
+import threading
+
+
+class TrainingSlots:
+    """`count` slots shared by every visitor; a run takes one before its first step."""
+
+    def __init__(self, count):
+        self.count = count
+        self._free = count
+        self._waiting = 0  # runs inside take() right now
+        self._changed = threading.Condition()
+
+    def take(self, timeout):
+        """Take a free slot, waiting at most `timeout` seconds; False if none came free."""
+        with self._changed:
+            self._waiting += 1
+            try:
+                if not self._changed.wait_for(lambda: self._free > 0, timeout):
+                    return False
+                self._free -= 1
+                return True
+            finally:
+                self._waiting -= 1
+
+    def give_back(self):
+        with self._changed:
+            if self._free >= self.count:
+                raise RuntimeError("a training slot was given back that nobody held")
+            self._free += 1
+            self._changed.notify()
+
+    def wanted(self):
+        """Whether a run waits for a slot right now."""
+        with self._changed:
+            return self._waiting > 0
+
+    def lease(self):
+        return SlotLease(self)
+
+    @property
+    def free(self):
+        return self._free
+
+
+class SlotLease:
+    """One run's hold on a training slot: taken, perhaps lent while paused and taken again, given back once.
+
+    Used by one run at a time (its handler, then its training loop, which runs inside that handler)."""
+
+    def __init__(self, slots):
+        self.slots = slots
+        self.held = False
+
+    def take(self, timeout):
+        """Hold a slot (at once if already held); False if none came free within `timeout` seconds."""
+        if not self.held:
+            self.held = self.slots.take(timeout)
+        return self.held
+
+    def lend_if_wanted(self):
+        """Give the slot back while another run waits for one (the run must not step until it takes one again)."""
+        if self.held and self.slots.wanted():
+            self.give_back()
+
+    def give_back(self):
+        if self.held:
+            self.held = False
+            self.slots.give_back()
