@@ -976,6 +976,40 @@ def test_step_mode_pauses_a_gan_run_and_shows_one_step_through_the_api(client):
     assert config["training"]["live_changes"] == [{"step": first + 11, "lr": 2e-4, "d_lr_ratio": 3.0}]
 
 
+def test_step_spam_from_one_paused_visitor_leaves_every_other_handler_quick(new_client):
+    """One visitor pauses its run and sends /step (100 steps) 42 times: one is taken, the rest are refused at
+    once, and none holds a worker thread, so another visitor's /sample and /model_info answer as usual."""
+    spammer, other = new_client(), new_client()
+    job = train(spammer, "gan", "mlp", max_steps=1_000_000, seconds=30)
+    deadline = time.monotonic() + 60
+    while True:  # until the run has started (it first loads the data)
+        try:
+            spammer.predict(api_name="/pause")
+            break
+        except Exception as error:
+            assert "Nothing is training" in str(error) and time.monotonic() < deadline and not job.done()
+            time.sleep(0.2)
+    sample(other, seed=500)  # the model is loaded
+    steps = [spammer.submit(100, api_name="/step") for _ in range(42)]
+    time.sleep(2.0)  # every /step has reached the server
+    started = time.monotonic()
+    sample(other, seed=501)  # not in the cache: drawn afresh
+    other.predict("tiny-gan", api_name="/model_info")
+    took = time.monotonic() - started
+    outcomes = []
+    for step in steps:
+        try:
+            outcomes.append(step.result(timeout=90))
+        except Exception as error:  # noqa: BLE001 - a refusal, as the assertions say
+            outcomes.append(str(error))
+    refused = [o for o in outcomes if isinstance(o, str) and "still being taken" in o]
+    assert len(refused) >= 40 and len(outcomes) - len(refused) <= 2, outcomes[:3]  # one at a time per visitor
+    assert took < 10, took  # (a /sample of a small model: well under a second on a quiet machine)
+    spammer.predict(api_name="/stop")
+    spammer.predict(api_name="/resume")
+    assert "Stopped" in job.result()[3]
+
+
 def test_a_conditional_walk_morphs_one_digit_into_another_through_the_api(client):
     """tiny-gan is conditional: the same seed twice, digit 3 at A and 8 at B: only the digit changes."""
     def walk(digit_b):

@@ -98,7 +98,17 @@ def as_gradio_error(error, function=None):
 
 
 def friendly(function):
-    """Decorate an event handler (plain or generator) so that errors reach the user as gr.Error."""
+    """Decorate an event handler (plain, generator or coroutine) so that errors reach the user as gr.Error."""
+    if inspect.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def coroutine_wrapper(*args, **kwargs):
+            try:
+                return await function(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001
+                raise as_gradio_error(error, function) from None
+
+        return coroutine_wrapper
     if inspect.isgeneratorfunction(function):
 
         @functools.wraps(function)

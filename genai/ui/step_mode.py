@@ -5,8 +5,14 @@ before the update, with a number under every image, and how that number moved wi
 (a GAN: what the discriminator says of each real and each generated digit; a VAE: each digit's
 reconstruction and KL). Beside it, the loss terms before and after, on the same batch and noise.
 The engine side is genai/stepping.py; this file only draws and wires buttons.
+
+/step waits for its steps without holding one of Gradio's worker threads (it is a coroutine that
+looks every POLL_SECONDS): a class pressing it while their runs are paused must not leave /sample
+waiting for a thread. Each visitor has one /step at a time, and each waits at most STEP_WAIT_SECONDS.
 """
 
+import asyncio
+import time
 from dataclasses import dataclass
 
 import gradio as gr
@@ -17,10 +23,12 @@ from .errors import AppError, friendly
 from .inputs import whole_number
 from .pictures import png_file
 from .session import pictures_folder
+from .settings import TRAIN_WAITING_PLACES, train_concurrency
 
 SHOWN_IMAGES = 8  # of the batch, per row
 SCALE = 3  # each 28x28 digit drawn at 84x84
-STEP_TIMEOUT_SECONDS = 120  # how long /step waits for its steps (the slowest family takes about a second a step)
+STEP_WAIT_SECONDS = 60  # how long /step waits for its steps; slower ones go on and the progress bar shows them
+POLL_SECONDS = 0.1  # how often a waiting /step looks whether its steps are done
 MOST_STEPS = 100
 
 
@@ -111,16 +119,34 @@ def resume_run(session):
 
 
 @friendly
-def advance_run(steps, session):
+async def advance_run(steps, session):
     """Pause the run (if running), advance it `steps` steps, and show the last of them."""
     steps = whole_number(steps, "The number of steps", 1, MOST_STEPS)
     stepper = stepper_of(session)
-    stepped = stepper.wait_for(stepper.advance(steps), timeout=STEP_TIMEOUT_SECONDS)
+    one_at_a_time = session.controls().stepping
+    if not one_at_a_time.acquire(blocking=False):
+        raise AppError("Your last steps are still being taken: wait for their picture, then ask for more.")
+    try:
+        ticket, deadline = stepper.advance(steps), time.monotonic() + STEP_WAIT_SECONDS
+        while (stepped := stepper.wait_for(ticket, timeout=0)) is None and not stepper.ended:
+            if time.monotonic() > deadline:
+                raise AppError(still_stepping(stepper))
+            await asyncio.sleep(POLL_SECONDS)
+    finally:
+        one_at_a_time.release()
     if stepped is None:
-        if stepper.ended:
-            raise AppError("The run ended before those steps were taken (its budget ran out, or Stop was pressed).")
-        raise AppError(f"The steps took longer than {STEP_TIMEOUT_SECONDS} s; they go on in the background.")
-    return png_file(step_picture(stepped), pictures_folder()), step_table(stepped)
+        raise AppError("The run ended before those steps were taken (its budget ran out, or Stop was pressed).")
+    # Drawn in a thread of asyncio's own: Gradio's worker threads stay free for the other visitors.
+    picture = await asyncio.to_thread(lambda: png_file(step_picture(stepped), pictures_folder()))
+    return picture, step_table(stepped)
+
+
+def still_stepping(stepper):
+    """Why /step answers before its steps are done."""
+    if stepper.waiting_for_slot:
+        return ("Your run waits for a free training slot: while it was paused it lent its own to a run that was "
+                "waiting. The steps follow as soon as a slot is free; the progress bar shows them.")
+    return f"The steps take longer than {STEP_WAIT_SECONDS} s; they go on in the background and the progress bar shows them."
 
 
 def build():
@@ -145,6 +171,10 @@ def connect(panel, status, session):
     panel.pause.click(pause_run, session, status, api_name="pause", **quick)
     panel.resume.click(resume_run, session, status, api_name="resume", **quick)
     shown = [panel.picture, panel.table]
+    # A queue of its own, as long as the runs that can exist at once (one /step each): however many wait,
+    # they hold no worker thread and no place in another event's queue.
+    stepping = {"concurrency_id": "step", "concurrency_limit": train_concurrency() + TRAIN_WAITING_PLACES,
+                "show_progress": "hidden"}
     # /step takes how many steps (1 to 100); in the browser, each button sends its own count.
-    panel.one.click(advance_run, [panel.one_count, session], shown, api_name="step", **quick)
-    panel.ten.click(advance_run, [panel.ten_count, session], shown, api_visibility="private", **quick)
+    panel.one.click(advance_run, [panel.one_count, session], shown, api_name="step", **stepping)
+    panel.ten.click(advance_run, [panel.ten_count, session], shown, api_visibility="private", **stepping)

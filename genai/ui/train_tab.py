@@ -187,6 +187,7 @@ def train_model(values, session, *, outputs):
                                     session, ui, checked)
         finally:
             slot.give_back()
+            controls.slot = None
     finally:
         controls.busy.release()
 
@@ -372,6 +373,9 @@ def stop_training(session):
     controls = session.controls()
     if controls.busy.locked():
         controls.stop.set()
+        if controls.slot is not None and not controls.slot.held:
+            return ("Stopping: your run lent its training slot to another run while it was paused. It takes its "
+                    "last step as soon as a slot is free, then ends; its model is kept.")
         return "Stopping after the current step ..."
     if controls.waiting:
         controls.cancel_waiting = True
