@@ -6,6 +6,7 @@ app shows it as a message. Anything else is a bug: the app logs its traceback an
 """
 
 from .checkpoints import CheckpointError  # HubError (genai/hub.py) is a CheckpointError
+from .costs import OverBudgetError
 from .data import DatasetError
 from .device import DeviceError
 from .distributed import DistributedError
@@ -16,5 +17,5 @@ from .sampling import SamplingError
 from .settings import SettingsError
 from .train import TrainingError
 
-USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, RunStateError, SamplingError,
-               SettingsError, TrainingError)
+USER_ERRORS = (CheckpointError, DatasetError, DeviceError, DistributedError, MetricsError, ModelError, OverBudgetError,
+               RunStateError, SamplingError, SettingsError, TrainingError)

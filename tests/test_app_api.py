@@ -644,6 +644,17 @@ def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_c
     assert picker_names(waiting_client)[0] == ["tiny-gan", "tiny-vae"]  # no model came of the cancelled run
 
 
+def test_a_run_over_the_memory_budget_is_refused_at_once_with_the_largest_batch_that_fits(client):
+    """The LSTM at batch 1,024 took 7.4 GB: refused before it waits for a slot or loads anything."""
+    started = time.monotonic()
+    job = client.submit("mnist", "autoregressive", "lstm", True, 784, 20, 1024, 1e-3, 1.0, 0, 3, 1.0, api_name="/train")
+    with pytest.raises(AppError, match=r"A batch of 1,024 images needs about [0-9,]+ MB to train this row-by-row "
+                                       r"LSTM.*The largest batch that fits is [0-9,]+: lower the batch size"):
+        job.result(timeout=60)
+    assert time.monotonic() - started < 5  # (the check itself takes well under a millisecond; the rest is HTTP)
+    assert picker_names(client)[0] == ["tiny-gan", "tiny-vae"]  # nothing was trained or kept
+
+
 @pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL"),
                                                ("autoregressive", "lstm", "NLL")])
 def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, family, arch, curve):

@@ -4,6 +4,8 @@ Environment variables (all optional):
 
     GENAI_CHECKPOINTS_DIR     folder of pretrained models (default: checkpoints/ next to app.py)
     GENAI_TRAIN_CONCURRENCY   how many trainings may run at once on this server (default 2)
+    GENAI_TRAIN_MEMORY_MB     the most memory one run may take, in MB; a run estimated above it is refused
+                              (default: TRAINING_MEMORY_MB shared by GENAI_TRAIN_CONCURRENCY runs, 3072 for 2)
     GENAI_MAX_TRAIN_SECONDS   the longest one training run may take, in seconds (default 600)
     GENAI_MAX_PAUSE_SECONDS   how long one run may stay paused in step mode, in all, before it ends (default 900)
     GENAI_COMPUTE_CONCURRENCY sampling / interpolation requests computed at once (default: CPU cores)
@@ -26,6 +28,9 @@ PREVIEW_SECONDS = 2.0  # refresh the live sample grid this often while training
 PREVIEW_SEED = 0  # the fixed noise behind every preview: learners watch the same digits sharpen
 SEED_SLIDER_MAX = 1000  # the slider covers 0..1000; the number box takes any 32-bit seed
 TRAIN_WAITING_PLACES = 20  # runs that may wait (visibly, cancellably) for a training slot; more wait in Gradio's queue
+# What the runs training at once may take together on a 16 GB Space, beside the app, every visitor's kept
+# models and the forward passes of a class sampling (the sum is in docs/server.md).
+TRAINING_MEMORY_MB = 6144
 
 
 def env_int(name, default, minimum=1):
@@ -72,6 +77,11 @@ def request_concurrency():
 
 def train_concurrency():
     return env_int("GENAI_TRAIN_CONCURRENCY", 2)
+
+
+def train_memory_mb():
+    """The memory one run may take (genai/costs.py estimates it before the run starts)."""
+    return env_int("GENAI_TRAIN_MEMORY_MB", TRAINING_MEMORY_MB // train_concurrency())
 
 
 def max_train_seconds():

@@ -18,6 +18,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
+from ..costs import check_fits
 from ..device import describe
 from ..knobs import LiveKnobs, check_turn, live_settings
 from ..models import create_model, model_class
@@ -165,6 +166,7 @@ def train_model(values, session, *, outputs):
         train_settings = make_settings(checked)
         # The recipe's model settings the form does not show (e.g. ema_decay), then the form's.
         options = model_options({**recipe(family), **checked}, family, arch)
+        check_fits(family, arch, options, train_settings.batch_size, settings.train_memory_mb())  # before any wait
         yield {
             ui["progress"]: waiting_html("Waiting for a free training slot ..."),
             ui["status"]: "Getting ready ...",
