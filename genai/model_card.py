@@ -70,6 +70,21 @@ def evaluation_lines(results, eval_command):
     ]
 
 
+def distilled_lines(metadata):
+    """How a few-step student (benchmarks/distill_diffusion.py) came by its weights: its teacher and the method,
+    then the teacher's own training, which is where its knowledge of the digits comes from."""
+    distilled = metadata.get("distilled")
+    if not isinstance(distilled, dict):
+        return []
+    steps = metadata["config"].get("sampling_steps")
+    return [f"- Distilled to {steps} sampling step{'s' if steps != 1 else ''} from the teacher `{distilled['teacher']}`: "
+            f"{distilled['method']}. {distilled['pairs']:,} teacher walks, {distilled['steps']:,} steps of batch "
+            f"{distilled['batch_size']}, learning rate {distilled['lr']:g}, {distilled['seconds']:,.0f} s.",
+            f"- Command: `{distilled['command']}`",
+            "- The teacher's own training:",
+            *("  " + line for line in training_lines(metadata.get("training") or {}))]
+
+
 def guide_lines(metadata):
     """How a model with a guide (autoguidance, `add-guide`) came by it: the guide's own training."""
     guide = metadata.get("guide")
@@ -104,7 +119,7 @@ def model_card(name, metadata, results, eval_command="", location=None, image=No
         *([f"![64 samples, seed 0]({image})", ""] if image else []),
         "## Training",
         "",
-        *training_lines(training),
+        *(distilled_lines(metadata) or training_lines(training)),
         *guide_lines(metadata),
         "",
         "## Evaluation",
