@@ -187,7 +187,7 @@ def test_a_digit_drawn_on_the_sketchpad_is_read_and_starts_a_walk_to_a_test_digi
     open_tab(page, "Explore (VAE)")
     canvas = page.locator("#explore-pad canvas").last
     canvas.wait_for()
-    page.locator("#explore-pad").get_by_role("button", name="Brush").click()  # the pen, as a student picks it
+    page.wait_for_function("() => !document.querySelector('#explore-pad').innerText.includes('select the draw tool')")
     box = canvas.bounding_box()
     x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
     page.mouse.move(x, top)
@@ -448,3 +448,148 @@ def test_a_link_to_a_run_fills_the_train_form_and_starts_nothing(browser, mnist_
     page.get_by_text("Batch size must be a whole number from 2 to 4,096, not '100000'").wait_for()
     page.get_by_text("Seed must be a whole number").first.wait_for()
     page.close()
+
+
+@pytest.fixture
+def projector_page(browser, mnist_dir):
+    """The app at a projector's size, 1280x720."""
+    server = app_server.start(mnist_dir)
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    page.set_default_timeout(WAIT_MS)
+    page.goto(server.url)
+    yield page
+    page.close()
+
+
+def selected_tab(page):
+    return page.locator("[role=tab][aria-selected=true]").inner_text().strip()
+
+
+TAB_NAMES = {"train": "Train", "sample": "Sample", "interpolate": "Interpolate", "compare": "Compare",
+             "explore": "Explore (VAE)", "evaluate": "Evaluate"}
+
+
+def check_train_step(page, step, previous_model):
+    """A train step fills the form (its family, its demonstration's values) and starts the run, which shows
+    its progress and live digits, without the last run's download or replay; then Stop, for the next step."""
+    family = step.train_values()["family"]
+    page.wait_for_function("(family) => [...document.querySelectorAll('#train-family input[type=radio]')]"
+                           ".some(r => r.checked && r.value === family)", arg=family)
+    for name, value in step.train_values().items():
+        if name in ("d_lr_ratio", "beta"):  # the values the demonstration is about
+            box = f"#train-{name.replace('_', '-')} input"
+            page.wait_for_function("([box, value]) => Number(document.querySelector(box).value) === value",
+                                   arg=[box, value])
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Training:')",
+                           timeout=60_000)  # this run's own status (the last run's progress bar may still show)
+    page.wait_for_function(
+        "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)",
+        timeout=60_000)
+    if previous_model:  # a new run: the last one's download and replay are gone
+        assert page.locator("#train-download").is_disabled()
+        assert previous_model not in page.locator("#train-download").inner_text()
+        assert "Frame" not in page.evaluate("() => (document.querySelector('#train-replay-caption') || "
+                                            "{innerText: ''}).innerText")
+    wait_for_new_src(page, "train-preview", None)
+    preview = page.locator("#train-preview").bounding_box()
+    assert preview["y"] < 720, preview  # the live grid starts above the fold at 1280x720
+
+
+def stop_the_run(page):
+    page.locator("#train-stop").click()
+    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Your model is')",
+                           timeout=60_000)
+    page.wait_for_function("() => !document.querySelector('#train-start').disabled")
+    return page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
+
+
+def test_the_shipped_lesson_walks_a_class_through_the_app_at_1280x720(projector_page, shots):
+    """Every step of the shipped lesson, as a teacher at a projector runs it: read the step, press its one
+    button, and find the app set up as the step promises, on the tab it names."""
+    from genai.lessons import shipped_lessons
+
+    page = projector_page
+    lesson = shipped_lessons()["four-families"]
+    assert selected_tab(page) == "Start here"  # the first thing a teacher sees
+    last_model = None
+    for number, step in enumerate(lesson.steps, start=1):
+        page.locator("#lesson-step").get_by_text(f"Step {number} of {len(lesson.steps)}: {step.title}").wait_for()
+        page.locator("#lesson-question").get_by_text(step.question).wait_for()  # asked before anything is pressed
+        assert not page.locator("#lesson-look-for").is_visible()  # the answer is not given away
+        shots(page, f"lesson-{number}-question")
+        strip_before = image_src(page, "interpolate-strip")
+        page.locator("#lesson-go").get_by_text(step.button).click()
+        page.wait_for_function("(name) => document.querySelector('[role=tab][aria-selected=true]').innerText.trim()"
+                               " === name", arg=TAB_NAMES[step.tab])
+        page.locator("#lesson-banner").get_by_text(f"Step {number} of {len(lesson.steps)}").wait_for()
+        if step.tab == "train":
+            check_train_step(page, step, last_model)
+            shots(page, f"lesson-{number}-{step.tab}")
+            last_model = stop_the_run(page)
+        elif step.tab == "sample":
+            page.wait_for_function("(seed) => document.querySelector('#sample-seed input').value === seed",
+                                   arg=str(step.values["seed"]))
+            page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('tiny-gan')")
+            wait_for_new_src(page, "sample-image", None)
+        elif step.tab == "interpolate":
+            page.wait_for_function("() => document.querySelector('#interpolate-model input').value"
+                                   ".startsWith('tiny-gan')")
+            page.wait_for_function("() => [...document.querySelectorAll('#interpolate-digit-b input')]"
+                                   ".some(r => r.checked && r.value === '8')")
+            wait_for_new_src(page, "interpolate-strip", strip_before)  # a new walk: the step pressed Interpolate
+            frames = step.values["steps"]
+            page.wait_for_function("(width) => document.querySelector('#interpolate-strip img').naturalWidth === width",
+                                   arg=2 * (frames * 30 + 2))  # the step's walk: its number of frames, at 2x
+        elif step.tab == "compare":
+            page.wait_for_function("() => document.querySelectorAll('#compare-gallery img').length >= 2")
+        elif step.tab == "explore":
+            page.wait_for_function("() => document.querySelector('#explore-model input').value.startsWith('tiny-vae')")
+            wait_for_new_src(page, "explore-manifold", None)
+        if step.tab != "train":
+            shots(page, f"lesson-{number}-{step.tab}")
+        if number < len(lesson.steps):
+            page.locator("#lesson-back").click()  # the banner leads back to the lesson, at the next step
+            page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]').innerText.trim()"
+                                   " === 'Start here'")
+
+
+def test_the_sketchpad_starts_with_the_brush_and_an_empty_pad_shows_no_error_badges(page, shots):
+    open_tab(page, "Explore (VAE)")
+    canvas = page.locator("#explore-pad canvas").last
+    canvas.wait_for()
+    page.locator("#explore-read").click()  # nothing drawn yet
+    page.locator("#explore-answer").get_by_text("Nothing is drawn yet").wait_for()
+    page.wait_for_timeout(500)
+    for picture in ("#explore-seen", "#explore-neighbours"):
+        assert page.locator(picture).get_by_text("Error", exact=True).count() == 0, picture
+    shots(page, "explore-empty-pad")
+    page.wait_for_function("() => !document.querySelector('#explore-pad').innerText.includes('select the draw tool')")
+    box = canvas.bounding_box()  # a stroke straight away, without picking a tool: the brush is ready
+    x, top, bottom = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    page.mouse.move(x, top)
+    page.mouse.down()
+    for i in range(1, 21):
+        page.mouse.move(x, top + (bottom - top) * i / 20)
+    page.mouse.up()
+    page.locator("#explore-read").click()
+    page.wait_for_function("() => document.querySelector('#explore-answer').innerText.includes('classifier reads a')",
+                           timeout=60_000)
+    assert page.evaluate("() => window.getSelection().toString()") == ""  # the stroke selected no page text
+    shots(page, "explore-drawn-without-picking-the-brush")
+
+
+def test_the_evaluate_histogram_shows_its_tallest_bar_whole(page, shots):
+    open_tab(page, "Evaluate")
+    page.locator("#evaluate-run").click()
+    page.locator("#evaluate-figures").get_by_text("classifier-FID").wait_for(timeout=120_000)
+    page.wait_for_selector("#evaluate-histogram svg g.mark-rect path")
+    page.wait_for_timeout(500)
+    shots(page, "evaluate")
+    tops = page.evaluate("""() => {
+        const svg = document.querySelector('#evaluate-histogram svg');
+        const area = svg.querySelector('g.mark-rect').closest('g.mark-group g') || svg;
+        const bars = [...svg.querySelectorAll('g.mark-rect path')].map(p => p.getBoundingClientRect());
+        const frame = svg.querySelector('path.background, rect.background') || svg;
+        return {barTop: Math.min(...bars.map(b => b.top)), plotTop: frame.getBoundingClientRect().top};
+    }""")
+    assert tops["barTop"] >= tops["plotTop"] + 4, tops  # room above the tallest bar: nothing cut off

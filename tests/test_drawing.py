@@ -93,6 +93,13 @@ def test_nothing_drawn_and_not_a_picture_get_a_message(pad):
         drawing.drawn_picture(from_browser(pad, b"not a picture"))
 
 
+def test_an_empty_pad_is_answered_in_place_without_an_error_on_the_pictures(pad):
+    """On the page, "Read my drawing" on an empty pad says what to do where the answer goes; an error would
+    also mark both pictures with a red "Error" badge."""
+    seen, answer, pictures = drawing.read_drawing_in_place("tiny-vae", pad.preprocess(EditorData()), None)
+    assert seen is None and pictures is None and "Nothing is drawn yet" in answer
+
+
 def test_canvases_sent_ahead_and_never_used_are_bounded_in_count_and_bytes(pad):
     """A client may send canvases through accept_blobs and never press the button: the oldest are forgotten."""
     from gradio.components.image_editor import AcceptBlobs

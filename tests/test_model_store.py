@@ -158,3 +158,42 @@ def test_a_models_line_says_when_its_noise_chooses_a_category():
                                                "labels (InfoGAN), 40,000 steps on MNIST")
     metadata["config"]["categories"] = 0
     assert "categories" not in summary(metadata, "pretrained")
+
+
+def test_pickers_group_models_by_family_strongest_first_and_open_on_a_strong_fast_one(root):
+    """A PixelCNN that recognizes more digits still does not open a picker: it draws for seconds, pixel by
+    pixel; the strongest model that draws at once does. Measured figures rank each family's models."""
+    save_model(create_model("gan", "mlp", seed=1, conditional=True), root / "c-gan")
+    save_model(create_model("autoregressive", "pixelcnn", seed=0), root / "d-pixelcnn")
+    (root / "eval").mkdir()
+    for name, share in (("a-gan", 0.5), ("c-gan", 0.9), ("d-pixelcnn", 0.99)):
+        (root / "eval" / f"{name}.json").write_text(json.dumps({"recognizable_share": share}))
+    pairs = model_store.choices(None)
+    assert [name for _, name in pairs] == ["c-gan", "a-gan", "b-vae", "d-pixelcnn"]  # by family, strongest first
+    labels = dict((name, label) for label, name in pairs)
+    assert labels["c-gan"].startswith("c-gan — conditional GAN (MLP), pretrained · sharp digits in milliseconds")
+    assert "has an encoder" in labels["b-vae"] and "pixel by pixel" in labels["d-pixelcnn"]
+    assert model_store.preferred(pairs, None) == "c-gan"
+    assert model_store.preferred(pairs, None, needs_encoder=True) == "b-vae"
+    assert model_store.preferred(pairs, None, current="d-pixelcnn") == "d-pixelcnn"  # a choice made is kept
+
+
+def test_interpolate_says_when_a_model_has_no_smooth_walk_between_seeds(root):
+    pytest.importorskip("gradio")
+    from genai.ui.interpolate_tab import walk_note
+
+    save_model(create_model("autoregressive", "pixelcnn", seed=0), root / "d-pixelcnn")
+    assert "No smooth walk between seeds" in walk_note("d-pixelcnn", None)
+    assert walk_note("a-gan", None) == walk_note("b-vae", None) == ""
+
+
+def test_evaluates_time_hint_is_the_models_own_and_then_what_it_took(root):
+    pytest.importorskip("gradio")
+    from genai.ui import evaluate_time
+
+    save_model(create_model("autoregressive", "pixelcnn", seed=0), root / "d-pixelcnn")
+    gan, pixelcnn = model_store.find("a-gan", None), model_store.find("d-pixelcnn", None)
+    assert "per 1,000 samples of a-gan on this server: drawing them" in evaluate_time.hint(gan)
+    assert evaluate_time.drawing_seconds(pixelcnn) > 10 * evaluate_time.drawing_seconds(gan)  # 784 passes, not 1
+    evaluate_time.record(gan, 500, 2.0)
+    assert evaluate_time.hint(gan).endswith("a-gan took 4 s per 1,000 samples here last time.")

@@ -266,6 +266,13 @@ class AutoregressiveModel(GenerativeModel):
     """
 
     family = "autoregressive"
+    good_for = "an exact likelihood; slow: pixel by pixel"
+    draws_in_one_pass = False
+    # Each pixel is drawn from its own share of the seed's noise, after the pixels above it: two nearby
+    # seeds agree on nothing in particular, so the frames of a walk jump between unrelated digits.
+    seed_walk_note = ("draws pixel by pixel, each pixel from its own noise, so the frames of a walk between two "
+                      "seeds jump between unrelated digits instead of morphing. For a smooth walk choose a GAN, "
+                      "a VAE or a diffusion model")
     default_lr = 1e-3
     loss_names = ("NLL",)
     plotted_losses = ("NLL",)

@@ -78,6 +78,8 @@ class GenerativeModel(nn.Module):
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
         with_guide(guide, scale)     a copy sampled with autoguidance by a weaker model (diffusion only)
         explanation                  what the Train tab says about the family, with its formulas
+        good_for, draws_in_one_pass  what a model picker says about it, and whether it draws in milliseconds
+        seed_walk_note               why walking between two seeds gives no smooth morph, if it does not
         loss_functions               the functions computing its losses: the Train tab shows their code
         diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
         inspect_batch(x, labels, rng) a training batch seen by the model: loss terms and per-image numbers
@@ -94,6 +96,9 @@ class GenerativeModel(nn.Module):
     loss_functions = ()  # the functions that compute the loss terms (their docstrings hold the formulas)
     # Config fields that may change at sampling time, without retraining (generate's keyword options).
     sampling_options = ()
+    good_for = ""  # one line for a model picker: what this kind of model is good for
+    draws_in_one_pass = True  # False: a sample takes many passes of the network (seconds, not milliseconds)
+    seed_walk_note = ""  # why a walk between two seeds does not morph smoothly, when it does not ("": it does)
 
     def __init__(self, config):
         super().__init__()

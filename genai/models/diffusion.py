@@ -187,6 +187,8 @@ class FlowMatchingUNet(GenerativeModel):
     family = "diffusion"
     arch = "unet"
     title = "diffusion UNet"
+    good_for = "clean digits, drawn in many small steps: slower"
+    draws_in_one_pass = False
     Config = DiffusionConfig
     default_lr = 5e-4
     loss_names = ("loss",)

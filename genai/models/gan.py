@@ -151,6 +151,7 @@ class GAN(GenerativeModel):
     """
 
     family = "gan"
+    good_for = "sharp digits in milliseconds"
     Config = GANConfig
     default_lr = 2e-4
     plotted_losses = ("L_D", "L_G")

@@ -132,6 +132,7 @@ class VAE(GenerativeModel):
     explanation = EXPLANATION
     loss_functions = (vae_loss, reconstruction_loss, kl_divergence)  # shown beside the formulas in the Train tab
     can_encode = True
+    good_for = "has an encoder (reconstructions, maps of its codes, your drawings); softer digits"
 
     def __init__(self, config):
         super().__init__(config)

@@ -1,6 +1,6 @@
 """The whole app: one gr.Blocks with a tab per task, and the events that span tabs.
 
-Each tab lives in its own module (train_tab, sample_tab, interpolate_tab, explore_tab,
+Each tab lives in its own module (lesson_tab, train_tab, sample_tab, interpolate_tab, explore_tab,
 evaluate_tab, hub_tab) and only wires widgets to genai's functions. What a visitor trains is kept in their own
 Session, held in a gr.State; the pretrained models are shared through model_store.
 """
@@ -9,8 +9,8 @@ import os
 
 import gradio as gr
 
-from . import (compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, model_store, sample_tab,
-               run_link, settings, style, train_tab)
+from . import (compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lesson_tab, model_store,
+               sample_tab, run_link, settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
 from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
 
@@ -48,7 +48,10 @@ def build_demo():
         session = gr.State(Session(), delete_callback=end_session)
         browser_key = gr.BrowserState("", storage_key="genai-session")  # finds the session again after a reload
         gr.Markdown(style.HEADER)
+        banner = lesson_tab.build_banner()  # a lesson step's "look for", above whichever tab it opened
         with gr.Tabs() as tabs:
+            with gr.Tab("Start here", id=lesson_tab.LESSON_TAB) as lesson_page:
+                lesson_ui = lesson_tab.build()
             with gr.Tab("Train", id="train"):
                 train_ui = train_tab.build()
             with gr.Tab("Sample", id="sample"):
@@ -59,13 +62,13 @@ def build_demo():
                 compare_ui = compare_tab.build(initial)
             with gr.Tab("Explore (VAE)", id="explore") as explore_page:
                 explore_ui = explore_tab.build(initial)
-            with gr.Tab("Evaluate", id="evaluate"):
+            with gr.Tab("Evaluate", id="evaluate") as evaluate_page:
                 evaluate_ui = evaluate_tab.build(initial)
             with gr.Tab("Hub", id="hub") as hub_page:
                 hub_ui = hub_tab.build()
 
         pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker, evaluate_ui.picker]
-        evaluate_tab.connect(evaluate_ui, session)
+        evaluate_tab.connect(evaluate_ui, session, evaluate_page)
         train_tab.connect(train_ui, session, pickers, vae_pickers=[explore_ui.picker], lists=[compare_ui.models])
         sample_tab.connect(sample_ui, session)
         compare_tab.connect(compare_ui, session)
@@ -78,8 +81,11 @@ def build_demo():
             [interpolate_ui.picker, interpolate_source, interpolate_upload_a], api_visibility="private",
         ).success(lambda: gr.Tabs(selected="interpolate"), None, tabs, api_visibility="private")
         hub_tab.connect(hub_ui, session, pickers, hub_page)
+        lesson_tab.connect(lesson_ui, banner, session, tabs, lesson_page, train_ui, sample_ui, interpolate_ui,
+                           compare_ui, explore_ui, evaluate_ui)
         run_link.connect(demo, train_ui, session, tabs)  # a link to a run fills the Train form
 
+        demo.load(None, js=drawing.READY_TO_DRAW)  # the sketchpad starts with the brush
         restored = demo.load(restore_session, [session, browser_key], [session, browser_key],
                              api_visibility="private", show_progress="hidden", concurrency_limit=None)
         opened = restored.then(

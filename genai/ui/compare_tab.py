@@ -5,7 +5,6 @@ that took on this server, and the figures its `eval` measured against the MNIST 
 (pretrained models: checkpoints/eval/<name>.json, made by checkpoints/train_all.sh).
 """
 
-import json
 import time
 from dataclasses import dataclass
 
@@ -64,13 +63,7 @@ def lineup(pairs, session):
 
 def shipped_figures(name):
     """The figures `eval` measured for a pretrained model (its JSON in checkpoints/eval/), or None."""
-    if name not in model_store.pretrained_folders():
-        return None
-    path = settings.checkpoints_dir() / "eval" / f"{name}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    return model_store.measured_figures(name)
 
 
 def likelihood_words(figures):

@@ -140,6 +140,16 @@ def read_drawing(model_name, drawing, session):
     return seen, "\n\n".join(lines), enlarge(grid(row, columns=len(row)), 3)
 
 
+def read_drawing_in_place(model_name, drawing, session):
+    """read_drawing for the page: a drawing it cannot read (an empty pad, a tiny digit, a scribble) is
+    answered where the answer goes, and both pictures are cleared, instead of an error that marks every
+    picture with a red badge. API clients call read_drawing itself and get the error."""
+    try:
+        return read_drawing(model_name, drawing, session)
+    except AppError as error:
+        return None, f"**{error}**", None
+
+
 def drawing_as_walk_start(model_name, drawing):
     """Hand the drawing to the Interpolate tab as image A: (model, source, image A file), then go there."""
     digit = digit_from_picture(drawn_picture(drawing), "The drawing")
@@ -148,13 +158,25 @@ def drawing_as_walk_start(model_name, drawing):
     return model_name, "uploads", path
 
 
+# Gradio's pad opens with no tool chosen, so a student's first stroke selects the page's text instead of
+# drawing. Whenever the pad shows, with no tool chosen, the brush is picked for them (the page runs this once).
+READY_TO_DRAW = """() => {
+  setInterval(() => {
+    const pad = document.querySelector('#explore-pad');
+    if (!pad || pad.offsetParent === null || !pad.innerText.includes('select the draw tool')) return;
+    const brush = pad.querySelector('button[aria-label="Brush"], button[title="Brush"]');
+    if (brush) brush.click();
+  }, 400);
+}"""
+
+
 def build():
     """The drawing panel (inside an open layout block)."""
     with gr.Accordion("Draw your own digit", open=True, elem_id="explore-drawing"):
         with gr.Row(equal_height=False):
             with gr.Column(scale=4, min_width=300):
                 pad = gr.Sketchpad(type="filepath", image_mode="RGBA", canvas_size=(280, 280), height=360, layers=False,
-                                   label="Draw one digit (pick the brush, then draw)", elem_id="explore-pad",
+                                   label="Draw one digit", elem_id="explore-pad",
                                    brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 pad.preprocess = types.MethodType(undecoded_drawing, pad)  # checked by drawn_picture, not decoded here
                 pad.blob_storage = PendingDrawings()

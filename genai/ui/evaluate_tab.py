@@ -7,6 +7,8 @@ for a VAE, the negative ELBO and how faithful its reconstructions are. This tab 
 those figures as a table, each with what it means, and the digit histogram as a chart.
 """
 
+import math
+import time
 from dataclasses import dataclass
 
 import gradio as gr
@@ -14,7 +16,7 @@ import pandas as pd
 
 from .. import metrics
 from ..figures_table import NEGATIVE_KID, kid_spread_words, likelihood_of, overlap_note, plus_minus
-from . import datasets, model_store, settings
+from . import datasets, evaluate_time, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
 from .gpu import on_gpu
@@ -29,6 +31,7 @@ class EvaluateTab:
     inputs: list
     outputs: list
     button: gr.Button
+    samples: gr.Radio
 
 
 def figure_rows(results):
@@ -90,16 +93,43 @@ def evaluate_model(model_name, samples, seed, session):
     return f"### {entry.name}\n\n" + figures_markdown(results), counts
 
 
+def evaluate_for_the_page(model_name, samples, seed, session):
+    """evaluate_model for the page: the histogram's scale reaches above its tallest bar (with the scale
+    ending at the tallest count, that bar ran into the chart's top edge and read as cut off), and the
+    time it took becomes the model's hint."""
+    start = time.perf_counter()
+    figures, counts = evaluate_model(model_name, samples, seed, session)
+    entry = model_store.find(model_name, session)
+    evaluate_time.record(entry, int(samples), time.perf_counter() - start)
+    return (figures, gr.update(value=counts, y_lim=[0, headroom(int(counts["samples"].max()))]),
+            gr.update(info=evaluate_time.hint(entry)))
+
+
+def time_hint(model_name, session):
+    """The line under "Samples to judge": how long this model takes here (nothing while no model is chosen)."""
+    if not model_name:
+        return gr.update()
+    return gr.update(info=evaluate_time.hint(model_store.find(model_name, session)))
+
+
+def headroom(tallest):
+    """A round number at least 8% above tallest, for the top of a chart's scale: 660 -> 800, 100 -> 150."""
+    wanted = max(tallest, 1) * 1.08
+    magnitude = 10 ** math.floor(math.log10(wanted))
+    return next(step * magnitude for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if step * magnitude >= wanted)
+
+
 def build(initial_choices):
-    first = initial_choices[0][1] if initial_choices else None
+    first = model_store.preferred(initial_choices, None)  # a strong, fast model first
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=260):
             picker = gr.Dropdown(
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="evaluate-model",
                 info=model_store.picker_info(initial_choices),
             )
-            samples = gr.Radio(SAMPLE_CHOICES, value=1000, label="Samples to judge",
-                               info="More samples: steadier figures, slower (about 1.5 s per 1,000 on 2 CPU cores).")
+            samples = gr.Radio(SAMPLE_CHOICES, value=1000, label="Samples to judge", elem_id="evaluate-samples",
+                               info="More samples: steadier figures, slower (the time for the chosen model shows "
+                                    "here).")
             seed = NumberInput(0, label="Seed")
             button = gr.Button("Evaluate", variant="primary", elem_id="evaluate-run")
         with gr.Column(scale=7, min_width=360):
@@ -107,14 +137,20 @@ def build(initial_choices):
                                   elem_id="evaluate-figures")
             histogram = gr.BarPlot(x="digit", y="samples", label="Which digits the samples look like",
                                    elem_id="evaluate-histogram", sort=None, y_lim=[0, None])
-    return EvaluateTab(picker=picker, inputs=[picker, samples, seed], outputs=[figures, histogram], button=button)
+    return EvaluateTab(picker=picker, inputs=[picker, samples, seed], outputs=[figures, histogram], button=button,
+                       samples=samples)
 
 
-def connect(tab, session):
-    tab.button.click(
-        on_gpu(friendly(evaluate_model)), tab.inputs + [session], tab.outputs, api_name="evaluate",
-        concurrency_limit=evaluate_concurrency(), concurrency_id="evaluate", show_progress="minimal",
-    )
+def connect(tab, session, page):
+    """page: the tab's gr.Tab (opening it times the chosen model, for the hint)."""
+    running = {"inputs": tab.inputs + [session], "concurrency_id": "evaluate",
+               "concurrency_limit": evaluate_concurrency()}
+    tab.button.click(on_gpu(friendly(evaluate_for_the_page)), outputs=tab.outputs + [tab.samples],
+                     api_visibility="private", show_progress="minimal", **running)
+    gr.on([], on_gpu(friendly(evaluate_model)), outputs=tab.outputs, api_name="evaluate",
+          **running)  # for API clients: the plain table
+    gr.on([tab.picker.change, page.select], on_gpu(friendly(time_hint)), [tab.picker, session], tab.samples,
+          api_visibility="private", show_progress="hidden", concurrency_id="evaluate", trigger_mode="always_last")
 
 
 def evaluate_concurrency():

@@ -120,8 +120,13 @@ def explore(model_name, seed, digit, session):
     return recon, latent_map, table, note
 
 
+def two_d_first(name, metadata):
+    """Explore opens on a model with a 2-D code where there is one: only that one has a map of its code space."""
+    return (metadata.get("config", {}).get("latent_dim") == 2,)
+
+
 def build(initial_choices):
-    first = model_store.preferred(initial_choices, None, needs_encoder=True)
+    first = model_store.preferred(initial_choices, None, needs_encoder=True, rank=two_d_first)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=260):
             picker = gr.Dropdown(
@@ -154,8 +159,8 @@ def connect(tab, session, page):
         trigger_mode="always_last",
     )
     panel = tab.drawing
-    panel.button.click(
-        on_gpu(friendly(drawing.read_drawing)), [tab.picker, panel.pad, session],
-        [panel.seen, panel.answer, panel.pictures], api_name="encode_drawing", concurrency_id="encode",
-        concurrency_limit=settings.request_concurrency(), show_progress="minimal",
-    )
+    reading = {"inputs": [tab.picker, panel.pad, session], "outputs": [panel.seen, panel.answer, panel.pictures],
+               "concurrency_id": "encode", "concurrency_limit": settings.request_concurrency()}
+    panel.button.click(on_gpu(friendly(drawing.read_drawing_in_place)), api_visibility="private",
+                       show_progress="minimal", **reading)
+    gr.on([], on_gpu(friendly(drawing.read_drawing)), api_name="encode_drawing", **reading)  # for API clients only

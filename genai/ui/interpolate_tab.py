@@ -40,6 +40,7 @@ class InterpolateTab:
     frame: gr.Image
     frames: gr.State
     button: gr.Button
+    note: gr.Markdown  # what the chosen model can and cannot do here
 
 
 def endpoint_images(entry, source, index_a, index_b, upload_a, upload_b, digit):
@@ -121,6 +122,13 @@ def show_frame(frames, index):
     return png_file(enlarge(frames[min(index, len(frames) - 1)], FRAME_SCALE), pictures_folder())
 
 
+def walk_note(model_name, session):
+    """A warning under the picker when the model cannot walk smoothly between two seeds (its interface
+    says why), else nothing."""
+    reason = model_store.model_interface(model_store.metadata_of(model_name, session)).seed_walk_note
+    return f"⚠ **No smooth walk between seeds:** {model_name} {reason}." if reason else ""
+
+
 def source_changed(source):
     return (
         gr.update(visible=source == "seeds"),
@@ -130,13 +138,14 @@ def source_changed(source):
 
 
 def build(initial_choices):
-    first = initial_choices[0][1] if initial_choices else None
+    first = model_store.preferred(initial_choices, None)  # a strong, fast model first
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=300):
             picker = gr.Dropdown(
                 initial_choices, value=first, label="Model", allow_custom_value=True, elem_id="interpolate-model",
                 info=model_store.picker_info(initial_choices),
             )
+            note = gr.Markdown(elem_id="interpolate-note", elem_classes=["genai-note"])
             source = gr.Radio(SOURCES, value="seeds", label="Walk between")
             with gr.Row() as seed_row:
                 seed_a = NumberInput(1, label="Seed A")
@@ -152,7 +161,8 @@ def build(initial_choices):
                               value="slerp", label="Path")
             digit = gr.Radio(ONE_DIGIT_CHOICES, value="0", label="Digit (conditional models keep it fixed)")
             digit_b = gr.Radio([("same", SAME_DIGIT)] + ONE_DIGIT_CHOICES, value=SAME_DIGIT,
-                               label="Digit at B (conditional models: morph into it; the same seed twice keeps the style)")
+                               label="Digit at B (conditional models: morph into it; the same seed twice keeps the style)",
+                               elem_id="interpolate-digit-b")
             button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-run")
         with gr.Column(scale=6, min_width=360):
             strip_image = gr.Image(label="From A to B", format="png", type="pil", interactive=False,
@@ -176,7 +186,7 @@ def build(initial_choices):
         picker=picker,
         inputs=[picker, source, seed_a, seed_b, index_a, index_b, upload_a, upload_b, steps, method, digit, digit_b],
         outputs=[strip_image, gif, frame_slider, frame, frames],
-        frame_slider=frame_slider, frame=frame, frames=frames, button=button,
+        frame_slider=frame_slider, frame=frame, frames=frames, button=button, note=note,
     )
 
 
@@ -185,5 +195,7 @@ def connect(tab, session):
         on_gpu(friendly(interpolate_walk)), tab.inputs + [session], tab.outputs + [session], api_name="interpolate",
         concurrency_limit=settings.request_concurrency(), concurrency_id="encode", show_progress="minimal",
     )
+    tab.picker.change(friendly(walk_note), [tab.picker, session], tab.note, api_visibility="private",
+                      show_progress="hidden", concurrency_limit=None)
     tab.frame_slider.input(friendly(show_frame), [tab.frames, tab.frame_slider], tab.frame, api_name="frame",
                            show_progress="hidden", concurrency_limit=None, trigger_mode="always_last")

@@ -10,6 +10,7 @@ samples another, and a model that failed to load is remembered as failed. Models
 trained or loaded from the Hub (load_from_hub) live in their own Session (genai/ui/session.py), never here.
 """
 
+import json
 import logging
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from ..data import DISPLAY_NAMES
 from ..hub import download, parse_model_id
 from ..device import pick_device
 from ..models import FAMILIES, ModelError, model_class
+from ..models.base import GenerativeModel
 from . import settings
 from .errors import AppError
 from .session import ModelEntry
@@ -174,14 +176,52 @@ SOURCE_WORDS = {"pretrained": "pretrained", "yours": "yours", "hub": "from the H
 
 
 def choices(session):
-    """(label, name) pairs for a model picker: pretrained models first, then the visitor's own."""
-    pairs = []
-    for name, folder in pretrained_folders().items():
-        pairs.append((f"{name} — {kind(checked_metadata(folder))}, pretrained", name))
+    """(label, name) pairs for a model picker: the pretrained models grouped by family (in the registry's
+    order), the strongest of each family first, then the visitor's own; each label says what its kind of
+    model is good for."""
+    pretrained = sorted(pretrained_folders().items(), key=lambda item: (
+        family_order(checked_metadata(item[1])), -recognizable_share(item[0])))
+    pairs = [label(name, checked_metadata(folder), "pretrained") for name, folder in pretrained]
     if session is not None:
-        for name, entry in session.models.items():
-            pairs.append((f"{name} — {kind(entry.metadata)}, {SOURCE_WORDS.get(entry.source, entry.source)}", name))
+        pairs += [label(name, entry.metadata, entry.source) for name, entry in session.models.items()]
     return pairs
+
+
+def label(name, metadata, source):
+    """("gan-conditional — conditional GAN (DCGAN), pretrained: sharp digits in milliseconds; ...", name)."""
+    good_for = model_interface(metadata).good_for
+    return (f"{name} — {kind(metadata)}, {SOURCE_WORDS.get(source, source)}" + (f" · {good_for}" if good_for else ""),
+            name)
+
+
+def model_interface(metadata):
+    """The model class a config.json describes (what its kind of model can do), without its weights;
+    the base class when the config names no known model."""
+    try:
+        return model_class(metadata.get("family"), metadata.get("arch"))
+    except ModelError:
+        return GenerativeModel
+
+
+def family_order(metadata):
+    family = metadata.get("family")
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+
+
+def measured_figures(name):
+    """The figures `eval` measured for a pretrained model (checkpoints/eval/<name>.json), or None."""
+    if name not in pretrained_folders():
+        return None
+    try:
+        return json.loads((settings.checkpoints_dir() / "eval" / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def recognizable_share(name):
+    """The share of a pretrained model's samples the digit classifier recognizes (0 when not measured)."""
+    share = (measured_figures(name) or {}).get("recognizable_share")
+    return share if isinstance(share, (int, float)) else 0.0
 
 
 def kind(metadata):
@@ -194,7 +234,7 @@ def picker_info(pairs):
     """The line under a model picker."""
     if not pairs:
         return "None available yet: train one in the Train tab first."
-    return "Pretrained models first, then the ones you train in this tab."
+    return "Pretrained models by family, the strongest first; then the ones you train."
 
 
 def no_models_message():
@@ -279,14 +319,21 @@ def can_encode(name, session):
         return False
 
 
-def preferred(pairs, session, current=None, needs_encoder=False):
-    """Which name a picker should show: current if still offered, else the first with an encoder
-    (when the tab needs one), else the first."""
+def preferred(pairs, session, current=None, needs_encoder=False, rank=None):
+    """Which name a picker should show: current if still offered, else the strongest fast model (one that
+    draws in one pass, with the most recognizable digits as measured; with an encoder when the tab needs
+    one). rank(name, metadata) -> a sort key, larger first, comes before those when given."""
     names = [name for _, name in pairs]
     if current in names:
         return current
     if needs_encoder:
-        for name in names:
-            if can_encode(name, session):
-                return name
-    return names[0] if names else None
+        names = [name for name in names if can_encode(name, session)] or names
+    if not names:
+        return None
+
+    def strength(name):
+        metadata = metadata_of(name, session)
+        own = rank(name, metadata) if rank else ()
+        return (*own, model_interface(metadata).draws_in_one_pass, recognizable_share(name))
+
+    return max(names, key=strength)  # (the first of equals: choices() lists the strongest of a family first)

@@ -170,7 +170,7 @@ def first_grid(model_name, seed, grid_size, digit, temperature, steps, guidance,
 
 def build(initial_choices):
     """Lay out the Sample tab (inside an open gr.Tab) and return its widgets."""
-    first = initial_choices[0][1] if initial_choices else None
+    first = model_store.preferred(initial_choices, None)  # a strong, fast model first
     with gr.Row(equal_height=False):
         with gr.Column(scale=4, min_width=300):
             picker = gr.Dropdown(

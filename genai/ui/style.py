@@ -23,6 +23,16 @@ CSS = """
 .genai-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
 .genai-note { font-size: var(--text-sm); opacity: 0.85; }
 .genai-explain { border-left: 3px solid var(--color-accent); padding-left: 12px !important; }
+/* The lesson: the question stands out (the class answers it first); the banner above the tabs stays small. */
+.genai-lesson-question {
+  font-size: var(--text-lg); padding: 10px 14px !important; border-radius: 8px;
+  background: var(--color-accent-soft); border-left: 4px solid var(--color-accent);
+}
+.genai-lesson-steps label { width: 100%; }
+.genai-lesson-banner {
+  background: var(--color-accent-soft); border-radius: 8px; padding: 2px 10px !important; align-items: center;
+}
+.genai-lesson-banner .prose { font-size: var(--text-sm); }
 """
 
 HEADER = """

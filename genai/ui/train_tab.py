@@ -89,6 +89,8 @@ class TrainTab:
     knobs: dict  # live setting name -> its box in the "while it trains" panel
     turn: gr.Button
     turn_status: gr.Markdown
+    demonstration: gr.Dropdown = None  # the Demonstrations menu (a lesson step sets it)
+    demonstration_note: gr.Markdown = None  # what to look for in the chosen demonstration
 
     @property
     def inputs(self):
@@ -395,7 +397,14 @@ def mark_waiting(session):
             gr.update(visible=False, value=None),  # the previous model's download
             "",  # no model name while it trains: the replay panel shows this run
             "",  # nor the knobs the last run turned
-            gr.update(value="", visible=False))  # nor the last run's link
+            gr.update(value="", visible=False),  # nor the last run's link
+            *previous_run_cleared())
+
+
+def previous_run_cleared():
+    """Updates that take the last run's files off the tab when a new run starts: its Download button, and
+    the replay panel's picture, caption and GIF (the panel replays the new run as it goes)."""
+    return (gr.update(value="Download model (.zip)", interactive=False), None, "", gr.update(value=None, visible=False))
 
 
 def buttons_after_run(session):
@@ -543,7 +552,7 @@ def build():
         losses=losses, preview=preview, status=status, histogram=histogram, digits=digits, model_name=model_name,
         download=download, download_file=download_file, link=link, explanation=explanation, code=code,
         replay=replay_panel, steps=steps_panel, fields=fields,
-        knobs=knobs, turn=turn, turn_status=turn_status,
+        knobs=knobs, turn=turn, turn_status=turn_status, demonstration=demo_choice, demonstration_note=demo_note,
     )
 
 
@@ -591,7 +600,8 @@ def connect(tab, session, pickers, vae_pickers=(), lists=()):
                   + list(pickers) + list(lists) + replay_outputs + list(tab.knobs.values()) + [tab.link])
     pressed = tab.start.click(
         mark_waiting, session,
-        [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status, tab.link],
+        [tab.start, tab.stop, tab.status, tab.download_file, tab.model_name, tab.turn_status, tab.link,
+         tab.download, tab.replay.picture, tab.replay.caption, tab.replay.gif],
         api_visibility="private",
         show_progress="hidden",
         concurrency_limit=None,
