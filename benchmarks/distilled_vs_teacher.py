@@ -78,6 +78,7 @@ def main(argv=None):
         models = [load_model(Path(args.checkpoints) / name)[0].eval() for name in names]
         load = load_average()
         times = grid_times(models, args.repeats)
+        print(f"grid ms: {', '.join(f'{n} {1000 * t:.0f}' for n, t in zip(names, times))} (load {load})", flush=True)
         if judge is None:
             judge = train_judge(load_training_set("mnist", data_dir=data_dir), args.judge_epochs)
         for role, name, model, seconds in zip(("teacher", "student"), names, models, times):
