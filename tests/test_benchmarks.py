@@ -575,3 +575,16 @@ def test_step_profile_refuses_unknown_families_and_bad_batches(mnist_dir, capsys
     with pytest.raises(SystemExit):
         step_profile.main(["--families", "vae", "--batches", "512", "--limit", "256", "--data-dir", str(mnist_dir)])
     assert "larger than the 256 training images" in capsys.readouterr().err
+
+
+def test_evaluate_speed_times_a_models_evaluation_its_drawing_and_the_tabs_estimate(mnist_dir):
+    pytest.importorskip("gradio")  # the estimate is the Evaluate tab's own (genai/ui/evaluate_time.py)
+    from benchmarks.evaluate_speed import measure, shipped_models
+    from genai.models import create_model
+
+    test = load_dataset("mnist", data_dir=mnist_dir, split="test")
+    figures = measure("fresh-gan", create_model("gan", "mlp", seed=0).eval().requires_grad_(False), test, samples=100)
+    assert set(figures) == {"estimate_s", "sampling_s", "evaluate_s"}
+    assert all(math.isfinite(value) and value >= 0 for value in figures.values())
+    assert "gan-conditional" in shipped_models(REPO / "checkpoints") and "classifier" not in shipped_models(
+        REPO / "checkpoints")
