@@ -434,6 +434,20 @@ def test_bad_hub_ids_get_one_clear_message(client, model_id, message):
         client.predict(model_id, api_name="/load_from_hub")
 
 
+def test_the_hub_tab_refuses_an_uncached_id_within_2_seconds_when_the_hub_cannot_be_reached(client, server):
+    """Offline, the Hub tab took 24 s (the client's retries) to say an id was not in the cache."""
+    client.predict("tiny-gan", api_name="/model_info")  # the client and the server are warm
+    server.hub.go_offline()
+    try:
+        start = time.monotonic()
+        with pytest.raises(AppError, match="teacher/never-fetched is not in the local Hub cache and the Hub cannot "
+                                           "be reached"):
+            client.predict("teacher/never-fetched", api_name="/load_from_hub")
+        assert time.monotonic() - start < 2
+    finally:
+        server.hub.go_online()
+
+
 def test_a_model_trained_here_is_pushed_with_the_visitors_token_only(client, server):
     name = train(client, family="vae", max_steps=5).result()[4]
     with pytest.raises(AppError, match="Paste a Hugging Face access token"):
