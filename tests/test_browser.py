@@ -496,11 +496,13 @@ def check_train_step(page, step, previous_model):
 
 
 def stop_the_run(page):
+    """Stop, and wait for the run's model. (Not for the status's "Your model is": Stop's own answer,
+    "Stopping after the current step", can arrive after the run's last update and stay.)"""
+    name_box = "#train-model-name textarea, #train-model-name input"
     page.locator("#train-stop").click()
-    page.wait_for_function("() => document.querySelector('#train-status').innerText.includes('Your model is')",
-                           timeout=60_000)
+    page.wait_for_function("(box) => document.querySelector(box).value !== ''", arg=name_box, timeout=60_000)
     page.wait_for_function("() => !document.querySelector('#train-start').disabled")
-    return page.locator("#train-model-name textarea, #train-model-name input").first.input_value()
+    return page.locator(name_box).first.input_value()
 
 
 def test_the_shipped_lesson_walks_a_class_through_the_app_at_1280x720(projector_page, shots):
