@@ -24,6 +24,7 @@ from genai.classifier import default_classifier
 from genai.metrics import class_histogram, classifier_probabilities, confident_share, generate_images
 from genai.models import create_model
 from genai.recipes import model_options, recipe
+from genai.settings import SETTINGS
 from genai.train import TrainSettings, train
 
 from .common import synchronize
@@ -99,7 +100,7 @@ def time_to_quality(run, dataset, device, max_seconds=None, eval_every_seconds=5
         model = run.build(device, seed=0)
         # No budget of its own: the training clock below (evaluations excluded) decides when to stop.
         settings = TrainSettings(seed=0, batch_size=run.options["batch_size"], lr=run.options["lr"],
-                                 max_seconds=1e9, preview_images=0)
+                                 max_seconds=SETTINGS["seconds"].high, preview_images=0)  # (the longest allowed)
         training_seconds, next_eval, last = 0.0, min(eval_every_seconds, goal_seconds), None
         evaluations = []
         events = train(model, dataset, settings)

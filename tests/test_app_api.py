@@ -1088,7 +1088,7 @@ def test_a_gan_run_shows_what_its_discriminator_says_beside_the_digits_its_live_
     gan = job.result()
     assert_digits_of_the_grid(gan[DIGITS], gan[2])
     assert len(streamed) >= 2 or not gan[DIGITS].get("visible")  # live: with each preview as it trained, and at the end
-    histogram = gan[-1]
+    histogram = gan[-5]  # (after it: the three live knobs and the link to the run)
     assert histogram["visible"] is True
     rows = histogram["value"]["data"]
     names = {row[2] for row in rows}
@@ -1096,7 +1096,7 @@ def test_a_gan_run_shows_what_its_discriminator_says_beside_the_digits_its_live_
     for name in names:  # each is a histogram of the batch: shares that add up to 1
         assert sum(row[1] for row in rows if row[2] == name) == pytest.approx(1.0)
     vae = train(client, "vae", "mlp", max_steps=30).result()
-    assert vae[-1] is None or vae[-1].get("visible") is not True  # a VAE has no discriminator to show ...
+    assert vae[-5] is None or vae[-5].get("visible") is not True  # a VAE has no discriminator to show ...
     assert_digits_of_the_grid(vae[DIGITS], vae[2])  # ... but its digits are read the same way
 
 
