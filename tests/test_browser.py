@@ -428,11 +428,10 @@ def test_the_knob_panel_shows_the_running_runs_values_and_turns_only_what_was_ch
     page.get_by_text("Your model is").wait_for()
 
 
-def test_a_link_to_a_run_fills_the_train_form_and_starts_nothing(browser, mnist_dir, shots):
-    server = app_server.start(mnist_dir)
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.set_default_timeout(WAIT_MS)
-    page.goto(server.url + "?dataset=mnist&family=vae&arch=mlp&conditional=false&latent_dim=8&seconds=20&batch_size=32"
+def test_a_link_to_a_run_fills_the_train_form_and_starts_nothing(projector_page, shots):
+    page = projector_page
+    app_url = page.url.split("?")[0]
+    page.goto(app_url + "?dataset=mnist&family=vae&arch=mlp&conditional=false&latent_dim=8&seconds=20&batch_size=32"
               "&lr=0.002&beta=4&seed=7&max_steps=25&batch_sizes=1")
     page.get_by_text("Filled the Train form from a link to a run").wait_for()
     page.get_by_text("Not settings of the form, ignored: batch_sizes").wait_for()
@@ -444,10 +443,9 @@ def test_a_link_to_a_run_fills_the_train_form_and_starts_nothing(browser, mnist_
     assert not page.locator("#train-start").is_disabled()  # nothing started by itself
     shots(page, "train-filled-from-link")
 
-    page.goto(server.url + "?family=vae&batch_size=100000&seed=ten")  # a tampered link: the form's own words
+    page.goto(app_url + "?family=vae&batch_size=100000&seed=ten")  # a tampered link: the form's own words
     page.get_by_text("Batch size must be a whole number from 2 to 4,096, not '100000'").wait_for()
     page.get_by_text("Seed must be a whole number").first.wait_for()
-    page.close()
 
 
 @pytest.fixture
