@@ -7,7 +7,7 @@ image of the batch. The second part grows with the batch, so a run's peak is clo
 and a batch size a visitor types can cost gigabytes. This script measures that line.
 
 Each point is a fresh Python process (as alike to the app as a child can be: one CPU thread, two malloc
-arenas) that loads MNIST and warms up as a server that has trained before is warm: one step of the same
+arenas, training in a thread other than the main one) that loads MNIST and warms up as a server that has trained before is warm: one step of the same
 model at batch 2, then everything freed and handed back to the system (malloc_trim), so PyTorch's code and
 kernels are loaded but no memory is left over to reuse. Then it notes its resident memory, builds the model
 the Train tab would build (the family's recipe, conditional) and trains `--steps` steps at that batch
@@ -18,8 +18,8 @@ the first count: only then do Adam's moments and a step's activations live side 
     python -m benchmarks.train_memory --json benchmarks/results/train-memory-cpu-DATE.json
     python -m benchmarks.train_memory --models gan-mlp --batches 16,32 --repeats 1   # a smoke test
 
-It prints one table of every point (the spread over repeats, and genai/costs.py's estimate beside it) and
-one of each model's fitted line (what genai/costs.py's MEASURED holds). `--report JSON` prints them again.
+It prints what each run added beside genai/costs.py's estimate, and each model's fitted line (what
+genai/costs.py's MEASURED holds); `--report JSON` prints them again from the JSON it wrote.
 """
 
 import argparse
@@ -89,6 +89,27 @@ def train_as_the_app_does(family, arch, chosen, dataset, batch_size, steps):
     return model
 
 
+def in_a_worker_thread(function, *args):
+    """function(*args) in a thread of its own, as the app trains in one of Gradio's worker threads. It matters:
+    glibc gives such a thread another malloc arena, which keeps more of what it frees than the main one."""
+    import threading
+
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # noqa: BLE001 - raised again in the calling thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def give_back_freed_memory():
     """Collect garbage and return the C library's free memory to the system, so none of it is reused unseen."""
     import ctypes
@@ -113,13 +134,13 @@ def measure_here(family, arch, sizes, batch_size, steps, data_dir):
     prepare(torch.device("cpu"))
     dataset = load_training_set("mnist", data_dir=data_dir, download=False)  # shared by every run of the app
     chosen = {**recipe(family), "arch": arch, "conditional": True, **sizes}
-    train_as_the_app_does(family, arch, chosen, dataset, 2, 1)  # the warm-up
+    in_a_worker_thread(train_as_the_app_does, family, arch, chosen, dataset, 2, 1)  # the warm-up
     give_back_freed_memory()
     before = current_rss_mb()
     if not reset_peak_rss():
         raise RuntimeError("cannot reset the peak RSS (/proc/self/clear_refs): this benchmark needs Linux")
     started = time.perf_counter()
-    model = train_as_the_app_does(family, arch, chosen, dataset, batch_size, steps)
+    model = in_a_worker_thread(train_as_the_app_does, family, arch, chosen, dataset, batch_size, steps)
     seconds = time.perf_counter() - started
     return {"rss_before_mb": round(before, 1), "growth_mb": round(peak_rss_mb() - before, 1),
             "seconds": round(seconds, 2), "parameters": sum(p.numel() for p in model.parameters())}
@@ -146,24 +167,38 @@ def fit_line(points):
             "largest_miss_mb": round(worst, 1), "points": len(points)}
 
 
-def point_rows(points):
-    """One row per model and batch: the median of what the runs added, their spread, and genai/costs.py's estimate."""
+def grid_rows(points, names):
+    """One row per model, one column per batch: "what it added (median) / the estimate", and the widest spread."""
     from genai.costs import run_cost
 
+    groups = grouped(points)
+    batches = sorted({batch for name, batch in groups if name in names})
     rows = []
-    for (name, batch), group in grouped(points).items():
-        growth = [p["growth_mb"] for p in group]
-        seconds = [p["seconds"] for p in group]
-        estimate = run_cost(*split_name(name)).peak_mb(batch)
-        rows.append([name, f"{batch:,}", f"{np.median(growth):,.0f}", f"{min(growth):,.0f}-{max(growth):,.0f}",
-                     f"{estimate:,.0f}", f"{max(growth) / estimate:.2f}", f"{np.median(seconds):.1f}", len(group)])
-    return rows
+    for name in names:
+        cells, spreads = [], []
+        for batch in batches:
+            growth = [p["growth_mb"] for p in groups.get((name, batch), [])]
+            if not growth:
+                cells.append("")
+                continue
+            cells.append(f"{np.median(growth):,.0f} / {run_cost(*split_name(name)).peak_mb(batch):,.0f}")
+            spreads.append(max(growth) - min(growth))
+        rows.append([name, *cells, f"{max(spreads):,.0f}"])
+    return ["model", *(f"{batch:,}" for batch in batches), "widest spread MB"], rows
 
 
 def report(results):
-    """The two tables: every point beside its estimate, and each model's fitted line."""
-    print(markdown_table(["model", "batch", "added MB (median)", "spread", "estimate MB", "most / estimate",
-                          "seconds", "runs"], point_rows(results["points"])))
+    """The tables: what each run added against genai/costs.py's estimate (MB; the median where several processes
+    ran), the Train tab's models then the other sizes; the worst ratio; and each model's fitted line."""
+    from genai.costs import run_cost
+
+    names = list(dict.fromkeys(p["model"] for p in results["points"]))
+    for chosen in ([n for n in names if " " not in n], [n for n in names if " " in n]):
+        if chosen:
+            print(markdown_table(*grid_rows(results["points"], chosen)))
+            print()
+    worst = max(p["growth_mb"] / run_cost(*split_name(p["model"])).peak_mb(p["batch_size"]) for p in results["points"])
+    print(f"The most a run added, against its estimate: {worst:.2f} ({len(results['points'])} runs).")
     print()
     print(markdown_table(["model", "fixed MB", "MB per image", "largest miss MB", "points"],
                          [[n, f["fixed_mb"], f["per_image_mb"], f["largest_miss_mb"], f["points"]]
@@ -177,16 +212,73 @@ def grouped(points):
     return groups
 
 
+def measure_through_the_app(runs, data_dir):
+    """For each (name, batch_size) of runs, start `python app.py` afresh and train that model through its /train
+    endpoint (2 steps, after a 1-step run of the same model at batch 2), reading what the server's peak RSS
+    grew by: the check that the app's runs cost what the children above measured. One point per run."""
+    return [measure_one_through_the_app(name, batch_size, data_dir) for name, batch_size in runs]
+
+
+def measure_one_through_the_app(name, batch_size, data_dir):
+    """One run through a fresh app (a server's earlier runs leave freed memory its next run reuses unseen)."""
+    import socket
+    import tempfile
+
+    from gradio_client import Client
+
+    from genai.costs import run_cost
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = Path(tempfile.mkdtemp(prefix="genai-train-memory-"))
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(folder),
+           "GRADIO_ANALYTICS_ENABLED": "False", "GENAI_TRAIN_MEMORY_MB": "100000", "GENAI_MAX_TRAIN_SECONDS": "600",
+           **({"GENAI_DATA_DIR": str(data_dir)} if data_dir else {})}
+    with open(folder / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    status = Path(f"/proc/{server.pid}/status")
+    memory = lambda key: next(int(line.split()[1]) / 1024 for line in status.read_text().splitlines()  # noqa: E731
+                              if line.startswith(key))
+    try:
+        for _ in range(300):
+            try:
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                break
+            except Exception:  # noqa: BLE001 - not up yet
+                time.sleep(1)
+        family, arch, _ = split_name(name)
+        latent = 784 if family in ("autoregressive", "diffusion") else (16 if family == "vae" else 100)
+        form = lambda batch, steps: ("mnist", family, arch, True, latent, 600, batch, 1e-3, 1.0, 0, steps, 1.0)  # noqa: E731
+        client.predict(*form(2, 1), api_name="/train")  # the warm-up
+        before = memory("VmRSS:")
+        Path(f"/proc/{server.pid}/clear_refs").write_text("5")
+        started = time.perf_counter()
+        client.predict(*form(batch_size, 2), api_name="/train")
+        point = {"model": name, "batch_size": batch_size, "rss_before_mb": round(before, 1),
+                 "growth_mb": round(memory("VmHWM:") - before, 1), "seconds": round(time.perf_counter() - started, 1),
+                 "estimate_mb": round(run_cost(family, arch).peak_mb(batch_size), 1)}
+    finally:
+        server.terminate()
+        server.wait(30)
+    print(f"through the app: {name} batch {batch_size}: +{point['growth_mb']:,.0f} MB "
+          f"(estimate {point['estimate_mb']:,.0f})", file=sys.stderr, flush=True)
+    return point
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS + list(SIZE_VARIANTS)),
                         help="comma-separated: family-arch, or one of the size variants (default: all)")
-    parser.add_argument("--batches", default="32,128,512,1024", help="batch sizes (default 32,128,512,1024)")
+    parser.add_argument("--batches", default="32,128,256,384,512,1024", help="batch sizes (default 32,128,256,384,512,1024)")
     parser.add_argument("--variant-batches", default="64,256", help="batch sizes of the size variants (default 64,256)")
     parser.add_argument("--repeats", type=int, default=2, help="fresh processes per point (default 2)")
     parser.add_argument("--steps", type=int, default=2, help="training steps per point (default 2)")
     parser.add_argument("--data-dir", help="MNIST IDX files (default: $GENAI_DATA_DIR or ../shared/datasets/mnist)")
     parser.add_argument("--json", help="where to write every point and fit (default: benchmarks/results/...)")
+    parser.add_argument("--through-the-app", metavar="MODEL:BATCH,...",
+                        help="instead, train these through a running app.py and read its memory "
+                             "(e.g. autoregressive-lstm:320,autoregressive-pixelcnn:320)")
     parser.add_argument("--report", metavar="JSON", help="print the tables of results written before, and measure nothing")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -199,6 +291,16 @@ def main(argv=None):
         print(json.dumps(measure_here(family, arch, sizes, spec["batch_size"], spec["steps"], spec["data_dir"])))
         return
     data_dir = find_data_dir(args.data_dir)
+    if args.through_the_app:
+        runs = [(item.rsplit(":", 1)[0], int(item.rsplit(":", 1)[1])) for item in args.through_the_app.split(",")]
+        points = measure_through_the_app(runs, data_dir)
+        print(markdown_table(["model (through the app)", "batch", "added MB", "estimate MB", "added / estimate"],
+                             [[p["model"], f"{p['batch_size']:,}", f"{p['growth_mb']:,.0f}", f"{p['estimate_mb']:,.0f}",
+                               f"{p['growth_mb'] / p['estimate_mb']:.2f}"] for p in points]))
+        if args.json:
+            write_json({"what": "what runs trained through app.py added to its memory", "machine": machine_info("cpu"),
+                        "points": points}, args.json)
+        return
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     points = []
     for name in names:

@@ -30,16 +30,16 @@ from .recipes import config_fields, form_defaults
 from .settings import SETTINGS
 
 # (family, arch) -> (fixed MB, MB per image, largest miss MB): the least-squares line through what one run
-# added to a warm process, at the Train tab's settings (conditional), over batches of 32 to 1,024, and the
-# most a measured point lay above it (docs/benchmarks.md, "What a training run costs in memory").
+# added to a warm process training in a worker thread, at the Train tab's settings (conditional), over batches
+# of 32 to 1,024, and the most a measured point lay above it (docs/benchmarks.md, "What a training run costs in memory").
 MEASURED = {
-    ("gan", "mlp"): (67.0, 0.0429, 3.4),
-    ("gan", "dcgan"): (17.9, 0.4444, 43.1),
-    ("vae", "mlp"): (27.4, 0.0263, 1.9),
-    ("vae", "conv"): (40.7, 0.1983, 11.5),
-    ("diffusion", "unet"): (54.3, 0.903, 31.1),
-    ("autoregressive", "pixelcnn"): (305.0, 6.3436, 262.7),
-    ("autoregressive", "lstm"): (33.4, 7.6413, 31.3),
+    ("gan", "mlp"): (62.6, 0.0507, 2.8),
+    ("gan", "dcgan"): (-5.2, 0.5621, 104.8),
+    ("vae", "mlp"): (24.1, 0.0236, 5.3),
+    ("vae", "conv"): (38.4, 0.2379, 28.4),
+    ("diffusion", "unet"): (57.0, 1.0144, 104.9),
+    ("autoregressive", "pixelcnn"): (521.8, 6.0591, 707.2),
+    ("autoregressive", "lstm"): (39.1, 7.6183, 80.2),
 }
 # How the per-image part grows with a model's size, from models of other sizes measured the same way.
 # WIDTH: every activation is as wide as this setting, so the part grows in proportion to it.

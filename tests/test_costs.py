@@ -25,6 +25,21 @@ def test_the_estimate_lies_above_every_run_measured():
         assert run_cost(family, arch, sizes).peak_mb(point["batch_size"]) >= point["growth_mb"], point
 
 
+def test_runs_trained_through_the_app_added_less_than_their_estimate():
+    points = json.loads(sorted((REPO / "benchmarks" / "results").glob("train-memory-app-cpu-*.json"))[-1].read_text())
+    for point in points["points"]:
+        family, arch, sizes = split_name(point["model"])
+        assert run_cost(family, arch, sizes).peak_mb(point["batch_size"]) >= point["growth_mb"], point
+
+
+def test_the_memory_benchmark_measures_a_run_in_a_fresh_process(mnist_dir):
+    from benchmarks.train_memory import fit_line, measure
+
+    points = [measure("vae-mlp", batch, 1, mnist_dir) for batch in (4, 8)]
+    assert all(p["growth_mb"] > 0 and p["rss_before_mb"] > 0 and p["parameters"] > 0 for p in points)
+    assert set(fit_line(points)) == {"fixed_mb", "per_image_mb", "largest_miss_mb", "points"}
+
+
 def largest_in(message):
     return int(re.search(r"The largest batch that fits is ([0-9,]+): lower the batch size", message)[1].replace(",", ""))
 
