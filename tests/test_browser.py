@@ -46,12 +46,18 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, mnist_dir):
+def opened_app(browser, mnist_dir, width, height):
+    """A new page showing the test server's app at width x height."""
     server = app_server.start(mnist_dir)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": width, "height": height})
     page.set_default_timeout(WAIT_MS)
     page.goto(server.url)
+    return page
+
+
+@pytest.fixture
+def page(browser, mnist_dir):
+    page = opened_app(browser, mnist_dir, 1400, 1000)
     yield page
     page.close()
 
@@ -451,10 +457,7 @@ def test_a_link_to_a_run_fills_the_train_form_and_starts_nothing(projector_page,
 @pytest.fixture
 def projector_page(browser, mnist_dir):
     """The app at a projector's size, 1280x720."""
-    server = app_server.start(mnist_dir)
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    page.set_default_timeout(WAIT_MS)
-    page.goto(server.url)
+    page = opened_app(browser, mnist_dir, 1280, 720)
     yield page
     page.close()
 
