@@ -74,12 +74,19 @@ def format_table(results):
     ]
     for name, value, note in rows:
         lines.append(f"  {name:<{width}}  {value:>{value_width}}  {note}".rstrip())
+    lines += [f"  Note: {note}" for note in figure_notes(results)]
+    return "\n".join(lines)
+
+
+def figure_notes(results):
+    """The notes a table of figures needs under it: why a KID can be below 0, and an overlap of the samples."""
+    notes = []
     if "kid" in results and min(results["kid"], results["kid_real_floor"]) < 0:
-        lines.append(f"  Note: {NEGATIVE_KID}.")
+        notes.append(f"{NEGATIVE_KID}.")
     note = overlap_note(results)
     if note:
-        lines.append(f"  Note: {note}")
-    return "\n".join(lines)
+        notes.append(note)
+    return notes
 
 
 def overlap_note(results):

@@ -15,7 +15,7 @@ import gradio as gr
 import pandas as pd
 
 from .. import metrics
-from ..figures_table import NEGATIVE_KID, kid_spread_words, likelihood_of, overlap_note, plus_minus
+from ..figures_table import NEGATIVE_KID, figure_notes, kid_spread_words, likelihood_of, plus_minus
 from . import datasets, evaluate_time, model_store, settings
 from .compute import compute_slot
 from .errors import friendly
@@ -73,11 +73,9 @@ def figures_markdown(results):
     lines.append(f"{results['n_samples']:,} samples (seed {results['seed']}) compared with {results['n_samples']:,} "
                  f"real test digits. Scores come from genai's own digit classifier, so they compare models "
                  "evaluated here, not with published Inception-based figures.")
-    if "kid" in results and min(results["kid"], results["kid_real_floor"]) < 0:
-        lines.append(f"\n**Why a KID below 0?** {NEGATIVE_KID}.")
-    note = overlap_note(results)
-    if note:
-        lines.append(f"\n**Note:** {note}")
+    for note in figure_notes(results):
+        heading = "Why a KID below 0?" if note.startswith(NEGATIVE_KID) else "Note:"
+        lines.append(f"\n**{heading}** {note}")
     return "\n".join(lines)
 
 
