@@ -49,5 +49,5 @@ def test_a_gan_with_r1_trains_reports_the_penalty_and_round_trips(tmp_path, digi
 
 
 def test_a_negative_r1_weight_is_refused_with_its_range():
-    with pytest.raises(ModelError, match="r1_gamma must be a number from 0 to 1000"):
+    with pytest.raises(ModelError, match="r1_gamma must be a number from 0 to 1,000 "):
         create_model("gan", "mlp", seed=0, r1_gamma=-1)

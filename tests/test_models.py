@@ -128,7 +128,7 @@ def test_a_model_is_rebuilt_from_its_config_dict():
         ("autoregressive", "pixelcnn", {"latent_dim": 16}, "latent_dim must be 784"),
         ("autoregressive", "pixelcnn", {"layers": 0}, "layers must be a whole number from 1 to 30"),
         ("autoregressive", "pixelcnn", {"channels": 10**6}, "channels must be"),
-        ("autoregressive", "lstm", {"hidden_size": 10**6}, "hidden_size must be a whole number from 1 to 1024"),
+        ("autoregressive", "lstm", {"hidden_size": 10**6}, "hidden_size must be a whole number from 1 to 1,024 "),
         ("autoregressive", "lstm", {"latent_dim": 100}, "latent_dim must be 784"),
         ("autoregressive", "lstm", {"channels": 32}, "has no setting channels"),
         ("gan", "dcgan", {"conditional": "yes"}, "conditional must be true or false"),

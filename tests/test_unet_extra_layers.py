@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from genai.__main__ import CommandError, build_parser, train_options
+from genai.__main__ import build_parser, train_options
 from genai.checkpoints import load_model, save_model
 from genai.data import load_dataset
 from genai.models import create_model
 from genai.models.base import ModelError
 from genai.models.diffusion import ResidualBlock
 from genai.sampling import sample
+from genai.settings import SettingsError
 from genai.train import TrainSettings, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,5 +71,5 @@ def test_the_cli_takes_extra_layers_for_the_unet_and_refuses_them_for_a_pixelcnn
     args = build_parser().parse_args(["train", "--model", "diffusion", "--extra-layers", "2"])
     assert train_options(args)["extra_layers"] == 2
     args = build_parser().parse_args(["train", "--model", "autoregressive", "--extra-layers", "2"])
-    with pytest.raises(CommandError, match="--extra-layers only applies to --model gan --arch dcgan or --model diffusion"):
+    with pytest.raises(SettingsError, match="--extra-layers only applies to --model gan --arch dcgan or --model diffusion"):
         train_options(args)
