@@ -317,3 +317,43 @@ def restore_session(session, browser_key):
     session.closed_at = None
     session.touch()
     return session, key
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """A read-only look at a visitor's current or last run, for the wall of a class they joined (class_tab.py).
+
+    Taken from what the Train tab already keeps for the run (its TrainingControls and Timelapse), so a
+    run does no extra work for the wall: the preview is the PNG its timelapse stored anyway.
+    """
+
+    state: str  # "none" (no run yet), "waiting" (for a training slot), "training" or "done"
+    family: str = ""
+    about: str = ""  # the model in words: "conditional MLP GAN, latent 100, 0.30M parameters"
+    settings: dict = field(default_factory=dict)  # the run's settings the wall shows (lr, beta, batch size, seed)
+    step: int = 0
+    losses: dict = field(default_factory=dict)
+    preview_png: bytes | None = None  # the newest live grid
+    model_name: str = ""  # a finished run's model, kept in this session
+
+
+def run_snapshot(session):
+    """The current or last run of this session, as a RunSnapshot (never changes the session)."""
+    controls = session._controls
+    if controls is None:
+        return RunSnapshot("none")
+    timelapse, model = controls.timelapse, controls.model
+    frames = timelapse.frames() if timelapse is not None else []
+    frame = frames[-1] if frames else None
+    shown = {"step": frame.step, "losses": dict(frame.losses), "preview_png": frame.png} if frame else {}
+    if controls.waiting or (controls.busy.locked() and controls.slot is None):
+        return RunSnapshot("waiting")
+    if model is not None:
+        return RunSnapshot("training", model.family, model.describe(), dict(controls.live_values), **shown)
+    kept = next((entry for entry in reversed(list(session.models.values()))
+                 if timelapse is not None and entry.timelapse is timelapse), None)
+    if kept is None:
+        return RunSnapshot("training" if controls.busy.locked() else "none", **shown)
+    record = kept.metadata.get("training", {})
+    chosen = {name: record[name] for name in ("lr", "batch_size", "seed") if record.get(name) is not None}
+    return RunSnapshot("done", kept.model.family, kept.model.describe(), chosen, model_name=kept.name, **shown)
