@@ -154,6 +154,7 @@ class PixelCNN(nn.Module):
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU(), nn.Conv2d(c, 1, 1))
         # How many rows up a pixel's prediction reaches (what the dilations buy).
         self.rows_reach = sum(layer.dilation * (layer.rows - 1) for layer in self.layers) + 1
+        self.left = max(layer.columns for layer in self.layers) - 1  # how far left of a pixel the widest layer reads
 
     def label_vector(self, labels):
         return None if self.labels is None or labels is None else embed_labels(self.labels, labels)
@@ -193,22 +194,25 @@ class PixelCNN(nn.Module):
         x = torch.zeros(n, 1, SIDE, SIDE, device=device)
         label_vector = self.label_vector(labels)
         biases = [layer.label_bias(label_vector) for layer in self.layers]
-        matrices = self.column_matrices()
+        columns = self.column_steps()
         # What each layer's vertical convolution reads, row by row: x itself, then the gated rows below it.
         vertical_inputs = [x] + [x.new_zeros(n, layer.out.in_channels, SIDE, SIDE) for layer in self.layers[:-1]]
         above = [x.new_zeros(n, layer.link.in_channels, 1, SIDE) for layer in self.layers]  # row 0 sees nothing
+        # What each layer's horizontal convolution reads in the current row, one column after another:
+        # (N, left + W, C), column c at left + c, after `left` zero columns (what a read before the row's
+        # start sees). Channels last, so the few columns a layer reads are one stretch of memory.
+        row_inputs = [x.new_zeros(n, self.left + SIDE, layer.horizontal.in_channels) for layer in self.layers]
         for r in range(SIDE):
             if r > 0:
                 above = self.vertical_row(vertical_inputs, r - 1, biases)
-            links = [(layer.link(view) + bias)[:, :, 0] for layer, view, bias in zip(self.layers, above, biases)]
-            # What each layer's horizontal convolution reads in this row, (N, C, W): x shifted right, then
-            # the layer outputs.
-            horizontal_inputs = [x.new_zeros(n, layer.horizontal.in_channels, SIDE) for layer in self.layers]
+            # The rows above, as seen by each layer's horizontal stack, plus its bias: (N, W, 2C).
+            links = [(layer.link(view) + bias)[:, :, 0].transpose(1, 2) + layer.horizontal.bias
+                     for layer, view, bias in zip(self.layers, above, biases)]
             for c in range(SIDE):
-                if c > 0:
-                    horizontal_inputs[0][:, :, c] = x[:, :, r, c - 1]
-                logit = self.horizontal_column(horizontal_inputs, links, c, matrices)
-                x[:, 0, r, c] = (uniform[:, r, c] < torch.sigmoid(logit)).float()
+                ink = uniform[:, r, c] < torch.sigmoid(self.horizontal_column(row_inputs, links, c, columns))
+                x[:, 0, r, c] = ink
+                if c + 1 < SIDE:
+                    row_inputs[0][:, self.left + c + 1, 0] = ink  # the first layer sees x shifted right
                 if on_pixel is not None:
                     on_pixel(x, r * SIDE + c)
         return x
@@ -227,34 +231,39 @@ class PixelCNN(nn.Module):
                 inputs[i + 1][:, :, row] = gate(features)[:, :, 0]
         return features_of_row
 
-    def column_matrices(self):
-        """The horizontal stack's and the head's convolutions as matrices (weight, bias).
+    def column_steps(self):
+        """The horizontal stack's and the head's convolutions as matrices for one column at a time.
 
         A convolution evaluated at one place is a matrix product with its flattened kernel, and on
-        a single column F.linear is many times faster than conv2d (which is built for whole images).
+        a single column a matrix product is many times faster than conv2d (built for whole images).
+        The horizontal kernel (2C, C_in, 1, width) is laid out (width * C_in, 2C) to match the
+        channels-last window it multiplies; its bias is already in the links.
         """
-        def matrix(conv):
-            return conv.weight.flatten(1), conv.bias
+        def window_matrix(conv):
+            return conv.weight[:, :, 0].permute(2, 1, 0).reshape(-1, conv.out_channels).contiguous()
 
-        layers = [(matrix(layer.horizontal), matrix(layer.out)) for layer in self.layers]
+        def matrix(conv):
+            return conv.bias, conv.weight.flatten(1).t().contiguous()
+
+        layers = [(layer.columns, window_matrix(layer.horizontal), matrix(layer.out), layer.residual)
+                  for layer in self.layers]
         return layers, [matrix(self.head[1]), matrix(self.head[3])]
 
-    def horizontal_column(self, inputs, links, column, matrices):
+    def horizontal_column(self, inputs, links, column, steps):
         """The logit of one pixel of the current row: the horizontal stack at that column, layer after
         layer, then the head. Each layer's output is kept in inputs[layer + 1] for the columns to its right."""
-        layers, head = matrices
-        for i, (layer, (horizontal, out)) in enumerate(zip(self.layers, layers)):
-            width = layer.columns
-            window = inputs[i][:, :, max(0, column - width + 1):column + 1]
-            window = F.pad(window, (width - window.shape[2], 0)).flatten(1)  # (N, C_in * width)
-            features = F.linear(window, *horizontal) + links[i][:, :, column]
-            h = F.linear(gate(features), *out)
-            if layer.residual:
-                h = h + inputs[i][:, :, column]
-            if i + 1 < len(self.layers):
-                inputs[i + 1][:, :, column] = h
-        for weights in head:  # ReLU, 1x1 conv, ReLU, 1x1 conv
-            h = F.linear(F.relu(h), *weights)
+        layers, head = steps
+        at = self.left + column
+        for i, (width, horizontal, (out_bias, out), residual) in enumerate(layers):
+            window = inputs[i][:, at - width + 1:at + 1].flatten(1)  # (N, width * C_in), no copy
+            a, b = torch.addmm(links[i][:, column], window, horizontal).chunk(2, dim=1)
+            h = torch.addmm(out_bias, torch.tanh(a).mul_(torch.sigmoid(b)), out)  # gate, then the 1x1 conv
+            if residual:
+                h += inputs[i][:, at]
+            if i + 1 < len(layers):
+                inputs[i + 1][:, at] = h
+        for bias, weights in head:  # ReLU, 1x1 conv, ReLU, 1x1 conv
+            h = torch.addmm(bias, torch.relu(h), weights)
         return h[:, 0]
 
 
