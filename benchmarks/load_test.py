@@ -18,7 +18,15 @@ its peak during the round, and the size and file count of the app's temp folders
 (GRADIO_TEMP_DIR and TMPDIR). A second round shows whether memory and disk stay flat once
 the first has warmed everything up. It prints tables (Markdown) and writes JSON.
 
+Class mode (--class) loads the app as a class uses it instead: each of --clients students keeps one
+model (the shipped models of all four families, dealt round the class) and drags its own seed
+slider one step about every --every seconds (a steady pace with some jitter, not back to back),
+for --duration seconds, while two students train (a GAN and a VAE). Each student is its own
+visitor: it sends its own X-Forwarded-For address, and the app is started trusting that header
+(GENAI_TRUSTED_PROXY), as a Space's proxy would set it. The table adds p95 per model.
+
     python benchmarks/load_test.py                        # 30 clients x 25 calls, 2 rounds, 60 s training
+    python benchmarks/load_test.py --class                # 30 students, a slider step every 2 s for 60 s
     python benchmarks/load_test.py --quick                # 5 clients x 4 calls, 1 round, 15 s training
     python benchmarks/load_test.py --url http://127.0.0.1:7860/ --pid 1234 --temp-dir /tmp/gradio
 """
@@ -52,6 +60,9 @@ STARTUP_SECONDS = 180
 DEFAULT_MODELS = ("gan-conditional", "vae-mlp", "gan-mlp", "vae-2d")
 FULL = {"clients": 30, "calls": 25, "rounds": 2, "train_seconds": 60.0}
 QUICK = {"clients": 5, "calls": 4, "rounds": 1, "train_seconds": 15.0}
+CLASS = {"clients": 30, "rounds": 1, "train_seconds": 90.0, "client": "raw"}
+CLASS_MODELS = ("gan-conditional", "vae-mlp", "autoregressive-conditional", "diffusion-conditional")
+CLASS_TRAININGS = (("gan", "dcgan", True, 100, 1e-3), ("vae", "mlp", False, 20, 2e-3))  # family, arch, cond, latent, lr
 FIRST_SEED = 42  # where the class's seed slider starts
 FOLLOW_LESSON = 0.75  # share of calls that use the lesson's model (the others: any model)
 TRAIN_READY_SECONDS = 120  # how long to wait for the training run to start training before the load starts
@@ -188,7 +199,7 @@ def free_port():
 class App:
     """`python app.py` on a free port with its own temp folders under `scratch`."""
 
-    def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None):
+    def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None, trust_forwarded=False):
         self.gradio_temp, self.tmp = scratch / "gradio", scratch / "tmp"
         self.temp_dirs = [self.gradio_temp, self.tmp]
         self.tmp.mkdir(parents=True)
@@ -206,6 +217,8 @@ class App:
             env["GENAI_CHECKPOINTS_DIR"] = str(checkpoints)
         if max_train_seconds:
             env["GENAI_MAX_TRAIN_SECONDS"] = str(max_train_seconds)
+        if trust_forwarded:  # the clients play a class behind a proxy: each sends its own X-Forwarded-For
+            env["GENAI_TRUSTED_PROXY"] = "1"
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,
@@ -293,6 +306,13 @@ def plan_calls(steps, models, rng, spread=3, interpolate_share=0.2, grid=8, walk
     return plan
 
 
+def class_plan(index, calls, models, rng):
+    """One student of class mode: its own model (dealt round the class) and its own slider, dragged one
+    step per call from a place of its own."""
+    model, seed = models[index % len(models)], rng.randrange(0, 1000)
+    return [("/sample", sample_args(model, seed + k, 8)) for k in range(calls)]
+
+
 def distinct_requests(plans):
     return len({(endpoint, args) for plan in plans for endpoint, args in plan})
 
@@ -309,10 +329,11 @@ class RawHttpClient:
     about the server. Same submit(...).result(timeout) shape as gradio_client.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, headers=None):
         self.url = url if url.endswith("/") else url + "/"
+        self.headers = dict(headers or {})
         self.session_hash = "".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(11))
-        with urllib.request.urlopen(self.url, timeout=60) as page:
+        with urllib.request.urlopen(urllib.request.Request(self.url, headers=self.headers), timeout=60) as page:
             page.read()
 
     def submit(self, *args, api_name):
@@ -332,11 +353,13 @@ class _RawJob:
     def result(self, timeout=None):
         base = f"{self.client.url}gradio_api/call/{self.name}"
         body = json.dumps({"data": list(self.args), "session_hash": self.client.session_hash}).encode()
-        request = urllib.request.Request(base, data=body, headers={"Content-Type": "application/json"})
+        headers = self.client.headers
+        request = urllib.request.Request(base, data=body, headers={**headers, "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             event_id = json.loads(response.read())["event_id"]
         event, data = None, None
-        with urllib.request.urlopen(f"{base}/{event_id}", timeout=timeout) as stream:
+        with urllib.request.urlopen(urllib.request.Request(f"{base}/{event_id}", headers=headers),
+                                    timeout=timeout) as stream:
             for line in stream.read().decode().splitlines():
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
@@ -347,7 +370,8 @@ class _RawJob:
         outputs = json.loads(data)
         for item in outputs:  # fetch the pictures, as the browser does
             if isinstance(item, dict) and item.get("url"):
-                with urllib.request.urlopen(item["url"], timeout=timeout) as picture:
+                with urllib.request.urlopen(urllib.request.Request(item["url"], headers=headers),
+                                            timeout=timeout) as picture:
                     picture.read()
         return outputs
 
@@ -369,8 +393,10 @@ def call(client, endpoint, args, timeout):
     return time.perf_counter() - start, error
 
 
-def run_client(index, plan, make_client, t0, timeout, pause=0.0):
-    """One student: connect (a page load), then the planned calls one after another."""
+def run_client(index, plan, make_client, t0, timeout, pause=0.0, every=None):
+    """One student: connect (a page load), then the planned calls one after another: back to back
+    (`pause` s between), or one about every `every` s (each call due at its own time, +-25%; a call
+    that answers late is followed at once by the next one due)."""
     records = []
     start = time.perf_counter()
     try:
@@ -382,8 +408,12 @@ def run_client(index, plan, make_client, t0, timeout, pause=0.0):
                     "latency_s": round(time.perf_counter() - start, 4), "error": error})
     if client is None:
         return records
+    rng, due = random.Random(index), time.perf_counter()
     try:
         for endpoint, args in plan:
+            if every:
+                due += every * rng.uniform(0.75, 1.25)
+                time.sleep(max(0.0, due - time.perf_counter()))
             begin = time.perf_counter()
             seconds, error = call(client, endpoint, args, timeout)
             records.append({"client": index, "endpoint": endpoint, "start_s": round(begin - t0, 3),
@@ -401,10 +431,10 @@ def run_client(index, plan, make_client, t0, timeout, pause=0.0):
 class Training:
     """One client's /train running in a thread during the round."""
 
-    def __init__(self, make_client, seconds, arch="dcgan"):
-        self.make_client, self.seconds, self.arch = make_client, seconds, arch
+    def __init__(self, make_client, seconds, recipe=CLASS_TRAININGS[0]):
+        self.make_client, self.seconds, self.recipe = make_client, seconds, recipe
         self.ready = threading.Event()
-        self.result = {"endpoint": "/train", "family": "gan", "arch": arch, "seconds_asked": seconds,
+        self.result = {"endpoint": "/train", "family": recipe[0], "arch": recipe[1], "seconds_asked": seconds,
                        "training_after_s": None, "wall_s": None, "status": None, "model": None, "error": None}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -417,7 +447,8 @@ class Training:
         client = None
         try:
             client = self.make_client()
-            job = client.submit("mnist", "gan", self.arch, True, 100, self.seconds, 64, 1e-3, 1.0, 0, 0, 1.0,
+            family, arch, conditional, latent, lr = self.recipe
+            job = client.submit("mnist", family, arch, conditional, latent, self.seconds, 64, lr, 1.0, 0, 0, 1.0,
                                 api_name="/train")
             while not job.done():
                 if not self.ready.is_set() and any("Training:" in str(out) for out in job.outputs()):
@@ -440,9 +471,13 @@ class Training:
         return self.result
 
 
-def summarize_calls(records):
-    """Per endpoint and over all calls (connects apart): calls, errors, and latency of the calls that worked."""
+def summarize_calls(records, by_model=False):
+    """Per endpoint (or per model) and over all calls (connects apart): calls, errors, and latency of the
+    calls that worked."""
     groups = {"all": [r for r in records if r["endpoint"] != "connect"]}
+    if by_model:
+        for model in dict.fromkeys(r["model"] for r in groups["all"]):
+            groups[model] = [r for r in groups["all"] if r["model"] == model]
     for endpoint in (*ENDPOINTS, "connect"):
         groups[endpoint] = [r for r in records if r["endpoint"] == endpoint]
     summary = {}
@@ -465,43 +500,50 @@ def error_counts(records):
 
 
 def run_round(number, make_client, models, clients, calls, *, make_student=None, seed=0, spread=3,
-              interpolate_share=0.2, grid=8, walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0, pid=None, temp_dirs=None,
-              progress=print):
-    """One round of load: the training run, then `clients` clients in parallel. Returns the round's figures.
+              interpolate_share=0.2, grid=8, walk_steps=16, train_seconds=60.0, timeout=120.0, pause=0.0, settle=0.0,
+              pid=None, temp_dirs=None, every=None, trainings=1, progress=print):
+    """One round of load: the training runs, then `clients` clients in parallel. Returns the round's figures.
 
+    make_client(i) / make_student(i): the client of visitor i (the trainings are visitors clients, clients + 1, ...).
+    every: class mode (each student keeps a model and moves its slider about every `every` s).
     The server's memory and temp folders are measured `settle` seconds after the last call and the training ended.
     """
-    rng = random.Random(f"{seed}-{number}")
-    steps = lesson(calls, models, rng)
-    plans = [plan_calls(steps, models, random.Random(f"{seed}-{number}-{i}"), spread, interpolate_share, grid,
-                        walk_steps) for i in range(clients)]
+    make_student = make_student or make_client
+    if every:
+        plans = [class_plan(i, calls, models, random.Random(f"{seed}-{number}-{i}")) for i in range(clients)]
+    else:
+        steps = lesson(calls, models, random.Random(f"{seed}-{number}"))
+        plans = [plan_calls(steps, models, random.Random(f"{seed}-{number}-{i}"), spread, interpolate_share, grid,
+                            walk_steps) for i in range(clients)]
     server_cpu_before, clients_cpu_before = process_tree_cpu_seconds(pid), own_cpu_seconds()
     with RssSampler(pid) as rss:
-        training = None
+        runs = []
         if train_seconds and train_seconds > 0:
-            training = Training(make_client, train_seconds).start()
-            if not training.ready.wait(TRAIN_READY_SECONDS):
-                progress(f"  round {number}: the training run has not started training after "
-                         f"{TRAIN_READY_SECONDS} s; starting the load anyway")
+            runs = [Training(lambda k=k: make_client(clients + k), train_seconds, CLASS_TRAININGS[k % 2]).start()
+                    for k in range(trainings)]
+            for training in runs:
+                if not training.ready.wait(TRAIN_READY_SECONDS):
+                    progress(f"  round {number}: a training run has not started training after "
+                             f"{TRAIN_READY_SECONDS} s; starting the load anyway")
         t0 = time.perf_counter()
-        train_offset = None if training is None else training.t0 - t0
         with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="student") as pool:
-            futures = [pool.submit(run_client, i, plan, make_student or make_client, t0, timeout, pause)
+            futures = [pool.submit(run_client, i, plan, lambda i=i: make_student(i), t0, timeout, pause, every)
                        for i, plan in enumerate(plans)]
             records = [r for future in futures for r in future.result()]
         load_seconds = time.perf_counter() - t0
         progress(f"  round {number}: {len(records) - clients} calls in {load_seconds:.1f} s; "
-                 + ("waiting for the training run to end" if training is not None else "no training"))
-        train = None
-        if training is not None:
-            train = training.wait()
-            train_end = train_offset + train["wall_s"]
-            train["calls_during_training"] = sum(
+                 + ("waiting for the training runs to end" if runs else "no training"))
+        train = []
+        for training in runs:
+            result = training.wait()
+            train_end = training.t0 - t0 + result["wall_s"]
+            result["calls_during_training"] = sum(
                 1 for r in records if r["endpoint"] != "connect" and r["start_s"] + r["latency_s"] <= train_end)
+            train.append(result)
     server_cpu_after, clients_cpu_after = process_tree_cpu_seconds(pid), own_cpu_seconds()
     time.sleep(settle)
     after = snapshot(pid, temp_dirs)
-    summary = summarize_calls(records)
+    summary = summarize_calls(records, by_model=bool(every))
     wall = time.perf_counter() - t0
     cpu = {  # where the machine's CPU went during the round (a 2-core machine has 2 CPU-seconds per second)
         "wall_s": round(wall, 2),
@@ -550,10 +592,16 @@ def _temp(snap):
 def report(result):
     """The printed tables (Markdown), from results in the JSON's shape."""
     o = result["options"]
-    out = [f"Load test: {o['clients']} clients x {o['calls']} calls, {o['rounds']} round(s); /sample "
-           f"{o['grid']}x{o['grid']} grid, /interpolate {o['walk_steps']} frames (share {o['interpolate_share']:g}); "
-           + (f"one /train (GAN dcgan, {o['train_seconds']:g} s) per round" if o["train_seconds"] else "no training")
-           + f"; models {', '.join(o['models'])}", "",
+    if o.get("every"):
+        what = (f"Class mode: {o['clients']} students, each on its own model, a /sample (8x8) about every "
+                f"{o['every']:g} s for {o['calls']} steps; ")
+    else:
+        what = (f"Load test: {o['clients']} clients x {o['calls']} calls, {o['rounds']} round(s); /sample "
+                f"{o['grid']}x{o['grid']} grid, /interpolate {o['walk_steps']} frames (share "
+                f"{o['interpolate_share']:g}); ")
+    trainings = ", ".join(f"{family} {arch}" for family, arch, *_ in CLASS_TRAININGS[:o.get("trainings", 1)])
+    out = [what + (f"/train ({trainings}, {o['train_seconds']:g} s each) per round" if o["train_seconds"]
+                   else "no training") + f"; {o.get('client', 'gradio')} clients; models {', '.join(o['models'])}", "",
            "| round | endpoint | calls | errors | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|---|---|"]
     for rnd in result["rounds"]:
         for name, row in rnd["latency"].items():
@@ -563,12 +611,11 @@ def report(result):
     out += ["", "| round | load s | calls/s | distinct requests | training (asked -> ran) | calls during training |",
             "|---|---|---|---|---|---|"]
     for rnd in result["rounds"]:
-        t = rnd["training"]
-        if t is None:
-            training, during = "none", "—"
-        else:
-            training = f"{t['seconds_asked']:g} s -> {t['wall_s']:.1f} s" + (" (error)" if t["error"] else "")
-            during = f"{t['calls_during_training']} of {rnd['latency'].get('all', {}).get('calls', 0)}"
+        runs = rnd["training"] or []
+        training = "; ".join(f"{t['seconds_asked']:g} s -> {t['wall_s']:.1f} s" + (" (error)" if t["error"] else "")
+                             for t in runs) or "none"
+        during = "; ".join(f"{t['calls_during_training']} of {rnd['latency'].get('all', {}).get('calls', 0)}"
+                           for t in runs) or "—"
         out.append(f"| {rnd['round']} | {rnd['load_seconds']:.1f} | {rnd['throughput_calls_per_s']} "
                    f"| {rnd['distinct_requests']} of {rnd['planned_calls']} | {training} | {during} |")
     out += ["", "| round | wall s | server CPU s (app + training) | load generator CPU s (the clients) |",
@@ -584,10 +631,9 @@ def report(result):
         out.append(f"| during round {rnd['round']} (peak) | {_rss({'server': peak})} | |")
         out.append(f"| after round {rnd['round']} | {_rss(rnd['after'])} | {_temp(rnd['after'])} |")
     for rnd in result["rounds"]:
-        t = rnd["training"]
-        if t:
-            out.append(f"\nRound {rnd['round']} training: started training after {t['training_after_s']} s; "
-                       f"model {t['model']}; status: {t['status'] or t['error']}")
+        for t in rnd["training"] or []:
+            out.append(f"\nRound {rnd['round']} training ({t['family']} {t['arch']}): started training after "
+                       f"{t['training_after_s']} s; model {t['model']}; status: {t['status'] or t['error']}")
         for message, count in list(rnd["errors"].items())[:10]:
             out.append(f"Round {rnd['round']} error x{count}: {message}")
     log = result.get("server_log")
@@ -621,8 +667,17 @@ def build_parser():
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: {clients} clients x {calls} calls, {rounds} round, {train_seconds:g} s "
                              "training (options given explicitly win)".format(**QUICK))
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
-                        help="comma-separated model names to use (default: %(default)s)")
+    parser.add_argument("--class", dest="class_mode", action="store_true",
+                        help="class mode: {clients} students, each on one of {models}, a slider step about every "
+                             "--every s for --duration s, while a GAN and a VAE train ({train_seconds:g} s); "
+                             "raw clients unless --client says otherwise".format(
+                                 **CLASS, models=", ".join(CLASS_MODELS)))
+    parser.add_argument("--every", type=float, default=2.0,
+                        help="class mode: seconds between one student's slider steps, on average (default 2)")
+    parser.add_argument("--duration", type=float, default=60.0,
+                        help="class mode: seconds the class drags its sliders (default 60)")
+    parser.add_argument("--models", help="comma-separated model names to use (default: "
+                                         f"{','.join(DEFAULT_MODELS)}; class mode {','.join(CLASS_MODELS)})")
     parser.add_argument("--grid", type=int, default=8, help="/sample grid size, images per side (default 8: 64 images)")
     parser.add_argument("--interpolate-share", type=float, default=0.2,
                         help="share of calls that are /interpolate (default 0.2: 1 in 5)")
@@ -636,10 +691,10 @@ def build_parser():
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds to wait after a round before measuring memory and temp folders (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the lesson and of the clients' choices")
-    parser.add_argument("--client", choices=("gradio", "raw"), default="gradio",
+    parser.add_argument("--client", choices=("gradio", "raw"),
                         help="gradio: each student a gradio_client.Client; raw: a light HTTP client per student "
                              "(page load, /call, event stream, picture downloads), so the clients use less of "
-                             "the CPU they share with the server (default gradio)")
+                             "the CPU they share with the server (default gradio; class mode raw)")
     parser.add_argument("--url", help="load an app already running here (default: start python app.py)")
     parser.add_argument("--pid", type=int, help="with --url: the app's process id, to report its memory")
     parser.add_argument("--temp-dir", action="append", default=[],
@@ -654,10 +709,16 @@ def build_parser():
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
+    if args.class_mode:
+        if args.every <= 0 or args.duration < args.every:
+            parser.error("--every must be above 0 and --duration at least --every")
+        args.calls = args.calls or max(1, round(args.duration / args.every))
+    for key, value in {**FULL, **(QUICK if args.quick else {}), **(CLASS if args.class_mode else {})}.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    args.models = [name.strip() for name in args.models.split(",") if name.strip()]
+    args.client = args.client or "gradio"
+    args.models = [name.strip() for name in (args.models or ",".join(CLASS_MODELS if args.class_mode else
+                                                                      DEFAULT_MODELS)).split(",") if name.strip()]
     if args.clients < 1 or args.calls < 1 or args.rounds < 1 or not args.models:
         parser.error("--clients, --calls and --rounds must be at least 1, and --models must name a model")
     if not 0 <= args.interpolate_share <= 1:
@@ -703,21 +764,26 @@ def main(argv=None, progress=print):
               "options": {key: getattr(args, key) for key in ("clients", "calls", "rounds", "train_seconds", "models",
                                                               "grid", "interpolate_share", "walk_steps", "spread",
                                                               "pause", "timeout", "settle", "seed", "client")},
-              "mode": "quick" if args.quick else "full",
+              "mode": "class" if args.class_mode else "quick" if args.quick else "full",
               "machine": machine_info("cpu")}
+    result["options"].update(every=args.every if args.class_mode else None, trainings=2 if args.class_mode else 1)
     try:
         if url is None:
             progress("Starting python app.py ...")
             # the server caps a run at GENAI_MAX_TRAIN_SECONDS (600 s unless set): raise it only if asked for more
             max_train = args.train_seconds + 60 if args.train_seconds > 600 else None
-            app = App(scratch, data_dir, args.checkpoints, max_train)
+            app = App(scratch, data_dir, args.checkpoints, max_train, trust_forwarded=args.class_mode)
             url, pid, temp_dirs = app.url, app.pid, app.temp_dirs
             result["app_startup_seconds"] = round(app.startup_seconds, 2)
             progress(f"  answered after {app.startup_seconds:.1f} s on {url}")
-        make_client = lambda: Client(url, verbose=False, analytics_enabled=False,  # noqa: E731
-                                     download_files=str(downloads))
+        # Client i is visitor i: in class mode it says so in X-Forwarded-For (10.0.0.1, 10.0.0.2, ...), as a
+        # Space's proxy would; otherwise every client is this machine.
+        headers = (lambda i: {"X-Forwarded-For": f"10.0.{(i + 1) // 256}.{(i + 1) % 256}"}  # noqa: E731
+                   ) if args.class_mode else (lambda i: {})
+        make_client = lambda i=-1: Client(url, verbose=False, analytics_enabled=False,  # noqa: E731
+                                          download_files=str(downloads), headers=headers(i))
         # The students (what is measured); warm-up and the training run always use gradio_client.
-        make_student = (lambda: RawHttpClient(url)) if args.client == "raw" else make_client  # noqa: E731
+        make_student = (lambda i: RawHttpClient(url, headers(i))) if args.client == "raw" else make_client  # noqa: E731
         with LoadMonitor() as load:
             progress("Warming up (one /sample and one /interpolate per model) ...")
             result["warm_up_seconds"] = round(warm_up(make_client, args.models, args.grid, args.walk_steps), 2)
@@ -731,7 +797,8 @@ def main(argv=None, progress=print):
                     seed=args.seed, spread=args.spread,
                     interpolate_share=args.interpolate_share, grid=args.grid, walk_steps=args.walk_steps,
                     train_seconds=args.train_seconds, timeout=args.timeout, pause=args.pause, settle=args.settle,
-                    pid=pid, temp_dirs=temp_dirs, progress=progress))
+                    pid=pid, temp_dirs=temp_dirs, every=args.every if args.class_mode else None,
+                    trainings=result["options"]["trainings"], progress=progress))
         result["load_average_1min"] = load.summary()
         result["machine"]["load_average_1min_at_end"] = load_average()
     finally:

@@ -9,6 +9,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -276,14 +277,16 @@ class _FakeClient:
 
 def test_a_load_round_records_every_call_and_the_training(tmp_path):
     (tmp_path / "a.png").write_bytes(b"x" * 10)
-    round_ = load_test.run_round(1, _FakeClient, ["gan-mlp", "vae-mlp"], clients=3, calls=6, interpolate_share=0.5,
-                                 train_seconds=1, pid=os.getpid(), temp_dirs=[tmp_path], progress=lambda *_: None)
+    round_ = load_test.run_round(1, lambda i: _FakeClient(), ["gan-mlp", "vae-mlp"], clients=3, calls=6,
+                                 interpolate_share=0.5, train_seconds=1, pid=os.getpid(), temp_dirs=[tmp_path],
+                                 progress=lambda *_: None)
     latency = round_["latency"]
     assert latency["connect"]["calls"] == 3 and latency["all"]["calls"] == 18 == round_["planned_calls"]
     assert latency["/sample"]["errors"] == 0 and latency["/sample"]["calls"] + latency["/interpolate"]["calls"] == 18
     assert latency["/interpolate"]["errors"] == latency["/interpolate"]["calls"] > 0  # 0.5 of 18 calls
     assert round_["errors"] == {"/interpolate: ValueError: no walk": latency["/interpolate"]["calls"]}
-    assert round_["training"]["model"] == "my-gan" and round_["training"]["error"] is None
+    (training,) = round_["training"]
+    assert training["model"] == "my-gan" and training["error"] is None
     assert round_["after"]["temp"]["files"] == 1 and 1 <= round_["distinct_requests"] <= 18
     result = {"options": {"clients": 3, "calls": 6, "rounds": 1, "grid": 8, "walk_steps": 16,
                           "interpolate_share": 0.5, "train_seconds": 1, "models": ["gan-mlp", "vae-mlp"]},
@@ -292,7 +295,39 @@ def test_a_load_round_records_every_call_and_the_training(tmp_path):
     assert "| 1 | /sample | " in text and "| after warm-up | unknown | unknown |" in text and "no walk" in text
 
 
+def test_class_mode_paces_each_student_on_its_own_model_and_reports_each_model(tmp_path):
+    """Each student keeps one model (dealt round the class) and moves its own slider one seed per call,
+    about every `every` s; two trainings run (a GAN and a VAE, each from its own visitor)."""
+    visitors, asked = [], []
+
+    class Student(_FakeClient):
+        def __init__(self, i):
+            visitors.append(i)
+
+        def submit(self, *args, api_name):
+            asked.append((time.perf_counter(), api_name, args))
+            return super().submit(*args, api_name=api_name)
+
+    models = ["gan-conditional", "vae-mlp", "diffusion-conditional"]
+    round_ = load_test.run_round(1, Student, models, clients=4, calls=3, every=0.05, trainings=2, train_seconds=1,
+                                 pid=os.getpid(), temp_dirs=[tmp_path], progress=lambda *_: None)
+    assert sorted(visitors) == [0, 1, 2, 3, 4, 5]  # 4 students, then the 2 trainings: 6 visitors
+    assert [t["family"] for t in round_["training"]] == ["gan", "vae"]
+    samples = [args for _, name, args in asked if name == "/sample"]
+    assert len(samples) == 12 and {args[0] for args in samples} == set(models)
+    assert round_["latency"]["gan-conditional"]["calls"] == 6 and round_["latency"]["vae-mlp"]["calls"] == 3
+    seeds = {}
+    for args in samples:
+        seeds.setdefault(args[0], []).append(args[1])
+    assert all(b - a == 1 for a, b in zip(seeds["vae-mlp"], seeds["vae-mlp"][1:]))  # one slider step per call
+    starts = [t for t, name, _ in asked if name == "/sample"]
+    assert max(starts) - min(starts) >= 0.05 * 0.75 * 2  # paced: 3 calls each take at least two gaps
+
+
 def test_load_test_options(capsys):
+    lesson = load_test.parse_args(["--class", "--duration", "10"])
+    assert (lesson.clients, lesson.calls, lesson.client, lesson.every) == (30, 5, "raw", 2.0)
+    assert len({name.split("-")[0] for name in lesson.models}) == 4  # the four families
     quick = load_test.parse_args(["--quick", "--calls", "2"])
     assert (quick.clients, quick.calls, quick.rounds, quick.train_seconds) == (5, 2, 1, 15.0)
     full = load_test.parse_args([])
