@@ -12,6 +12,7 @@ Images everywhere in the engine are float tensors of shape (N, 1, 28, 28)
 with values in [0, 1] (0 = black background, 1 = white ink), as in MNIST.
 """
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -58,6 +59,24 @@ def report(losses, *rows):
     return BatchReport({name: float(value) for name, value in losses.items()}, list(rows))
 
 
+@dataclass
+class FunctionalStep:
+    """training_step written as pure functions of the weights, so that genai/stacked.py can train several
+    models of one kind at once (torch.func.vmap). It must compute exactly what training_step computes.
+
+    noise(model, images, labels, rng): every random number training_step draws, from rng and in the same
+        order, as a tuple of tensors (or None): drawn outside vmap, one model at a time, from its own rng
+    updates: (optimizer name, loss(model, images, labels, noise) -> (loss, {name: value})), in
+        training_step's order; each loss is differentiated for its optimizer's weights only, with the
+        weights as the updates before it left them (a GAN: D's update, then G's against the new D)
+    after_update(model): what training_step does once its updates are made (a moving average), or None
+    """
+
+    noise: Callable
+    updates: tuple
+    after_update: Callable | None = None
+
+
 class ModelError(ValueError):
     """An unknown family/architecture, an invalid setting or bad labels, explained for a human."""
 
@@ -75,6 +94,7 @@ class GenerativeModel(nn.Module):
         drawing_frames(z, labels)    snapshots of how the images come about (noise -> digit, pixel by pixel)
         can_encode, encode_mean(x)   images -> codes, for models with an encoder
         training_step(...)           one update; loss_names / plotted_losses name what it returns
+        functional_step()            training_step as pure functions of the weights (stacked training)
         likelihood(x, labels, seed)  the family's likelihood figure for `eval` (None if it has none)
         with_guide(guide, scale)     a copy sampled with autoguidance by a weaker model (diffusion only)
         explanation                  what the Train tab says about the family, with its formulas
@@ -166,6 +186,12 @@ class GenerativeModel(nn.Module):
         """One update on a batch; every random number comes from rng (the run's torch.Generator)."""
         raise NotImplementedError
 
+    def functional_step(self):
+        """training_step as a FunctionalStep, for stacked training (genai/stacked.py); raises ModelError
+        saying why where a model cannot train stacked with others (the default: nobody wrote it)."""
+        raise ModelError(f"A {self.title} cannot train stacked with others: its training step is not written "
+                         f"as pure functions of its weights (functional_step).")
+
     def generate(self, z, labels=None, **options):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]; options: some of sampling_options."""
         raise NotImplementedError
@@ -247,6 +273,12 @@ def update_moving_average(average, current, decay, updates):
     for mine, theirs in zip(average.buffers(), current.buffers()):
         mine.copy_(theirs)
     return updates + 1
+
+
+def one_hot(indices, classes, dtype=torch.float32):
+    """F.one_hot(indices, classes) as `dtype`, built by comparison: F.one_hot first checks the indices' range
+    (a data-dependent branch), which torch.func cannot trace when training stacked (genai/stacked.py)."""
+    return (indices.unsqueeze(-1) == torch.arange(classes, device=indices.device)).to(dtype)
 
 
 def embed_labels(embedding, labels):

@@ -64,7 +64,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
+from .base import (FunctionalStep, GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report,
+                   update_moving_average)
 from ..settings import SettingsError
 from .settings_check import check_value
 
@@ -308,6 +309,26 @@ class FlowMatchingUNet(GenerativeModel):
                       {"loss": (v - (eps - x0)).pow(2).flatten(1).mean(dim=1)}),
         )
 
+    def functional_step(self):
+        """training_step as pure functions (genai/stacked.py): t, eps and the hidden labels, the update, the average."""
+        return FunctionalStep(noise=FlowMatchingUNet.step_noise, updates=(("unet", FlowMatchingUNet.update_loss),),
+                              after_update=FlowMatchingUNet.update_ema)
+
+    def step_noise(self, images, labels, rng):
+        """training_step's random part, drawn as it draws it: (t, eps, x_t, the labels shown or None)."""
+        return self.noised(images * 2 - 1, labels, rng)
+
+    def update_loss(self, images, labels, noise):
+        """training_step's loss as a pure function of the weights and its random part: (loss, losses)."""
+        t, eps, x_t, shown = noise
+        loss = flow_matching_loss(self.unet(x_t, t, shown), images * 2 - 1, eps)
+        return loss, {"loss": loss.detach()}
+
+    def update_ema(self):
+        """unet_ema <- d * unet_ema + (1 - d) * unet, as training_step does after each update."""
+        if self.unet_ema is not None:
+            self.ema_updates = update_moving_average(self.unet_ema, self.unet, self.config.ema_decay, self.ema_updates)
+
     def training_step(self, images, labels, optimizers, rng):
         """One update of the flow-matching loss on real images in [0, 1]; rng draws t, eps and the hidden labels."""
         x0 = images * 2 - 1
@@ -316,8 +337,7 @@ class FlowMatchingUNet(GenerativeModel):
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         optimizers["unet"].step()
-        if self.unet_ema is not None:
-            self.ema_updates = update_moving_average(self.unet_ema, self.unet, self.config.ema_decay, self.ema_updates)
+        self.update_ema()
         return {"loss": loss.detach()}
 
     def velocity(self, x, t, labels, guidance_scale):

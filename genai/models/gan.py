@@ -59,7 +59,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report, update_moving_average
+from .base import (FunctionalStep, GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, one_hot,
+                   report, update_moving_average)
 
 
 def discriminator_loss(real_logits, fake_logits):
@@ -93,7 +94,7 @@ def category_code(z, categories):
     fixes everything, and walking from one seed to another switches category on the way.
     """
     chosen = z[:, :categories].argmax(dim=1)
-    return torch.cat([F.one_hot(chosen, categories).to(z.dtype), z[:, categories:]], dim=1), chosen
+    return torch.cat([one_hot(chosen, categories, z.dtype), z[:, categories:]], dim=1), chosen
 
 
 EXPLANATION = r"""
@@ -266,6 +267,43 @@ class GAN(GenerativeModel):
         if gamma:
             losses["R1"] = loss_r1.detach()
         return losses
+
+    def functional_step(self):
+        """training_step as pure functions (genai/stacked.py): z, then D's update, then G's, then the average."""
+        if self.config.r1_gamma:
+            raise ModelError("A GAN with the R1 penalty cannot train stacked with others: the penalty differentiates "
+                             "D twice through torch.autograd.grad, which torch.func cannot trace.")
+        return FunctionalStep(noise=GAN.step_noise, updates=(("discriminator", GAN.discriminator_update),
+                                                             ("generator", GAN.generator_update)),
+                              after_update=GAN.update_ema)
+
+    def step_noise(self, images, labels, rng):
+        """The one random draw of training_step: z ~ N(0, I)."""
+        return (torch.randn(images.shape[0], self.latent_dim, device=images.device, generator=rng),)
+
+    def discriminator_update(self, images, labels, noise):
+        """training_step's first update as a pure function: (L_D (+ L_I), the losses it reports)."""
+        labels = labels if self.conditional else None
+        code, categories = self.generator_input(noise[0])
+        fake = self.generator(code, labels).detach()
+        real_logits = self.discriminator(images * 2 - 1, labels)
+        fake_logits, category_logits = self.discriminator.judge_and_read(fake, labels)
+        loss_d = discriminator_loss(real_logits, fake_logits)
+        losses = {"L_D": loss_d, "D(x)": torch.sigmoid(real_logits).mean(),
+                  "D(G(z))": torch.sigmoid(fake_logits).mean()}
+        loss_i = information_loss(category_logits, categories) if categories is not None else None
+        if loss_i is not None:
+            losses["L_I"] = loss_i
+        return total(loss_d, loss_i), {name: value.detach() for name, value in losses.items()}
+
+    def generator_update(self, images, labels, noise):
+        """training_step's second update as a pure function, against D as its update left it: (L_G (+ L_I), losses)."""
+        labels = labels if self.conditional else None
+        code, categories = self.generator_input(noise[0])
+        fake_logits, category_logits = self.discriminator.judge_and_read(self.generator(code, labels), labels)
+        loss_g = generator_loss(fake_logits)
+        loss_i = information_loss(category_logits, categories) if categories is not None else None
+        return total(loss_g, loss_i), {"L_G": loss_g.detach()}
 
     def inspect_batch(self, images, labels, rng):
         """The game on one batch, nothing updated: what D says of each real digit and of each fake."""

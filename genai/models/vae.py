@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, batch_row, report
+from .base import FunctionalStep, GenerativeModel, ModelConfig, ModelError, batch_row, one_hot, report
 from .mixture_prior import GaussianMixturePrior, LearnedMixturePrior
 
 
@@ -186,7 +186,7 @@ class VAE(GenerativeModel):
 
     def one_hot(self, labels):
         """A digit as a one-hot vector; a mix of digits (float weights) as it is."""
-        return labels if labels.is_floating_point() else F.one_hot(labels, self.config.num_classes).float()
+        return labels if labels.is_floating_point() else one_hot(labels, self.config.num_classes)
 
     def encode(self, images, labels=None):
         """Images (N, 1, 28, 28) in [0, 1] -> (mu, logvar), each (N, latent_dim)."""
@@ -240,6 +240,24 @@ class VAE(GenerativeModel):
         total.backward()
         optimizers["vae"].step()
         return {"total": total.detach(), "reconstruction": recon.detach(), "KL": kl.detach()}
+
+    def functional_step(self):
+        """training_step as pure functions (genai/stacked.py): eps, then the one update."""
+        return FunctionalStep(noise=VAE.step_noise, updates=(("vae", VAE.update_loss),))
+
+    def step_noise(self, images, labels, rng):
+        """The one random draw of training_step: eps ~ N(0, I), one code's worth per image."""
+        shape = (images.shape[0], self.latent_dim)
+        return (torch.randn(shape, device=images.device, dtype=images.dtype, generator=rng),)
+
+    def update_loss(self, images, labels, noise):
+        """training_step's loss as a pure function of the weights and eps: (reconstruction + beta * KL, losses)."""
+        labels = labels if self.conditional else None
+        mu, logvar = self.latent_gaussian(images, labels)
+        z = mu + torch.exp(0.5 * logvar) * noise[0]  # the reparameterization trick, eps given
+        logits = self.decode_logits(z, labels)
+        total, recon, kl = vae_loss(logits, images, mu, logvar, self.config.beta, self.training_kl(z, mu, logvar))
+        return total, {"total": total.detach(), "reconstruction": recon.detach(), "KL": kl.detach()}
 
     def inspect_batch(self, images, labels, rng):
         """One batch encoded and decoded, nothing updated: each digit's reconstruction, its -log p(x|z) and KL."""
