@@ -30,8 +30,14 @@ def cap_malloc_arenas(count=2):
         pass
 
 from genai.ui import build_demo, launch_options  # noqa: E402
+from genai.ui import settings as app_settings, visitors  # noqa: E402
 
 demo = build_demo()
+
+
+def server_options():
+    """How the server itself is bounded: Gradio's own store of sessions (least recently used first out)."""
+    return {"state_session_capacity": app_settings.max_sessions()}
 
 if __name__ == "__main__":
     cap_malloc_arenas()
@@ -44,4 +50,5 @@ if __name__ == "__main__":
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    demo.launch(**launch_options())
+    visitors.keep_real_addresses()  # a visitor is the connection's address unless GENAI_TRUSTED_PROXY says otherwise
+    demo.launch(**launch_options(), **server_options())

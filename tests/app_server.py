@@ -92,6 +92,16 @@ def plant_bad_checkpoints(folder):
     (folder / "bad-pickle" / "model.safetensors").write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
 
 
+_visitors = 0
+
+
+def visitor_headers():
+    """Headers that make a client a visitor of its own on the test server: a fresh address in X-Forwarded-For."""
+    global _visitors
+    _visitors += 1
+    return {"X-Forwarded-For": f"10.{_visitors // 65536 % 256}.{_visitors // 256 % 256}.{_visitors % 256}"}
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -130,6 +140,9 @@ def start(mnist_dir):
         "GENAI_CACHE_DIR": str(folder / "cache"),
         "GENAI_MAX_TRAIN_SECONDS": "30",
         "GENAI_TRAIN_CONCURRENCY": "2",
+        # Limits count per visitor (a client address): the tests name each client's address in X-Forwarded-For,
+        # as a Space's proxy does (visitor_headers below), so one machine plays a whole class.
+        "GENAI_TRUSTED_PROXY": "1",
         "GRADIO_SERVER_NAME": "127.0.0.1",
         "GRADIO_SERVER_PORT": str(port),
         "GRADIO_ANALYTICS_ENABLED": "False",

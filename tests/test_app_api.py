@@ -34,10 +34,11 @@ def server(mnist_dir):
 
 @pytest.fixture
 def new_client(server, tmp_path):
-    """Make clients (each one a separate visitor) that download into this test's folder."""
+    """Make clients (each one a separate visitor, from an address of its own) that download into this test's folder."""
 
     def make():
-        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path))
+        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path),
+                      headers=app_server.visitor_headers())
 
     return make
 

@@ -5,11 +5,14 @@ training at the same time never see each other's models, losses or previews. gr.
 deep-copies its initial value for every new visitor; a threading.Event or Lock cannot be
 copied, so those are made the first time this session needs them.
 
-Sessions are bounded and freed (SessionRegistry below): a session keeps at most
-GENAI_SESSION_MAX_MODELS models and GENAI_SESSION_MAX_MB megabytes of weights (the oldest
-model goes first, with a message); kept models hold no gradients; a session is freed when
-its last browser tab has been closed for GENAI_SESSION_GRACE_SECONDS, or when nobody has used
-it for GENAI_SESSION_TTL_SECONDS (API clients, which never close a tab, included). A browser
+Sessions are bounded and freed (SessionRegistry below): a visitor (genai/ui/visitors.py: a client
+address, however many sessions it makes) keeps at most GENAI_SESSION_MAX_MODELS models and
+GENAI_SESSION_MAX_MB megabytes of weights across all its sessions (the oldest model goes first,
+with a message, and a session of theirs left empty and without a tab is forgotten); kept models
+hold no gradients; a session is freed when its last browser tab has been closed for
+GENAI_SESSION_GRACE_SECONDS, or when nobody has used it for GENAI_SESSION_TTL_SECONDS (API
+clients, which never close a tab, included); and at most GENAI_MAX_SESSIONS are kept in all, the
+least recently used freed first. A browser
 finds its session again after a reload through a random key kept in its localStorage
 (gr.BrowserState), so a reload loses nothing.
 """
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, process_alive, read_metadata, save_model
-from . import settings
+from . import settings, visitors
 from .gradio_files import forget_old_files
 from .pictures import remove_old_files
 
@@ -94,6 +97,10 @@ class ModelEntry:
     archive: Path | None = None  # the .zip to download (models trained in the app)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this model in the result cache
     timelapse: object = None  # genai.timelapse.Timelapse of the run that trained it (models trained in the app)
+    added: float = field(default_factory=time.monotonic)  # the oldest of a visitor's models goes first
+
+    def weight_bytes(self):
+        return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
 
 
 @dataclass
@@ -127,6 +134,7 @@ class Session:
         self.page_url = ""  # the page's address, when a browser opened it (links to runs start with it)
         self.closed_at = None  # when its last tab closed
         self.expired = False  # freed by the registry: its models are gone
+        self.visitor = None  # who made it (visitors.current() when the registry started looking after it)
 
     def touch(self):
         """Note that the visitor used this session just now."""
@@ -172,17 +180,11 @@ class Session:
         return entry, self.add(entry)
 
     def add(self, entry):
-        """List a model as this session's; drop the oldest ones beyond the limits. Returns the dropped names."""
+        """List a model as this session's; drop the visitor's oldest ones beyond the limits. Returns the dropped names."""
         SESSIONS.register(self)
         self.touch()
         self.models[entry.name] = entry
-        dropped = []
-        while len(self.models) > 1 and (len(self.models) > settings.session_max_models()
-                                        or self.weight_bytes() > settings.session_max_mb() * 2**20):
-            oldest = next(iter(self.models))
-            self.drop(oldest)
-            dropped.append(oldest)
-        return dropped
+        return SESSIONS.keep_within_limits(self, entry)
 
     def drop(self, name):
         """Forget one model and delete its files."""
@@ -193,7 +195,7 @@ class Session:
                 Path(entry.archive).unlink(missing_ok=True)
 
     def weight_bytes(self):
-        return sum(t.numel() * t.element_size() for e in self.models.values() for t in e.model.state_dict().values())
+        return sum(entry.weight_bytes() for entry in self.models.values())
 
     def cleanup(self):
         """Delete this session's files (called by Gradio when the visitor's session ends)."""
@@ -243,13 +245,53 @@ class SessionRegistry:
         return [blocks for blocks in (ref() for ref in list(self._apps)) if blocks is not None]
 
     def register(self, session):
-        """Look after session (once); returns its key."""
+        """Look after session (once); returns its key. Beyond GENAI_MAX_SESSIONS the least recently used
+        session that is not training is freed."""
         with self._lock:
             if session.key is None:
                 session.key = secrets.token_hex(16)
+                session.visitor = visitors.current()
                 self._sessions[session.key] = session
+            overflow = len(self._sessions) - settings.max_sessions()
+            idle = sorted((s for s in self._sessions.values() if s is not session and not s.busy()),
+                          key=lambda s: s.last_used)[:max(0, overflow)]
+            for old in idle:
+                del self._sessions[old.key]
+        for old in idle:
+            old.cleanup()
+            old.expired, old.key = True, None
+        if idle:
+            log.info("Freed %d least recently used session(s): %d sessions at most.", len(idle), settings.max_sessions())
         self.start_sweeping()
         return session.key
+
+    def keep_within_limits(self, session, newest):
+        """Drop the oldest models of session's visitor, in any of their sessions, while they keep more than
+        GENAI_SESSION_MAX_MODELS models or GENAI_SESSION_MAX_MB of weights (never `newest`); forget their other
+        sessions left empty, with no tab open and not training. Returns the dropped names."""
+        with self._lock:
+            mine = [s for s in self._sessions.values()
+                    if s is session or (session.visitor is not None and s.visitor == session.visitor)]
+        kept = sorted(((entry.added, id(s), name, s, entry) for s in mine for name, entry in list(s.models.items())),
+                      key=lambda item: item[:2])
+        count, size = len(kept), sum(item[4].weight_bytes() for item in kept)
+        dropped = []
+        for _, _, name, owner, entry in kept:
+            if count <= settings.session_max_models() and size <= settings.session_max_mb() * 2**20:
+                break
+            if entry is newest or owner.models.get(name) is not entry:
+                continue
+            owner.drop(name)
+            dropped.append(name)
+            count, size = count - 1, size - entry.weight_bytes()
+        empty = [s for s in mine if s is not session and not s.models and s.open_tabs == 0 and not s.busy()]
+        with self._lock:
+            for old in empty:
+                self._sessions.pop(old.key, None)
+        for old in empty:
+            old.cleanup()
+            old.key = None  # looked after again if it keeps a model again
+        return dropped
 
     def find(self, key):
         """The live session with this key, or None (unknown, expired, or not a key at all)."""

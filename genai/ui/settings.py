@@ -16,6 +16,20 @@ Environment variables (all optional):
     GENAI_SESSION_MAX_MB      megabytes of weights one visitor may keep at once (default 200)
     GENAI_SESSION_GRACE_SECONDS  a visitor's models are freed this long after their last tab closed (default 600)
     GENAI_SESSION_TTL_SECONDS    ... or after this long unused, API clients included (default 3600)
+    GENAI_TRUSTED_PROXY       how many proxies in front of the app write X-Forwarded-For: the visitor is the
+                              address that many from its right (genai/ui/visitors.py); 0 ignores the header
+                              (default 1 on a Hugging Face Space, where SPACE_ID is set, else 0)
+    GENAI_RUNS_PER_VISITOR    runs one visitor may have training or waiting for a slot (default 1)
+    GENAI_HEAVY_PER_VISITOR   forward passes one visitor may have computing at once; the rest wait their turn,
+                              round robin across visitors (default 1)
+    GENAI_HEAVY_WAITING_PER_VISITOR  ... and waiting for their turn; more are refused at once (default 4)
+    GENAI_MAX_SESSIONS        sessions kept across all visitors; the least recently used is freed first,
+                              Gradio's own session store too (default 300)
+    GENAI_MAX_REQUEST_MB      the largest request to /gradio_api/upload or the sketchpad's component_server,
+                              in MB, all its parts together (default GENAI_MAX_UPLOAD_MB + 1)
+    GENAI_MAX_REQUEST_PARTS   parts one such request may hold (default 8)
+    GENAI_UPLOAD_MB_PER_MINUTE   what one visitor may send there in a minute, in MB (default 30)
+    GENAI_UPLOADS_PER_MINUTE     ... and in how many requests (default 120)
 """
 
 import os
@@ -114,3 +128,49 @@ def session_grace_seconds():
 
 def session_ttl_seconds():
     return env_seconds("GENAI_SESSION_TTL_SECONDS", 3600.0)
+
+
+def trusted_proxy_hops():
+    """How many proxies in front of the app extend X-Forwarded-For (genai/ui/visitors.py says how it is read).
+
+    A Hugging Face Space (SPACE_ID set) has one; run elsewhere the header is ignored unless this says
+    otherwise, so nobody names themselves another visitor."""
+    return env_int("GENAI_TRUSTED_PROXY", 1 if os.environ.get("SPACE_ID") else 0, minimum=0)
+
+
+def runs_per_visitor():
+    """Runs one visitor (a client address) may have training or waiting. A class behind one school router shares
+    one address on the Internet: raise it (and GENAI_HEAVY_PER_VISITOR) to the class's size there."""
+    return env_int("GENAI_RUNS_PER_VISITOR", 1)
+
+
+def heavy_per_visitor():
+    """Forward passes one visitor may have computing at once (genai/ui/compute.py)."""
+    return env_int("GENAI_HEAVY_PER_VISITOR", 1)
+
+
+def heavy_waiting_per_visitor():
+    return env_int("GENAI_HEAVY_WAITING_PER_VISITOR", 4)
+
+
+def max_sessions():
+    """Sessions kept across all visitors (a class of 30, each with a few tabs and reloads, fits well inside)."""
+    return env_int("GENAI_MAX_SESSIONS", 300)
+
+
+def max_request_mb():
+    """The largest upload request, all parts together: one upload of the largest file, with room for its form."""
+    return env_int("GENAI_MAX_REQUEST_MB", max_upload_mb() + 1)
+
+
+def max_request_parts():
+    """Parts of one upload request: the app's uploads send one file, the sketchpad a blob and 4 fields."""
+    return env_int("GENAI_MAX_REQUEST_PARTS", 8)
+
+
+def upload_mb_per_minute():
+    return env_int("GENAI_UPLOAD_MB_PER_MINUTE", 30)
+
+
+def uploads_per_minute():
+    return env_int("GENAI_UPLOADS_PER_MINUTE", 120)

@@ -30,7 +30,7 @@ from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
 from ..train import TrainSettings, preview_count, train, training_record
-from . import datasets, live_digits, model_store, replay, settings, step_mode
+from . import datasets, live_digits, model_store, replay, settings, step_mode, visitors
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -53,7 +53,7 @@ def training_slots():
     global _slots
     with _slots_lock:
         if _slots is None:
-            _slots = TrainingSlots(settings.train_concurrency())
+            _slots = TrainingSlots(settings.train_concurrency(), settings.runs_per_visitor())
         return _slots
 
 LATEX_DELIMITERS = [
@@ -169,28 +169,29 @@ def train_model(values, session, *, outputs):
         # The recipe's model settings the form does not show (e.g. ema_decay), then the form's.
         options = model_options({**recipe(family), **checked}, family, arch)
         check_fits(family, arch, options, train_settings.batch_size, settings.train_memory_mb())  # before any wait
-        yield {
-            ui["progress"]: waiting_html("Waiting for a free training slot ..."),
-            ui["status"]: "Getting ready ...",
-            ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
-            ui["histogram"]: gr.update(value=None, visible=False),  # shown again if this model has diagnostics
-            ui["digits"]: live_digits.update(None, dataset_name),  # shown again with the first preview
-            ui["start"]: gr.update(interactive=False),
-            ui["stop"]: gr.update(interactive=True),
-        }
-        slot = training_slots().lease()
-        while not slot.take(timeout=WAIT_POLL_SECONDS):
-            if controls.stop.is_set():  # Stop (browser or API) while waiting: never starts
-                yield {ui["status"]: "Cancelled before it started.", ui["progress"]: waiting_html("Press Start to train.")}
-                return
-            yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
-                                 "busy. Your run starts when one is free (Stop cancels it)."}
-        controls.slot = slot  # step mode lends it while the run is paused and another run waits
+        slot = training_slots().lease(visitors.current())  # refused if this visitor has a run training or waiting
         try:
+            yield {
+                ui["progress"]: waiting_html("Waiting for a free training slot ..."),
+                ui["status"]: "Getting ready ...",
+                ui["losses"]: None,  # clear old curves (None, not an empty table: the plot would not redraw)
+                ui["histogram"]: gr.update(value=None, visible=False),  # shown again if this model has diagnostics
+                ui["digits"]: live_digits.update(None, dataset_name),  # shown again with the first preview
+                ui["start"]: gr.update(interactive=False),
+                ui["stop"]: gr.update(interactive=True),
+            }
+            while not slot.take(timeout=WAIT_POLL_SECONDS):
+                if controls.stop.is_set():  # Stop (browser or API) while waiting: never starts
+                    yield {ui["status"]: "Cancelled before it started.",
+                           ui["progress"]: waiting_html("Press Start to train.")}
+                    return
+                yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
+                                     "busy. Your run starts when one is free (Stop cancels it)."}
+            controls.slot = slot  # step mode lends it while the run is paused and another run waits
             yield from run_training(dataset_name, family, arch, checked["conditional"], train_settings, options,
                                     session, ui, checked)
         finally:
-            slot.give_back()
+            slot.end()
             controls.slot = None
     finally:
         controls.busy.release()

@@ -1,27 +1,36 @@
 """The server's training slots: how many runs train at once, and whether a run waits for one.
 
     slots = TrainingSlots(2)
-    slot = slots.lease()                   # one run's hold on a slot
+    slot = slots.lease(visitor)            # one run's hold on a slot; refused if this visitor has a run already
     while not slot.take(timeout=1.0):      # wait in the run's own handler: Stop can cancel it
         ...
     StepControl(slot=slot)                 # step mode lends it while the run is paused
-    slot.give_back()                       # when the run ends (once, whatever happened)
+    slot.end()                             # when the run ends or never starts (once, whatever happened)
 
 A run paused in step mode computes nothing, so keeping its slot would only make the class wait: while
 another run waits for a slot, the paused run lends its own, and before its next step it takes one again,
 waiting its turn like everyone else (genai/stepping.py). A slot is never held twice nor given back twice.
+
+A visitor (genai/ui/visitors.py: a client address, however many sessions or API clients it makes) has
+at most GENAI_RUNS_PER_VISITOR runs training or waiting (1): a second Start is refused at once, so
+one student cannot take the slots, nor every waiting place, from the class.
 """
 
 import threading
+from collections import Counter
+
+from .errors import AppError
 
 
 class TrainingSlots:
     """`count` slots shared by every visitor; a run takes one before its first step."""
 
-    def __init__(self, count):
+    def __init__(self, count, runs_per_visitor=1):
         self.count = count
+        self.runs_per_visitor = runs_per_visitor
         self._free = count
         self._waiting = 0  # runs inside take() right now
+        self._runs = Counter()  # visitor -> its leases not yet ended (runs training or waiting)
         self._changed = threading.Condition()
 
     def take(self, timeout):
@@ -48,8 +57,22 @@ class TrainingSlots:
         with self._changed:
             return self._waiting > 0
 
-    def lease(self):
-        return SlotLease(self)
+    def lease(self, visitor=None):
+        """A hold on a slot for one run of `visitor` (None: a run outside any request, never refused)."""
+        with self._changed:
+            if visitor is not None:
+                if self._runs[visitor] >= self.runs_per_visitor:
+                    raise AppError(
+                        "You already have a run training or waiting for a slot, in another tab or client at your "
+                        "address: press Stop there (or wait until it ends), then press Start here.")
+                self._runs[visitor] += 1
+        return SlotLease(self, visitor)
+
+    def _ended(self, visitor):
+        with self._changed:
+            self._runs[visitor] -= 1
+            if self._runs[visitor] <= 0:
+                del self._runs[visitor]
 
     @property
     def free(self):
@@ -61,9 +84,11 @@ class SlotLease:
 
     Used by one run at a time (its handler, then its training loop, which runs inside that handler)."""
 
-    def __init__(self, slots):
+    def __init__(self, slots, visitor=None):
         self.slots = slots
+        self.visitor = visitor
         self.held = False
+        self.ended = False
 
     def take(self, timeout):
         """Hold a slot (at once if already held); False if none came free within `timeout` seconds."""
@@ -80,3 +105,11 @@ class SlotLease:
         if self.held:
             self.held = False
             self.slots.give_back()
+
+    def end(self):
+        """The run is over (or never started): give the slot back and count it no more for its visitor."""
+        self.give_back()
+        if not self.ended:
+            self.ended = True
+            if self.visitor is not None:
+                self.slots._ended(self.visitor)
