@@ -32,9 +32,11 @@ So after N steps each model holds the weights the one training loop (genai/train
 the same settings and seed: tests/test_stacked.py checks every weight against solo runs.
 
 Which models can stack: those whose family writes its training_step as pure functions
-(GenerativeModel.functional_step: GAN, VAE and diffusion here), and without layers that cannot be
-batched this way: BatchNorm (it updates its running statistics in place while training, which a
-vmapped function may not: so no DCGAN) and PyTorch's LSTM (no vmap rule: so no row-by-row LSTM).
+(GenerativeModel.functional_step: every family here), and without layers that cannot be batched
+this way: BatchNorm (it updates its running statistics in place while training, which a vmapped
+function may not: so no DCGAN) and PyTorch's LSTM (no vmap rule: so no row-by-row LSTM). So: the MLP
+GAN, both VAEs, the diffusion UNet and the Gated PixelCNN; not the DCGAN, nor a GAN with the R1
+penalty (torch.autograd.grad inside the loss), nor the LSTM.
 The models must share family, architecture, config and device, and the runs their batch size and
 number of steps; seeds and learning rates may differ.
 """

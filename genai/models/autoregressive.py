@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report
+from .base import FunctionalStep, GenerativeModel, ModelConfig, ModelError, batch_row, embed_labels, report
 
 PIXELS, SIDE = 28 * 28, 28
 
@@ -310,6 +310,21 @@ class AutoregressiveModel(GenerativeModel):
         loss.backward()
         optimizers["network"].step()
         return {"NLL": loss.detach()}
+
+    def functional_step(self):
+        """training_step as pure functions (genai/stacked.py): nothing random to draw, then the one update."""
+        return FunctionalStep(noise=AutoregressiveModel.step_noise,
+                              updates=(("network", AutoregressiveModel.update_loss),))
+
+    def step_noise(self, images, labels, rng):
+        """What training_step draws at random: nothing (maximum likelihood needs no noise)."""
+        return ()
+
+    def update_loss(self, images, labels, noise):
+        """training_step's loss as a pure function of the weights: (the mean -log p(x), losses)."""
+        x = binarize(images)
+        loss = pixel_nll(self.network(x, labels), x).mean()
+        return loss, {"NLL": loss.detach()}
 
     def inspect_batch(self, images, labels, rng):
         """One batch scored, nothing updated: each digit's -log p(x), and p(ink) of every pixel given those before."""
