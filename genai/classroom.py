@@ -13,9 +13,9 @@ and wrong guesses are limited per session and per address. A class lasts until t
 server's local midnight) or until the teacher ends it; it is freed with its teacher's session, and
 everything here is bounded: at most MAX_STUDENTS per class and MAX_CLASSES live classes on the server.
 
-A session is anything with a `.key` (a random string, set once the server looks after it) and an
-`.expired` flag (set when the server freed it): genai/ui/session.py's Session, or a stand-in in a test.
-Nothing here imports gradio.
+A session is any object with an `.expired` flag (set when the server freed it): genai/ui/session.py's
+Session, or a stand-in in a test. Sessions are known by identity and held weakly (a server may give a
+session a new key, and a class must never keep a session alive). Nothing here imports gradio.
 """
 
 import datetime
@@ -118,14 +118,14 @@ class Push:
     title: str  # in words, for the students' status line
 
 
-@dataclass
+@dataclass(eq=False)  # a class is itself, not its fields: the UI keeps a wall per class (weakly, by identity)
 class Class:
     code: str
     teacher: weakref.ref
     address: str
     started: float
     expires: float
-    members: dict = field(default_factory=dict)  # session key -> Member
+    members: weakref.WeakKeyDictionary = field(default_factory=weakref.WeakKeyDictionary)  # session -> Member
     next_number: int = 1
     push: Push | None = None
     stops: int = 0  # how many times the teacher pressed Stop all
@@ -144,15 +144,17 @@ class Class:
 
     def students(self):
         """The joined students whose sessions still exist, in the order they joined."""
-        return sorted((m for m in self.members.values() if m.live_session() is not None), key=lambda m: m.number)
+        return sorted((m for m in list(self.members.values()) if m.live_session() is not None),
+                      key=lambda m: m.number)
 
 
 class Guesses:
-    """Wrong join codes per session and per address, in a sliding window; bounded in how many it remembers."""
+    """Wrong join codes per session or per address, in a sliding window; bounded in how many it remembers.
+    weak: keys are sessions, held weakly (a freed session's guesses go with it)."""
 
-    def __init__(self, limit, window_seconds, clock):
+    def __init__(self, limit, window_seconds, clock, weak=False):
         self.limit, self.window, self.clock = limit, window_seconds, clock
-        self._times = {}  # key -> deque of the times of its recent wrong guesses
+        self._times = weakref.WeakKeyDictionary() if weak else {}  # key -> times of its recent wrong guesses
 
     def _recent(self, key):
         times = self._times.get(key)
@@ -180,16 +182,15 @@ class Classroom:
     def __init__(self, max_classes=MAX_CLASSES, max_students=MAX_STUDENTS, clock=time.time):
         self.max_classes, self.max_students, self.clock = max_classes, max_students, clock
         self._classes = {}  # code -> Class
-        self._member_of = {}  # student session key -> code
+        self._member_of = weakref.WeakKeyDictionary()  # student session -> code
         self._lock = threading.RLock()
-        self._session_guesses = Guesses(WRONG_GUESSES, GUESS_WINDOW_SECONDS, clock)
+        self._session_guesses = Guesses(WRONG_GUESSES, GUESS_WINDOW_SECONDS, clock, weak=True)
         self._address_guesses = Guesses(ADDRESS_WRONG_GUESSES, GUESS_WINDOW_SECONDS, clock)
 
     # The teacher's side
 
     def start(self, teacher, address=""):
         """Start a class taught by this session (ending the one it taught before, if any); returns the Class."""
-        key = self._key(teacher)
         with self._lock:
             self.sweep()
             previous = self.taught_by(teacher)
@@ -212,9 +213,6 @@ class Classroom:
     def taught_by(self, teacher):
         """The running class this session teaches, or None: every teacher action looks its class up this way,
         from the caller's own session, never from a code the caller sends."""
-        key = getattr(teacher, "key", None)
-        if key is None:
-            return None
         now = self.clock()
         with self._lock:
             for lesson in self._classes.values():
@@ -252,49 +250,46 @@ class Classroom:
         """Join the class with this code; returns the Member. A wrong code is refused, and after WRONG_GUESSES
         wrong codes in a minute from this session (or ADDRESS_WRONG_GUESSES from its address) every code is
         refused for a while, the right one included: guessing a code would take far longer than a day."""
-        key = self._key(student)
         with self._lock:
             self.sweep()
-            if not (self._session_guesses.allowed(key) and self._address_guesses.allowed(address)):
+            if not (self._session_guesses.allowed(student) and self._address_guesses.allowed(address)):
                 raise ClassError("Too many wrong codes: wait a minute, then type the code the teacher shows.")
             code = normalized(code_text)
             lesson = self._classes.get(code) if code else None
             if lesson is None or not lesson.running(self.clock()):
-                self._session_guesses.note(key)
+                self._session_guesses.note(student)
                 self._address_guesses.note(address)
                 raise ClassError("No class has this code: check it against the teacher's screen (9 letters and "
                                  "digits, like 7KX-QM4-TR9).")
             if lesson.teacher() is student:
                 raise ClassError("You teach this class: open it on another device or browser to join as a student.")
-            if self._member_of.get(key) != code:
+            if self._member_of.get(student) != code:
                 self.leave(student)  # a student is in one class at a time
-            member = lesson.members.get(key)
+            member = lesson.members.get(student)
             if member is None:
                 if len(lesson.students()) >= self.max_students:
                     raise ClassError(f"This class is full: at most {self.max_students} students.")
                 member = Member(lesson.next_number, "", weakref.ref(student))
                 lesson.next_number += 1
-                lesson.members[key] = member
+                lesson.members[student] = member
             member.name = display_name(name)
-            self._member_of[key] = code
+            self._member_of[student] = code
             return member
 
     def leave(self, student):
         """Leave the class this session joined (nothing of the student's is deleted). True if it was in one."""
-        key = getattr(student, "key", None)
         with self._lock:
-            code = self._member_of.pop(key, None)
+            code = self._member_of.pop(student, None)
             lesson = self._classes.get(code)
             if lesson is not None:
-                lesson.members.pop(key, None)
+                lesson.members.pop(student, None)
             return lesson is not None
 
     def membership(self, student):
         """(Class, Member) of the class this session joined (the class may have ended since), or (None, None)."""
-        key = getattr(student, "key", None)
         with self._lock:
-            lesson = self._classes.get(self._member_of.get(key))
-            member = lesson.members.get(key) if lesson is not None else None
+            lesson = self._classes.get(self._member_of.get(student))
+            member = lesson.members.get(student) if lesson is not None else None
             return (lesson, member) if member is not None else (None, None)
 
     # Freeing
@@ -310,22 +305,16 @@ class Classroom:
             for code in gone:
                 del self._classes[code]
             for lesson in self._classes.values():
-                for key in [key for key, member in lesson.members.items() if member.live_session() is None]:
-                    del lesson.members[key]
-            self._member_of = {key: code for key, code in self._member_of.items()
-                               if code in self._classes and key in self._classes[code].members}
+                for student in [s for s, member in lesson.members.items() if member.live_session() is None]:
+                    del lesson.members[student]
+            for student in [s for s, code in self._member_of.items()
+                            if code not in self._classes or s not in self._classes[code].members]:
+                del self._member_of[student]
             return len(gone)
 
     def live_count(self):
         with self._lock:
             return sum(lesson.ended_at is None for lesson in self._classes.values())
-
-    @staticmethod
-    def _key(session):
-        key = getattr(session, "key", None)
-        if not isinstance(key, str) or not key:
-            raise ValueError("A class needs sessions the server looks after (with a key).")
-        return key
 
 
 CLASSES = Classroom()  # the server's classes (genai/ui/class_tab.py)

@@ -7,6 +7,7 @@ a separate visitor: what a student can and cannot reach.
 
 import math
 import secrets
+import time
 
 import pytest
 
@@ -182,12 +183,181 @@ def test_the_class_never_keeps_a_student_s_session_alive(classes):
     del student
     gc.collect()
     assert classes.taught_by(teacher).students() == []
-    assert classes.sweep() == 0 and lesson.members == {}
+    assert classes.sweep() == 0 and len(lesson.members) == 0
 
 
-def test_a_session_without_a_key_cannot_start_or_join(classes):
-    keyless = FakeSession()
-    keyless.key = None
-    with pytest.raises(ValueError):
-        classes.start(keyless)
-    assert classes.taught_by(keyless) is None
+def test_a_session_given_a_new_key_stays_in_its_class(classes):
+    teacher, student = FakeSession(), FakeSession()
+    lesson = classes.start(teacher)
+    classes.join(student, lesson.code)
+    teacher.key = student.key = None  # the server forgot and may look after them again under new keys
+    assert classes.taught_by(teacher) is lesson
+    assert classes.membership(student)[1].label == "student 1"
+
+
+# Through the app's API: each Client is a visitor of its own (its own session, its own address).
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+import app_server  # noqa: E402
+from test_app_api import train  # noqa: E402  (a tiny run through /train)
+
+TEACHER_ENDPOINTS = ["/class_end", "/class_stop_all", "/class_wall"]
+
+
+@pytest.fixture(scope="module")
+def server(mnist_dir):
+    return app_server.start(mnist_dir)
+
+
+@pytest.fixture
+def new_client(server, tmp_path):
+    def make():
+        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path),
+                      headers=app_server.visitor_headers())
+
+    return make
+
+
+def started(teacher):
+    """Start a class from this client; returns its code as the teacher's page shows it."""
+    words = teacher.predict(api_name="/class_start")[0]
+    return words.split("`")[1]
+
+
+def wall(teacher):
+    """The teacher's wall now (the tick sends the wall only when it changed: ask until it does)."""
+    for _ in range(3):
+        html = teacher.predict(api_name="/class_wall")[0]
+        if isinstance(html, str):
+            return html
+        time.sleep(0.5)
+    return None
+
+
+def wait_for_wall(teacher, condition, seconds=60):
+    deadline, last = time.monotonic() + seconds, ""
+    while time.monotonic() < deadline:
+        html = teacher.predict(api_name="/class_wall")[0]
+        last = html if isinstance(html, str) else last
+        if condition(last):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"the wall never showed it; it shows: {last[-600:]}")
+
+
+def test_students_join_with_the_code_and_the_wall_shows_their_runs(new_client):
+    teacher, ana, ben = new_client(), new_client(), new_client()
+    code = started(teacher)
+    assert "Joined the class" in ana.predict(code.lower(), "Ana <script>", api_name="/class_join")[0]
+    ben.predict(code.replace("-", ""), "", api_name="/class_join")
+    html = wait_for_wall(teacher, lambda h: "student 2" in h)
+    assert "Ana &lt;script&gt;" in html and "<script>" not in html  # a chosen name, escaped
+    job = train(ana, max_steps=120)
+    html = wait_for_wall(teacher, lambda h: "step " in h and "data:image/png;base64," in h)
+    assert "VAE: MLP VAE" in html and "lr 0.001" in html
+    job.result()
+    html = wait_for_wall(teacher, lambda h: "finished" in h and "step 120" in h)
+    preview, samples, gif, caption = teacher.predict(1, 7, api_name="/class_tile")
+    assert preview and samples and gif and "on your seed 7" in caption
+    again = teacher.predict(1, 7, api_name="/class_tile")[1]
+    assert open(samples, "rb").read() == open(again, "rb").read()  # the same seed, the same samples
+    with pytest.raises(AppError, match="student 2 has no finished model yet"):
+        teacher.predict([1, 2], 7, api_name="/class_pair")
+
+
+def test_a_queued_run_says_how_many_wait_before_it(new_client):
+    teacher, *students = new_client(), new_client(), new_client(), new_client()
+    code = started(teacher)
+    jobs = []
+    for student in students:  # the test server has 2 training slots: the third run waits
+        student.predict(code, "", api_name="/class_join")
+        jobs.append(train(student, max_steps=400, seconds=20))
+        time.sleep(0.5)
+    html = wait_for_wall(teacher, lambda h: "waiting for a training slot (0 ahead)" in h, seconds=30)
+    assert html.count("genai-tile") == 3
+    teacher.predict(api_name="/class_stop_all")
+    for job in jobs:
+        job.result()
+    html = wait_for_wall(teacher, lambda h: h.count("finished") == 3 or "waiting" not in h)
+    assert "waiting for a training slot" not in html
+
+
+def test_a_wrong_or_guessed_code_is_refused_and_guessing_soon_stops(new_client):
+    teacher, guesser = new_client(), new_client()
+    code = started(teacher)
+    wrong = code[:-1] + ("2" if code[-1] != "2" else "3")
+    for guess in [wrong, "AAA-AAA-AAA", "student 1", code + "2"][:classroom.WRONG_GUESSES - 1] + ["' OR 1=1 --"]:
+        with pytest.raises(AppError, match="No class has this code"):
+            guesser.predict(guess, "", api_name="/class_join")
+    with pytest.raises(AppError, match="Too many wrong codes"):
+        guesser.predict(code, "", api_name="/class_join")  # even the right one, for a minute
+    assert "not in a class" in guesser.predict(api_name="/class_news")[0]
+
+
+def test_a_student_cannot_use_the_teacher_s_endpoints_or_reach_another_student(new_client):
+    teacher, ana, ben = new_client(), new_client(), new_client()
+    code = started(teacher)
+    ana.predict(code, "Ana", api_name="/class_join")
+    ben.predict(code, "Ana", api_name="/class_join")  # a guessed (the same) name gives nothing of Ana's
+    ana_run = train(ana, max_steps=60)
+    ana_model = ana_run.result()[4]
+    assert ana_model.startswith("my-vae")
+    job = train(ana, max_steps=3000, seconds=20)  # still training while Ben tries everything
+    wait_for_wall(teacher, lambda h: "training" in h)
+    for endpoint in ["/class_end", "/class_stop_all"]:
+        with pytest.raises(AppError, match="Only the teacher"):
+            ben.predict(api_name=endpoint)
+    with pytest.raises(AppError, match="Only the teacher"):
+        ben.predict("beta-zero", api_name="/class_push_demonstration")
+    refused = "Only the teacher|not in the list of choices"  # (Gradio's own check of the student list comes first)
+    for number in (1, 2, 3):
+        with pytest.raises(AppError, match=refused):
+            ben.predict(number, 0, api_name="/class_tile")
+    with pytest.raises(AppError, match=refused):
+        ben.predict([1, 2], 0, api_name="/class_pair")
+    assert not isinstance(ben.predict(api_name="/class_wall")[0], str)  # no wall for a student
+    with pytest.raises(AppError):
+        ben.predict(ana_model, api_name="/download")  # Ana's model is not Ben's to download ...
+    with pytest.raises(AppError, match="no model called"):
+        ben.predict(ana_model, 0, 3, "all", 1.0, 20, 2.0, api_name="/sample")  # ... nor to sample
+    assert "Nothing is training" in ben.predict(api_name="/stop")  # Ben's Stop stops only Ben's runs
+    assert "training" in wait_for_wall(teacher, lambda h: "Ana</b> · training" in h)
+    # The teacher's own actions reach only their class, by number; Stop all ends Ana's run, which keeps its model.
+    with pytest.raises(AppError, match="No student with this number|not in the list of choices"):
+        teacher.predict(99, 0, api_name="/class_tile")
+    assert "Asked 1 run to stop" in teacher.predict(api_name="/class_stop_all")
+    assert job.result()[4].startswith("my-vae")
+
+
+def test_a_pushed_demonstration_fills_the_student_s_form_and_ending_tells_them(new_client):
+    teacher, student, outsider = new_client(), new_client(), new_client()
+    code = started(teacher)
+    student.predict(code, "", api_name="/class_join")
+    assert "Sent to the Train form of 1 student" in teacher.predict("beta-zero", api_name="/class_push_demonstration")
+    news = student.predict(api_name="/class_news")
+    assert "Your teacher sent" in news[0]
+    filled_in = str(news)
+    assert "'value': 'vae'" in filled_in and "'value': 0.0" in filled_in  # the form's family and its β = 0
+    assert "Your teacher sent" not in str(student.predict(api_name="/class_news")[0] or "")  # once, not every tick
+    assert "not in a class" in outsider.predict(api_name="/class_news")[0]  # who never joined hears nothing
+    assert "has ended" in teacher.predict(api_name="/class_end")[0]
+    assert "has ended" in student.predict(api_name="/class_news")[0]
+    with pytest.raises(AppError, match="No class has this code"):
+        outsider.predict(code, "", api_name="/class_join")
+
+
+def test_a_class_takes_at_most_60_students_through_the_api(new_client):
+    teacher = new_client()
+    code = started(teacher)
+    student = new_client()
+    for _ in range(classroom.MAX_STUDENTS):
+        student.reset_session()  # a new session: another student (of one school's address)
+        student.predict(code, "", api_name="/class_join")
+    student.reset_session()
+    with pytest.raises(AppError, match="full: at most 60"):
+        student.predict(code, "", api_name="/class_join")
+    html = wait_for_wall(teacher, lambda h: "student 60" in h)
+    assert html.count('class="genai-tile"') == 60

@@ -9,7 +9,7 @@ import os
 
 import gradio as gr
 
-from . import (compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lesson_tab, model_store,
+from . import (class_tab, compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lesson_tab, model_store,
                sample_tab, run_link, settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
 from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
@@ -66,6 +66,8 @@ def build_demo():
                 evaluate_ui = evaluate_tab.build(initial)
             with gr.Tab("Hub", id="hub") as hub_page:
                 hub_ui = hub_tab.build()
+            with gr.Tab("Class", id="class"):  # a teacher's class: a join code and a wall of the students' runs
+                class_ui = class_tab.build()
 
         pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker, evaluate_ui.picker]
         evaluate_tab.connect(evaluate_ui, session, evaluate_page)
@@ -93,6 +95,7 @@ def build_demo():
             [train_ui.dataset_status, compare_ui.models, *pickers],
             api_name="refresh", show_progress="hidden",
         )
+        class_tab.connect(class_ui, session, train_ui, tabs, restored)  # after the session is found again
         opened.then(
             friendly(sample_tab.model_info), [sample_ui.picker, session],
             [sample_ui.info, sample_ui.digit, sample_ui.steps, sample_ui.guidance],
