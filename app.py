@@ -31,13 +31,18 @@ def cap_malloc_arenas(count=2):
 
 from genai.ui import build_demo, launch_options  # noqa: E402
 from genai.ui import settings as app_settings, visitors  # noqa: E402
+from genai.ui.upload_limits import UploadLimits  # noqa: E402
 
 demo = build_demo()
 
 
 def server_options():
-    """How the server itself is bounded: Gradio's own store of sessions (least recently used first out)."""
-    return {"state_session_capacity": app_settings.max_sessions()}
+    """How the server itself is bounded: uploads per request and per visitor (genai/ui/upload_limits.py),
+    and Gradio's own store of sessions (least recently used first out)."""
+    from starlette.middleware import Middleware
+
+    return {"app_kwargs": {"middleware": [Middleware(UploadLimits)]},
+            "state_session_capacity": app_settings.max_sessions()}
 
 if __name__ == "__main__":
     cap_malloc_arenas()
