@@ -93,3 +93,29 @@ def test_the_minute_window_forgets_what_is_older_than_a_minute(monkeypatch):
     assert recent.admit("a", 10, now=2) is not None  # a refusal is not charged
     assert recent.admit("b", 10, now=2) is None
     assert recent.admit("a", 10, now=61) is None
+
+
+def test_an_api_call_carrying_a_huge_text_is_refused_before_it_is_read(server):
+    """A 50 MB model name cost 230 MB and came back whole in the message; now any call is at most GENAI_MAX_CALL_KB."""
+    huge = {"data": ["x" * MB, 0, 3, "all", 1.0, 20, 2.0]}
+    answer = httpx.post(server.url + "gradio_api/call/sample", json=huge, headers={"X-Forwarded-For": "10.50.0.6"},
+                        timeout=60)
+    assert answer.status_code == 413
+    assert answer.text == (f"This request is too large: at most {settings.max_call_kb()} KB "
+                           "(model names, ids and numbers are short).")
+    usual = {"data": ["tiny-vae", 0, 3, "all", 1.0, 20, 2.0]}
+    assert httpx.post(server.url + "gradio_api/call/sample", json=usual, timeout=60).status_code == 200
+
+
+def test_messages_quote_a_long_text_in_a_short_escaped_excerpt(server):
+    """A model name or number of 50,000 characters (within the call limit) is quoted in 40 at most, escaped."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(server.url, verbose=False, analytics_enabled=False, headers=app_server.visitor_headers())
+    long_text = "<b>" + "x" * 50_000 + "\nforged line"
+    for arguments in ([long_text, 0, 3, "all", 1.0, 20, 2.0], ["tiny-vae", long_text, 3, "all", 1.0, 20, 2.0]):
+        with pytest.raises(AppError) as refused:
+            client.predict(*arguments, api_name="/sample")
+        message = str(refused.value)
+        assert len(message) < 1000 and "(cut)" in message and "\n" not in message, message[:300]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..hub import parse_model_id, push
+from ..settings import shown
 from . import model_store
 from .errors import AppError, friendly
 
@@ -48,7 +49,7 @@ def push_to_hub(model_name, repo_id, token, private, session):
                        + (f": {', '.join(mine)}." if mine else "; you have not trained one yet (Train tab)."))
     repo_id = (repo_id or "").strip()
     if parse_model_id(repo_id) is None or "@" in repo_id:
-        raise AppError(f"{repo_id!r} is not a Hub repo id: give it as user/name, e.g. alice/my-first-gan.")
+        raise AppError(f"{shown(repo_id)} is not a Hub repo id: give it as user/name, e.g. alice/my-first-gan.")
     token = (token or "").strip()
     if not token:
         raise AppError("Paste a Hugging Face access token with write permission "

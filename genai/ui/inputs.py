@@ -12,6 +12,7 @@ import math
 
 import gradio as gr
 
+from ..settings import shown
 from .errors import AppError
 
 
@@ -52,7 +53,7 @@ def whole_number(value, what, low, high):
         number = None
     ok = number is not None and not isinstance(value, bool) and math.isfinite(number) and number.is_integer()
     if not ok or not low <= number <= high:
-        raise AppError(f"{what} must be a whole number from {low:,} to {high:,}, not {value!r}.")
+        raise AppError(f"{what} must be a whole number from {low:,} to {high:,}, not {shown(value)}.")
     return int(number)
 
 
@@ -65,7 +66,7 @@ def number_in(value, what, low, high, low_included=True):
     above_low = number is not None and (number >= low if low_included else number > low)
     if number is None or isinstance(value, bool) or not math.isfinite(number) or not above_low or number > high:
         lowest = f"from {low:g}" if low_included else f"above {low:g}"
-        raise AppError(f"{what} must be a number {lowest} to {high:g}, not {value!r}.")
+        raise AppError(f"{what} must be a number {lowest} to {high:g}, not {shown(value)}.")
     return number
 
 

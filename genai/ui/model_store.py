@@ -21,6 +21,7 @@ from ..hub import download, parse_model_id
 from ..device import pick_device
 from ..models import FAMILIES, ModelError, model_class
 from ..models.base import GenerativeModel
+from ..settings import shown
 from . import settings
 from .errors import AppError
 from .session import ModelEntry
@@ -251,7 +252,7 @@ def find(name, session):
         if name in session.models:
             return session.models[name]
         if session.expired and name not in pretrained_folders():
-            raise AppError(f"{name!r} is gone: this session's models were freed after it went unused "
+            raise AppError(f"{shown(name)} is gone: this session's models were freed after it went unused "
                            f"(each visitor's models stay while they use them). Train or load it again.")
     pretrained = pretrained_folders()
     if name in pretrained:
@@ -264,7 +265,7 @@ def find(name, session):
         raise AppError(no_models_message())
     if not name:
         raise AppError("Choose a model first.")
-    raise AppError(f"There is no model called {name!r} here. Choose one of: {', '.join(available)}.")
+    raise AppError(f"There is no model called {shown(name)} here. Choose one of: {', '.join(available)}.")
 
 
 def load_from_hub(model_id, session):
@@ -275,7 +276,7 @@ def load_from_hub(model_id, session):
     text = (model_id or "").strip()
     parsed = parse_model_id(text)
     if parsed is None:
-        raise AppError(f"{text!r} is not a Hub model id: give it as user/name or user/name@revision, "
+        raise AppError(f"{shown(text)} is not a Hub model id: give it as user/name or user/name@revision, "
                        "e.g. alice/mnist-vae.")
     if text in session.models:
         return f"**{text}** is already loaded: pick it in the other tabs.", text

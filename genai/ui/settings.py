@@ -30,6 +30,7 @@ Environment variables (all optional):
     GENAI_MAX_REQUEST_PARTS   parts one such request may hold (default 8)
     GENAI_UPLOAD_MB_PER_MINUTE   what one visitor may send there in a minute, in MB (default 30)
     GENAI_UPLOADS_PER_MINUTE     ... and in how many requests (default 120)
+    GENAI_MAX_CALL_KB         the largest body of any other API call (an event's inputs), in KB (default 64)
 """
 
 import os
@@ -174,3 +175,8 @@ def upload_mb_per_minute():
 
 def uploads_per_minute():
     return env_int("GENAI_UPLOADS_PER_MINUTE", 120)
+
+
+def max_call_kb():
+    """The largest API call that is not an upload: an event's inputs are numbers, choices, names and ids."""
+    return env_int("GENAI_MAX_CALL_KB", 64)

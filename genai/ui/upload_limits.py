@@ -15,6 +15,10 @@ To count the parts before anything reaches Gradio, an accepted request's body is
 (at most GENAI_MAX_REQUEST_MB), then handed on; a refused one is dropped, so nothing of it stays
 in memory or on disk.
 
+Every other POST to the app's API (an event's inputs: numbers, choices, model names and ids, never a
+file) is bounded by GENAI_MAX_CALL_KB: a 50 MB string sent as a model name cost 230 MB, and came
+back whole in the error message.
+
     demo.launch(app_kwargs={"middleware": [Middleware(UploadLimits)]})   # app.py
 """
 
@@ -33,6 +37,10 @@ WINDOW_SECONDS = 60.0
 def limited(scope):
     return (scope["type"] == "http" and scope.get("method") == "POST"
             and scope.get("path", "").rstrip("/").endswith(LIMITED_PATHS))
+
+
+def api_call(scope):
+    return scope["type"] == "http" and scope.get("method") == "POST" and "/gradio_api/" in scope.get("path", "")
 
 
 def header(scope, name):
@@ -78,7 +86,8 @@ class RecentUploads:
 
 
 class UploadLimits:
-    """ASGI middleware: the limits above on POST /gradio_api/upload and /gradio_api/component_server."""
+    """ASGI middleware: the limits above on POST /gradio_api/upload and /gradio_api/component_server, and on
+    the size of every other API call."""
 
     def __init__(self, app):
         self.app = app
@@ -86,6 +95,8 @@ class UploadLimits:
 
     async def __call__(self, scope, receive, send):
         if not limited(scope):
+            if api_call(scope):
+                return await self.bounded_call(scope, receive, send)
             return await self.app(scope, receive, send)
         max_mb = settings.max_request_mb()
         too_large = f"This upload is too large: at most {max_mb} MB in one request."
@@ -126,6 +137,25 @@ class UploadLimits:
             return message
 
         await self.app(scope, replay, send)
+
+
+    async def bounded_call(self, scope, receive, send):
+        """An API call whose body is at most GENAI_MAX_CALL_KB: refused from its Content-Length, or cut off
+        (as if the client had left) when it is sent in chunks without one."""
+        most = settings.max_call_kb() * 1024
+        declared = header(scope, b"content-length")
+        if declared and declared.strip().isdigit() and int(declared) > most:
+            return await refuse(scope, receive, send, 413, f"This request is too large: at most {settings.max_call_kb()} KB "
+                                                           "(model names, ids and numbers are short).")
+        received = 0
+
+        async def counted():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            return {"type": "http.disconnect"} if received > most else message
+
+        await self.app(scope, counted, send)
 
 
 async def refuse(scope, receive, send, status, message):
