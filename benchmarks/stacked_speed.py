@@ -88,8 +88,9 @@ def measure(name, dataset, k, steps, batch_size, repeats, device, progress=print
 
 
 def table(rows, device):
-    lines = [f"K models of one kind trained {rows[0]['steps']} steps each at batch {rows[0]['batch_size']} on {device}, "
-             f"median of {rows[0]['repeats']}:", "",
+    first = rows[0]
+    lines = [f"K models of one kind trained {first['steps']} steps each at batch {first['batch_size']} on {device}, "
+             f"median of {first['repeats']}:", "",
              "| model | K | K solo runs, one after another | one stacked run of K | speed-up (solo / stacked) |",
              "|---|---|---|---|---|"]
     for row in rows:

@@ -174,13 +174,52 @@ class StackedRun:
     losses: list  # one {name: float} per model, the mean over the run's steps
 
 
+@dataclass
+class Stack:
+    """K runs under way together: what their steps read and change."""
+
+    models: list
+    step: object  # the models' FunctionalStep
+    weights: dict  # name -> stacked tensor (K, ...): row k is model k's (its weights are views of it)
+    updated_by: dict  # optimizer name -> the names of the weights it updates
+    optimizers: list  # model k's own {name: optimizer}, from its configure_optimizers(its lr)
+    orders: list  # model k's batches (index tensors), from a generator seeded with its seed
+    noise_rngs: list  # model k's noise generator, seeded with its seed
+    images: torch.Tensor  # the whole dataset (uint8) on the device, and its labels
+    labels: torch.Tensor
+
+    def take_step(self, sums):
+        """One training step of every model; adds each model's losses to sums[k]."""
+        # Each model's batch and noise, drawn from its own generators as its solo run draws them.
+        batches = [(self.images[index].unsqueeze(1).float().div_(255), self.labels[index])
+                   for index in (next(order) for order in self.orders)]
+        noise = stack_noise([self.step.noise(model, x, y, rng)
+                             for model, (x, y), rng in zip(self.models, batches, self.noise_rngs)])
+        images, labels = torch.stack([x for x, _ in batches]), torch.stack([y for _, y in batches])
+        for opt, loss in self.step.updates:  # in training_step's order: a GAN's D, then its G against the new D
+            trained = {name: self.weights[name] for name in self.updated_by[opt]}
+            fixed = {name: tensor for name, tensor in self.weights.items() if name not in trained}
+            gradients, losses = batched_gradients(self.models[0], loss, trained, fixed, images, labels, noise)
+            for k, (model, optimizers) in enumerate(zip(self.models, self.optimizers)):
+                weights = dict(model.named_parameters())
+                for name, gradient in gradients.items():
+                    weights[name].grad = gradient[k]
+                optimizers[opt].step()  # its own Adam, at its own lr: updates row k of the stack in place
+                optimizers[opt].zero_grad(set_to_none=True)
+                for name, value in losses.items():
+                    sums[k][name] = sums[k].get(name, 0.0) + value[k]
+        if self.step.after_update is not None:
+            for model in self.models:
+                self.step.after_update(model)
+
+
 def train_stacked(models, dataset, settings, stop=None):
     """Train models (same family, architecture and config, on one device) together, each with its own
     TrainSettings (its seed and learning rate; one batch size and one number of steps for all).
 
     Each model ends with the weights genai.train.train(model, dataset, its settings) would give it.
     A time limit (the smallest max_seconds) or `stop` (a threading.Event) ends all the runs together,
-    after the current step. Returns a StackedRun.
+    after the current step, as in the solo loop. Returns a StackedRun.
     """
     n_images = len(dataset)
     check_stackable(models, settings, n_images)
@@ -188,54 +227,37 @@ def train_stacked(models, dataset, settings, stop=None):
     batch_size = settings[0].batch_size
     for model in models:
         model.check_batch_size(batch_size)
-    images_all, labels_all = dataset.images.to(device), dataset.labels.to(device)
-    check_labels_once(first, labels_all)
-    step = first.functional_step()
+    images, labels = dataset.images.to(device), dataset.labels.to(device)
+    check_labels_once(first, labels)
 
     # What each model's solo run would own: its batch order, its noise, its optimizers.
     orders = [BatchOrder(n_images, batch_size, torch.Generator().manual_seed(run.seed), device).batches()
               for run in settings]
     noise_rngs = [torch.Generator(device=device).manual_seed(run.seed) for run in settings]
-    stacked = stack_weights(models)  # before the optimizers: they hold the weights, now views of the stack
+    weights = stack_weights(models)  # before the optimizers: they hold the weights, now views of the stack
     optimizers = [model.configure_optimizers(run.lr or model.default_lr) for model, run in zip(models, settings)]
     name_of = {id(tensor): name for name, tensor in first.named_parameters()}
     updated_by = {opt: [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
                   for opt, optimizer in optimizers[0].items()}
+    stack = Stack(models, first.functional_step(), weights, updated_by, optimizers, orders, noise_rngs, images, labels)
 
     total_steps = Budget(settings[0], n_images // batch_size).total_steps
     seconds = min((run.max_seconds for run in settings if run.max_seconds is not None), default=None)
     sums, taken, started = [{} for _ in models], 0, time.perf_counter()
     for model in models:
         model.train()
-    while taken < total_steps and not (stop is not None and stop.is_set()) and not (
-            seconds is not None and time.perf_counter() - started >= seconds):
-        # Each model's batch and noise, drawn from its own generators as its solo run draws them.
-        batches = [(images_all[index].unsqueeze(1).float().div_(255), labels_all[index])
-                   for index in (next(order) for order in orders)]
-        noises = [step.noise(model, x, y, rng) for model, (x, y), rng in zip(models, batches, noise_rngs)]
-        images = torch.stack([x for x, _ in batches])
-        labels = torch.stack([y for _, y in batches])
-        noise = stack_noise(noises)
-        for opt, loss in step.updates:  # in training_step's order: a GAN's D, then its G against the new D
-            trained = {name: stacked[name] for name in updated_by[opt]}
-            fixed = {name: tensor for name, tensor in stacked.items() if name not in trained}
-            gradients, losses = batched_gradients(first, loss, trained, fixed, images, labels, noise)
-            for k, (model, model_optimizers) in enumerate(zip(models, optimizers)):
-                weights = dict(model.named_parameters())
-                for name, gradient in gradients.items():
-                    weights[name].grad = gradient[k]
-                model_optimizers[opt].step()  # updates row k of the stack in place
-                model_optimizers[opt].zero_grad(set_to_none=True)
-                for name, value in losses.items():
-                    sums[k][name] = sums[k].get(name, 0.0) + value[k]
-        if step.after_update is not None:
-            for model in models:
-                step.after_update(model)
-        taken += 1
-
-    unstack_weights(models)
+    try:
+        while True:
+            stack.take_step(sums)
+            taken += 1
+            # As in the solo loop: stop and the time limit are looked at after each step (so one is always taken).
+            if (taken >= total_steps or (stop is not None and stop.is_set())
+                    or (seconds is not None and time.perf_counter() - started >= seconds)):
+                break
+    finally:
+        unstack_weights(models)  # even after an error: each model keeps weights of its own
     for model in models:
-        model.after_training(images_all, labels_all)  # as the solo loop's last event does (a VAE's mixture prior)
+        model.after_training(images, labels)  # as the solo loop's last event does (a VAE's mixture prior)
         model.train()
-    means = [{name: float(value) / max(taken, 1) for name, value in model_sums.items()} for model_sums in sums]
+    means = [{name: float(value) / taken for name, value in model_sums.items()} for model_sums in sums]
     return StackedRun(taken, time.perf_counter() - started, means)

@@ -88,6 +88,17 @@ def test_three_stacked_models_learn_what_each_learns_alone(mnist, case):
         assert set(run.losses[k]) >= set(stacked[k].plotted_losses)
 
 
+def test_a_stop_ends_every_run_after_the_current_step_as_in_the_solo_loop(mnist):
+    import threading
+
+    stop = threading.Event()
+    stop.set()
+    models = [build("vae", "mlp", {}, k) for k in range(2)]
+    run = train_stacked(models, mnist, [settings(k) for k in range(2)], stop=stop)
+    assert run.steps == 1
+    assert [event.step for event in train(build("vae", "mlp", {}, 0), mnist, settings(0), stop=stop)][-1] == 1
+
+
 def test_stacked_models_can_still_be_trained_and_saved_alone(mnist):
     """After a stacked run each model owns its weights again: training one leaves the others as they were."""
     models = [build("vae", "mlp", {}, k) for k in range(2)]
