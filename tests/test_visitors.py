@@ -270,3 +270,19 @@ def test_a_refused_training_keeps_no_place(monkeypatch):
     first.end()  # ended once, whatever happens after
     slots.lease("10.45.0.1").end()
     assert slots.free == 2
+
+
+def test_a_visitor_sending_many_canvases_pushes_out_only_its_own(monkeypatch):
+    """Any visitor could push out another's unsent drawing by sending 64 tiny ones; now a visitor keeps 4."""
+    from genai.ui.drawing import PendingDrawings
+
+    store = PendingDrawings()
+    _who.visitor = "10.46.0.2"
+    store["bobs-drawing"] = SimpleNamespace(background=None, layers=[], composite=b"png")
+    _who.visitor = "10.46.0.1"
+    sent = [f"spam-{n}" for n in range(store.max_count + 10)]
+    for key in sent:
+        store[key] = SimpleNamespace(background=None, layers=[], composite=b"png")
+    _who.visitor = None
+    assert "bobs-drawing" in store
+    assert [key for key in store if key.startswith("spam")] == sent[-store.per_visitor:]  # its newest

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ..metrics import classifier_probabilities
 from ..sampling import encode, grid, reconstruct
-from . import datasets, model_store
+from . import datasets, model_store, visitors
 from .compute import compute_slot
 from .errors import AppError
 from .pictures import digit_from_picture, enlarge, png_file, read_upload
@@ -62,12 +62,15 @@ class PendingDrawings(dict):
     Gradio keeps each one until its event runs; a client that sends canvases and never presses the
     button would otherwise fill the server's memory. Beyond max_count canvases or max_bytes bytes
     the oldest are forgotten (a visitor who then presses the button is asked to draw again), and a
-    canvas larger than max_bytes by itself is not kept at all.
+    canvas larger than max_bytes by itself is not kept at all. A visitor (genai/ui/visitors.py) keeps
+    at most per_visitor canvases, their own oldest going first, so sending many never pushes out
+    another visitor's drawing.
     """
 
-    def __init__(self, max_count=64, max_bytes=32 * 2**20):
+    def __init__(self, max_count=64, max_bytes=32 * 2**20, per_visitor=4):
         super().__init__()
-        self.max_count, self.max_bytes = max_count, max_bytes
+        self.max_count, self.max_bytes, self.per_visitor = max_count, max_bytes, per_visitor
+        self._senders = {}  # canvas id -> the visitor who sent it
 
     @staticmethod
     def size(blobs):
@@ -75,8 +78,14 @@ class PendingDrawings(dict):
         return sum(len(part) for part in parts if isinstance(part, (bytes, bytearray)))
 
     def __setitem__(self, key, blobs):
+        visitor = visitors.current()
         self.pop(key, None)  # re-added at the end: the newest
         super().__setitem__(key, blobs)
+        self._senders = {k: who for k, who in self._senders.items() if k in self}  # (taken ones are gone)
+        self._senders[key] = visitor
+        if visitor is not None:
+            for old in [k for k, who in self._senders.items() if who == visitor][:-self.per_visitor]:
+                del self[old]
         while self and (len(self) > self.max_count or sum(map(self.size, self.values())) > self.max_bytes):
             del self[next(iter(self))]
 
