@@ -112,9 +112,15 @@ def compare(names, seed, grid_size, digit, temperature, session):
             return enlarge(grid(images, columns=columns), DISPLAY_SCALE), seconds
 
         picture, seconds = RESULTS.get_or_make((entry.token, seed, count, columns, asked, temperature), draw)
-        caption = f"{name}: {model.family} · {count} digit{'s' if count != 1 else ''} in {seconds:.2f} s"
+        # The caption is also the picture's text alternative (Gradio's gallery makes it the alt text): what it shows.
+        caption = f"{name}: {count} sample{'s' if count != 1 else ''} of this {model.family} model, seed {seed}"
+        if asked is not None:
+            caption += f", all of digit {asked}"
+        elif model.conditional:
+            caption += ", one column per digit 0 to 9"
         if label is not None and not model.conditional:
             caption += " · not conditional: draws any digit"
+        caption += f" · drawn in {seconds:.2f} s"
         items.append((png_file(picture, pictures_folder()), caption))
         rows.append(figures_row(name, entry, seconds, shipped_figures(name)))
     table = "\n".join([
@@ -143,6 +149,8 @@ def build(initial_choices):
             temperature = SliderInput(0.1, 2.0, value=1.0, step=0.05, label="Temperature (noise scale)")
             button = gr.Button("Compare", variant="primary", elem_id="compare-run")
         with gr.Column(scale=7, min_width=360):
+            # style.py lets each grid keep its own shape, with its caption under it, and the gallery as tall as
+            # its grids: four models at 1280 px show whole, without a scroll bar inside the gallery.
             gallery = gr.Gallery(label="The same seed, every family", columns=2, height="auto", object_fit="contain",
                                  elem_id="compare-gallery", elem_classes=["genai-digits"])
             table = gr.Markdown(elem_id="compare-table")

@@ -27,9 +27,16 @@ from .settings import TRAIN_WAITING_PLACES, train_concurrency
 
 SHOWN_IMAGES = 8  # of the batch, per row
 SCALE = 3  # each 28x28 digit drawn at 84x84
+# The numbers are drawn at 20 px in a picture about 800 px wide: shown 530 px wide at 1280x720 they stay about
+# 13 px, and a projector's class view shows them larger. (Pillow's own 11 px font was unreadable there.)
+FONT_SIZE = 20
+TITLE_SIZE = 20
 STEP_WAIT_SECONDS = 60  # how long /step waits for its steps; slower ones go on and the progress bar shows them
 POLL_SECONDS = 0.1  # how often a waiting /step looks whether its steps are done
 MOST_STEPS = 100
+# The picture's text alternative (the table under it gives its loss terms and the batch's scores in numbers).
+PICTURE_WORDS = (f"The training batch of the last step: per row, {SHOWN_IMAGES} of its images as the model saw "
+                 "them, and under each its numbers just before and just after the update")
 
 
 @dataclass
@@ -50,34 +57,59 @@ def number_text(value):
     return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 10 else f"{value:.2f}"
 
 
+def score_lines(name, before, after, named):
+    """The two lines under a digit for one score: its value before, then "-> after" (named: prefix the name,
+    when a row has several scores)."""
+    return [f"{name} {number_text(before)}" if named else number_text(before), f"-> {number_text(after)}"]
+
+
+def wrapped(text, font, width):
+    """text cut into lines at spaces, each at most width pixels wide in font."""
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if line and font.getlength(candidate) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + [line] if line else lines
+
+
 def step_picture(stepped, shown=SHOWN_IMAGES, scale=SCALE):
     """A StepReport as one picture: per row a title, `shown` digits as the model saw them before the
-    update, and under each its numbers as "before -> after"."""
-    font = ImageFont.load_default()
-    side, gap, line = 28 * scale, 6, 13
-    rows = stepped.before.rows
-    most_scores = max((len(row.scores) for row in rows), default=0)
-    row_height = line + 4 + side + 2 + line * most_scores + gap
-    count = min(shown, max((len(row.images) for row in rows), default=0))
-    width = max(count * (side + gap) + gap, 480)
-    canvas = Image.new("RGB", (width, len(rows) * row_height + gap), "white")
+    update, and under each its numbers, before and after ("-> after")."""
+    font, title_font = ImageFont.load_default(size=FONT_SIZE), ImageFont.load_default(size=TITLE_SIZE)
+    side, gap, line = 28 * scale, 8, FONT_SIZE + 4
+    rows = list(zip(stepped.before.rows, stepped.after.rows))
+    count = min(shown, max((len(before.images) for before, _ in rows), default=0))
+    # Every digit's column is as wide as its widest number (or the digit), so no number runs into the next.
+    labels = [[[text for name, values in before.scores.items()
+                for text in score_lines(name, float(values[i]), float(after.scores[name][i]), len(before.scores) > 1)]
+               for i in range(count)] for before, after in rows]
+    column = max([side] + [int(font.getlength(text)) + 1 for row in labels for texts in row for text in texts])
+    width = max(count * (column + gap) + gap, 480)
+    titles = []
+    for before, _ in rows:
+        names = " and ".join(before.scores)
+        titles.append(wrapped(before.title + (f" ({names}: before -> after the update)" if names else ""),
+                              title_font, width - 2 * gap))
+    heights = [len(title) * (TITLE_SIZE + 4) + 4 + side + 4 + line * max((len(texts) for texts in row), default=0)
+               + 2 * gap for title, row in zip(titles, labels)]
+    canvas = Image.new("RGB", (width, sum(heights) + gap), "white")
     draw = ImageDraw.Draw(canvas)
     y = gap
-    for before, after in zip(rows, stepped.after.rows):
-        names = " and ".join(before.scores)
-        title = before.title + (f" ({names}: before -> after the update)" if names else "")
-        draw.text((gap, y), title, fill="black", font=font)
-        top = y + line + 4
-        pixels = to_uint8(before.images[:count])
-        for i, digit in enumerate(pixels):
-            left = gap + i * (side + gap)
-            canvas.paste(Image.fromarray(digit).resize((side, side), Image.NEAREST).convert("RGB"), (left, top))
-            for k, (name, values) in enumerate(before.scores.items()):
-                text = f"{number_text(float(values[i]))} -> {number_text(float(after.scores[name][i]))}"
-                if len(before.scores) > 1:
-                    text = f"{name} {text}"
-                draw.text((left, top + side + 2 + k * line), text, fill="black", font=font)
-        y += row_height
+    for (before, _), title, row, height in zip(rows, titles, labels, heights):
+        for k, text in enumerate(title):
+            draw.text((gap, y + k * (TITLE_SIZE + 4)), text, fill="black", font=title_font)
+        top = y + len(title) * (TITLE_SIZE + 4) + 4
+        for i, digit in enumerate(to_uint8(before.images[:count])):
+            left = gap + i * (column + gap)
+            canvas.paste(Image.fromarray(digit).resize((side, side), Image.NEAREST).convert("RGB"),
+                         (left + (column - side) // 2, top))
+            for k, text in enumerate(row[i]):
+                draw.text((left, top + side + 4 + k * line), text, fill="black", font=font)
+        y += height
     return canvas
 
 
@@ -158,9 +190,11 @@ def build():
             ten = gr.Button("10 steps", size="sm", elem_id="train-step-ten", min_width=60)
             resume = gr.Button("Resume", size="sm", elem_id="train-resume", min_width=60)
         one_count, ten_count = gr.Number(1, visible=False), gr.Number(10, visible=False)
-        picture = gr.Image(label="The batch of the last step: each image's numbers before → after the update",
-                           type="filepath", interactive=False, elem_id="train-step-picture",
-                           buttons=["download", "fullscreen"])
+        # A short label, and room above the picture for it (genai-picture): a long one wrapped onto two lines
+        # and covered the picture's own title and its top row of digits.
+        picture = gr.Image(label="The batch of the last step", type="filepath", interactive=False,
+                           elem_id="train-step-picture", elem_classes=["genai-picture"],
+                           buttons=["download", "fullscreen"], alt_text=PICTURE_WORDS)
         table = gr.Markdown(elem_id="train-step-table")
     return StepPanel(pause, one, ten, resume, picture, table, one_count, ten_count)
 

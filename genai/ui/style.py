@@ -2,7 +2,20 @@
 
 import gradio as gr
 
-THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
+# Soft's indigo, one shade darker where text sits on it or is drawn in it: its own shades gave the labels,
+# the selected tab, white text on primary buttons, links and the grey hints under fields less than WCAG AA's
+# 4.5:1 contrast (3.6:1, 4.3:1, 4.5:1, 4.1:1 and 2.5:1; tests/test_browser_projector.py measures them).
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky").set(
+    color_accent="*primary_600",
+    block_label_text_color="*primary_700",
+    block_title_text_color="*primary_700",
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+    checkbox_label_background_fill_selected="*primary_600",
+    body_text_color_subdued="*neutral_600",
+    link_text_color="*secondary_700", link_text_color_hover="*secondary_800",
+    link_text_color_visited="*secondary_800", link_text_color_active="*secondary_800",
+)
 
 CSS = """
 /* MNIST digits are 28x28 pixels: keep them sharp when the browser scales them up. */
@@ -21,7 +34,24 @@ CSS = """
   transition: width 0.4s ease;
 }
 .genai-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
-.genai-note { font-size: var(--text-sm); opacity: 0.85; }
+.genai-progress-losses { font-variant-numeric: tabular-nums; font-weight: 600; }
+/* A picture under a floating label (step mode's batch): room above it, so the label never covers it. */
+.genai-picture img { box-sizing: border-box; padding-top: 36px; object-fit: contain; }
+.genai-note { font-size: var(--text-sm); }
+/* Compare: each grid keeps its own shape (a conditional model's ten columns are a strip: in a square box it was
+   a thin strip in white space), its caption goes under it rather than over its digits, and the gallery grows
+   to hold every grid instead of scrolling inside itself. Table headings break between words only. */
+#compare-gallery .grid-wrap { max-height: none; min-height: 0; overflow: visible; padding-top: 40px; }  /* below the label */
+#compare-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; align-items: start; }
+#compare-gallery .gallery-item, #compare-gallery .thumbnail-item { height: auto; aspect-ratio: auto; }
+#compare-gallery .thumbnail-item { display: flex; flex-direction: column; align-items: center; }
+#compare-gallery .thumbnail-lg > img {
+  width: auto; height: auto; max-width: 100%; max-height: 300px; padding-top: 0; min-width: 60%;
+}
+#compare-gallery .caption-label {
+  position: static; max-width: 100%; white-space: normal; border: none; align-self: stretch;
+}
+#compare-table th, #compare-table td { word-break: normal; overflow-wrap: normal; hyphens: none; }
 .genai-explain { border-left: 3px solid var(--color-accent); padding-left: 12px !important; }
 /* The lesson: the question stands out (the class answers it first); the banner above the tabs stays small. */
 .genai-lesson-question {
@@ -33,6 +63,28 @@ CSS = """
   background: var(--color-accent-soft); border-radius: 8px; padding: 2px 10px !important; align-items: center;
 }
 .genai-lesson-banner .prose { font-size: var(--text-sm); }
+
+/* The class view (the Train tab's "Class view" box puts genai-class-view on the page): for a projector, the
+   settings, the explanation and the code hide; the live grid fills the left of the screen, at least 512 px
+   wide at 1280x720, and beside it the step and the losses in type a room can read, above the loss curves. */
+.genai-class-view #train-settings, .genai-class-view #train-explain, .genai-class-view #train-code-panel {
+  display: none !important;
+}
+.genai-class-view #train-main {
+  display: grid !important; grid-template-columns: minmax(512px, 5fr) minmax(300px, 4fr);
+  column-gap: 16px; row-gap: 12px; align-items: start;
+}
+.genai-class-view #train-main > * { grid-column: 1 / -1; }
+.genai-class-view #train-live-row { display: contents; }  /* its grid and curves become cells of the view */
+.genai-class-view #train-preview {
+  grid-column: 1; grid-row: 2 / span 2; height: min(620px, calc(100vh - 80px)) !important;
+}
+.genai-class-view #train-progress { grid-column: 2; grid-row: 2; }
+.genai-class-view #train-losses { grid-column: 2; grid-row: 3; }
+.genai-class-view .genai-progress-text { font-size: 22px; line-height: 1.3; }  /* epoch, speed, time left */
+.genai-class-view .genai-progress-step { display: block; font-size: 44px; font-weight: 700; }
+.genai-class-view .genai-progress-then { display: none; }  /* the step has a line of its own */
+.genai-class-view .genai-progress-losses { font-size: 30px; line-height: 1.3; margin-top: 8px; }
 """
 
 HEADER = """

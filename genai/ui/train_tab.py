@@ -56,6 +56,17 @@ def training_slots():
             _slots = TrainingSlots(settings.train_concurrency(), settings.runs_per_visitor())
         return _slots
 
+# The class view: the settings, the explanation and the code hidden, the live grid large beside the step and
+# the losses (style.py), and the run scrolled to the top of the screen.
+CLASS_VIEW_JS = """(on) => {
+  document.body.classList.toggle('genai-class-view', on);
+  if (on) document.querySelector('#train-main').scrollIntoView({block: 'start'});
+  return [];
+}"""
+
+PREVIEW_WORDS = (f"Live samples: the digits the model being trained draws from the same fixed noise (seed "
+                 f"{settings.PREVIEW_SEED}) at each preview, one column per digit 0 to 9 for a conditional model")
+
 LATEX_DELIMITERS = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
@@ -110,11 +121,13 @@ def clock(seconds):
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def progress_html(event, note=""):
-    """A progress bar with step, epoch, speed and time left, as HTML."""
+def progress_html(event, note="", losses=None):
+    """A progress bar with step, epoch, speed and time left, and under it the latest losses
+    ({name: value}), as HTML. The step and the losses have classes of their own: the class view
+    (style.py) shows them in type a room can read."""
     percent = 100.0 * event.fraction
     steps = f"step {event.step:,}" + (f" of {event.total_steps:,}" if event.total_steps else "")
-    parts = [steps, f"epoch {event.epoch:.1f}"]
+    parts = [f"epoch {event.epoch:.1f}"]
     if event.images_per_sec:
         parts.append(f"{event.images_per_sec:,.0f} images/s")
     parts.append(f"{clock(event.elapsed_seconds)} elapsed")
@@ -122,15 +135,24 @@ def progress_html(event, note=""):
         parts.append("done")
     else:
         parts.append(f"about {clock(event.eta_seconds)} left")
-    return waiting_html(" · ".join(parts) + (f" — {note}" if note else ""), percent)
+    text = f'<span class="genai-progress-step">{steps}</span><span class="genai-progress-then"> · </span>'
+    return waiting_html(text + " · ".join(parts) + (f" — {note}" if note else ""), percent, losses_text(losses))
 
 
-def waiting_html(text, percent=0.0):
+def losses_text(losses):
+    """The latest losses in words, "loss: L_D 0.693 · L_G 1.21" (also the loss plot's text alternative)."""
+    if not losses:
+        return ""
+    return "loss: " + " · ".join(f"{name} {value:.4g}" for name, value in losses.items())
+
+
+def waiting_html(text, percent=0.0, losses=""):
     return (
         '<div class="genai-progress">'
         f'<div class="genai-progress-track"><div class="genai-progress-fill" style="width: {percent:.1f}%"></div></div>'
         f'<div class="genai-progress-text">{text}</div>'
-        "</div>"
+        + (f'<div class="genai-progress-losses">{losses}</div>' if losses else "")
+        + "</div>"
     )
 
 
@@ -217,7 +239,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         **knob_updates(ui["knobs"], controls.live_values),  # the panel shows this run's own values
     }
 
-    rows, last, last_sent, turned, diagnostics = [], None, 0.0, [], {}
+    rows, last, last_sent, turned, diagnostics, latest = [], None, 0.0, [], {}, {}
     shown = model.plotted_losses
     timelapse = controls.timelapse = Timelapse()  # replayable while the run goes on
     controls.knobs, controls.model = LiveKnobs(), model  # turned from the "while it trains" row (set_knobs)
@@ -231,13 +253,14 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
             diagnostics = event.diagnostics or diagnostics
             if not event.done:
                 rows.extend((event.step, value, name) for name, value in event.losses.items() if name in shown)
+                latest = {name: value for name, value in event.losses.items() if name in shown}
                 for change in event.changes:  # a vertical line on the loss plot where a knob was turned
                     rows.extend(change_marker(rows, change))
             now = time.perf_counter()
             # (A step where a knob was turned is always sent: the status says it was applied, and at which step.)
             if not event.done and (event.preview is not None or event.changes or now - last_sent >= UI_REFRESH_SECONDS):
                 paused = "paused: step mode" if controls.stepper.paused else ""
-                update = {ui["progress"]: progress_html(event, paused), ui["losses"]: loss_table(rows)}
+                update = {ui["progress"]: progress_html(event, paused, latest), ui["losses"]: loss_table(rows)}
                 if event.preview is not None:
                     update[ui["preview"]] = grid(event.preview, event.preview_columns)
                     update[ui["digits"]] = live_digits.update(event.preview, dataset_name)
@@ -267,7 +290,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     entry.timelapse = timelapse
     choices = model_store.choices(session)
     info = model_store.picker_info(choices)
-    update = {ui["progress"]: progress_html(last), ui["losses"]: loss_table(rows)}
+    update = {ui["progress"]: progress_html(last, losses=latest), ui["losses"]: loss_table(rows)}
     if last.preview is not None:
         update[ui["preview"]] = grid(last.preview, last.preview_columns)
         update[ui["digits"]] = live_digits.update(last.preview, dataset_name)
@@ -474,7 +497,7 @@ def build():
     """Lay out the Train tab (inside an open gr.Tab) and wire its own events."""
     cap = settings.max_train_seconds()
     with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=300):
+        with gr.Column(scale=3, min_width=300, elem_id="train-settings"):  # hidden in the class view
             demo_choice = gr.Dropdown([("—", "")] + [(entry["title"], name) for name, entry in PRESETS.items()],
                                       value="", label="Demonstrations: settings that show a known behaviour",
                                       elem_id="train-preset")
@@ -482,11 +505,22 @@ def build():
             fields = build_form("gan", cap)
             dataset_status = gr.Markdown(label="Dataset status", show_label=False, elem_classes=["genai-note"],
                                          elem_id="train-dataset-status")
-        with gr.Column(scale=5, min_width=380):
+        with gr.Column(scale=5, min_width=380, elem_id="train-main"):
             with gr.Row():
                 start = gr.Button("Start training", variant="primary", elem_id="train-start")
                 stop = gr.Button("Stop", variant="stop", interactive=False, elem_id="train-stop")
+                class_view = gr.Checkbox(False, label="Class view", elem_id="train-class-view", min_width=120)
             progress = gr.HTML(waiting_html("Press Start to train."), label="Progress", elem_id="train-progress")
+            # The live grid and the loss curves first, right under the progress bar: at a projector's 1280x720
+            # they are the part of a running run the class must see without scrolling.
+            with gr.Row(equal_height=False, elem_id="train-live-row"):
+                # Its text alternative is fixed (an update carrying one would reach API clients as a dict, not a
+                # picture); the progress bar beside it says the step, and the digits chart what it shows.
+                preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
+                                   elem_id="train-preview", elem_classes=["genai-digits"], height=320,
+                                   buttons=["download", "fullscreen"], min_width=240, alt_text=PREVIEW_WORDS)
+                losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
+                                     y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
             with gr.Accordion("Turn the knobs while it trains", open=False, elem_id="train-knobs"):
                 gr.Markdown("The boxes show the running run's own values. Change one and press Turn now: only what "
                             "you changed is turned.", elem_classes=["genai-note"])
@@ -498,12 +532,6 @@ def build():
                 # What was asked for shows here, and the status below the step it was applied at: in one place
                 # the two answers (this click's and the run's) could arrive in either order.
                 turn_status = gr.Markdown(elem_id="train-turn-status")
-            with gr.Row(equal_height=False):
-                preview = gr.Image(label="Live samples", format="png", type="pil", interactive=False,
-                                   elem_id="train-preview", elem_classes=["genai-digits"], height=320,
-                                   buttons=["download", "fullscreen"], min_width=240)
-                losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
-                                     y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
             with gr.Row(equal_height=False):  # why a GAN collapses (D), beside the collapse itself (the digits)
                 histogram = gr.BarPlot(x="value", y="share", color="of", label="What the discriminator says, last step",
                                        x_title="D's output: 0 = fake, 1 = real", y_title="share of the batch",
@@ -525,13 +553,17 @@ def build():
                 "on this server; more wait in line.",
                 elem_classes=["genai-note"], elem_id="train-device",
             )
-        with gr.Column(scale=3, min_width=280, elem_classes=["genai-explain"]):
+        with gr.Column(scale=3, min_width=280, elem_classes=["genai-explain"], elem_id="train-explain"):
             explanation = gr.Markdown(family_class("gan").explanation, latex_delimiters=LATEX_DELIMITERS)
-    with gr.Accordion("The code that runs each step, with each loss marked by its formula", open=True):
+    with gr.Accordion("The code that runs each step, with each loss marked by its formula", open=True,
+                      elem_id="train-code-panel"):
         text, where = training_code(family_class("gan"))
         code = gr.Code(text, language="python", label=f"The code that runs: {where}", interactive=False,
                        elem_id="train-code", max_lines=60)
 
+    # The class view is the page's own business (a class on the body, style.py's CSS): it works at once, even
+    # while the run's stream keeps the server busy, and never reaches the server.
+    class_view.change(None, class_view, None, js=CLASS_VIEW_JS)
     tab_parts = {"fields": fields, "knobs": knobs, "explanation": explanation, "code": code, "note": demo_note}
     family_outputs = [*fields.values(), *knobs.values(), explanation, code]
     # .input: when the visitor picks a family (a preset sets the family and its own settings together).
