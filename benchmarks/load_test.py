@@ -199,7 +199,8 @@ def free_port():
 class App:
     """`python app.py` on a free port with its own temp folders under `scratch`."""
 
-    def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None, trust_forwarded=False):
+    def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None, trust_forwarded=False,
+                 extra_env=None):
         self.gradio_temp, self.tmp = scratch / "gradio", scratch / "tmp"
         self.temp_dirs = [self.gradio_temp, self.tmp]
         self.tmp.mkdir(parents=True)
@@ -219,6 +220,7 @@ class App:
             env["GENAI_MAX_TRAIN_SECONDS"] = str(max_train_seconds)
         if trust_forwarded:  # the clients play a class behind a proxy: each sends its own X-Forwarded-For
             env["GENAI_TRUSTED_PROXY"] = "1"
+        env.update(extra_env or {})
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,

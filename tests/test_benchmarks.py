@@ -623,3 +623,25 @@ def test_evaluate_speed_times_a_models_evaluation_its_drawing_and_the_tabs_estim
     assert all(math.isfinite(value) and value >= 0 for value in figures.values())
     assert "gan-conditional" in shipped_models(REPO / "checkpoints") and "classifier" not in shipped_models(
         REPO / "checkpoints")
+
+
+def test_the_abuse_benchmark_judges_each_attack_by_the_issues_limits():
+    """benchmarks/abuse.py's verdicts, from rows in its JSON's shape (the attacks themselves need a server)."""
+    from benchmarks import abuse
+
+    def row(attack, growth, p95, refused=1, slowest=0.1, errors=0):
+        return {"attack": attack, "rss_growth_mb": growth, "rss_peak_mb": 600.0,
+                "attacker": {"calls": 1, "refused": refused, "slowest_s": slowest, "first_answer": "no | way"},
+                "student": {"grids": 9, "p95_s": p95, "errors": errors}}
+
+    assert all(abuse.verdicts(row("hammer", 20.0, 1.9)).values())
+    assert abuse.verdicts(row("hammer", 151.0, 0.5)) == {"memory": False, "student": True}
+    assert not abuse.verdicts(row("step_spam", 10.0, 1.5))["student"]  # its limit is 1 s, not 2 s
+    assert not abuse.verdicts(row("new_sessions", 10.0, 0.5, errors=1))["student"]
+    assert not abuse.verdicts(row("batch_bomb", 1.0, 0.3, slowest=1.5))["refusal"]  # refused, but too slowly
+    assert not abuse.verdicts(row("batch_bomb", 1.0, 0.3, refused=0))["refusal"]
+    text = abuse.report({"attacks": [row("hammer", 20.0, 1.9), row("batch_bomb", 1.0, 0.3, slowest=1.5)],
+                         "temp_after_ttl": {"mb": 3.0, "files": 2}, "largest_files_after_ttl": []})
+    assert "| hammer | 1 (1) | no / way |" in text and "| yes |" in text and "NO: refusal" in text
+    assert set(abuse.ATTACKS) >= {"new_sessions", "refused_calls", "batch_bomb", "step_spam", "hammer", "slot_hold",
+                                  "upload_parts", "blob_parts", "big_text"}
