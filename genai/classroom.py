@@ -312,9 +312,14 @@ class Classroom:
                 del self._member_of[student]
             return len(gone)
 
-    def live_count(self):
+    def live_classes(self):
+        """The classes running now (for the server's own tools, e.g. benchmarks/class_wall.py)."""
+        now = self.clock()
         with self._lock:
-            return sum(lesson.ended_at is None for lesson in self._classes.values())
+            return [lesson for lesson in self._classes.values() if lesson.running(now)]
+
+    def live_count(self):
+        return len(self.live_classes())
 
 
 CLASSES = Classroom()  # the server's classes (genai/ui/class_tab.py)

@@ -513,9 +513,9 @@ def connect(tab, session, train_ui, tabs, restored):
         lesson = CLASSES.taught_by(session)
         if lesson is not None:  # a teacher reloaded the page: the wall goes on
             return {tab.code: code_words(lesson, page_url(request)), tab.wall_timer: gr.Timer(active=True)}
-        joined, member = CLASSES.membership(session)
-        if joined is not None and joined.ended_at is None:
-            return {tab.student_status: joined_words(joined, member), tab.news: gr.Timer(active=True)}
+        member_of, member = CLASSES.membership(session)
+        if member_of is not None and member_of.ended_at is None:  # a student reloaded the page
+            return {tab.student_status: joined_words(member_of, member), tab.news: gr.Timer(active=True)}
         code = query.get("class")
         if not code:
             return {tab.code: gr.skip()}

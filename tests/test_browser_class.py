@@ -1,0 +1,121 @@
+"""A class in real, headless Chromium pages: a teacher's page and three students' pages at 1280x720.
+
+The students join (one through the link that carries the code, two by typing it), the teacher sends a
+demonstration to their Train forms, they press Start, the teacher's wall shows their live tiles, and the
+teacher opens a tile big and puts two students' models side by side on one seed. Screenshots (the size of
+a projector's screen) go to screenshots/ (or $GENAI_SCREENSHOT_DIR). Every page is a visitor of its own
+(its own address, as tests/app_server.py's visitor_headers gives it).
+"""
+
+import re
+
+import pytest
+
+import app_server
+from test_browser import WAIT_MS, browser, shots  # noqa: F401  (fixtures)
+
+WIDTH, HEIGHT = 1280, 720
+
+
+def visitor_page(browser, server, query=""):  # noqa: F811
+    page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT},
+                            extra_http_headers=app_server.visitor_headers())
+    page.set_default_timeout(WAIT_MS)
+    page.goto(server.url + query)
+    return page
+
+
+def text_of(page, selector):
+    return page.locator(selector).first.inner_text()
+
+
+def wait_for_text(page, selector, pattern, timeout=60_000):
+    page.wait_for_function("([selector, pattern]) => { const e = document.querySelector(selector); "
+                           "return e && new RegExp(pattern).test(e.innerText); }", arg=[selector, pattern],
+                           timeout=timeout)
+    return text_of(page, selector)
+
+
+def screenshot(shots_folder_save, page, name, selector=None):
+    """A 1280x720 screenshot (what the projector shows), scrolled to `selector`."""
+    if selector:
+        page.locator(selector).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(400)
+    shots_folder_save(page, name)
+
+
+def choose(page, dropdown, option):
+    page.locator(f"#{dropdown} input").first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir, shots, tmp_path):  # noqa: F811
+    server = app_server.start(mnist_dir)
+    teacher = visitor_page(browser, server)
+    students = []
+    try:
+        teacher.get_by_role("tab", name="Class").click()
+        teacher.locator("#class-start").click()
+        words = wait_for_text(teacher, "#class-code", "Class code")
+        code = re.search(r"[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{3}", words).group(0)
+
+        # One student opens the link; two type the code (one with a name to show).
+        students.append(visitor_page(browser, server, f"?class={code.replace('-', '')}"))
+        wait_for_text(students[0], "#class-student-status", "Joined the class")
+        for name in ("Ana", ""):
+            page = visitor_page(browser, server)
+            page.get_by_role("tab", name="Class").click()
+            page.locator("#class-join-code input, #class-join-code textarea").first.fill(code.lower())
+            page.locator("#class-join-name input, #class-join-name textarea").first.fill(name)
+            page.locator("#class-join").click()
+            wait_for_text(page, "#class-student-status", "Joined the class")
+            students.append(page)
+        wall = wait_for_text(teacher, "#class-wall", "student 3")
+        assert "student 1" in wall and "Ana" in wall
+        screenshot(shots, students[1], "class-student-joined")
+
+        # The teacher sends a demonstration: each student's Train form fills and opens; they press Start.
+        choose(teacher, "class-demonstration", "VAE with β = 0: an autoencoder that cannot draw")
+        teacher.locator("#class-push-demonstration").click()
+        wait_for_text(teacher, "#class-action-status", "Sent to the Train form of 3 student")
+        for page in students:
+            wait_for_text(page, "#train-status", "Your teacher sent", timeout=30_000)
+            page.wait_for_function("() => [...document.querySelectorAll('#train-family input[type=radio]')]"
+                                   ".some(r => r.checked && r.value === 'vae')")
+            assert float(page.locator("#train-beta input").first.input_value()) == 0.0
+            page.locator("#train-start").click()
+        screenshot(shots, students[2], "class-student-training-the-demonstration")
+
+        # The wall: a live tile per student (the test server has 2 training slots: one run may wait).
+        teacher.wait_for_function("() => document.querySelectorAll('#class-wall .genai-tile img').length >= 2",
+                                  timeout=60_000)
+        wall = wait_for_text(teacher, "#class-wall", r"step [0-9]")
+        assert wall.count("VAE") >= 2
+        screenshot(shots, teacher, "class-wall-live", "#class-wall")
+
+        # When the runs end: a tile opens big, and two students side by side on the teacher's seed.
+        teacher.wait_for_function("() => (document.querySelector('#class-wall').innerText.match(/finished/g) || [])"
+                                  ".length === 3", timeout=120_000)
+        choose(teacher, "class-tile", "Ana")
+        teacher.locator("#class-open-tile").click()
+        wait_for_text(teacher, "#class-big-caption", "on your seed 42")
+        teacher.wait_for_function("() => document.querySelector('#class-big-samples img')")
+        screenshot(shots, teacher, "class-tile-big", "#class-big-caption")
+        choose(teacher, "class-pair", "student 1")
+        choose(teacher, "class-pair", "Ana")
+        teacher.locator("#class-side-by-side").click()
+        teacher.wait_for_function("() => document.querySelectorAll('#class-pair-gallery img').length >= 2")
+        captions = text_of(teacher, "#class-pair-gallery")
+        assert "student 1" in captions and "Ana" in captions and "seed 42" in captions
+        screenshot(shots, teacher, "class-side-by-side", "#class-pair-gallery")
+
+        # The class ends: the students are told, and their models stay theirs.
+        teacher.locator("#class-end").click()
+        wait_for_text(teacher, "#class-action-status, #class-code", "has ended")
+        for page in students:
+            page.get_by_role("tab", name="Class").click()
+            wait_for_text(page, "#class-student-status", "has ended", timeout=30_000)
+        assert students[0].locator("#train-model-name input, #train-model-name textarea").first.input_value()
+    finally:
+        for page in [teacher, *students]:
+            page.close()
