@@ -8,6 +8,7 @@ Importing this module builds the page but starts nothing: no server, no training
 import os
 import signal
 import sys
+import time
 
 # On 2 cores the web server and training share the CPU: one training thread avoids
 # PyTorch's threads spin-waiting on each other (see genai/device.py). Override with GENAI_CPU_THREADS.
@@ -30,7 +31,7 @@ def cap_malloc_arenas(count=2):
         pass
 
 from genai.ui import build_demo, launch_options  # noqa: E402
-from genai.ui import settings as app_settings, visitors  # noqa: E402
+from genai.ui import settings as app_settings, shutdown, visitors  # noqa: E402
 from genai.ui.upload_limits import UploadLimits  # noqa: E402
 
 demo = build_demo()
@@ -48,9 +49,12 @@ if __name__ == "__main__":
     cap_malloc_arenas()
     def stop(signum, frame):
         """A Space (or systemd, or docker stop) ends the server with SIGTERM: shut down as on Ctrl+C,
-        so Gradio empties its file cache and the app's temporary folders are removed (atexit).
+        so Gradio empties its file cache and the app's temporary folders are removed (atexit). Runs going on
+        are stopped first, and each tab is told that the server is restarting (genai/ui/shutdown.py).
         A second SIGTERM during that clean-up is ignored: it would kill the app with its folders left."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if shutdown.stop_every_run():  # each run's tab says "the server is restarting", in words
+            time.sleep(0.5)  # time for those last messages to leave before the server closes
         demo.close()
         sys.exit(0)
 

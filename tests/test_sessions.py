@@ -104,7 +104,8 @@ def test_leftover_folders_of_dead_servers_are_removed(tmp_path):
 
 
 def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist_dir):
-    """How a Space restarts the app: its session folders and Gradio's files do not stay behind."""
+    """How a Space restarts the app: a run going on is told so, and its session folders and Gradio's files do
+    not stay behind."""
     import socket
 
     from gradio_client import Client
@@ -128,10 +129,17 @@ def test_sigterm_stops_the_app_and_removes_its_temporary_folders(tmp_path, mnist
         assert client is not None, "the app did not start"
         client.submit("mnist", "vae", "mlp", False, 8, 5, 64, 1e-3, 1.0, 0, 2, 1.0, api_name="/train").result()
         assert list(tmp_path.glob("genai-app-*/session-*/my-vae-mlp-1/model.safetensors"))
+        running = client.submit("mnist", "vae", "mlp", False, 8, 60, 64, 1e-3, 1.0, 0, 10**6, 1.0, api_name="/train")
+        for _ in range(240):  # until it trains (it loads the data first)
+            if any("Training:" in str(output) for output in running.outputs()):
+                break
+            time.sleep(0.25)
         server.send_signal(signal.SIGTERM)
         time.sleep(0.3)  # a second SIGTERM while it cleans up (timeout, docker stop and a supervisor may all send one)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
+        # The run going on was told why it ended, in words, with its step (not a broken connection).
+        assert "The server is restarting: your run stopped at step" in str(running.outputs()[-1][3])
     finally:
         if server.poll() is None:
             server.kill()

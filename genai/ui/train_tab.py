@@ -30,7 +30,7 @@ from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
 from ..train import TrainSettings, preview_count, train, training_record
-from . import datasets, live_digits, model_store, replay, settings, step_mode, visitors
+from . import datasets, live_digits, model_store, replay, settings, shutdown, step_mode, visitors
 from .code_view import training_code
 from .errors import AppError, friendly
 from .gpu import on_gpu
@@ -177,8 +177,11 @@ def train_model(values, session, *, outputs):
     ui = outputs
     controls = session.controls()
     controls.waiting = False
+    if shutdown.RESTARTING.is_set():
+        raise AppError(shutdown.restart_message())
     if not controls.busy.acquire(blocking=False):
         raise AppError("You are already training a model in this tab: press Stop first, or wait until it ends.")
+    shutdown.run_started(controls)  # a server told to end (SIGTERM) stops it and says why
     try:
         controls.stop.clear()
         if controls.cancel_waiting:  # Stop was pressed between Start and this run's first step
@@ -204,7 +207,8 @@ def train_model(values, session, *, outputs):
             }
             while not slot.take(timeout=WAIT_POLL_SECONDS):
                 if controls.stop.is_set():  # Stop (browser or API) while waiting: never starts
-                    yield {ui["status"]: "Cancelled before it started.",
+                    yield {ui["status"]: shutdown.restart_message() if shutdown.RESTARTING.is_set() else
+                           "Cancelled before it started.",
                            ui["progress"]: waiting_html("Press Start to train.")}
                     return
                 yield {ui["status"]: f"Waiting: all {settings.train_concurrency()} training slots of this server are "
@@ -216,6 +220,7 @@ def train_model(values, session, *, outputs):
             slot.end()
             controls.slot = None
     finally:
+        shutdown.run_ended(controls)
         controls.busy.release()
 
 
@@ -278,6 +283,10 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
     finally:
         controls.stepper.end()  # a /step still waiting hears that the run is over
         controls.knobs = controls.model = controls.stepper = None
+    if shutdown.RESTARTING.is_set():  # the server is ending: say so, keep nothing (its folders go with it)
+        yield {ui["status"]: shutdown.restart_message(last.step if last is not None else None),
+               ui["progress"]: progress_html(last, losses=latest) if last is not None else waiting_html("")}
+        return
 
     name = session.new_model_name(family, arch, conditional, taken=model_store.pretrained_folders())
     training = training_record(dataset, train_settings, device, last, train_settings.lr or model.default_lr,
