@@ -79,7 +79,6 @@ def start_a_vae_run(page, seconds=30):
         timeout=60_000)
     wait_for_new_src(page, "train-preview", None)
     page.wait_for_selector("#train-losses svg g.mark-line path")
-    page.wait_for_selector("#train-progress .genai-progress-losses")
 
 
 def stop_the_run(page):
@@ -102,7 +101,7 @@ def test_a_running_run_is_above_the_fold_and_the_class_view_shows_it_large(sized
     # The grid says what it shows, for a screen reader; the losses are also written out.
     alt = page.locator("#train-preview img").get_attribute("alt")
     assert alt.startswith("Live samples: the digits the model being trained draws"), alt
-    assert "loss: total " in page.locator("#train-progress .genai-progress-losses").inner_text()
+    page.locator("#train-progress .genai-progress-losses").get_by_text("loss: total ").wait_for()
     screen(page, "train-running-above-the-fold")
 
     # The class view, from the keyboard: Tab from Stop reaches its box, Space turns it on.
