@@ -162,3 +162,18 @@ def test_old_files_are_swept_from_the_apps_folders_and_new_ones_kept(tmp_path):
     assert old.exists()
     remove_old_files(tmp_path, 600, recursive=True)
     assert not old.exists() and new.exists()
+
+
+def test_what_a_killed_server_left_is_removed_when_the_next_one_starts(tmp_path):
+    """kill -9 leaves the app's folder behind; the next server removes it as it builds, before any request,
+    even when GRADIO_TEMP_DIR is set (then the app's folder is not made for Gradio's files)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"genai-app-{dead.stdout.strip()}-killed"
+    (left / "session-x").mkdir(parents=True)
+    (left / "session-x" / "model.safetensors").write_bytes(b"\0" * 1024)
+    env = {**os.environ, "TMPDIR": str(tmp_path), "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+           "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    built = subprocess.run([sys.executable, "-c", "import app"], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert built.returncode == 0, built.stderr
+    assert not left.exists()

@@ -12,7 +12,7 @@ import gradio as gr
 from . import (class_tab, compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lesson_tab, model_store,
                sample_tab, run_link, settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
-from .session import SESSIONS, Session, end_session, private_gradio_folder, restore_session
+from .session import SESSIONS, Session, app_folder, end_session, private_gradio_folder, restore_session
 
 TITLE = "genai — watch generative models learn"
 
@@ -39,6 +39,9 @@ def first_walk(*args):
 
 def build_demo():
     """Build the app. Nothing heavy happens here: models and data load when first used."""
+    # The app's own temporary folder, made now: making it removes what a killed server left (kill -9
+    # gives no chance to clean up), at start rather than at the first visitor's request.
+    app_folder()
     if not os.environ.get("GRADIO_TEMP_DIR"):  # Gradio's files in a folder of the app's own (see session.py)
         os.environ["GRADIO_TEMP_DIR"] = str(private_gradio_folder())
     initial = model_store.choices(None)
