@@ -177,3 +177,22 @@ def test_what_a_killed_server_left_is_removed_when_the_next_one_starts(tmp_path)
                            timeout=300)
     assert built.returncode == 0, built.stderr
     assert not left.exists()
+
+
+def test_streamed_previews_are_swept_from_a_gradio_temp_dir_the_app_was_given(tmp_path, monkeypatch):
+    """With GRADIO_TEMP_DIR set, the app's sweeper deletes old files written since it started there (a run's
+    live previews are in no temp set of Gradio's), and leaves older files alone (another app's, or the page's own)."""
+    from genai.ui import session as sessions_module
+
+    gradio_dir = tmp_path / "gradio"
+    before, preview, fresh = (gradio_dir / name / "image.webp" for name in ("a" * 64, "b" * 64, "c" * 64))
+    for path in (before, preview, fresh):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"webp")
+    now = time.time()
+    os.utime(before, (now - 7200, now - 7200))  # there before the server started
+    os.utime(preview, (now - 1800, now - 1800))  # a preview of a run 30 minutes ago
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(gradio_dir))
+    monkeypatch.setenv("GENAI_FILE_TTL_SECONDS", "600")
+    sessions_module.sweep_files([], started=now - 3600)
+    assert before.exists() and not preview.exists() and fresh.exists()

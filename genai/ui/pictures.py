@@ -181,12 +181,14 @@ def write_once(path, write):
     return str(path)
 
 
-def remove_old_files(folder, max_age_seconds, recursive=False):
-    """Delete files in folder (and its subfolders, if recursive) not used for max_age_seconds."""
+def remove_old_files(folder, max_age_seconds, recursive=False, newer_than=None):
+    """Delete files in folder (and its subfolders, if recursive) not used for max_age_seconds
+    (and, if newer_than is given, written at or after that time.time(): older ones are left alone)."""
     cutoff = time.time() - max_age_seconds
     for path in Path(folder).glob("**/*" if recursive else "*"):
         try:
-            if path.is_file() and path.stat().st_mtime < cutoff:
+            if path.is_file() and path.stat().st_mtime < cutoff and (
+                    newer_than is None or path.stat().st_mtime >= newer_than):
                 path.unlink()
         except OSError:
             pass

@@ -325,22 +325,37 @@ class SessionRegistry:
             if self._sweeper is not None:
                 return
 
+            started = time.time()
+
             def loop():
                 while True:
                     time.sleep(every_seconds)
                     try:
                         self.sweep()
-                        ttl = settings.file_ttl_seconds()
-                        remove_old_files(pictures_folder(), ttl)
-                        for blocks in self.watched_apps():
-                            forget_old_files(blocks, ttl)
-                        if owns_gradio_folder():  # streamed outputs are in no temp set: sweep the whole folder
-                            remove_old_files(private_gradio_folder(), ttl, recursive=True)
+                        sweep_files(self.watched_apps(), started)
                     except Exception:  # noqa: BLE001 - the sweeper must outlive any one bad session
                         log.exception("Sweeping sessions failed")
 
             self._sweeper = threading.Thread(target=loop, name="genai-session-sweeper", daemon=True)
             self._sweeper.start()
+
+
+def sweep_files(apps, started):
+    """Delete the files handed out (pictures, Gradio's copies, streamed previews) once older than the file TTL.
+
+    Streamed outputs (a run's live previews) are in no temp set of Gradio's: in the app's own Gradio
+    folder every old file goes; in a folder given by GRADIO_TEMP_DIR, which may hold files of another
+    app or ones this page was built with, only those written since the sweeper started (`started`, a
+    time.time()) are swept.
+    """
+    ttl = settings.file_ttl_seconds()
+    remove_old_files(pictures_folder(), ttl)
+    for blocks in apps:
+        forget_old_files(blocks, ttl)
+    if owns_gradio_folder():
+        remove_old_files(private_gradio_folder(), ttl, recursive=True)
+    elif os.environ.get("GRADIO_TEMP_DIR"):
+        remove_old_files(os.environ["GRADIO_TEMP_DIR"], ttl, recursive=True, newer_than=started)
 
 
 SESSIONS = SessionRegistry()
