@@ -7,12 +7,12 @@ a projector's screen) go to screenshots/ (or $GENAI_SCREENSHOT_DIR). Every page 
 (its own address, as tests/app_server.py's visitor_headers gives it).
 """
 
+import os
 import re
-
-import pytest
+from pathlib import Path
 
 import app_server
-from test_browser import WAIT_MS, browser, shots  # noqa: F401  (fixtures)
+from test_browser import REPO, WAIT_MS, browser  # noqa: F401  (a fixture)
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -36,12 +36,14 @@ def wait_for_text(page, selector, pattern, timeout=60_000):
     return text_of(page, selector)
 
 
-def screenshot(shots_folder_save, page, name, selector=None):
-    """A 1280x720 screenshot (what the projector shows), scrolled to `selector`."""
+def screenshot(page, name, selector=None):
+    """A 1280x720 screenshot (what the projector shows), scrolled to show `selector`."""
+    folder = Path(os.environ.get("GENAI_SCREENSHOT_DIR") or REPO / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
     if selector:
         page.locator(selector).first.scroll_into_view_if_needed()
-    page.wait_for_timeout(400)
-    shots_folder_save(page, name)
+    page.wait_for_timeout(400)  # let freshly changed pictures finish loading
+    page.screenshot(path=str(folder / f"{name}.png"))
 
 
 def choose(page, dropdown, option):
@@ -49,7 +51,7 @@ def choose(page, dropdown, option):
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir, shots, tmp_path):  # noqa: F811
+def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir):  # noqa: F811
     server = app_server.start(mnist_dir)
     teacher = visitor_page(browser, server)
     students = []
@@ -72,7 +74,7 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir, shots, 
             students.append(page)
         wall = wait_for_text(teacher, "#class-wall", "student 3")
         assert "student 1" in wall and "Ana" in wall
-        screenshot(shots, students[1], "class-student-joined")
+        screenshot(students[1], "class-student-joined")
 
         # The teacher sends a demonstration: each student's Train form fills and opens; they press Start.
         choose(teacher, "class-demonstration", "VAE with β = 0: an autoencoder that cannot draw")
@@ -84,14 +86,15 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir, shots, 
                                    ".some(r => r.checked && r.value === 'vae')")
             assert float(page.locator("#train-beta input").first.input_value()) == 0.0
             page.locator("#train-start").click()
-        screenshot(shots, students[2], "class-student-training-the-demonstration")
+        wait_for_text(students[0], "#train-progress", r"step [0-9]")
+        screenshot(students[0], "class-student-training-the-demonstration")
 
         # The wall: a live tile per student (the test server has 2 training slots: one run may wait).
         teacher.wait_for_function("() => document.querySelectorAll('#class-wall .genai-tile img').length >= 2",
                                   timeout=60_000)
         wall = wait_for_text(teacher, "#class-wall", r"step [0-9]")
         assert wall.count("VAE") >= 2
-        screenshot(shots, teacher, "class-wall-live", "#class-wall")
+        screenshot(teacher, "class-wall-live", "#class-code")
 
         # When the runs end: a tile opens big, and two students side by side on the teacher's seed.
         teacher.wait_for_function("() => (document.querySelector('#class-wall').innerText.match(/finished/g) || [])"
@@ -100,14 +103,14 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir, shots, 
         teacher.locator("#class-open-tile").click()
         wait_for_text(teacher, "#class-big-caption", "on your seed 42")
         teacher.wait_for_function("() => document.querySelector('#class-big-samples img')")
-        screenshot(shots, teacher, "class-tile-big", "#class-big-caption")
+        screenshot(teacher, "class-tile-big", "#class-big-caption")
         choose(teacher, "class-pair", "student 1")
         choose(teacher, "class-pair", "Ana")
         teacher.locator("#class-side-by-side").click()
         teacher.wait_for_function("() => document.querySelectorAll('#class-pair-gallery img').length >= 2")
         captions = text_of(teacher, "#class-pair-gallery")
         assert "student 1" in captions and "Ana" in captions and "seed 42" in captions
-        screenshot(shots, teacher, "class-side-by-side", "#class-pair-gallery")
+        screenshot(teacher, "class-side-by-side", "#class-pair-gallery")
 
         # The class ends: the students are told, and their models stay theirs.
         teacher.locator("#class-end").click()

@@ -41,8 +41,8 @@ from .train_form import checked_form, filled
 
 WALL_SECONDS = 1.0  # the teacher's wall refreshes at most this often
 NEWS_SECONDS = 3.0  # a student's page asks this often whether the teacher sent something or ended the class
-TILE_PIXELS = 120  # a tile's grid, on screen
-SAMPLES, SAMPLE_COLUMNS = 20, 10  # a student's model drawn on the teacher's seed: two rows of ten
+TILE_PIXELS = 132  # a tile's grid, on screen
+SAMPLES, SAMPLE_COLUMNS = 20, 5  # a student's model drawn on the teacher's seed: four rows of five
 _walls = weakref.WeakKeyDictionary()  # Class -> WallCache: what the teacher's page shows now
 
 
@@ -415,59 +415,54 @@ def class_news(session, tab, train_ui, tabs):
 
 
 def build():
-    """Lay out the Class tab (inside an open gr.Tab)."""
+    """Lay out the Class tab (inside an open gr.Tab): the students' one row, then the teacher's wall and tools."""
     gr.Markdown("A teacher starts a class and reads its code aloud; students join with it. The teacher then sees "
                 "every student's run on one wall. Nobody else sees a student's work, and nobody has to join.",
                 elem_classes=["genai-note"])
+    with gr.Row(equal_height=True):
+        join_code = gr.Textbox(label="Class code (from your teacher)", placeholder="7KX-QM4-TR9", max_length=36,
+                               elem_id="class-join-code", scale=2)
+        join_name = gr.Textbox(label="Name to show your teacher (optional; else \"student N\")", max_length=40,
+                               elem_id="class-join-name", scale=2)
+        join = gr.Button("Join", variant="primary", elem_id="class-join", scale=1)
+        leave = gr.Button("Leave", elem_id="class-leave", scale=1)
+    student_status = gr.Markdown(elem_id="class-student-status")
+    news = gr.Timer(NEWS_SECONDS, active=False)
+    gr.Markdown("#### Teach a class")
+    with gr.Row():
+        start = gr.Button("Start a class", variant="primary", elem_id="class-start")
+        stop_everyone = gr.Button("Stop all runs", variant="stop", elem_id="class-stop-all")
+        end = gr.Button("End the class", elem_id="class-end")
+    code = gr.Markdown(elem_id="class-code")
+    # The wall right under the code: at a projector's 1280x720 the code and the first tiles show together.
+    wall = gr.HTML("", label="The wall", elem_id="class-wall")
+    wall_timer = gr.Timer(WALL_SECONDS, active=False)
+    with gr.Row(equal_height=True):
+        demonstration = gr.Dropdown([(entry["title"], name) for name, entry in PRESETS.items()],
+                                    value=next(iter(PRESETS)), label="Demonstration", elem_id="class-demonstration",
+                                    scale=3)
+        push_demo = gr.Button("Send to every student's Train form", elem_id="class-push-demonstration", scale=1)
+        push_mine = gr.Button("Send my Train form's settings", elem_id="class-push-form", scale=1)
+    action_status = gr.Markdown(elem_id="class-action-status")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=260):
-            gr.Markdown("#### Join a class (students)")
-            join_code = gr.Textbox(label="Class code (from your teacher)", placeholder="7KX-QM4-TR9", max_length=36,
-                                   elem_id="class-join-code")
-            join_name = gr.Textbox(label="Name to show your teacher (optional; else \"student N\")", max_length=40,
-                                   elem_id="class-join-name")
+        with gr.Column(min_width=240):
+            tile = gr.Dropdown([], label="Open a student's run big", elem_id="class-tile")
+            seed = NumberInput(42, label=f"Your seed (0 to {MAX_SEED:,}): the same noise for every model",
+                               elem_id="class-seed")
+            open_big = gr.Button("Open big", elem_id="class-open-tile")
+            pair = gr.Dropdown([], multiselect=True, max_choices=2, label="Two students side by side",
+                               elem_id="class-pair")
+            show_pair = gr.Button("Side by side on your seed", elem_id="class-side-by-side")
+        with gr.Column(scale=3, min_width=360):
+            big_caption = gr.Markdown(elem_id="class-big-caption")
             with gr.Row():
-                join = gr.Button("Join", variant="primary", elem_id="class-join")
-                leave = gr.Button("Leave", elem_id="class-leave")
-            student_status = gr.Markdown(elem_id="class-student-status")
-            news = gr.Timer(NEWS_SECONDS, active=False)
-        with gr.Column(scale=5, min_width=380):
-            gr.Markdown("#### Teach a class")
-            with gr.Row():
-                start = gr.Button("Start a class", variant="primary", elem_id="class-start")
-                stop_everyone = gr.Button("Stop all runs", variant="stop", elem_id="class-stop-all")
-                end = gr.Button("End the class", elem_id="class-end")
-            code = gr.Markdown(elem_id="class-code")
-            with gr.Row(equal_height=True):
-                demonstration = gr.Dropdown([(entry["title"], name) for name, entry in PRESETS.items()],
-                                            value=next(iter(PRESETS)), label="Demonstration",
-                                            elem_id="class-demonstration", scale=3)
-                push_demo = gr.Button("Send to every student's Train form", elem_id="class-push-demonstration",
-                                      scale=1)
-                push_mine = gr.Button("Send my Train form's settings", elem_id="class-push-form", scale=1)
-            action_status = gr.Markdown(elem_id="class-action-status")
-            wall = gr.HTML("", label="The wall", elem_id="class-wall")
-            wall_timer = gr.Timer(WALL_SECONDS, active=False)
-            with gr.Row(equal_height=False):
-                with gr.Column(min_width=240):
-                    tile = gr.Dropdown([], label="Open a student's run big", elem_id="class-tile")
-                    seed = NumberInput(42, label=f"Your seed (0 to {MAX_SEED:,}): the same noise for every model",
-                                       elem_id="class-seed")
-                    open_big = gr.Button("Open big", elem_id="class-open-tile")
-                    pair = gr.Dropdown([], multiselect=True, max_choices=2, label="Two students side by side",
-                                       elem_id="class-pair")
-                    show_pair = gr.Button("Side by side on your seed", elem_id="class-side-by-side")
-                with gr.Column(scale=3, min_width=360):
-                    big_caption = gr.Markdown(elem_id="class-big-caption")
-                    with gr.Row():
-                        big_preview = gr.Image(label="Live grid", type="filepath", interactive=False, height=300,
-                                               elem_id="class-big-preview")
-                        big_samples = gr.Image(label="Its model's samples on your seed", type="filepath",
-                                               interactive=False, height=300, elem_id="class-big-samples")
-                    big_gif = gr.File(label="Timelapse (GIF)", visible=False, interactive=False,
-                                      elem_id="class-big-gif")
-                    pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
-                                              object_fit="contain", elem_id="class-pair-gallery")
+                big_preview = gr.Image(label="Live grid", type="filepath", interactive=False, height=300,
+                                       elem_id="class-big-preview")
+                big_samples = gr.Image(label="Its model's samples on your seed", type="filepath",
+                                       interactive=False, height=300, elem_id="class-big-samples")
+            big_gif = gr.File(label="Timelapse (GIF)", visible=False, interactive=False, elem_id="class-big-gif")
+            pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
+                                      object_fit="contain", elem_id="class-pair-gallery")
     return ClassTab(join_code, join_name, join, leave, student_status, news, start, code, end, stop_everyone,
                     demonstration, push_demo, push_mine, action_status, wall, wall_timer, tile, seed, open_big,
                     big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery)
