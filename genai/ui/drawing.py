@@ -194,10 +194,14 @@ def build():
                     walk = gr.Button("Walk from it (Interpolate tab)", elem_id="explore-walk")
             with gr.Column(scale=6, min_width=360):
                 with gr.Row(equal_height=False):
-                    seen = gr.Image(label="As the models see it (28x28)", type="filepath", interactive=False,
+                    seen = gr.Image(label="As the models see it (28x28)",
+                                    alt_text="Your drawing, shrunk to 28 by 28 pixels",
+                                    type="filepath", interactive=False,
                                     elem_id="explore-seen", elem_classes=["genai-digits"], height=160, min_width=150)
                     answer = gr.Markdown(elem_id="explore-answer")
-                pictures = gr.Image(label="Reconstruction and nearest training digits", format="png", type="pil",
+                pictures = gr.Image(label="Reconstruction and nearest training digits",
+                                    alt_text="Your digit, its reconstruction, and the nearest training digits",
+                                    format="png", type="pil",
                                     interactive=False, elem_id="explore-neighbours", elem_classes=["genai-digits"],
                                     height=140)
     return DrawingPanel(pad, button, seen, answer, pictures, walk)

@@ -138,10 +138,14 @@ def build(initial_choices):
             button = gr.Button("Explore", variant="primary", elem_id="explore-run")
             note = gr.Markdown(label="What applies", show_label=False, elem_id="explore-note")
         with gr.Column(scale=7, min_width=360):
-            recon = gr.Image(label="Test digits (top) and their reconstructions (bottom)", format="png", type="pil",
+            recon = gr.Image(label="Test digits (top) and their reconstructions (bottom)",
+                             alt_text="Test digits in the top row, the model's reconstructions of them below",
+                             format="png", type="pil",
                              interactive=False, elem_classes=["genai-digits"], elem_id="explore-recon", height=200)
             with gr.Row(equal_height=False):
-                latent_map = gr.Image(label="The latent space, decoded", format="png", type="pil", interactive=False,
+                latent_map = gr.Image(label="The latent space, decoded",
+                                      alt_text="The 2D latent space: the digit decoded at each point of a grid",
+                                      format="png", type="pil", interactive=False,
                                       elem_classes=["genai-digits"], elem_id="explore-manifold", height=420)
                 scatter = gr.ScatterPlot(x="z1", y="z2", color="label", label="Test digits in latent space",
                                          elem_id="explore-scatter")

@@ -165,14 +165,20 @@ def build(initial_choices):
                                elem_id="interpolate-digit-b")
             button = gr.Button("Interpolate", variant="primary", elem_id="interpolate-run")
         with gr.Column(scale=6, min_width=360):
-            strip_image = gr.Image(label="From A to B", format="png", type="pil", interactive=False,
+            strip_image = gr.Image(label="From A to B",
+                                   alt_text="A row of digits morphing from A to B",
+                                   format="png", type="pil", interactive=False,
                                    elem_id="interpolate-strip", elem_classes=["genai-digits"], show_label=False,
                                    buttons=["download", "fullscreen"], height=140)
             with gr.Row(equal_height=False):
-                gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False, elem_id="interpolate-gif",
+                gif = gr.Image(label="Animation (GIF)",
+                               alt_text="An animation of the walk from A to B and back",
+                               type="filepath", interactive=False, elem_id="interpolate-gif",
                                elem_classes=["genai-digits"], buttons=["download"], height=260)
                 with gr.Column():
-                    frame = gr.Image(label="One frame", format="png", type="pil", interactive=False, height=200,
+                    frame = gr.Image(label="One frame",
+                                     alt_text="One digit of the walk, at the chosen frame",
+                                     format="png", type="pil", interactive=False, height=200,
                                      elem_classes=["genai-digits"], elem_id="interpolate-frame")
                     frame_slider = SliderInput(0, 9, value=5, step=1, label="Frame")
             gr.Markdown(

@@ -67,7 +67,9 @@ def build():
     with gr.Accordion("Replay the run (timelapse of the live samples)", open=False, elem_id="train-replay"):
         frame = SliderInput(0, 1, value=0, step=1, label="Frame (drag to replay; the newest is at the right)",
                             elem_id="train-replay-frame")
-        picture = gr.Image(label="The live samples at that moment", type="filepath", interactive=False,
+        picture = gr.Image(label="The live samples at that moment",
+                           alt_text="The run's live samples at the chosen moment of training",
+                           type="filepath", interactive=False,
                            elem_id="train-replay-picture", elem_classes=["genai-digits"], height=320)
         caption = gr.Markdown(elem_id="train-replay-caption")
         gif_button = gr.Button("The whole run as a GIF", size="sm", elem_id="train-replay-gif-button")

@@ -193,7 +193,9 @@ def build(initial_choices):
             guidance = SliderInput(low, high, value=2.0, step=step, label=label, interactive=False,
                                    elem_id="sample-guidance", info="More: clearer digits, less variety.")
         with gr.Column(scale=6, min_width=360):
-            image = gr.Image(label="Samples", format="png", type="pil", interactive=False, elem_id="sample-image",
+            image = gr.Image(label="Samples",
+                             alt_text="A grid of digits drawn by the chosen model from the seed",
+                             format="png", type="pil", interactive=False, elem_id="sample-image",
                              elem_classes=["genai-digits"], buttons=["download", "fullscreen"], height=560)
             gr.Markdown("The same seed always draws the same digits — on any computer. Use the download button "
                         "above the grid to save it as a PNG.", elem_classes=["genai-note"])
@@ -201,9 +203,13 @@ def build(initial_choices):
                               elem_id="sample-drawing"):
                 animate = gr.Button("Show how these digits are drawn", elem_id="sample-animate")
                 with gr.Row():
-                    animation = gr.Image(label="Animation (GIF, up to 4 rows of the grid)", type="filepath",
+                    animation = gr.Image(label="Animation (GIF, up to 4 rows of the grid)",
+                                         alt_text="An animation of the digits being drawn, step by step",
+                                         type="filepath",
                                          interactive=False, elem_id="sample-animation", elem_classes=["genai-digits"])
-                    frames = gr.Image(label="The first digit, step by step", type="filepath", interactive=False,
+                    frames = gr.Image(label="The first digit, step by step",
+                                      alt_text="The first digit at each drawing step, left to right",
+                                      type="filepath", interactive=False,
                                       elem_id="sample-frames", elem_classes=["genai-digits"])
 
     # The slider covers small seeds; the number box takes any 32-bit seed. They are kept in sync
