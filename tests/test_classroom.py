@@ -361,3 +361,18 @@ def test_a_class_takes_at_most_60_students_through_the_api(new_client):
         student.predict(code, "", api_name="/class_join")
     html = wait_for_wall(teacher, lambda h: "student 60" in h)
     assert html.count('class="genai-tile"') == 60
+
+
+def test_the_teacher_s_own_settings_reach_the_form_and_a_student_can_leave(new_client):
+    teacher, student = new_client(), new_client()
+    code = started(teacher)
+    student.predict(code, "", api_name="/class_join")
+    form = ["mnist", "gan", "mlp", False, 64, 12, 32, 3e-4, 1.0, 5, 200, 0.5]  # the Train form, as /train takes it
+    assert "(GAN, mlp)" in teacher.predict(*form, api_name="/class_push_settings")
+    filled_in = str(student.predict(api_name="/class_news"))
+    assert "'value': 'gan'" in filled_in and "'value': 0.0003" in filled_in and "'value': 0.5" in filled_in
+    with pytest.raises(AppError, match="must be"):  # a bad value is refused with the form's own message
+        teacher.predict(*form[:6], -5, *form[7:], api_name="/class_push_settings")
+    assert "You left the class" in student.predict(api_name="/class_leave")[0]
+    assert "not in a class" in student.predict(api_name="/class_news")[0]
+    assert "No student has joined yet" in wall(teacher)  # the wall's first answer: nobody left on it
