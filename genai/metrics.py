@@ -138,7 +138,7 @@ def symmetric_sqrt(matrix):
 # --- samples and classifier outputs --------------------------------------------------------------
 
 
-def generate_images(model, n, seed=0, labels=None, batch_size=500):
+def generate_images(model, n, seed=0, labels=None, batch_size=500, on_batch=None):
     """n samples as uint8 (n, 28, 28), seeded exactly like genai.sampling.
 
     The noise is drawn as in sampling.seeded_latents (one randn row per image from
@@ -146,7 +146,7 @@ def generate_images(model, n, seed=0, labels=None, batch_size=500):
     latents_from_noise), so the first 1,024 images are exactly
     sampling.sample(model, seed, 1024); unlike sampling, this allows more than 1,024 images.
     Conditional models draw the digits 0..9 in turn (all digits equally often) unless labels
-    are given.
+    are given. on_batch(done, n): called after each batch of images is drawn.
     """
     seed = check_seed(seed)
     if not isinstance(n, int) or n < 1:
@@ -156,10 +156,11 @@ def generate_images(model, n, seed=0, labels=None, batch_size=500):
     with torch.no_grad():
         z = model.latents_from_noise(noise).cpu()
     labels = label_tensor(model, labels, n)
-    chunks = [
-        decode(model, z[i:i + batch_size], None if labels is None else labels[i:i + batch_size])
-        for i in range(0, n, batch_size)
-    ]
+    chunks = []
+    for i in range(0, n, batch_size):
+        chunks.append(decode(model, z[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
+        if on_batch is not None:
+            on_batch(min(i + batch_size, n), n)
     return np.concatenate(chunks)
 
 
@@ -347,7 +348,7 @@ def binarize(images):
 # --- everything at once --------------------------------------------------------------------------
 
 
-def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=None):
+def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=None, progress=None):
     """Every figure that applies to the model, as a dict (see the module docstring).
 
     dataset: the MNIST test split (a genai.data.Dataset): every figure is measured against it.
@@ -355,7 +356,9 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
     reference for FID (and the VAE's test images), the second gives the real-vs-real floor.
     metadata: the checkpoint's config.json, if known, to say whether the model learned from
     these very images (results["trained_on_eval_images"], and figures_table.overlap_note()).
+    progress(fraction, what): told how far it is (drawing the samples is most of the time for slow models).
     """
+    progress = progress or (lambda fraction, what: None)
     if dataset.name != "mnist":
         raise MetricsError(f"The metrics classifier knows MNIST digits only, not {dataset.name}.")
     if dataset.split != "test":
@@ -363,8 +366,10 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
     classifier = classifier or default_classifier(model_device(model))
     first, second = disjoint_subsets(len(dataset), n_samples, seed)
     real, real_labels = dataset.images[first].cpu(), dataset.labels[first].cpu()
-    fake = generate_images(model, n_samples, seed)
-
+    progress(0.0, f"Drawing {n_samples:,} samples")
+    fake = generate_images(model, n_samples, seed, on_batch=lambda done, n: progress(
+        0.7 * done / n, f"Drawing samples: {done:,} of {n:,}"))
+    progress(0.7, "Asking the classifier about them")
     fake_features, real_features = classifier_features(fake, classifier), classifier_features(real, classifier)
     second_features = classifier_features(dataset.images[second].cpu(), classifier)  # the real-vs-real floor
     fake_probs, real_probs = classifier_probabilities(fake, classifier), classifier_probabilities(real, classifier)
@@ -391,11 +396,13 @@ def evaluate(model, dataset, n_samples=2000, seed=0, classifier=None, metadata=N
         asked = np.arange(n_samples) % model.config.num_classes  # what generate_images asked for
         results["label_agreement"] = float((fake_probs.argmax(axis=1) == asked).mean())
     labels = real_labels if model.conditional else None
+    progress(0.8, "Measuring the likelihood of test digits (models that have one)")
     figures = model.likelihood(binarize(real), labels, seed=seed) or {}  # the family's own figure, if any
     if figures and model.conditional:
         figures["likelihood"] = f"{likelihood_of(results)}: " + figures["likelihood"]
     results.update(figures)
     if model.can_encode:
+        progress(0.95, "Reconstructing test digits")
         rebuilt = reconstructions(model, real, labels)
         results["ssim"] = float(ssim(rebuilt, real).mean())
         results["psnr"] = float(psnr(rebuilt, real).mean())

@@ -419,3 +419,17 @@ def test_figures_are_measured_against_the_test_split_only(mnist_dir):
     train_split = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=1000)
     with pytest.raises(MetricsError, match="test split"):
         evaluate(create_model("gan", "mlp", seed=0), train_split, n_samples=100)
+
+
+def test_an_evaluation_says_how_far_it_is_as_it_goes(mnist_test):
+    """evaluate(progress=...) is told each stage, fractions rising from 0, drawing batch by batch."""
+    from genai.metrics import evaluate
+
+    told = []
+    model = create_model("vae", "mlp", seed=0, latent_dim=8)
+    results = evaluate(model, mnist_test, n_samples=1200, progress=lambda fraction, what: told.append((fraction, what)))
+    fractions = [fraction for fraction, _ in told]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and 0.9 <= fractions[-1] < 1.0
+    assert [what for _, what in told if what.startswith("Drawing samples:")] == [
+        "Drawing samples: 500 of 1,200", "Drawing samples: 1,000 of 1,200", "Drawing samples: 1,200 of 1,200"]
+    assert any("Reconstructing" in what for _, what in told) and results["n_samples"] == 1200

@@ -79,24 +79,27 @@ def figures_markdown(results):
     return "\n".join(lines)
 
 
-def evaluate_model(model_name, samples, seed, session):
-    """The figures of one model as Markdown, and its digit histogram as a table for the bar chart."""
+def evaluate_model(model_name, samples, seed, session, progress=None):
+    """The figures of one model as Markdown, and its digit histogram as a table for the bar chart.
+    progress(fraction, what): told how far the evaluation is."""
     entry = model_store.find(model_name, session)
     samples = whole_number(samples, "The number of samples", 100, 5000)
     seed = whole_number(seed, "The seed", 0, 2**32 - 1)
     test = datasets.get(model_store.dataset_of(entry), split="test")
     with compute_slot():  # seconds of sampling and classifying: it waits its turn like any forward pass
-        results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata)
+        results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata,
+                                   progress=progress)
     counts = pd.DataFrame({"digit": [str(d) for d in range(10)], "samples": results["class_counts"]})
     return f"### {entry.name}\n\n" + figures_markdown(results), counts
 
 
-def evaluate_for_the_page(model_name, samples, seed, session):
-    """evaluate_model for the page: the histogram's scale reaches above its tallest bar (with the scale
-    ending at the tallest count, that bar ran into the chart's top edge and read as cut off), and the
-    time it took becomes the model's hint."""
+def evaluate_for_the_page(model_name, samples, seed, session, progress=gr.Progress()):
+    """evaluate_model for the page: a progress bar says how far it is, the histogram's scale reaches above
+    its tallest bar (with the scale ending at the tallest count, that bar ran into the chart's top edge and
+    read as cut off), and the time it took becomes the model's hint."""
     start = time.perf_counter()
-    figures, counts = evaluate_model(model_name, samples, seed, session)
+    figures, counts = evaluate_model(model_name, samples, seed, session,
+                                     progress=lambda fraction, what: progress(fraction, desc=what))
     entry = model_store.find(model_name, session)
     evaluate_time.record(entry, int(samples), time.perf_counter() - start)
     return (figures, gr.update(value=counts, y_lim=[0, headroom(int(counts["samples"].max()))]),
@@ -144,7 +147,7 @@ def connect(tab, session, page):
     running = {"inputs": tab.inputs + [session], "concurrency_id": "evaluate",
                "concurrency_limit": evaluate_concurrency()}
     tab.button.click(on_gpu(friendly(evaluate_for_the_page)), outputs=tab.outputs + [tab.samples],
-                     api_visibility="private", show_progress="minimal", **running)
+                     api_visibility="private", show_progress="full", **running)
     gr.on([], on_gpu(friendly(evaluate_model)), outputs=tab.outputs, api_name="evaluate",
           **running)  # for API clients: the plain table
     gr.on([tab.picker.change, page.select], on_gpu(friendly(time_hint)), [tab.picker, session], tab.samples,
