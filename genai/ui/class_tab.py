@@ -325,13 +325,16 @@ def open_tile(number, seed, session):
         said.append(f"Samples of {member.label}'s model on your seed {seed}: {entry.model.describe()}.")
         if entry.timelapse is not None and len(entry.timelapse):
             gif = gr.update(value=gif_file(entry.timelapse.gif_bytes(), pictures_folder()), visible=True)
-    caption = f"**{member.label}** · " + (f"step {shot.step:,} · " if shot.step else "") + " ".join(said)
-    return preview, samples, gif, escaped_markdown(caption)
+    label = escaped_markdown(member.label)
+    caption = f"**{label}** · " + (f"step {shot.step:,} · " if shot.step else "") + \
+        " ".join(part.replace(member.label, label) for part in said)
+    return preview, samples, gif, caption
 
 
 def escaped_markdown(text):
-    """Text for a gr.Markdown where a student's chosen name may appear: no HTML gets through."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """A student's chosen name, for a gr.Markdown: no HTML, and no Markdown (a link, an image) gets through."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join("\\" + c if c in "\\`*_[]()!#|~" else c for c in text)
 
 
 @friendly
