@@ -459,10 +459,11 @@ def build():
         with gr.Column(scale=3, min_width=360):
             big_caption = gr.Markdown(elem_id="class-big-caption")
             with gr.Row():
-                big_preview = gr.Image(label="Live grid", type="filepath", interactive=False, height=300,
-                                       elem_id="class-big-preview")
-                big_samples = gr.Image(label="Its model's samples on your seed", type="filepath",
-                                       interactive=False, height=300, elem_id="class-big-samples")
+                big_preview = gr.Image(label="Live grid", alt_text="The chosen student's live samples, as their run trains",
+                                       type="filepath", interactive=False, height=300, elem_id="class-big-preview")
+                big_samples = gr.Image(label="Its model's samples on your seed",
+                                       alt_text="Samples of the chosen student's model, drawn from your seed",
+                                       type="filepath", interactive=False, height=300, elem_id="class-big-samples")
             big_gif = gr.File(label="Timelapse (GIF)", visible=False, interactive=False, elem_id="class-big-gif")
             pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
                                       object_fit="contain", elem_id="class-pair-gallery")
