@@ -376,3 +376,23 @@ def test_the_teacher_s_own_settings_reach_the_form_and_a_student_can_leave(new_c
     assert "You left the class" in student.predict(api_name="/class_leave")[0]
     assert "not in a class" in student.predict(api_name="/class_news")[0]
     assert "No student has joined yet" in wall(teacher)  # the wall's first answer: nobody left on it
+
+
+def test_students_behind_one_school_router_each_train_once_they_joined_the_class(server, new_client, tmp_path):
+    """A class reaching the server from one address is one visitor (one run at a time) until its students join
+    the teacher's class: then each tab counts as its own seat, and each student may train."""
+    def at_school():
+        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path),
+                      headers={"X-Forwarded-For": "10.77.0.1"})
+
+    teacher, ana, ben = new_client(), at_school(), at_school()
+    code = started(teacher)
+    first = train(ana, "gan", "mlp", max_steps=1_000_000, seconds=30)
+    next(iter(first))  # Ana's run holds its place
+    with pytest.raises(AppError, match="already have a run training or waiting"):
+        train(ben, "vae", "mlp", max_steps=3).result(timeout=60)  # same address, no class: the same visitor
+    ben.predict(code, "", api_name="/class_join")
+    second = train(ben, "vae", "mlp", max_steps=3)
+    assert "my-vae-mlp-1" in second.result(timeout=120)[3]  # Ben, in the class, is a student of his own
+    ana.predict(api_name="/stop")
+    first.result(timeout=90)

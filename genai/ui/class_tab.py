@@ -364,7 +364,14 @@ def joined(code, name, session, request):
         raise AppError(str(error)) from None
     lesson, _ = CLASSES.membership(session)
     member.seen_push = 0  # what the teacher sent before this student joined reaches them too
+    take_seat(request, lesson, member)
     return joined_words(lesson, member), gr.Timer(active=True)
+
+
+def take_seat(request, lesson, member):
+    """From now on this tab counts as its seat in the class, not as its address (visitors.py): a class behind
+    one school router is many students, and the per-visitor limits (one run each) count each of them."""
+    visitors.take_seat(request, f"class {lesson.code}, student {member.number}", lesson.expires)
 
 
 @friendly
@@ -379,8 +386,9 @@ def joined_words(lesson, member):
 
 
 @friendly
-def leave_class(session):
+def leave_class(session, request: gr.Request):
     lesson, _ = CLASSES.membership(session)
+    visitors.leave_seat(request)
     if not CLASSES.leave(session):
         return "You are not in a class.", gr.Timer(active=False)
     return f"You left the class `{lesson.spoken_code}`. Your models stay yours.", gr.Timer(active=False)
@@ -514,6 +522,7 @@ def connect(tab, session, train_ui, tabs, restored):
             return {tab.code: code_words(lesson, page_url(request)), tab.wall_timer: gr.Timer(active=True)}
         member_of, member = CLASSES.membership(session)
         if member_of is not None and member_of.ended_at is None:  # a student reloaded the page
+            take_seat(request, member_of, member)
             return {tab.student_status: joined_words(member_of, member), tab.news: gr.Timer(active=True)}
         code = query.get("class")
         if not code:

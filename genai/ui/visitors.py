@@ -20,13 +20,25 @@ address from it (uvicorn trusts X-Forwarded-For from 127.0.0.1 by default), see 
 
 Outside a request (tests, the command line) there is no visitor: current() is None, and the
 per-visitor limits do not apply.
+
+A class behind one school router reaches a Space from one address. A student who joined the
+teacher's class (genai/ui/class_tab.py) holds a seat in it, and the tab they joined from counts as
+that seat: "203.0.113.7 | class 7KXQM4TR9, student 3". The teacher's join code is what tells these
+students apart (at most 60 seats a class, and the teacher sees each one on the wall); a visitor who
+joined no class is their address, as above.
 """
 
 import os
+import threading
+import time
+from collections import OrderedDict
 
 from . import settings
 
 LONGEST = 64  # an address longer than this is no address: it is cut, so a key never holds a whole header
+MAX_SEATS = 2_000  # tabs holding a class seat, at most (the oldest is forgotten first: it counts as its address)
+_SEATS = OrderedDict()  # Gradio session hash -> (seat, until): the tab of a student who joined a class
+_SEATS_LOCK = threading.Lock()
 
 
 def visitor_of(client_host, forwarded_for):
@@ -59,13 +71,45 @@ def of_scope(scope):
 
 
 def current():
-    """The visitor of the request Gradio is handling in this thread, or None outside a request."""
+    """The visitor of the request Gradio is handling in this thread, or None outside a request: its address,
+    and its class seat if this tab joined a class."""
     try:
         from gradio.context import LocalContext
 
-        return of_request(LocalContext.request.get(None))
+        request = LocalContext.request.get(None)
     except (ImportError, AttributeError, LookupError):
         return None
+    visitor = of_request(request)
+    seat = seat_of(request)
+    return visitor if visitor is None or seat is None else f"{visitor} | {seat}"
+
+
+def take_seat(request, seat, until):
+    """This tab (its Gradio session) holds a seat in a class until `until` (a time.time())."""
+    key = getattr(request, "session_hash", None)
+    if not key:
+        return
+    with _SEATS_LOCK:
+        _SEATS.pop(key, None)
+        _SEATS[key] = (seat, until)
+        while len(_SEATS) > MAX_SEATS:
+            _SEATS.popitem(last=False)
+
+
+def leave_seat(request):
+    with _SEATS_LOCK:
+        _SEATS.pop(getattr(request, "session_hash", None), None)
+
+
+def seat_of(request):
+    """The class seat this request's tab holds, or None."""
+    key = getattr(request, "session_hash", None)
+    with _SEATS_LOCK:
+        seat, until = _SEATS.get(key, (None, 0.0))
+        if seat is not None and until <= time.time():
+            del _SEATS[key]
+            return None
+    return seat
 
 
 def keep_real_addresses():
