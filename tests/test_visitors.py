@@ -188,12 +188,32 @@ def test_waiting_visitors_take_turns(monkeypatch):
     assert order == ["A", "B", "C", "A", "A"]
 
 
+def test_a_light_request_goes_before_heavy_ones_that_asked_first(monkeypatch):
+    """With one slot busy, heavy requests of A and B wait; C's light one (a GAN's grid: milliseconds) asks
+    last and is served first, then the heavy ones in their turns."""
+    monkeypatch.setattr(compute, "_slots", compute.FairSlots(1, per_visitor=1, waiting_per_visitor=4))
+    order, threads, gate = [], [], threading.Event()
+    holder = threading.Thread(target=lambda: compute_as("holder", gate.wait, monkeypatch))
+    holder.start()
+    time.sleep(0.2)
+    for visitor, light in (("A", False), ("B", False), ("C", True)):
+        thread = threading.Thread(target=compute_as, args=(visitor, lambda v=visitor: order.append(v), monkeypatch,
+                                                           light))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.1)
+    gate.set()
+    for thread in [holder, *threads]:
+        thread.join(10)
+    assert order == ["C", "A", "B"]
+
+
 _who = threading.local()
 
 
-def compute_as(visitor, work, monkeypatch):
+def compute_as(visitor, work, monkeypatch, light=False):
     _who.visitor = visitor
-    with compute.compute_slot():
+    with compute.compute_slot(light):
         work()
 
 

@@ -47,15 +47,16 @@ def draw_together(token, model, seed, count, label, temperature, options):
     options = sampling_options(model, **options)
     group = (token, tuple(sorted(options.items())))
     request = Request(seeded_latents(model, seed, count, temperature), label_tensor(model, label, count))
+    light = model.draws_in_one_pass  # milliseconds of work: served before seconds-long grids
     if model_device(model).type == "cpu" and not BATCH_ON_CPU:
-        with compute_slot():
+        with compute_slot(light):
             return decode(model, request.z, request.labels, options)
     with _lock:
         _waiting.setdefault(group, []).append(request)
         leading = group not in _led
         _led.add(group)
     if leading:
-        with compute_slot():
+        with compute_slot(light):
             with _lock:  # everything asked until now goes into this pass; later requests start the next one
                 requests = _waiting.pop(group)
                 _led.discard(group)

@@ -17,6 +17,11 @@ requests at once holds one slot, and another student's request is served as soon
 free. A visitor may have GENAI_HEAVY_WAITING_PER_VISITOR more requests waiting (4); beyond that a
 request is refused at once, so one visitor's requests never take every place in Gradio's queue.
 Outside a request (tests, the command line) there is no visitor, and each computation counts alone.
+
+Cost: a request says before it runs whether it is light (a model that draws in one pass: a grid in
+milliseconds) or heavy (a diffusion or autoregressive grid, a walk, an evaluation: up to seconds). A
+free slot goes to a light request first, in turn among visitors, then to a heavy one: a GAN's grid
+then waits for at most one computation to end, not for every other visitor's diffusion grid.
 """
 
 import threading
@@ -31,6 +36,13 @@ _making = threading.Lock()
 _held = threading.local()  # the visitor this thread computes for now: a nested compute_slot() is part of it
 
 
+class Ticket:
+    """One request waiting for a slot; light: it computes for milliseconds, not seconds."""
+
+    def __init__(self, light):
+        self.light = light
+
+
 class FairSlots:
     """`count` slots; each visitor holds at most `per_visitor` of them, and waiting visitors take turns."""
 
@@ -42,16 +54,15 @@ class FairSlots:
         self._changed = threading.Condition()
 
     def _next_ticket(self):
-        """The ticket served next: the oldest one of the first visitor in turn who may compute more now."""
+        """The ticket served next: the oldest one of the first visitor in turn who may compute more now, a
+        light one first (each visitor's oldest ticket counts: its own requests keep their order)."""
         if self._busy >= self.count:
             return None
-        for visitor, tickets in self._turns.items():
-            if self._running[visitor] < self.per_visitor:
-                return tickets[0]
-        return None
+        ready = [tickets[0] for visitor, tickets in self._turns.items() if self._running[visitor] < self.per_visitor]
+        return next((ticket for ticket in ready if ticket.light), ready[0] if ready else None)
 
-    def acquire(self, visitor):
-        ticket = object()
+    def acquire(self, visitor, light=False):
+        ticket = Ticket(light)
         with self._changed:
             waiting = self._turns.get(visitor, ())
             if visitor is not None and len(waiting) >= self.waiting_per_visitor:
@@ -105,8 +116,9 @@ def slots():
 
 
 @contextmanager
-def compute_slot():
-    """Hold a compute slot while computing, taking turns with the other visitors."""
+def compute_slot(light=False):
+    """Hold a compute slot while computing, taking turns with the other visitors (light: a few milliseconds of
+    work, served before heavier requests)."""
     visitor = visitors.current()
     if visitor is not None and getattr(_held, "visitor", None) == visitor:
         yield  # already computing for this visitor in this thread: waiting for a second slot would never end
@@ -114,7 +126,7 @@ def compute_slot():
     # Each computation outside a request is a visitor of its own: it waits only for a free slot.
     key = visitor if visitor is not None else object()
     fair = slots()
-    fair.acquire(key)
+    fair.acquire(key, light)
     _held.visitor = visitor
     try:
         yield

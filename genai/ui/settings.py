@@ -85,9 +85,11 @@ def request_concurrency():
     """How many sampling / interpolation requests Gradio handles at once (the rest wait in its queue).
 
     Higher than compute_concurrency: a request is mostly not computing (reading, answering from the
-    cache, sending the picture), and only its forward pass waits for a compute slot.
+    cache, sending the picture), and only its forward pass waits for a compute slot. Gradio's queue is
+    first come, first served: with room for a class's heavy requests (each waits inside for its compute
+    slot), a light one (a GAN's grid) still gets in at once and goes first there (compute.py).
     """
-    return 4 * compute_concurrency() + 4
+    return 12 * compute_concurrency()
 
 
 def train_concurrency():
