@@ -35,7 +35,7 @@ from benchmarks.common import find_data_dir, machine_info, summarize_ms, write_j
 from benchmarks.load_test import RESULTS_DIR, App, RssSampler, folder_usage, process_tree_rss  # noqa: E402
 
 ATTACKER, STUDENT = "10.66.0.1", "10.0.0.7"
-FILE_TTL_SECONDS = 30  # the app's files' time to live here, so "after the TTL" comes within the run
+FILE_TTL_SECONDS = 60  # the app's files' time to live here (the least it takes), so "after the TTL" comes soon
 MB = 2**20
 LIMITS = {"rss_growth_mb": 150, "temp_mb_after_ttl": 50, "student_p95_s": 2.0, "step_spam_p95_s": 1.0,
           "refusal_s": 1.0}
