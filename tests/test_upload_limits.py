@@ -119,3 +119,40 @@ def test_messages_quote_a_long_text_in_a_short_escaped_excerpt(server):
             client.predict(*arguments, api_name="/sample")
         message = str(refused.value)
         assert len(message) < 1000 and "(cut)" in message and "\n" not in message, message[:300]
+
+
+def test_a_student_drawing_many_strokes_is_never_stopped_by_the_upload_budget(monkeypatch):
+    """The sketchpad sends its canvases as the pen moves (dozens a stroke): they are bounded per request and
+    kept only as a few pending drawings, so the per-minute upload budget does not count them."""
+    import asyncio
+
+    from genai.ui.upload_limits import UploadLimits
+
+    monkeypatch.setenv("GENAI_UPLOADS_PER_MINUTE", "3")
+    reached = []
+
+    async def app(scope, receive, send):
+        reached.append(scope["path"])
+        await receive()
+
+    async def post(middleware, path):
+        body = b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"x.png\"\r\n\r\npng\r\n--b--\r\n"
+        scope = {"type": "http", "method": "POST", "path": path, "client": ("10.9.0.1", 1),
+                 "headers": [(b"content-length", str(len(body)).encode()),
+                             (b"content-type", b"multipart/form-data; boundary=b")]}
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await middleware(scope, receive, send)
+        return next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+
+    middleware = UploadLimits(app)
+    strokes = [asyncio.run(post(middleware, "/gradio_api/component_server")) for _ in range(10)]
+    uploads = [asyncio.run(post(middleware, "/gradio_api/upload")) for _ in range(4)]
+    assert strokes == [None] * 10 and reached.count("/gradio_api/component_server") == 10
+    assert uploads == [None, None, None, 429]  # the fourth upload in a minute is refused

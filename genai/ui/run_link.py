@@ -67,7 +67,7 @@ def connect(demo, tab, session, tabs):
     def load(session, request: gr.Request):
         filled_in = fill_from_link(session, request)
         if filled_in is None:
-            return {}
+            return gr.skip()  # no link: every output as it is (an empty dict would be read as one value)
         update = {tab.status: filled_in["status"]}
         if "form" in filled_in:
             family = filled_in["family"]

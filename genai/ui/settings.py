@@ -28,8 +28,8 @@ Environment variables (all optional):
     GENAI_MAX_REQUEST_MB      the largest request to /gradio_api/upload or the sketchpad's component_server,
                               in MB, all its parts together (default GENAI_MAX_UPLOAD_MB + 1)
     GENAI_MAX_REQUEST_PARTS   parts one such request may hold (default 8)
-    GENAI_UPLOAD_MB_PER_MINUTE   what one visitor may send there in a minute, in MB (default 30)
-    GENAI_UPLOADS_PER_MINUTE     ... and in how many requests (default 120)
+    GENAI_UPLOAD_MB_PER_MINUTE   what one visitor may upload (/gradio_api/upload) in a minute, in MB (default 30)
+    GENAI_UPLOADS_PER_MINUTE     ... and in how many requests (default 1,000: a sketchpad uploads as the pen moves)
     GENAI_MAX_CALL_KB         the largest body of any other API call (an event's inputs), in KB (default 64)
 """
 
@@ -176,7 +176,7 @@ def upload_mb_per_minute():
 
 
 def uploads_per_minute():
-    return env_int("GENAI_UPLOADS_PER_MINUTE", 120)
+    return env_int("GENAI_UPLOADS_PER_MINUTE", 1_000)
 
 
 def max_call_kb():

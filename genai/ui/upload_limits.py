@@ -8,8 +8,9 @@ answer and before Gradio reads a byte:
 
 - a request declaring more than GENAI_MAX_REQUEST_MB (413), or sending more than that (413);
 - a request of more than GENAI_MAX_REQUEST_PARTS multipart parts (413);
-- a visitor (genai/ui/visitors.py) who sent more than GENAI_UPLOAD_MB_PER_MINUTE or
-  GENAI_UPLOADS_PER_MINUTE requests there in the last minute (429).
+- a visitor (genai/ui/visitors.py) who uploaded more than GENAI_UPLOAD_MB_PER_MINUTE or
+  GENAI_UPLOADS_PER_MINUTE requests to /gradio_api/upload in the last minute (429; the sketchpad's
+  canvases are not counted: they come dozens a stroke, and PendingDrawings bounds what they keep).
 
 To count the parts before anything reaches Gradio, an accepted request's body is read here first
 (at most GENAI_MAX_REQUEST_MB), then handed on; a refused one is dropped, so nothing of it stays
@@ -104,8 +105,11 @@ class UploadLimits:
         declared = int(declared) if declared and declared.strip().isdigit() else None
         if declared is not None and declared > max_mb * 2**20:
             return await refuse(scope, receive, send, 413, too_large)
-        visitor = visitors.of_scope(scope)
-        if declared is not None:  # charged before reading it (uvicorn reads no more than Content-Length)
+        # The per-minute budget is for uploads, which stay on disk until the file TTL. The sketchpad's canvases
+        # (component_server) are sent as the pen moves, dozens a stroke, and are kept in memory only as
+        # PendingDrawings (a few per visitor): a budget would stop a student mid-drawing.
+        visitor = visitors.of_scope(scope) if scope.get("path", "").rstrip("/").endswith("/upload") else None
+        if visitor is not None and declared is not None:  # charged before reading (uvicorn reads no more)
             busy = self.recent.admit(visitor, declared)
             if busy:
                 return await refuse(scope, receive, send, 429, busy)
@@ -121,7 +125,7 @@ class UploadLimits:
                 return await refuse(scope, receive, send, 413, too_large)
         body = b"".join(chunks)
         chunks.clear()
-        if declared is None:  # sent in chunks, without a length: charged once read
+        if visitor is not None and declared is None:  # sent in chunks, without a length: charged once read
             busy = self.recent.admit(visitor, size)
             if busy:
                 return await refuse(scope, receive, send, 429, busy)
