@@ -201,24 +201,9 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-import app_server  # noqa: E402
-from test_app_api import train  # noqa: E402  (a tiny run through /train)
+from test_app_api import new_client, server, train  # noqa: E402, F401  (the shared test server, its visitors, a tiny run)
 
 TEACHER_ENDPOINTS = ["/class_end", "/class_stop_all", "/class_wall"]
-
-
-@pytest.fixture(scope="module")
-def server(mnist_dir):
-    return app_server.start(mnist_dir)
-
-
-@pytest.fixture
-def new_client(server, tmp_path):
-    def make():
-        return Client(server.url, verbose=False, analytics_enabled=False, download_files=str(tmp_path),
-                      headers=app_server.visitor_headers())
-
-    return make
 
 
 def started(teacher):
