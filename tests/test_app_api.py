@@ -533,17 +533,19 @@ class RawSession:
         import uuid
 
         self.url, self.hash, self.stream = url, uuid.uuid4().hex[:12], None
+        self.visitor = app_server.visitor_headers()  # a visitor of its own: its run is not another test's
 
     def post(self, api_name, arguments_json):
         import urllib.request
 
         body = f'{{"data": {arguments_json}, "session_hash": "{self.hash}"}}'.encode()
         request = urllib.request.Request(f"{self.url}gradio_api/call/{api_name}", data=body,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", **self.visitor})
         with urllib.request.urlopen(request, timeout=60) as response:
             event_id = json.loads(response.read())["event_id"]
         if self.stream is None:
-            self.stream = urllib.request.urlopen(f"{self.url}gradio_api/call/{api_name}/{event_id}", timeout=120)
+            self.stream = urllib.request.urlopen(urllib.request.Request(
+                f"{self.url}gradio_api/call/{api_name}/{event_id}", headers=self.visitor), timeout=120)
 
     def result(self):
         """(event, data) of the next event that ends a call: "complete" or "error" (data: its message)."""
