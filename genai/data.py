@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import environment
+
 
 class DatasetError(Exception):
     """A dataset problem explained for a human: what is wrong and what to do about it.
@@ -330,8 +332,7 @@ def parse_idx(raw: bytes, path: pathlib.Path) -> np.ndarray:
 
 def cache_dir(name) -> pathlib.Path:
     """The user cache for one dataset: ~/.cache/genai/<name>, or $GENAI_CACHE_DIR/<name> if set."""
-    root = os.environ.get("GENAI_CACHE_DIR")
-    root = pathlib.Path(root).expanduser() if root else pathlib.Path.home() / ".cache" / "genai"
+    root = environment.value("GENAI_CACHE_DIR") or pathlib.Path.home() / ".cache" / "genai"
     return root / name
 
 
@@ -374,9 +375,9 @@ def _explicit_dir(data_dir) -> tuple[pathlib.Path | None, str]:
     """The directory the user chose (argument first, then $GENAI_DATA_DIR) and where it came from."""
     if data_dir is not None:
         return pathlib.Path(data_dir).expanduser(), "data_dir"
-    env = os.environ.get("GENAI_DATA_DIR")
+    env = environment.value("GENAI_DATA_DIR")
     if env:
-        return pathlib.Path(env).expanduser(), "GENAI_DATA_DIR"
+        return env, "GENAI_DATA_DIR"
     return None, ""
 
 

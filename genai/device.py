@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from . import environment
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -44,10 +46,7 @@ def cpu_threads():
     (measured: see docs/benchmarks.md, "Noise, and a trap for 2-core machines").
     The web app therefore sets GENAI_CPU_THREADS=1 there.
     """
-    if os.environ.get("GENAI_CPU_THREADS", "").isdigit() and int(os.environ["GENAI_CPU_THREADS"]) > 0:
-        return int(os.environ["GENAI_CPU_THREADS"])
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, cores or 1)
+    return environment.value("GENAI_CPU_THREADS")
 
 
 def prepare(device):

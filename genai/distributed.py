@@ -32,11 +32,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from . import environment
 from .device import prepare
 
 # How long a process waits for the others at a collective before giving up: a killed or stuck
 # process ends the run with an error instead of a hang.
-TIMEOUT_SECONDS = int(os.environ.get("GENAI_DISTRIBUTED_TIMEOUT", "120"))
+TIMEOUT_SECONDS = environment.value("GENAI_DISTRIBUTED_TIMEOUT")
 
 
 class DistributedError(RuntimeError):

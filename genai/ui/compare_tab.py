@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from .. import environment
 from ..device import describe
 from ..models import FAMILIES
 from ..sampling import MAX_SEED, grid, sample
@@ -25,7 +26,7 @@ from .session import pictures_folder
 MAX_MODELS = 6
 MAX_SIDE = 6
 DISPLAY_SCALE = 2
-RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_COMPARE_CACHE_MB", 32) * 2**20)
+RESULTS = ResultCache(max_bytes=environment.value("GENAI_COMPARE_CACHE_MB") * 2**20)
 
 
 @dataclass

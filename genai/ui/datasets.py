@@ -10,10 +10,10 @@ folders or what they hold. (The CLI shows the full messages, with paths: those a
 user's own.)
 """
 
-import os
 import threading
 from dataclasses import dataclass
 
+from .. import environment
 from ..data import (
     DATASET_NAMES, DISPLAY_NAMES, Dataset, DatasetError, DatasetNotFound, files_state, load_dataset,
     load_training_set,
@@ -65,7 +65,7 @@ def get(name, split="train", download=True):
     """
     if name not in DATASET_NAMES:
         raise DatasetError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASET_NAMES)}.")
-    key = (name, split, os.environ.get("GENAI_DATA_DIR"))
+    key = (name, split, environment.value("GENAI_DATA_DIR"))
     with _lock:
         files = files_state(name)
         if not _still_holds(_cache.get(key), files, download):
@@ -82,7 +82,7 @@ def status(name):
         dataset = get(name, download=False)
     except DatasetError as error:
         hint = ""
-        if not os.environ.get("GENAI_DATA_DIR"):
+        if not environment.value("GENAI_DATA_DIR"):
             hint = (
                 f"\n\nThis check does not download anything. Pressing **Start** downloads "
                 f"{DISPLAY_NAMES.get(name, name)} from its public mirrors (checked with MD5) into the cache."

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
+from .. import environment
 from ..sampling import MAX_SEED, drawing, gif_bytes, grid, strip
 from ..settings import SETTINGS
 from . import model_store, settings
@@ -28,7 +29,7 @@ from .result_cache import ResultCache
 from .session import pictures_folder
 
 MAX_GRID_SIDE = 12
-RESULTS = ResultCache(max_bytes=settings.env_int("GENAI_SAMPLE_CACHE_MB", 64) * 2**20)  # shared by every visitor
+RESULTS = ResultCache(max_bytes=environment.value("GENAI_SAMPLE_CACHE_MB") * 2**20)  # shared by every visitor
 DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (and the PNG download)
 DRAWING_FRAMES = 24  # snapshots in the "how it draws" animation
 MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits, or 4 rows of 0-9)
