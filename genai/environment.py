@@ -1,8 +1,7 @@
 """Every environment variable genai reads, declared once: name, type, default, least value and help.
 
 The code reads a variable through `value(name)`, and docs/server.md's settings tables are written
-from this list: `python -m genai.environment` rewrites them, and with `--check` only says whether
-they are current. A variable that is unset, empty, not a number, or below its least
+from this list (genai/docs_sections.py). A variable that is unset, empty, not a number, or below its least
 value gives its default, with one warning in the log, so a typo never stops a class's server.
 
 Defaults that depend on the machine or on another variable are small functions, with `shown` the
@@ -11,13 +10,10 @@ words docs/server.md prints for them.
 
 import logging
 import os
-import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DOCS_PAGE = REPO_ROOT / "docs" / "server.md"
 log = logging.getLogger(__name__)
 
 # What the runs training at once may take together on a 16 GB Space, beside the app, every visitor's kept
@@ -158,49 +154,3 @@ def value(name):
                 f"a {'whole ' if variable.type is int else ''}number of at least {variable.minimum:g}"
             log.warning("%s=%.40r is not %s: using the default (%s).", name, text, kind, default(variable))
     return default(variable)
-
-
-def shown_default(variable):
-    if variable.shown:
-        return variable.shown
-    number = default(variable)
-    return f"{number:,.0f}" if isinstance(number, (int, float)) else str(number)
-
-
-def least(variable):
-    """The words " (at least 60)" for a variable whose least value is more than the usual 1."""
-    return f" (at least {variable.minimum:g})" if variable.type is not Path and variable.minimum > 1 else ""
-
-
-def tables():
-    """docs/server.md's settings tables as Markdown: one per group, Gradio's two in the first."""
-    parts = []
-    for group, title in GROUPS.items():
-        rows = ["| variable | what it sets | default |", "|---|---|---|"]
-        if group == "data":
-            rows += [f"| `{name}` | {text} | {shown} |" for name, (text, shown) in GRADIO_VARIABLES.items()]
-        rows += [f"| `{v.name}` | {v.help}{least(v)} | {shown_default(v)} |"
-                 for v in VARIABLES.values() if v.group == group]
-        parts.append(f"### {title}\n\n" + "\n".join(rows) + "\n")
-    return "\n".join(parts)
-
-
-BEGIN = "<!-- The tables below are written by `python -m genai.environment` from genai/environment.py. -->\n"
-END = "<!-- End of the generated tables. -->\n"
-
-
-def docs_with_tables(text):
-    """docs/server.md's text with its generated part replaced by the current tables."""
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise ValueError(f"{DOCS_PAGE} has no generated part: it must hold the two marker lines of genai/environment.py")
-    return pattern.sub(lambda _: BEGIN + "\n" + tables() + "\n" + END, text)
-
-
-if __name__ == "__main__":
-    current = DOCS_PAGE.read_text()
-    updated = docs_with_tables(current)
-    if "--check" in sys.argv[1:]:
-        sys.exit(0 if updated == current else "docs/server.md is out of date: run python -m genai.environment")
-    DOCS_PAGE.write_text(updated)
-    print(f"wrote the settings tables of {DOCS_PAGE.relative_to(REPO_ROOT)}")

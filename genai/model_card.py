@@ -9,6 +9,7 @@ load it, and its figures measured against the MNIST test split.
 """
 
 from .figures_table import format_table
+from .settings import SETTINGS, value_text
 
 
 HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}  # their ids on the Hub
@@ -49,6 +50,14 @@ def training_lines(training):
     if training.get("warning"):
         lines.append(f"- Warning: {training['warning']}")
     return lines
+
+
+def settings_lines(config):
+    """The model's own settings (config.json's "config"), each with its line of help from genai/settings.py."""
+    rows = [f"| `{name}` | {value_text(config[name])} | {setting.help} |"
+            for name, setting in SETTINGS.items() if name in config]
+    return ["", "The model's settings (config.json):", "", "| setting | value | what it sets |", "|---|---|---|",
+            *rows] if rows else []
 
 
 def evaluation_lines(results, eval_command):
@@ -121,6 +130,7 @@ def model_card(name, metadata, results, eval_command="", location=None, image=No
         "",
         *(distilled_lines(metadata) or training_lines(training)),
         *guide_lines(metadata),
+        *settings_lines(metadata.get("config") or {}),
         "",
         "## Evaluation",
         "",

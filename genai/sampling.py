@@ -21,6 +21,8 @@ from .settings import SettingsError
 
 MAX_SEED = 2**32 - 1
 MAX_IMAGES = 1024
+# Settings a model may take when it draws (a model's sampling_options are some of them): /sample's last two.
+SAMPLING_SETTINGS = ("sampling_steps", "guidance_scale")
 
 
 class SamplingError(ValueError):

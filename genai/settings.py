@@ -123,6 +123,15 @@ def number_text(number):
     return f"{int(number):,}" if float(number).is_integer() else f"{number:g}"
 
 
+def value_text(value):
+    """A setting's value as a reader writes it: true, 4,096, 0.001, mnist; None is "empty"."""
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return number_text(value) if isinstance(value, (int, float)) else str(value)
+
+
 def shown(value):
     """A short, safe quote of a value for a message: repr, cut at SHOWN_CHARS characters."""
     text = repr(value)

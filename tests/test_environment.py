@@ -1,5 +1,6 @@
 """The environment variables are declared once (genai/environment.py): the code reads them from there, and
-docs/server.md's tables are written from there."""
+docs/server.md's tables are written from there (genai/docs_sections.py, which also writes docs/api.md's
+settings from genai/settings.py)."""
 
 import logging
 import re
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from genai import environment
+from genai import docs_sections, environment
 from genai.environment import VARIABLES, Variable, value
 
 REPO = Path(__file__).resolve().parents[1]
@@ -17,9 +18,23 @@ def sources():
     return [REPO / "app.py", *sorted((REPO / "genai").rglob("*.py"))]
 
 
-def test_the_settings_tables_in_docs_are_the_ones_the_declarations_write():
-    text = environment.DOCS_PAGE.read_text()
-    assert environment.docs_with_tables(text) == text, "docs/server.md is out of date: python -m genai.environment"
+def test_the_written_parts_of_the_docs_are_the_ones_the_declarations_give():
+    assert docs_sections.out_of_date() == [], "run python -m genai.docs_sections"
+
+
+def test_the_api_reference_lists_the_train_forms_settings_in_their_order_with_their_ranges():
+    from genai.settings import SETTINGS
+
+    text = (docs_sections.DOCS / "api.md").read_text()
+    form = [name for name, setting in SETTINGS.items() if setting.label]
+    places = [text.index(f"| {i}. `{name}` |") for i, name in enumerate(form, 1)]
+    assert places == sorted(places)
+    assert "| `guidance_scale` |" in text and "a number from 0 to 20" in text  # the Sample tab's range, not 0-10
+
+
+def test_a_lost_marker_is_said_plainly():
+    with pytest.raises(ValueError, match="lost its marker lines"):
+        docs_sections.with_section("api.md", "a page someone rewrote by hand")
 
 
 def test_every_variable_the_code_names_is_declared_and_none_is_read_around_the_declarations():
@@ -87,7 +102,7 @@ def test_folders_are_paths_and_an_unset_one_is_its_default(monkeypatch, tmp_path
 def test_a_variable_declared_once_reaches_the_docs_and_the_code(monkeypatch):
     made_up = Variable("GENAI_MADE_UP_LIMIT", "visitors", "a limit made up by this test", default=11, minimum=3)
     monkeypatch.setitem(VARIABLES, made_up.name, made_up)
-    assert "| `GENAI_MADE_UP_LIMIT` | a limit made up by this test (at least 3) | 11 |" in environment.tables()
+    assert "| `GENAI_MADE_UP_LIMIT` | a limit made up by this test (at least 3) | 11 |" in docs_sections.server_tables()
     monkeypatch.setenv("GENAI_MADE_UP_LIMIT", "12")
     assert value("GENAI_MADE_UP_LIMIT") == 12
     with pytest.raises(KeyError):

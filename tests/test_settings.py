@@ -105,3 +105,13 @@ def test_the_sample_tab_takes_its_ranges_from_the_table():
 
 def test_the_retired_settings_are_no_settings_any_more():
     assert not set(settings.RETIRED) & set(SETTINGS)
+
+
+def test_a_model_card_lists_the_models_settings_with_the_tables_help():
+    from genai.model_card import model_card
+    from genai.settings import SETTINGS
+
+    metadata = {"family": "vae", "arch": "mlp", "config": {"latent_dim": 16, "conditional": False, "beta": 3.0}}
+    card = model_card("vae-test", metadata, None)
+    assert f"| `latent_dim` | 16 | {SETTINGS['latent_dim'].help} |" in card
+    assert "| `conditional` | false |" in card and "| `beta` | 3 |" in card

@@ -16,7 +16,7 @@ import gradio as gr
 import numpy as np
 
 from .. import environment
-from ..sampling import MAX_SEED, drawing, gif_bytes, grid, strip
+from ..sampling import MAX_SEED, SAMPLING_SETTINGS, drawing, gif_bytes, grid, strip
 from ..settings import SETTINGS
 from . import model_store, settings
 from .batching import draw_together
@@ -36,9 +36,9 @@ MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits
 # Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step),
 # the range the settings table's (genai/settings.py).
 SAMPLING_CONTROLS = {
-    name: (label, SETTINGS[name].low, SETTINGS[name].high, step) for name, label, step in (
-        ("sampling_steps", "Sampling steps (models that draw in steps)", 1),
-        ("guidance_scale", "Guidance scale (guided diffusion; 1 = no guidance)", 0.1))
+    name: (label, SETTINGS[name].low, SETTINGS[name].high, step) for name, (label, step) in zip(SAMPLING_SETTINGS, (
+        ("Sampling steps (models that draw in steps)", 1),
+        ("Guidance scale (guided diffusion; 1 = no guidance)", 0.1)), strict=True)
 }
 
 
