@@ -196,3 +196,33 @@ def test_streamed_previews_are_swept_from_a_gradio_temp_dir_the_app_was_given(tm
     monkeypatch.setenv("GENAI_FILE_TTL_SECONDS", "600")
     sessions_module.sweep_files([], started=now - 3600)
     assert before.exists() and not preview.exists() and fresh.exists()
+
+
+def test_only_a_session_with_a_tab_models_or_a_run_is_worth_keeping_in_gradios_store():
+    anonymous, tab, trained = Session(), Session(), Session()
+    restore_session(tab, None)  # a tab opened the page: the registry looks after it
+    keep_models(trained, 1)
+    assert not sessions.worth_keeping(anonymous) and not sessions.worth_keeping(None)
+    assert sessions.worth_keeping(tab) and sessions.worth_keeping(trained)
+    running = Session()
+    with running.controls().busy:  # a run training
+        assert sessions.worth_keeping(running)
+    for session in (tab, trained):
+        end_session(session)
+        session.cleanup()
+
+
+def resident_mb():
+    return int(next(line for line in open("/proc/self/status") if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def test_the_sweeper_hands_free_memory_back_to_the_system():
+    if not Path("/proc/self/status").exists():
+        pytest.skip("malloc_trim is glibc's, and resident memory is read from Linux's /proc")
+    chunks = [bytes(4000) for _ in range(20_000)]  # 80 MB of malloc'd chunks (over pymalloc's 512 bytes)
+    pin = bytes(4000)  # made last, near the heap's top, and kept: glibc cannot shrink the heap past it by itself
+    del chunks
+    freed = resident_mb()
+    assert sessions.give_back_free_memory() is True
+    assert resident_mb() < freed - 40, "the 80 MB freed stayed resident"
+    del pin

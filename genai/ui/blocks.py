@@ -9,10 +9,10 @@ import os
 
 import gradio as gr
 
-from . import (class_tab, compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lesson_tab, model_store,
-               sample_tab, run_link, settings, style, train_tab)
+from . import (class_tab, compare_tab, datasets, drawing, evaluate_tab, explore_tab, hub_tab, interpolate_tab, lean_state,
+               lesson_tab, model_store, sample_tab, run_link, settings, style, train_tab)
 from .errors import friendly, quiet_input_checks
-from .session import SESSIONS, Session, app_folder, end_session, private_gradio_folder, restore_session
+from .session import SESSIONS, Session, app_folder, end_session, private_gradio_folder, restore_session, worth_keeping
 
 TITLE = "genai — watch generative models learn"
 
@@ -112,6 +112,7 @@ def build_demo():
             api_visibility="private", show_progress="hidden",
         )
     quiet_input_checks(demo)
+    lean_state.install(keeps=worth_keeping)  # a session costs what it holds, not a copy of the page (lean_state.py)
     SESSIONS.watch_files_of(demo)
     return demo
 
