@@ -98,6 +98,7 @@ def test_a_running_run_is_above_the_fold_and_the_class_view_shows_it_large(sized
         box = page.locator(part).bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= height, (part, box)
     assert drawn(page, "#train-preview img")["bottom"] <= height
+    assert legend_is_shown(page, height) == ["total", "reconstruction", "KL"]
     # The grid says what it shows, for a screen reader; the losses are also written out.
     alt = page.locator("#train-preview img").get_attribute("alt")
     assert alt.startswith("Live samples: the digits the model being trained draws"), alt
@@ -295,3 +296,63 @@ def test_the_main_controls_are_reached_with_the_tab_key(laptop_page):
     page.keyboard.press("Space")
     page.wait_for_function("() => document.body.classList.contains('genai-class-view')")
     assert not page.locator("#train-settings").is_visible()
+
+
+def legend_is_shown(page, height):
+    """The loss curves' legend (which colour is which loss) lies inside its block, which would hide what
+    spills out, and on the first screen. Returns the legend's names."""
+    boxes = page.evaluate("""() => {
+        const block = document.querySelector('#train-losses').getBoundingClientRect();
+        return [...document.querySelectorAll('#train-losses .role-legend-label text')].map(t => {
+            const r = t.getBoundingClientRect();
+            return {name: t.textContent, top: r.top, bottom: r.bottom, blockTop: block.top, blockBottom: block.bottom};
+        });
+    }""")
+    assert boxes, "the loss curves have no legend"
+    for box in boxes:
+        assert box["blockTop"] <= box["top"] and box["bottom"] <= min(box["blockBottom"], height), box
+    return [box["name"] for box in boxes]
+
+
+def tab_to(page, element_id, presses=150):
+    """Press Tab until the focus is inside #element_id; the ids of what it passed on the way, if it never is."""
+    passed = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("(id) => document.activeElement.closest('#' + id) !== null", element_id):
+            return
+        passed.append(page.evaluate("() => (document.activeElement.closest('[id]') || {id: ''}).id"))
+    pytest.fail(f"Tab never reached #{element_id}: {passed[-20:]}")
+
+
+def test_a_lesson_step_is_taken_from_the_keyboard_and_its_run_stays_above_the_fold(projector_page, shots):
+    """At 1280x720: from the lesson's tab, Tab reaches the step's button and Enter starts its run; with the
+    lesson's banner above the tabs, the live grid and the loss curves are still whole on the first screen;
+    Tab reaches the banner's way back to the lesson, and Enter opens the next step."""
+    page = projector_page
+    height = page.viewport_size["height"]
+    page.get_by_role("tab", name="Start here").focus()
+    tab_to(page, "lesson-go")
+    page.keyboard.press("Enter")
+    page.locator("#lesson-banner").get_by_text("Step 1 of").wait_for()
+    page.wait_for_function(
+        "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)",
+        timeout=60_000)
+    wait_for_new_src(page, "train-preview", None)
+    page.wait_for_selector("#train-losses svg g.mark-line path")
+    page.evaluate("() => window.scrollTo(0, 0)")  # the first screen, as the projector shows it
+    screen(page, "lesson-run-above-the-fold")
+    for part in ("#lesson-banner", "#train-preview", "#train-losses"):
+        box = page.locator(part).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= height, (part, box)
+    assert drawn(page, "#train-preview img")["bottom"] <= height
+    assert legend_is_shown(page, height)
+
+    page.evaluate("() => document.activeElement.blur()")
+    tab_to(page, "lesson-back")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('[role=tab][aria-selected=true]').innerText.trim()"
+                           " === 'Start here'")
+    page.locator("#lesson-step").get_by_text("Step 2 of").wait_for()
+    open_tab(page, "Train")
+    stop_the_run(page)

@@ -64,6 +64,11 @@ CSS = """
 }
 .genai-lesson-banner .prose { font-size: var(--text-sm); }
 
+/* Gradio makes a plot's chart as tall as its whole block, label included, and the block hides what spills
+   out: the loss curves' legend (which colour is which loss) was cut off. The chart takes what the label leaves. */
+#train-losses { display: flex; flex-direction: column; }
+#train-losses .vega-embed { flex: 1 1 0; min-height: 0; height: auto !important; }
+
 /* The class view (the Train tab's "Class view" box puts genai-class-view on the page): for a projector, the
    settings, the explanation and the code hide; the live grid fills the left of the screen, at least 512 px
    wide at 1280x720, and beside it the step and the losses in type a room can read, above the loss curves. */

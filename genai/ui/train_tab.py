@@ -529,7 +529,8 @@ def build():
                                    elem_id="train-preview", elem_classes=["genai-digits"], height=320,
                                    buttons=["download", "fullscreen"], min_width=240, alt_text=PREVIEW_WORDS)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
-                                     y_title="loss", color_title="loss", elem_id="train-losses", min_width=240)
+                                     y_title="loss", color_title="loss", elem_id="train-losses", min_width=240,
+                                     height=250)  # short enough to sit whole beside the grid at 1280x720, lesson banner and all
             with gr.Accordion("Turn the knobs while it trains", open=False, elem_id="train-knobs"):
                 gr.Markdown("The boxes show the running run's own values. Change one and press Turn now: only what "
                             "you changed is turned.", elem_classes=["genai-note"])
