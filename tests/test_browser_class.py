@@ -57,6 +57,7 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir):  # noq
     students = []
     try:
         teacher.get_by_role("tab", name="Class").click()
+        assert not teacher.locator("#class-end").is_visible()  # the teacher's tools wait for a class
         teacher.locator("#class-start").click()
         words = wait_for_text(teacher, "#class-code", "Class code")
         code = re.search(r"[2-9A-Z]{3}-[2-9A-Z]{3}-[2-9A-Z]{3}", words).group(0)
@@ -73,6 +74,8 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir):  # noq
             wait_for_text(page, "#class-student-status", "Joined the class")
             students.append(page)
         wall = wait_for_text(teacher, "#class-wall", "student 3")
+        for page in students:  # a student never sees the teacher's tools
+            assert not page.locator("#class-stop-all").is_visible() and not page.locator("#class-wall").is_visible()
         assert "student 1" in wall and "Ana" in wall
         screenshot(students[1], "class-student-joined")
 

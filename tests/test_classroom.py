@@ -253,6 +253,24 @@ def test_students_join_with_the_code_and_the_wall_shows_their_runs(new_client):
         teacher.predict([1, 2], 7, api_name="/class_pair")
 
 
+def test_a_run_going_on_shows_its_settings_on_its_tile_and_opens_big_with_its_timelapse_so_far(new_client):
+    teacher, ana = new_client(), new_client()
+    code = started(teacher)
+    ana.predict(code, "Ana", api_name="/class_join")
+    job = train(ana, max_steps=100_000, seconds=25)
+    try:
+        html = wait_for_wall(teacher, lambda h: "training" in h and "step " in h and "data:image/png;base64," in h)
+        assert "batch 64" in html and "seed 0" in html and "lr 0.001" in html  # while it trains, not only after
+        preview, samples, gif, caption = teacher.predict(1, 7, api_name="/class_tile")
+        assert preview and gif and samples is None
+        assert "is training: its samples on your seed come when it ends" in caption
+    finally:
+        ana.predict(api_name="/stop")
+        job.result()
+    preview, samples, gif, caption = teacher.predict(1, 7, api_name="/class_tile")
+    assert samples and "on your seed 7" in caption  # once it ended
+
+
 def test_a_queued_run_says_how_many_wait_before_it(new_client):
     teacher, *students = new_client(), new_client(), new_client(), new_client()
     code = started(teacher)

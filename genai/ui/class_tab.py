@@ -76,6 +76,7 @@ class ClassTab:
     pair: gr.Dropdown
     side_by_side: gr.Button
     pair_gallery: gr.Gallery
+    teacher_tools: gr.Column  # shown only to the teacher of a running class
 
 
 class WallCache:
@@ -126,7 +127,8 @@ def start_class(session, request: gr.Request):
     except ClassError as error:
         raise AppError(str(error)) from None
     _walls[lesson] = WallCache()
-    return code_words(lesson, page_url(request) or session.page_url), gr.Timer(active=True), "", wall_html(lesson)
+    return (code_words(lesson, page_url(request) or session.page_url), gr.Timer(active=True), "", wall_html(lesson),
+            gr.Column(visible=True))
 
 
 @friendly
@@ -136,7 +138,7 @@ def end_class(session):
         raise AppError("Only the teacher of a running class can do this: press Start a class first.")
     CLASSES.end(session)
     return (f"The class `{lesson.spoken_code}` has ended: its code no longer works. Its students were told; their "
-            "models stay theirs."), gr.Timer(active=False), ""
+            "models stay theirs."), gr.Timer(active=False), "", gr.Column(visible=False)
 
 
 @friendly
@@ -315,12 +317,18 @@ def open_tile(number, seed, session):
     preview = None
     if shot.preview_png is not None:
         preview = png_file(enlarge(Image.open(io.BytesIO(shot.preview_png)), 2), pictures_folder())
-    samples, gif, said = None, gr.update(value=None, visible=False), []
+    samples, gif, said, entry = None, gr.update(value=None, visible=False), [], None
     try:
-        entry = finished_model(member, student)
+        entry = finished_model(member, student) if shot.state != "training" else None
     except AppError as error:
         said.append(str(error))
-    else:
+    if shot.state == "training":  # its timelapse so far; samples once it ends (a model mid-step is not drawn from)
+        timelapse = student.controls().timelapse
+        if timelapse is not None and len(timelapse):
+            gif = gr.update(value=gif_file(timelapse.gif_bytes(), pictures_folder()), visible=True)
+        said.append(f"{member.label}'s run is training: its samples on your seed come when it ends (open it again "
+                    "then).")
+    elif entry is not None:
         samples = png_file(drawn(entry, seed), pictures_folder())
         said.append(f"Samples of {member.label}'s model on your seed {seed}: {entry.model.describe()}.")
         if entry.timelapse is not None and len(entry.timelapse):
@@ -440,53 +448,57 @@ def build():
     student_status = gr.Markdown(elem_id="class-student-status")
     news = gr.Timer(NEWS_SECONDS, active=False)
     gr.Markdown("#### Teach a class")
-    with gr.Row():
-        start = gr.Button("Start a class", variant="primary", elem_id="class-start")
-        stop_everyone = gr.Button("Stop all runs", variant="stop", elem_id="class-stop-all")
-        end = gr.Button("End the class", elem_id="class-end")
+    start = gr.Button("Start a class", variant="primary", elem_id="class-start")
     code = gr.Markdown(elem_id="class-code")
-    # The wall right under the code: at a projector's 1280x720 the code and the first tiles show together.
-    wall = gr.HTML("", label="The wall", elem_id="class-wall")
     wall_timer = gr.Timer(WALL_SECONDS, active=False)
-    with gr.Row(equal_height=True):
-        demonstration = gr.Dropdown([(entry["title"], name) for name, entry in PRESETS.items()],
-                                    value=next(iter(PRESETS)), label="Demonstration", elem_id="class-demonstration",
-                                    scale=3)
-        push_demo = gr.Button("Send to every student's Train form", elem_id="class-push-demonstration", scale=1)
-        push_mine = gr.Button("Send my Train form's settings", elem_id="class-push-form", scale=1)
-    action_status = gr.Markdown(elem_id="class-action-status")
-    with gr.Row(equal_height=False):
-        with gr.Column(min_width=240):
-            tile = gr.Dropdown([], label="Open a student's run big", elem_id="class-tile")
-            seed = NumberInput(42, label=f"Your seed (0 to {MAX_SEED:,}): the same noise for every model",
-                               elem_id="class-seed")
-            open_big = gr.Button("Open big", elem_id="class-open-tile")
-            pair = gr.Dropdown([], multiselect=True, max_choices=2, label="Two students side by side",
-                               elem_id="class-pair")
-            show_pair = gr.Button("Side by side on your seed", elem_id="class-side-by-side")
-        with gr.Column(scale=3, min_width=360):
-            big_caption = gr.Markdown(elem_id="class-big-caption")
-            with gr.Row():
-                big_preview = gr.Image(label="Live grid", alt_text="The chosen student's live samples, as their run trains",
-                                       type="filepath", interactive=False, height=300, elem_id="class-big-preview")
-                big_samples = gr.Image(label="Its model's samples on your seed",
-                                       alt_text="Samples of the chosen student's model, drawn from your seed",
-                                       type="filepath", interactive=False, height=300, elem_id="class-big-samples")
-            big_gif = gr.File(label="Timelapse (GIF)", visible=False, interactive=False, elem_id="class-big-gif")
-            pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
-                                      object_fit="contain", elem_id="class-pair-gallery")
+    # The teacher's tools show once this page started a class (every one of them also refuses anyone else).
+    with gr.Column(visible=False, elem_id="class-teacher-tools") as teacher_tools:
+        with gr.Row():
+            stop_everyone = gr.Button("Stop all runs", variant="stop", elem_id="class-stop-all")
+            end = gr.Button("End the class", elem_id="class-end")
+        # The wall right under the code: at a projector's 1280x720 the code and the first tiles show together.
+        wall = gr.HTML("", label="The wall", elem_id="class-wall")
+        with gr.Row(equal_height=True):
+            demonstration = gr.Dropdown([(entry["title"], name) for name, entry in PRESETS.items()],
+                                        value=next(iter(PRESETS)), label="Demonstration", elem_id="class-demonstration",
+                                        scale=3)
+            push_demo = gr.Button("Send to every student's Train form", elem_id="class-push-demonstration", scale=1)
+            push_mine = gr.Button("Send my Train form's settings", elem_id="class-push-form", scale=1)
+        action_status = gr.Markdown(elem_id="class-action-status")
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=240):
+                tile = gr.Dropdown([], label="Open a student's run big", elem_id="class-tile")
+                seed = NumberInput(42, label=f"Your seed (0 to {MAX_SEED:,}): the same noise for every model",
+                                   elem_id="class-seed")
+                open_big = gr.Button("Open big", elem_id="class-open-tile")
+                pair = gr.Dropdown([], multiselect=True, max_choices=2, label="Two students side by side",
+                                   elem_id="class-pair")
+                show_pair = gr.Button("Side by side on your seed", elem_id="class-side-by-side")
+            with gr.Column(scale=3, min_width=360):
+                big_caption = gr.Markdown(elem_id="class-big-caption")
+                with gr.Row():
+                    big_preview = gr.Image(label="Live grid",
+                                           alt_text="The chosen student's live samples, as their run trains",
+                                           type="filepath", interactive=False, height=300, elem_id="class-big-preview")
+                    big_samples = gr.Image(label="Its model's samples on your seed",
+                                           alt_text="Samples of the chosen student's model, drawn from your seed",
+                                           type="filepath", interactive=False, height=300, elem_id="class-big-samples")
+                big_gif = gr.File(label="Timelapse (GIF)", visible=False, interactive=False, elem_id="class-big-gif")
+                pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
+                                          object_fit="contain", elem_id="class-pair-gallery")
     return ClassTab(join_code, join_name, join, leave, student_status, news, start, code, end, stop_everyone,
                     demonstration, push_demo, push_mine, action_status, wall, wall_timer, tile, seed, open_big,
-                    big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery)
+                    big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery, teacher_tools)
 
 
 def connect(tab, session, train_ui, tabs, restored):
     """Wire the tab. train_ui: the Train tab (its form takes what the teacher sends); tabs: to open Train when
     it does; restored: the page-load event that found this browser's session (a link's code joins after it)."""
     quick = {"show_progress": "hidden", "concurrency_limit": None}
-    tab.start.click(start_class, session, [tab.code, tab.wall_timer, tab.action_status, tab.wall],
+    tab.start.click(start_class, session, [tab.code, tab.wall_timer, tab.action_status, tab.wall, tab.teacher_tools],
                     api_name="class_start", **quick)
-    tab.end.click(end_class, session, [tab.code, tab.wall_timer, tab.action_status], api_name="class_end", **quick)
+    tab.end.click(end_class, session, [tab.code, tab.wall_timer, tab.action_status, tab.teacher_tools],
+                  api_name="class_end", **quick)
     tab.stop_all.click(stop_all, session, tab.action_status, api_name="class_stop_all", **quick)
     tab.push_demonstration.click(push_demonstration, [tab.demonstration, session], tab.action_status,
                                  api_name="class_push_demonstration", **quick)
@@ -519,7 +531,8 @@ def connect(tab, session, train_ui, tabs, restored):
         query = dict(getattr(request, "query_params", None) or {}) if request is not None else {}
         lesson = CLASSES.taught_by(session)
         if lesson is not None:  # a teacher reloaded the page: the wall goes on
-            return {tab.code: code_words(lesson, page_url(request)), tab.wall_timer: gr.Timer(active=True)}
+            return {tab.code: code_words(lesson, page_url(request)), tab.wall_timer: gr.Timer(active=True),
+                    tab.teacher_tools: gr.Column(visible=True)}
         member_of, member = CLASSES.membership(session)
         if member_of is not None and member_of.ended_at is None:  # a student reloaded the page
             take_seat(request, member_of, member)
@@ -534,5 +547,6 @@ def connect(tab, session, train_ui, tabs, restored):
         return {tab.student_status: said, tab.news: timer, tab.join_code: spoken(normalized(code)),
                 tabs: gr.Tabs(selected="class")}
 
-    restored.then(from_link, session, [tab.code, tab.wall_timer, tab.student_status, tab.news, tab.join_code, tabs],
+    restored.then(from_link, session, [tab.code, tab.wall_timer, tab.student_status, tab.news, tab.join_code, tabs,
+                                       tab.teacher_tools],
                   api_visibility="private", **quick)

@@ -115,6 +115,7 @@ class TrainingControls:
     knobs: object = None  # genai.knobs.LiveKnobs of the run going on (None between runs)
     model: object = None  # the model of the run going on (what the knobs are checked against)
     live_values: dict = field(default_factory=dict)  # the run's live settings now (lr, beta, ...): only a change turns
+    fixed_values: dict = field(default_factory=dict)  # the run's batch size and seed (a class's wall shows them)
     stepper: object = None  # genai.stepping.StepControl of the run going on: pause it, step it
     slot: object = None  # training_slots.SlotLease of the run going on (lent while it is paused)
     stepping: threading.Lock = field(default_factory=threading.Lock)  # held while a /step waits: one at a time
@@ -439,7 +440,8 @@ def run_snapshot(session):
     if controls.waiting or (controls.busy.locked() and controls.slot is None):
         return RunSnapshot("waiting")
     if model is not None:
-        return RunSnapshot("training", model.family, model.describe(), dict(controls.live_values), **shown)
+        chosen = {**controls.live_values, **controls.fixed_values}
+        return RunSnapshot("training", model.family, model.describe(), chosen, **shown)
     kept = next((entry for entry in reversed(list(session.models.values()))
                  if timelapse is not None and entry.timelapse is timelapse), None)
     if kept is None:

@@ -237,6 +237,7 @@ def run_training(dataset_name, family, arch, conditional, train_settings, option
         gr.Warning(dataset.warning)
     controls.live_values = {"lr": train_settings.lr, **{name: getattr(model.config, name)
                                                          for name in live_settings(model) if name != "lr"}}
+    controls.fixed_values = {"batch_size": train_settings.batch_size, "seed": train_settings.seed}
     yield {
         ui["status"]: f"Training: {model.describe()}, on {len(dataset):,} images of the {dataset.split} split "
                       f"({where}).",
@@ -530,7 +531,7 @@ def build():
                                    buttons=["download", "fullscreen"], min_width=240, alt_text=PREVIEW_WORDS)
                 losses = gr.LinePlot(x="step", y="loss", color="curve", label="Loss curves", x_title="training step",
                                      y_title="loss", color_title="loss", elem_id="train-losses", min_width=240,
-                                     height=250)  # short enough to sit whole beside the grid at 1280x720, lesson banner and all
+                                     height=250)  # whole beside the grid at 1280x720, under a lesson's banner too
             with gr.Accordion("Turn the knobs while it trains", open=False, elem_id="train-knobs"):
                 gr.Markdown("The boxes show the running run's own values. Change one and press Turn now: only what "
                             "you changed is turned.", elem_classes=["genai-note"])
