@@ -155,7 +155,9 @@ def png_file(image, folder):
     name, then renamed into place.
     """
     digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:32]
-    return write_once(Path(folder) / f"{digest}.png", lambda file: image.save(file, format="PNG"))
+    # zlib's fastest level: a new grid is encoded on every slider move, and the faster level costs a few KB more
+    # (docs/benchmarks.md, "Where a /sample call's time goes").
+    return write_once(Path(folder) / f"{digest}.png", lambda file: image.save(file, format="PNG", compress_level=1))
 
 
 def gif_file(data, folder):
