@@ -11,12 +11,13 @@ growth and peak; its temp folders) and what the student saw (p95 of its grids), 
 attacker got (refused or not, how fast, the first words). At the end, after the files' time to
 live, what is left on disk. Every call goes through the app's public HTTP API, as a script would.
 
-    python benchmarks/abuse.py                      # every attack (about 6 minutes on 2 cores)
+    python benchmarks/abuse.py                      # every attack (about 8 minutes on 2 cores)
     python benchmarks/abuse.py --only upload_parts,big_text
 """
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -310,7 +311,8 @@ def run_attack(name, url, pid, temp_dirs, seed):
             "rss_before_mb": before and before["rss_mb"], "rss_after_mb": after and after["rss_mb"],
             "rss_peak_mb": rss.peak and rss.peak["rss_mb"],
             "rss_growth_mb": round(after["rss_mb"] - before["rss_mb"], 1) if before and after else None,
-            "temp_after": folder_usage(temp_dirs)}
+            "temp_after": folder_usage(temp_dirs),
+            "load_average_1min_after": round(os.getloadavg()[0], 2)}  # other work on the machine skews the p95
 
 
 def verdicts(row):
@@ -340,6 +342,11 @@ def report(result):
         out.append(f"\nTemp folders {FILE_TTL_SECONDS} s after the last attack (the files' time to live): "
                    f"{end['mb']} MB in {end['files']} files (limit {LIMITS['temp_mb_after_ttl']} MB); largest: "
                    + ", ".join(f"{f['path']} ({f['mb']} MB)" for f in result.get("largest_files_after_ttl", [])[:3]))
+        kept = result.get("kept_models_after_ttl")
+        if kept:
+            out.append(f"Of which models kept in live sessions (the visitors' runs, until their sessions end): "
+                       f"{kept['mb']} MB in {kept['files']} files; everything else: "
+                       f"{round((end['bytes'] - kept['bytes']) / MB, 2)} MB in {end['files'] - kept['files']} files.")
     out.append(f"Limits: RSS growth <= {LIMITS['rss_growth_mb']} MB per attack; the student's p95 <= "
                f"{LIMITS['student_p95_s']} s ({LIMITS['step_spam_p95_s']} s under step spam); "
                f"a refused /train within {LIMITS['refusal_s']} s.")
@@ -350,7 +357,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help=f"comma-separated attacks (default all: {', '.join(ATTACKS)})")
     parser.add_argument("--data-dir", help="MNIST folder for the app (default: $GENAI_DATA_DIR, else ../shared/...)")
-    parser.add_argument("--json", help="where to write the figures (default: benchmarks/results/abuse-<date>.json)")
+    parser.add_argument("--json", help="where to write the figures (default: benchmarks/results/abuse-<date>-<time>.json)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in (args.only or ",".join(ATTACKS)).split(",") if n.strip()]
     unknown = [n for n in names if n not in ATTACKS]
@@ -368,6 +375,10 @@ def main(argv=None):
             result["attacks"].append(run_attack(name, app.url, app.pid, app.temp_dirs, seed=10_000 * (number + 1)))
         time.sleep(FILE_TTL_SECONDS + 35)  # the files' time to live, and one sweep of the sweeper (every 30 s)
         result["temp_after_ttl"] = folder_usage(app.temp_dirs)
+        # What is left in sessions' private folders is the models visitors trained, kept (weights and download
+        # zip) until their session ends (GENAI_SESSION_TTL_SECONDS unused, an hour by default), not the TTL
+        # of handed-out files: counted apart, so both are seen.
+        result["kept_models_after_ttl"] = folder_usage(sorted(app.tmp.glob("genai-app-*/session-*")))
         files = [f for folder in app.temp_dirs if folder.is_dir() for f in folder.rglob("*") if f.is_file()]
         result["largest_files_after_ttl"] = [  # what is left, by size: where the disk goes
             {"path": str(f.relative_to(scratch)), "mb": round(f.stat().st_size / MB, 2)}
@@ -377,7 +388,7 @@ def main(argv=None):
         app.stop()
         shutil.rmtree(scratch, ignore_errors=True)
     print("\n" + report(result))
-    path = Path(args.json) if args.json else RESULTS_DIR / f"abuse-{time.strftime('%Y-%m-%d')}.json"
+    path = Path(args.json) if args.json else RESULTS_DIR / f"abuse-{time.strftime('%Y-%m-%d-%H%M%S')}.json"
     write_json(result, path)
     print(f"\nWrote {path}")
     return result
