@@ -129,6 +129,7 @@ class Class:
     next_number: int = 1
     push: Push | None = None
     stops: int = 0  # how many times the teacher pressed Stop all
+    removed: weakref.WeakSet = field(default_factory=weakref.WeakSet)  # sessions the teacher took off the wall
     ended_at: float | None = None
 
     @property
@@ -235,6 +236,26 @@ class Classroom:
             self._end(lesson)
             return lesson
 
+    def remove(self, teacher, number):
+        """Take the student with this number off the teacher's class (a hostile or duplicate seat): they are
+        told, cannot join this class again from that session, and keep their models. Returns the Member."""
+        with self._lock:
+            lesson = self._taught(teacher)
+            for student, member in list(lesson.members.items()):
+                if member.number == number:
+                    del lesson.members[student]
+                    self._member_of.pop(student, None)
+                    lesson.removed.add(student)
+                    return member
+            raise ClassError("No student with this number is in your class.")
+
+    def removed_from(self, student):
+        """The running class whose teacher removed this session, or None."""
+        now = self.clock()
+        with self._lock:
+            return next((lesson for lesson in self._classes.values()
+                         if lesson.running(now) and student in lesson.removed), None)
+
     def _end(self, lesson):
         lesson.ended_at = self.clock()
 
@@ -263,6 +284,8 @@ class Classroom:
                                  "digits, like 7KX-QM4-TR9).")
             if lesson.teacher() is student:
                 raise ClassError("You teach this class: open it on another device or browser to join as a student.")
+            if student in lesson.removed:
+                raise ClassError("Your teacher removed you from this class: ask them if that was a mistake.")
             if self._member_of.get(student) != code:
                 self.leave(student)  # a student is in one class at a time
             member = lesson.members.get(student)

@@ -150,6 +150,26 @@ def test_teacher_actions_need_the_teacher_s_own_session(classes):
     assert classes.push(teacher, "demonstration", "beta-zero", "VAE").number == 1
 
 
+def test_the_teacher_removes_a_seat_which_cannot_join_again_and_frees_its_place(classes):
+    teacher, students = FakeSession(), [FakeSession() for _ in range(4)]
+    lesson = classes.start(teacher)
+    for student in students:
+        classes.join(student, lesson.code)
+    with pytest.raises(ClassError, match="full"):
+        classes.join(FakeSession(), lesson.code)
+    with pytest.raises(ClassError, match="Only the teacher"):
+        classes.remove(students[0], 2)  # a student cannot take another off the wall
+    assert classes.remove(teacher, 2).label == "student 2"
+    assert [m.number for m in lesson.students()] == [1, 3, 4]
+    assert classes.membership(students[1]) == (None, None) and classes.removed_from(students[1]) is lesson
+    with pytest.raises(ClassError, match="removed you"):
+        classes.join(students[1], lesson.code)
+    classes.join(FakeSession(), lesson.code)  # the place is free again, for a new seat
+    with pytest.raises(ClassError, match="No student with this number"):
+        classes.remove(teacher, 2)
+    assert classes.removed_from(students[0]) is None
+
+
 def test_classes_are_bounded_and_freed_with_their_teacher_s_session(classes):
     teachers = [FakeSession() for _ in range(3)]
     for teacher in teachers:
@@ -201,7 +221,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from test_app_api import new_client, server, train  # noqa: E402, F401  (the shared test server, its visitors, a tiny run)
+from test_app_api import new_client, picker_names, server, train  # noqa: E402, F401  (the shared test server, its visitors, a tiny run)
 
 TEACHER_ENDPOINTS = ["/class_end", "/class_stop_all", "/class_wall"]
 
@@ -269,6 +289,23 @@ def test_a_run_going_on_shows_its_settings_on_its_tile_and_opens_big_with_its_ti
         job.result()
     preview, samples, gif, caption = teacher.predict(1, 7, api_name="/class_tile")
     assert samples and "on your seed 7" in caption  # once it ended
+
+
+def test_the_teacher_removes_a_student_who_is_told_and_keeps_their_model(new_client):
+    teacher, ana, ben = new_client(), new_client(), new_client()
+    code = started(teacher)
+    ana.predict(code, "Ana", api_name="/class_join")
+    ben.predict(code, "Ben", api_name="/class_join")
+    ben_model = train(ben, max_steps=20).result()[4]
+    wait_for_wall(teacher, lambda h: "Ben" in h and "Ana" in h)
+    with pytest.raises(AppError, match="Only the teacher|not in the list of choices"):
+        ana.predict(2, api_name="/class_remove")  # a student cannot remove another
+    assert "Ben is off the wall" in teacher.predict(2, api_name="/class_remove")
+    wait_for_wall(teacher, lambda h: "Ben" not in h and "Ana" in h)
+    assert "Your teacher removed you" in ben.predict(api_name="/class_news")[0]
+    with pytest.raises(AppError, match="removed you"):
+        ben.predict(code, "Ben", api_name="/class_join")
+    assert ben_model in picker_names(ben)[0]  # their model stays theirs
 
 
 def test_a_queued_run_says_how_many_wait_before_it(new_client):

@@ -77,6 +77,7 @@ class ClassTab:
     side_by_side: gr.Button
     pair_gallery: gr.Gallery
     teacher_tools: gr.Column  # shown only to the teacher of a running class
+    remove: gr.Button
 
 
 class WallCache:
@@ -339,6 +340,19 @@ def open_tile(number, seed, session):
     return preview, samples, gif, caption
 
 
+@friendly
+def remove_student(number, session):
+    """Take a student off the wall (a seat the teacher does not want: a duplicate, or someone not in the room)."""
+    lesson = taught(session)
+    member, _ = member_of_class(lesson, number)
+    try:
+        CLASSES.remove(session, member.number)
+    except ClassError as error:
+        raise AppError(str(error)) from None
+    return (f"{escaped_markdown(member.label)} is off the wall: they are told, cannot join again from that tab, and "
+            "keep their models.")
+
+
 def escaped_markdown(text):
     """A student's chosen name, for a gr.Markdown: no HTML, and no Markdown (a link, an image) gets through."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -402,9 +416,13 @@ def leave_class(session, request: gr.Request):
     return f"You left the class `{lesson.spoken_code}`. Your models stay yours.", gr.Timer(active=False)
 
 
-def class_news(session, tab, train_ui, tabs):
+def class_news(session, tab, train_ui, tabs, request=None):
     """The student's tick: has the teacher sent something, or ended the class? {component: update}."""
     lesson, member = CLASSES.membership(session)
+    if lesson is None and CLASSES.removed_from(session) is not None:
+        visitors.leave_seat(request)  # this tab counts as its address again
+        return {tab.student_status: "Your teacher removed you from the class. Your models stay yours.",
+                tab.news: gr.Timer(active=False)}
     if lesson is None:
         return {tab.student_status: "You are not in a class (it may have ended).", tab.news: gr.Timer(active=False)}
     session.touch()
@@ -470,7 +488,9 @@ def build():
                 tile = gr.Dropdown([], label="Open a student's run big", elem_id="class-tile")
                 seed = NumberInput(42, label=f"Your seed (0 to {MAX_SEED:,}): the same noise for every model",
                                    elem_id="class-seed")
-                open_big = gr.Button("Open big", elem_id="class-open-tile")
+                with gr.Row():
+                    open_big = gr.Button("Open big", elem_id="class-open-tile")
+                    remove = gr.Button("Remove from the class", size="sm", elem_id="class-remove")
                 pair = gr.Dropdown([], multiselect=True, max_choices=2, label="Two students side by side",
                                    elem_id="class-pair")
                 show_pair = gr.Button("Side by side on your seed", elem_id="class-side-by-side")
@@ -488,7 +508,8 @@ def build():
                                           object_fit="contain", elem_id="class-pair-gallery")
     return ClassTab(join_code, join_name, join, leave, student_status, news, start, code, end, stop_everyone,
                     demonstration, push_demo, push_mine, action_status, wall, wall_timer, tile, seed, open_big,
-                    big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery, teacher_tools)
+                    big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery, teacher_tools,
+                    remove)
 
 
 def connect(tab, session, train_ui, tabs, restored):
@@ -509,6 +530,7 @@ def connect(tab, session, train_ui, tabs, restored):
     tab.open_tile.click(open_tile, [tab.tile, tab.seed, session],
                         [tab.big_preview, tab.big_samples, tab.big_gif, tab.big_caption], api_name="class_tile",
                         show_progress="minimal")
+    tab.remove.click(remove_student, [tab.tile, session], tab.action_status, api_name="class_remove", **quick)
     tab.side_by_side.click(side_by_side, [tab.pair, tab.seed, session], tab.pair_gallery, api_name="class_pair",
                            show_progress="minimal")
 
@@ -521,8 +543,8 @@ def connect(tab, session, train_ui, tabs, restored):
                     train_ui.demonstration_note, tabs]
 
     @friendly
-    def news(session):
-        return class_news(session, tab, train_ui, tabs)
+    def news(session, request: gr.Request):
+        return class_news(session, tab, train_ui, tabs, request)
 
     tab.news.tick(news, session, news_outputs, api_name="class_news", **quick)
 
