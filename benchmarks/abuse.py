@@ -16,6 +16,7 @@ live, what is left on disk. Every call goes through the app's public HTTP API, a
 """
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -64,7 +65,7 @@ def api(url, name, data, visitor, session=None, timeout=120):
         answer = error.read()
         return False, f"HTTP {error.code}: {answer[:200].decode(errors='replace')}", time.perf_counter() - started, \
             len(answer)
-    except OSError as error:
+    except (OSError, http.client.HTTPException) as error:  # refused, or an answer cut off mid-stream
         return False, f"{type(error).__name__}: {error}"[:200], time.perf_counter() - started, 0
     event = data_line = None
     for line in text.splitlines():

@@ -105,6 +105,22 @@ def test_a_store_full_of_work_still_keeps_its_bound_least_recently_used_first():
 
 def test_the_app_makes_lean_sessions_in_a_lean_store():
     script = ("import app, gradio.routes, gradio.state_holder as s; from genai.ui import lean_state, session; "
-              "print(lean_state.installed(), lean_state.LeanStateHolder.keeps is session.worth_keeping)")
+              "app.demo.queue(); print(lean_state.installed(), lean_state.LeanStateHolder.keeps is session.worth_keeping, "
+              "type(app.demo._queue.pending_messages_per_session) is lean_state.RecentlyUsedQueues)")
     built = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=240)
-    assert built.stdout.split()[-2:] == ["True", "True"], built.stderr[-2000:]
+    assert built.stdout.split()[-3:] == ["True", "True", "True"], built.stderr[-2000:]
+
+
+def test_a_sessions_message_queue_in_use_outlives_newer_ones():
+    from genai.ui.lean_state import RecentlyUsedQueues
+
+    queues = RecentlyUsedQueues(3)
+    queues["student"] = "queue"
+    for attacker in ("a1", "a2"):
+        queues[attacker] = "queue"
+    assert queues["student"] == "queue"  # its stream waits on it: the most recent now
+    queues["a3"] = "queue"
+    assert queues.get("a4") is None and list(queues) == ["a2", "student", "a3"]
+    queues.get("a2")
+    queues["a4"] = "queue"
+    assert list(queues) == ["a3", "a2", "a4"]  # the student, waited on least recently now, went first

@@ -14,12 +14,14 @@ updates it, or when a deep link asks for them all. The entries are the same as G
 function, same block), only later; a session that is never deep-linked never makes most of them.
 
 The store itself (LeanStateHolder), when full, forgets a session that holds nothing before one that
-holds a student's work.
+holds a student's work, and the sessions' message queues (RecentlyUsedQueues) go least recently used
+first, so one visitor's new sessions never cut off another's answer.
 
     lean_state.install(keeps=session.worth_keeping)     # before the server starts (build_demo does it)
 """
 
 import gradio.state_holder as gradio_state
+import gradio.utils as gradio_utils
 
 
 class ConfigOnDemand(dict):
@@ -147,24 +149,49 @@ class LeanStateHolder(gradio_state.StateHolder):
         return any(self.keeps(value) for value in list(state.state_data.values()))
 
 
-def install(keeps=None):
-    """Have Gradio make LeanSessionState for every new session, and a LeanStateHolder for every server
-    started from now on (in this process); `keeps(value)` tells which gr.State values are worth keeping
-    when the store is full. Idempotent.
+class RecentlyUsedQueues(gradio_utils.LRUCache):
+    """Gradio's cache of each session's message queue (the answers on their way to it), least recently
+    *used* first out.
 
-    Gradio makes sessions through the name SessionState of gradio.state_holder, and a server's store
-    through the name StateHolder of gradio.routes, so replacing the names is enough; what was made
-    before stays as it is.
+    Gradio keeps 2,000 of them and forgets the one made longest ago, however busy it is: after 2,000
+    new sessions of one visitor (2,000 raw API calls), the queue of a student whose session is older
+    went, and the answer it was waiting for at that moment was cut off (the benchmark's student saw
+    its stream end mid-answer). Here reading a queue (every message sent to it, every wait of its
+    stream) makes it the most recent, so only sessions that nobody is waiting on go first.
     """
+
+    def __getitem__(self, key):
+        self.move_to_end(key)  # KeyError for an unknown key, as before
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+        return super().get(key, default)
+
+
+def install(keeps=None):
+    """Have Gradio make LeanSessionState for every new session, a LeanStateHolder for every server and
+    RecentlyUsedQueues for every queue started from now on (in this process); `keeps(value)` tells which
+    gr.State values are worth keeping when the store is full. Idempotent.
+
+    Gradio makes each of them through a module-level name (SessionState in gradio.state_holder,
+    StateHolder in gradio.routes, LRUCache in gradio.queueing), so replacing the names is enough; what
+    was made before stays as it is.
+    """
+    import gradio.queueing as gradio_queueing
     import gradio.routes as gradio_routes
 
     if keeps is not None:
         LeanStateHolder.keeps = staticmethod(keeps)
     gradio_state.SessionState = LeanSessionState
     gradio_routes.StateHolder = LeanStateHolder
+    gradio_queueing.LRUCache = RecentlyUsedQueues
 
 
 def installed():
+    import gradio.queueing as gradio_queueing
     import gradio.routes as gradio_routes
 
-    return gradio_state.SessionState is LeanSessionState and gradio_routes.StateHolder is LeanStateHolder
+    return (gradio_state.SessionState is LeanSessionState and gradio_routes.StateHolder is LeanStateHolder
+            and gradio_queueing.LRUCache is RecentlyUsedQueues)
