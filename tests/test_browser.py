@@ -344,9 +344,9 @@ def step_number(page):
 def test_step_mode_pauses_a_gan_demonstration_and_shows_one_step_at_a_time(page, shots):
     open_tab(page, "Train")
     page.locator("#train-preset input").click()
-    page.get_by_role("option", name="GAN mode collapse: a discriminator that learns too slowly").click()
+    page.get_by_role("option", name="GAN mode collapse: one number of noise, a few digits").click()
     page.get_by_text("What to look for:").wait_for()
-    page.wait_for_function("() => document.querySelector('#train-d-lr-ratio input').value === '0.01'")
+    page.wait_for_function("() => document.querySelector('#train-latent-dim input').value === '1'")
     page.locator("#train-start").click()
     page.locator("#train-step-mode").get_by_text("Step through it").click()
     page.wait_for_function(
@@ -408,19 +408,19 @@ def test_beta_turned_while_a_vae_trains_is_applied_and_said(page, shots):
 
 
 def test_the_knob_panel_shows_the_running_runs_values_and_turns_only_what_was_changed(page, shots):
-    """The mode-collapse demonstration trains with D at 0.01 of G's rate: turning the learning rate alone
-    must leave D's ratio at 0.01, not send the panel's other values with it."""
+    """The strong-discriminator demonstration trains with D at 100x G's rate: turning the learning rate alone
+    must leave D's ratio at 100, not send the panel's other values with it."""
     open_tab(page, "Train")
     page.locator("#train-preset input").click()
-    page.get_by_role("option", name="GAN mode collapse: a discriminator that learns too slowly").click()
+    page.get_by_role("option", name="GAN with a discriminator too strong: G stops learning").click()
     page.get_by_text("What to look for:").wait_for()
     page.locator("#train-knobs").get_by_text("Turn the knobs while it trains").click()
     ratio, lr = page.locator("#train-live-d-lr-ratio input"), page.locator("#train-live-lr input")
-    page.wait_for_function("() => document.querySelector('#train-live-d-lr-ratio input').value === '0.01'")
+    page.wait_for_function("() => document.querySelector('#train-live-d-lr-ratio input').value === '100'")
     page.locator("#train-start").click()
     page.wait_for_function(
         "() => /step [0-9]/.test(document.querySelector('#train-progress .genai-progress-text').innerText)")
-    assert (ratio.input_value(), lr.input_value()) == ("0.01", "0.001")  # the run's own values
+    assert ratio.input_value() == "100" and float(lr.input_value()) == 1e-5  # the run's own values
     lr.fill("0.002")
     lr.press("Tab")
     page.locator("#train-turn").click()
@@ -428,7 +428,7 @@ def test_the_knob_panel_shows_the_running_runs_values_and_turns_only_what_was_ch
     assert "d_lr_ratio" not in page.locator("#train-turn-status").inner_text()
     page.locator("#train-status").get_by_text("lr 0.002").wait_for()  # applied, at a step the status names
     assert "d_lr_ratio" not in page.locator("#train-status").inner_text()
-    assert ratio.input_value() == "0.01"
+    assert ratio.input_value() == "100"
     shots(page, "train-knob-lr-only")
     page.locator("#train-stop").click()
     page.get_by_text("Your model is").wait_for()
