@@ -42,6 +42,9 @@ def build_demo():
     # The app's own temporary folder, made now: making it removes what a killed server left (kill -9
     # gives no chance to clean up), at start rather than at the first visitor's request.
     app_folder()
+    # Before gr.Blocks: its constructor makes the queue (lean_state.py: a session costs what it holds, and one
+    # visitor's new sessions push out neither another's tab nor the answer it waits for).
+    lean_state.install(keeps=worth_keeping)
     if not os.environ.get("GRADIO_TEMP_DIR"):  # Gradio's files in a folder of the app's own (see session.py)
         os.environ["GRADIO_TEMP_DIR"] = str(private_gradio_folder())
     initial = model_store.choices(None)
@@ -112,7 +115,6 @@ def build_demo():
             api_visibility="private", show_progress="hidden",
         )
     quiet_input_checks(demo)
-    lean_state.install(keeps=worth_keeping)  # a session costs what it holds, not a copy of the page (lean_state.py)
     SESSIONS.watch_files_of(demo)
     return demo
 
