@@ -33,11 +33,11 @@ PRESETS = {
         "changes": {"conditional": False, "latent_dim": 1, "d_lr_ratio": 1.0, "batch_size": 64, "lr": 1e-3,
                     "seconds": 40},
         "explanation": "G gets a single number of noise instead of 100, so all its pictures lie on one line, and "
-                       "between two digits that line runs through blends D rejects: G bunches the noise onto the "
-                       "two or three digits D believes most and draws them for every z (mode collapse). The grid "
-                       "fills with copies of a few digits, and the digit bars under it (the classifier's reading) "
-                       "show those two or three digits and \"?\" for the half-drawn rest, never ten. The cure is the "
-                       "next demonstration: the same run with 100 numbers of noise.",
+                       "between two digits that line runs through blends D rejects: G bunches the noise onto a few "
+                       "pictures and draws them for every z (mode collapse). The grid fills with copies of three or "
+                       "four shapes; the digit bars under it (the classifier's reading) stand on the one to three "
+                       "of them it reads as digits (often a 1) and on \"?\" for the rough rest, never on ten. The "
+                       "cure is the next demonstration: the same run with 100 numbers of noise.",
     },
     "mode-collapse-cure": {
         "title": "GAN mode collapse, cured: room in the noise",

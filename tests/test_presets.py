@@ -28,8 +28,8 @@ def trained(options, dataset, steps=400, family="vae"):
 @pytest.fixture(scope="module")
 def gans(digits):
     """The three GAN demonstrations: mode collapse and its cure 600 steps each (the same run but for the size
-    of G's noise; the collapse shows from about 600 steps and lasted to 1,800, docs/benchmarks.md), the
-    discriminator too strong 200 (it has won long before)."""
+    of G's noise; the collapse shows from about 600 steps and lasted to 1,400, as far as measured: see
+    docs/benchmarks.md, "Demonstrations"), the discriminator too strong 200 (it has won long before)."""
     steps = {"mode-collapse": 600, "mode-collapse-cure": 600, "strong-discriminator": 200}
     return {name: trained(preset(name), digits, steps=count, family="gan") for name, count in steps.items()}
 
