@@ -124,3 +124,26 @@ def test_a_sessions_message_queue_in_use_outlives_newer_ones():
     queues.get("a2")
     queues["a4"] = "queue"
     assert list(queues) == ["a3", "a2", "a4"]  # the student, waited on least recently now, went first
+
+
+def test_a_gradio_whose_session_store_changed_keeps_its_own_and_the_app_still_runs(monkeypatch, caplog):
+    """requirements.txt allows any Gradio 6: if one changes what lean_state replaces, nothing is replaced."""
+    import gradio.routes as gradio_routes
+    import gradio.state_holder as gradio_state
+
+    from genai.ui import lean_state
+
+    assert lean_state.matches_this_gradio()  # the Gradio installed here is the one it was written for
+
+    class ChangedSessionState(GradioSessionState):  # a later Gradio whose sessions hold something else
+        def __init__(self, blocks):
+            super().__init__(blocks)
+            self.config_values = {key: {"changed": True} for key in self.config_values}
+
+    monkeypatch.setattr(lean_state, "_GRADIO_SESSION_STATE", ChangedSessionState)
+    monkeypatch.setattr(gradio_state, "SessionState", ChangedSessionState)
+    monkeypatch.setattr(gradio_routes, "StateHolder", gradio_routes.StateHolder)
+    assert not lean_state.installed() and not lean_state.matches_this_gradio()
+    assert lean_state.install() is False
+    assert gradio_state.SessionState is ChangedSessionState  # Gradio's own stays
+    assert "not the one genai/ui/lean_state.py was written for" in caplog.text

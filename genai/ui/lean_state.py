@@ -20,8 +20,12 @@ first, so one visitor's new sessions never cut off another's answer.
     lean_state.install(keeps=session.worth_keeping)     # before the server starts (build_demo does it)
 """
 
+import logging
+
 import gradio.state_holder as gradio_state
 import gradio.utils as gradio_utils
+
+log = logging.getLogger(__name__)
 
 
 class ConfigOnDemand(dict):
@@ -170,6 +174,29 @@ class RecentlyUsedQueues(gradio_utils.LRUCache):
         return super().get(key, default)
 
 
+def matches_this_gradio():
+    """Whether a LeanSessionState lists what Gradio's own SessionState lists, for a small page here.
+
+    lean_state replaces parts of Gradio that are not its public API, and requirements.txt allows any
+    Gradio 6. Should a later one change them, the app must still run: install() checks first, and
+    otherwise leaves Gradio's own store in place, with one line in the log."""
+    import gradio as gr
+
+    try:
+        with gr.Blocks() as page:
+            text, number = gr.Textbox("a"), gr.Number(3)
+            text.change(lambda value: value, text, number)
+        lean, own = LeanSessionState(page), _GRADIO_SESSION_STATE(page)
+        same = dict(lean.config_values.items()) == dict(own.config_values.items())
+        holder = LeanStateHolder()
+        return same and hasattr(holder, "session_data") and hasattr(holder, "capacity") and hasattr(holder, "lock")
+    except Exception:  # anything at all: a Gradio this module was not written for
+        return False
+
+
+_GRADIO_SESSION_STATE = gradio_state.SessionState  # Gradio's own, kept before install() replaces the name
+
+
 def install(keeps=None):
     """Have Gradio make LeanSessionState for every new session, a LeanStateHolder for every server and
     RecentlyUsedQueues for every queue started from now on (in this process); `keeps(value)` tells which
@@ -184,9 +211,16 @@ def install(keeps=None):
 
     if keeps is not None:
         LeanStateHolder.keeps = staticmethod(keeps)
+    if installed():
+        return True
+    if not (matches_this_gradio() and hasattr(gradio_routes, "StateHolder") and hasattr(gradio_queueing, "LRUCache")):
+        log.warning("This Gradio's session store is not the one genai/ui/lean_state.py was written for: the app "
+                    "keeps Gradio's own (each session then costs a copy of the page's configuration).")
+        return False
     gradio_state.SessionState = LeanSessionState
     gradio_routes.StateHolder = LeanStateHolder
     gradio_queueing.LRUCache = RecentlyUsedQueues
+    return True
 
 
 def installed():
