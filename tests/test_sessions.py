@@ -42,6 +42,22 @@ def test_a_session_keeps_at_most_n_models_dropping_the_oldest_with_its_files(mon
     session.cleanup()
 
 
+def test_a_kept_models_zip_is_made_only_when_it_is_downloaded_and_goes_with_the_model():
+    import zipfile
+
+    session = Session()
+    (name, entry, _), = keep_models(session, 1)
+    assert not entry.archive.exists()  # most models are never downloaded: no second copy of their weights
+    archive = entry.zipped()
+    assert archive == entry.archive and entry.zipped() == archive  # made once
+    with zipfile.ZipFile(archive) as bundle:
+        assert sorted(bundle.namelist()) == [f"{name}/config.json", f"{name}/model.safetensors"]
+    assert not [p for p in archive.parent.iterdir() if p.name.startswith(".")]  # no half-written zip left
+    session.drop(name)
+    assert not archive.exists() and not entry.folder.exists()
+    session.cleanup()
+
+
 def test_a_session_is_bounded_in_bytes_too(monkeypatch):
     monkeypatch.setenv("GENAI_SESSION_MAX_MB", "5")  # one MLP VAE holds about 4 MB of weights
     session = Session()

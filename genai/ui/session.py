@@ -94,13 +94,30 @@ class ModelEntry:
     metadata: dict
     source: str  # "pretrained" or "yours"
     folder: Path | None = None
-    archive: Path | None = None  # the .zip to download (models trained in the app)
+    archive: Path | None = None  # where the .zip to download goes (models trained in the app), made when asked for
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names this model in the result cache
     timelapse: object = None  # genai.timelapse.Timelapse of the run that trained it (models trained in the app)
     added: float = field(default_factory=time.monotonic)  # the oldest of a visitor's models goes first
 
     def weight_bytes(self):
         return sum(t.numel() * t.element_size() for t in self.model.state_dict().values())
+
+    def zipped(self):
+        """The model's folder as a .zip (config.json + model.safetensors), made the first time it is downloaded:
+        most trained models are never downloaded, and a zip of weights is nearly their size again."""
+        archive = Path(self.archive)
+        if not archive.is_file():
+            handle, partial = tempfile.mkstemp(dir=archive.parent, prefix=f".{archive.stem}.", suffix=".zip")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+                        for file_name in (CONFIG_FILE, WEIGHTS_FILE):
+                            bundle.write(Path(self.folder) / file_name, arcname=f"{self.name}/{file_name}")
+                os.replace(partial, archive)  # whole or not at all: a second download never sees half a zip
+            except BaseException:
+                Path(partial).unlink(missing_ok=True)
+                raise
+        return archive
 
 
 @dataclass
@@ -165,7 +182,7 @@ class Session:
         return Path(self.folder)
 
     def keep(self, name, model, dataset, steps, training):
-        """Save a trained model into this session's folder, zip it for download, and list it as ours.
+        """Save a trained model into this session's folder and list it as ours (its .zip is made when downloaded).
 
         Returns (entry, names of older models removed to stay within the session's limits).
         """
@@ -173,11 +190,7 @@ class Session:
         for parameter in model.parameters():
             parameter.grad = None  # a kept model only samples: its gradients would double its memory
         folder = save_model(model, self.private_folder() / name, dataset=dataset, steps=steps, training=training)
-        archive = folder.parent / f"{name}.zip"
-        with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-            for file_name in (CONFIG_FILE, WEIGHTS_FILE):
-                bundle.write(folder / file_name, arcname=f"{name}/{file_name}")
-        entry = ModelEntry(name, model, read_metadata(folder), "yours", folder, archive)
+        entry = ModelEntry(name, model, read_metadata(folder), "yours", folder, folder.parent / f"{name}.zip")
         return entry, self.add(entry)
 
     def add(self, entry):

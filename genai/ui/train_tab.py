@@ -395,10 +395,11 @@ def download_model(model_name, session):
     the many nobody downloads: a visitor training 1-step models back to back filled gigabytes.)
     """
     entry = session.models.get(model_name) if model_name else None
-    if entry is None or entry.archive is None or not Path(entry.archive).is_file():
+    if entry is None or entry.archive is None or entry.folder is None or not Path(entry.folder).is_dir():
         raise AppError("Train a model first: its download appears here when the run ends.")
     session.touch()
-    return gr.update(value=str(entry.archive), visible=True, label=f"{model_name}.zip: config.json + model.safetensors")
+    return gr.update(value=str(entry.zipped()), visible=True,
+                     label=f"{model_name}.zip: config.json + model.safetensors")
 
 
 @friendly
