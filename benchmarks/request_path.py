@@ -125,9 +125,9 @@ def main():
     scratch = Path(tempfile.mkdtemp(prefix="genai-request-path-"))
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
-    app = App(scratch, data_dir=find_data_dir(args.data_dir))
     results = {"machine": machine_info("cpu"), "model": MODEL, "calls": args.calls, "kinds": {}}
-    try:
+    app = App(scratch, data_dir=find_data_dir(args.data_dir))
+    try:  # from here on, whatever happens, the app is stopped
         client = RawHttpClient(app.url)
         run_calls(client, range(10_000, 10_010))  # warm: the model loaded, the first grids drawn
         kinds = {"new seed each call (drawn)": range(args.calls),
