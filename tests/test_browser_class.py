@@ -9,6 +9,7 @@ a projector's screen) go to screenshots/ (or $GENAI_SCREENSHOT_DIR). Every page 
 
 import os
 import re
+import time
 from pathlib import Path
 
 import app_server
@@ -98,6 +99,31 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir):  # noq
         wall = wait_for_text(teacher, "#class-wall", r"step [0-9]")
         assert wall.count("VAE") >= 2
         screenshot(teacher, "class-wall-live", "#class-code")
+
+        # The wall refreshes only while the teacher looks at it: another tab stops its timer, coming back starts it.
+        wall_fn = teacher.evaluate("() => (window.gradio_config.dependencies.find(d => d.api_name === 'class_wall')"
+                                   " || {}).id")
+        assert wall_fn is not None
+        ticks = []
+
+        def count_tick(request):
+            body = request.post_data or ""
+            if "queue/join" in request.url and f'"fn_index":{wall_fn},' in body.replace(" ", ""):
+                ticks.append(time.monotonic())
+
+        teacher.on("request", count_tick)
+        teacher.wait_for_timeout(2500)
+        assert ticks, "the wall does not tick while it shows"
+        teacher.get_by_role("tab", name="Train").click()
+        teacher.wait_for_timeout(1500)  # a tick already on its way may still go
+        hidden_from = time.monotonic()
+        teacher.wait_for_timeout(3000)
+        assert not [t for t in ticks if t > hidden_from], "the wall ticks while another tab shows"
+        teacher.get_by_role("tab", name="Class").click()
+        back = time.monotonic()
+        teacher.wait_for_timeout(2500)
+        assert [t for t in ticks if t > back], "the wall does not tick again when its tab shows"
+        teacher.remove_listener("request", count_tick)
 
         # When the runs end: a tile opens big, and two students side by side on the teacher's seed.
         teacher.wait_for_function("() => (document.querySelector('#class-wall').innerText.match(/finished/g) || [])"

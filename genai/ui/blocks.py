@@ -72,7 +72,7 @@ def build_demo():
                 evaluate_ui = evaluate_tab.build(initial)
             with gr.Tab("Hub", id="hub") as hub_page:
                 hub_ui = hub_tab.build()
-            with gr.Tab("Class", id="class"):  # a teacher's class: a join code and a wall of the students' runs
+            with gr.Tab("Class", id=class_tab.CLASS_TAB):  # a teacher's class: a join code and a wall of the students' runs
                 class_ui = class_tab.build()
 
         pickers = [sample_ui.picker, interpolate_ui.picker, explore_ui.picker, evaluate_ui.picker]

@@ -39,7 +39,8 @@ from .run_link import page_url
 from .session import SESSIONS, pictures_folder, run_snapshot
 from .train_form import checked_form, filled
 
-WALL_SECONDS = 1.0  # the teacher's wall refreshes at most this often
+CLASS_TAB = "class"  # this tab's id in the page's gr.Tabs (genai/ui/blocks.py)
+WALL_SECONDS = 1.0  # the teacher's wall refreshes at most this often, while the Class tab shows
 NEWS_SECONDS = 3.0  # a student's page asks this often whether the teacher sent something or ended the class
 TILE_PIXELS = 132  # a tile's grid, on screen
 SAMPLES, SAMPLE_COLUMNS = 20, 5  # a student's model drawn on the teacher's seed: four rows of five
@@ -527,6 +528,15 @@ def connect(tab, session, train_ui, tabs, restored):
                         api_name="class_push_settings", **quick)
     tab.wall_timer.tick(wall_tick, session, [tab.wall, tab.tile, tab.pair, tab.wall_timer], api_name="class_wall",
                         **quick)
+    # The wall refreshes only while the teacher looks at it: opening another tab stops its timer, and coming
+    # back to this one starts it again (if this page teaches a class).
+    for page in tabs.children:
+        shows_wall = getattr(page, "id", None) == CLASS_TAB
+
+        def wall_seen(session, shows_wall=shows_wall):
+            return gr.Timer(active=shows_wall and CLASSES.taught_by(session) is not None)
+
+        page.select(wall_seen, session, tab.wall_timer, api_visibility="private", **quick)
     tab.open_tile.click(open_tile, [tab.tile, tab.seed, session],
                         [tab.big_preview, tab.big_samples, tab.big_gif, tab.big_caption], api_name="class_tile",
                         show_progress="minimal")
@@ -567,7 +577,7 @@ def connect(tab, session, train_ui, tabs, restored):
         except AppError as error:
             return {tab.student_status: f"The link's class code did not work: {error}", tab.join_code: ""}
         return {tab.student_status: said, tab.news: timer, tab.join_code: spoken(normalized(code)),
-                tabs: gr.Tabs(selected="class")}
+                tabs: gr.Tabs(selected=CLASS_TAB)}
 
     restored.then(from_link, session, [tab.code, tab.wall_timer, tab.student_status, tab.news, tab.join_code, tabs,
                                        tab.teacher_tools],
