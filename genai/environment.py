@@ -114,12 +114,6 @@ VARIABLES = {variable.name: variable for variable in [
              default=64),
 ]}
 
-# Read by Gradio itself, not by genai; listed so the docs' table is the whole story.
-GRADIO_VARIABLES = {
-    "GRADIO_SERVER_NAME": ("the address to listen on (`0.0.0.0`: every network interface)", "`127.0.0.1`"),
-    "GRADIO_SERVER_PORT": ("the port to listen on", "`7860`"),
-}
-
 _warned = set()
 
 

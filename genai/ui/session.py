@@ -34,7 +34,7 @@ from pathlib import Path
 from ..checkpoints import CONFIG_FILE, WEIGHTS_FILE, process_alive, read_metadata, save_model
 from . import settings, visitors
 from .gradio_files import forget_old_files
-from .pictures import remove_old_files
+from .pictures import remove_old_files, write_once
 
 log = logging.getLogger("genai.ui")
 
@@ -105,19 +105,12 @@ class ModelEntry:
     def zipped(self):
         """The model's folder as a .zip (config.json + model.safetensors), made the first time it is downloaded:
         most trained models are never downloaded, and a zip of weights is nearly their size again."""
-        archive = Path(self.archive)
-        if not archive.is_file():
-            handle, partial = tempfile.mkstemp(dir=archive.parent, prefix=f".{archive.stem}.", suffix=".zip")
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-                        for file_name in (CONFIG_FILE, WEIGHTS_FILE):
-                            bundle.write(Path(self.folder) / file_name, arcname=f"{self.name}/{file_name}")
-                os.replace(partial, archive)  # whole or not at all: a second download never sees half a zip
-            except BaseException:
-                Path(partial).unlink(missing_ok=True)
-                raise
-        return archive
+        def write(file):
+            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+                for file_name in (CONFIG_FILE, WEIGHTS_FILE):
+                    bundle.write(Path(self.folder) / file_name, arcname=f"{self.name}/{file_name}")
+
+        return Path(write_once(Path(self.archive), write))  # whole or not at all: a download never sees half a zip
 
 
 @dataclass
