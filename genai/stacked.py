@@ -2,53 +2,31 @@
 
     train_stacked([model_a, model_b, model_c], dataset, [settings_a, settings_b, settings_c])
 
-Why: a small model leaves a GPU mostly idle. Each of its steps is dozens of tiny kernels, and the
-GPU spends more time starting them than running them. Three students training the same small GAN
-launch three times as many tiny kernels. Stacked, the three models' matching weights become one
-tensor with a leading dimension of 3 (row k: model k's weights), and each layer runs once for all
-three, as one bigger kernel: a batched matrix product where there were three small ones.
+The step itself (why stacking pays on a GPU, and how torch.func.vmap computes K models' gradients in
+one go) is genai/stacked_step.py. This file is a loop of its own around it, for K runs that start and
+end together (benchmarks/stacked_speed.py measures it). The web app does not use it: there each
+student's run is the one training loop (genai/train.py), and runs of one kind that are ready at the
+same moment meet for their steps (genai/training_together.py).
 
-How: torch.func.vmap turns a function written for ONE model into one for K models at once. We
-write one model's loss as a pure function of its weights, loss(weights, images, noise) (the
-model's functional_step; torch.func.functional_call runs the model with the weights we give it),
-take its gradient with torch.func.grad, and vmap the whole thing over the leading dimension of the
-weights, the images and the noise:
+Here the models' weights live in the stack for the whole run: model k's weights are views of row k
+of the stacked tensors (they share memory), so when its optimizer updates them in place, the stack
+sees the new weights at once: nothing is copied between the models and the stack.
 
-    grads, losses = vmap(grad(loss, has_aux=True))(stacked_weights, stacked_images, stacked_noise)
+Each run keeps what its solo run would own: its batch order (a generator seeded with its seed), its
+noise generator, its optimizers (its own learning rate). So after N steps each model holds the weights
+the one training loop (genai/train.py) gives it with the same settings and seed:
+tests/test_stacked.py checks every weight against solo runs.
 
-Row k of every input belongs to model k alone, and vmap never mixes rows: row k of the gradients is
-exactly the gradient model k would compute alone (up to the last bits of float rounding, since a
-batched product may add in another order). The rest of a step stays per model, as in a solo run:
-
-- its batches: each model draws its batch order from a generator seeded with its own seed;
-- its noise (a GAN's z, a VAE's eps): drawn from its own generator, in the order training_step
-  draws it, outside vmap (vmap refuses random numbers drawn inside it, so none slip in unseen);
-- its optimizer: model k keeps its own Adam (its own learning rate and moments), built by its own
-  configure_optimizers. Its weights are views of row k of the stacked tensors (they share memory),
-  so when its optimizer updates them in place, the stack sees the new weights at once: nothing is
-  copied between the models and the stack.
-
-So after N steps each model holds the weights the one training loop (genai/train.py) gives it with
-the same settings and seed: tests/test_stacked.py checks every weight against solo runs.
-
-Which models can stack: those whose family writes its training_step as pure functions
-(GenerativeModel.functional_step: every family here), and without layers that cannot be batched
-this way: BatchNorm (it updates its running statistics in place while training, which a vmapped
-function may not: so no DCGAN) and PyTorch's LSTM (no vmap rule: so no row-by-row LSTM). So: the MLP
-GAN, both VAEs, the diffusion UNet and the Gated PixelCNN; not the DCGAN, nor a GAN with the R1
-penalty (torch.autograd.grad inside the loss), nor the LSTM.
 The models must share family, architecture, config and device, and the runs their batch size and
-number of steps; seeds and learning rates may differ.
+number of steps; seeds and learning rates may differ. Which models can stack: stacking_problem.
 """
 
 import time
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-from torch.func import functional_call, grad, vmap
 
-from .models.base import ModelError
+from .stacked_step import stacking_problem, step_together
 from .train import BatchOrder, Budget, TrainingError, check_labels_once
 
 __all__ = ["StackedRun", "StackingError", "stacking_problem", "train_stacked"]
@@ -56,20 +34,6 @@ __all__ = ["StackedRun", "StackingError", "stacking_problem", "train_stacked"]
 
 class StackingError(ValueError):
     """Models or settings that cannot train stacked, explained for a human."""
-
-
-def stacking_problem(model):
-    """Why model cannot train stacked with others, as a sentence, or None if it can."""
-    if any(isinstance(layer, nn.modules.batchnorm._BatchNorm) for layer in model.modules()):
-        return (f"A {model.title} has BatchNorm layers, which update their running statistics in place at "
-                f"every training step: vmap cannot batch that.")
-    if any(isinstance(layer, nn.RNNBase) for layer in model.modules()):
-        return f"A {model.title} runs PyTorch's LSTM, which vmap cannot batch (no batching rule)."
-    try:
-        model.functional_step()
-    except ModelError as error:
-        return str(error)
-    return None
 
 
 def check_stackable(models, settings, n_images):
@@ -132,39 +96,6 @@ def unstack_weights(models):
             tensor.data = tensor.data.clone()
 
 
-class LossOf(nn.Module):
-    """loss(model, *inputs) as a module, so that functional_call can run it with weights we give it."""
-
-    def __init__(self, model, loss):
-        super().__init__()
-        self.model, self.loss = model, loss
-
-    def forward(self, *inputs):
-        return self.loss(self.model, *inputs)
-
-
-def batched_gradients(model, loss, trained, fixed, images, labels, noise):
-    """(the gradients of loss for the `trained` weights, the losses it reports), for K models at once.
-
-    trained, fixed: {name: stacked tensor (K, ...)}, the weights this update changes and the rest.
-    images, labels: (K, B, ...): each model's batch. noise: a tuple of (K, ...) tensors (or None).
-    """
-    call = LossOf(model, loss)
-
-    def one_model(trained, fixed, images, labels, noise):  # written for one model: no K anywhere
-        weights = {f"model.{name}": tensor for name, tensor in (trained | fixed).items()}
-        return functional_call(call, weights, (images, labels, noise))
-
-    noise_dims = tuple(None if part is None else 0 for part in noise)  # None: nothing to batch
-    gradients = vmap(grad(one_model, has_aux=True), in_dims=(0, 0, 0, 0, noise_dims))
-    return gradients(trained, fixed, images, labels, noise)
-
-
-def stack_noise(noises):
-    """Each model's tuple of random draws -> one tuple of stacked (K, ...) tensors (None stays None)."""
-    return tuple(None if parts[0] is None else torch.stack(parts) for parts in zip(*noises))
-
-
 @dataclass
 class StackedRun:
     """What train_stacked did: the steps every model took, the seconds it took, each model's mean losses."""
@@ -172,45 +103,6 @@ class StackedRun:
     steps: int
     seconds: float
     losses: list  # one {name: float} per model, the mean over the run's steps
-
-
-@dataclass
-class Stack:
-    """K runs under way together: what their steps read and change."""
-
-    models: list
-    step: object  # the models' FunctionalStep
-    weights: dict  # name -> stacked tensor (K, ...): row k is model k's (its weights are views of it)
-    updated_by: dict  # optimizer name -> the names of the weights it updates
-    optimizers: list  # model k's own {name: optimizer}, from its configure_optimizers(its lr)
-    orders: list  # model k's batches (index tensors), from a generator seeded with its seed
-    noise_rngs: list  # model k's noise generator, seeded with its seed
-    images: torch.Tensor  # the whole dataset (uint8) on the device, and its labels
-    labels: torch.Tensor
-
-    def take_step(self, sums):
-        """One training step of every model; adds each model's losses to sums[k]."""
-        # Each model's batch and noise, drawn from its own generators as its solo run draws them.
-        batches = [(self.images[index].unsqueeze(1).float().div_(255), self.labels[index])
-                   for index in (next(order) for order in self.orders)]
-        noise = stack_noise([self.step.noise(model, x, y, rng)
-                             for model, (x, y), rng in zip(self.models, batches, self.noise_rngs)])
-        images, labels = torch.stack([x for x, _ in batches]), torch.stack([y for _, y in batches])
-        for opt, loss in self.step.updates:  # in training_step's order: a GAN's D, then its G against the new D
-            trained = {name: self.weights[name] for name in self.updated_by[opt]}
-            fixed = {name: tensor for name, tensor in self.weights.items() if name not in trained}
-            gradients, losses = batched_gradients(self.models[0], loss, trained, fixed, images, labels, noise)
-            for k, (model, optimizers) in enumerate(zip(self.models, self.optimizers)):
-                weights = dict(model.named_parameters())
-                for name, gradient in gradients.items():
-                    weights[name].grad = gradient[k]
-                optimizers[opt].step()  # its own Adam, at its own lr: updates row k of the stack in place
-                optimizers[opt].zero_grad(set_to_none=True)
-                for name, value in losses.items():
-                    sums[k][name] = sums[k].get(name, 0.0) + value[k]
-        if self.step.after_update is not None:
-            for model in self.models:
-                self.step.after_update(model)
 
 
 def train_stacked(models, dataset, settings, stop=None):
@@ -236,10 +128,6 @@ def train_stacked(models, dataset, settings, stop=None):
     noise_rngs = [torch.Generator(device=device).manual_seed(run.seed) for run in settings]
     weights = stack_weights(models)  # before the optimizers: they hold the weights, now views of the stack
     optimizers = [model.configure_optimizers(run.lr or model.default_lr) for model, run in zip(models, settings)]
-    name_of = {id(tensor): name for name, tensor in first.named_parameters()}
-    updated_by = {opt: [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
-                  for opt, optimizer in optimizers[0].items()}
-    stack = Stack(models, first.functional_step(), weights, updated_by, optimizers, orders, noise_rngs, images, labels)
 
     total_steps = Budget(settings[0], n_images // batch_size).total_steps
     seconds = min((run.max_seconds for run in settings if run.max_seconds is not None), default=None)
@@ -248,7 +136,12 @@ def train_stacked(models, dataset, settings, stop=None):
         model.train()
     try:
         while True:
-            stack.take_step(sums)
+            batches = [(images[index].unsqueeze(1).float().div_(255), labels[index])
+                       for index in (next(order) for order in orders)]
+            losses = step_together(models, optimizers, batches, noise_rngs, lambda: weights)  # the views: no copy
+            for model_sums, model_losses in zip(sums, losses):
+                for name, value in model_losses.items():
+                    model_sums[name] = model_sums.get(name, 0.0) + value
             taken += 1
             # As in the solo loop: stop and the time limit are looked at after each step (so one is always taken).
             if (taken >= total_steps or (stop is not None and stop.is_set())
