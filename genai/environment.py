@@ -73,6 +73,11 @@ VARIABLES = {variable.name: variable for variable in [
              shown="1 in the app on a 2-core machine, else one per core"),
     Variable("GENAI_DISTRIBUTED_TIMEOUT", "training",
              "seconds the processes of a distributed run (torchrun) wait for each other", default=120),
+    Variable("GENAI_STACK_RUNS", "training",
+             "1: runs of one model (family, architecture, settings, batch size) that train at the same time take "
+             "their steps together, in one batched step and one training slot, each learning what it would alone "
+             "(see below); 0: never",
+             default=None, shown="on with CUDA only", minimum=0),
     # --- sampling
     Variable("GENAI_COMPUTE_CONCURRENCY", "sampling", "sampling and other forward passes computed at once",
              default=_cores, shown="one per CPU core"),

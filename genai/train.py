@@ -26,7 +26,9 @@ run_state.py), and train(..., resume=that_state) goes on from there as if it had
 
 The loop itself is training_loop(), one screen: batches, one step, the losses' running sums, the
 events. What a run may add (step mode, live knobs, several processes, the rollback after a
-divergence) are small pieces in train_hooks.py; the previews are in previews.py.
+divergence) are small pieces in train_hooks.py; the previews are in previews.py. Where runs of one
+kind train at the same time (on a GPU), their steps may be computed together in one batched step,
+each run still learning what it would alone: training_together.py.
 """
 
 import dataclasses
@@ -41,6 +43,7 @@ from .previews import Previews, preview_columns, preview_count, preview_images
 from .run_state import RunState, RunStateError
 from .settings import SettingsError, check_values
 from .train_hooks import KnobTurns, Rollback, StepMode, Teamwork
+from .training_together import TrainingTogether
 
 __all__ = ["Budget", "TrainEvent", "TrainSettings", "TrainingError", "preview_count", "preview_images", "train",
            "training_record"]
@@ -249,18 +252,22 @@ def train(model, dataset, settings=None, stop=None, team=None, knobs=None, stepp
     random generators as they were, so its weights are those of one uninterrupted run. Its learning
     rate is the saved run's; max_steps and epochs count from the run's start, max_seconds from now.
     """
+    together = TrainingTogether(team)  # its steps, taken with other runs of its kind where that is on
     try:
-        yield from training_loop(model, dataset, settings, stop, team, knobs, stepper, resume)
+        yield from training_loop(model, dataset, settings, stop, team, knobs, stepper, resume, together)
     finally:
+        together.leave()  # the other runs of its kind wait for it no more
         if stepper is not None:
             stepper.end()  # nobody waits for a step that will never come
 
 
-def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
+def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume, together):
     """train()'s body: set the run up, then batch after batch take one step, and report every log_every steps.
 
     Step mode, live knobs, the other processes of a torchrun run and the rollback after a divergence
     are pieces from train_hooks.py, called at their moment; a piece with nothing to do passes through.
+    together (training_together.py) takes the step itself: model.training_step, or, where runs of one
+    kind train together, that step batched with theirs (each run still learns what it would alone).
     """
     run = start_run(model, dataset, settings or TrainSettings(epochs=5), team, stepper, resume)
     settings, budget, stop, clock = run.settings, run.budget, stop or threading.Event(), Clock()
@@ -279,7 +286,7 @@ def training_loop(model, dataset, settings, stop, team, knobs, stepper, resume):
         run.lr = knob_turns.apply(model, run.optimizers, run.lr, run.step)  # (after the wait: turned while paused, it counts)
         images, labels = run.batch(teamwork.shard(index))
         step_mode.look_before(model, images, labels, run.step)
-        losses = model.training_step(images, labels, run.optimizers, run.noise_rng)
+        losses = together.training_step(model, images, labels, run.optimizers, run.noise_rng)  # model.training_step
         step_mode.look_after(model, images, labels, run.step)
         for name, value in losses.items():  # (tensors: summing them does not wait for the device)
             loss_sums[name] = loss_sums.get(name, 0.0) + value
