@@ -140,3 +140,97 @@ def test_a_paused_run_does_not_keep_another_visitor_from_training(monkeypatch, m
     first.join(60)
     assert not first.is_alive() and paused.models
     assert train_tab.training_slots().free == 1  # every slot back
+
+
+# --------------------------------------------------------------------------------------------
+# Runs of one group share a slot (genai/training_together.py: they take their steps together)
+# --------------------------------------------------------------------------------------------
+
+def test_runs_of_one_group_share_a_slot_while_they_fit_in_its_memory():
+    slots = TrainingSlots(1, slot_mb=100)
+    members = [slots.lease(group="vae", mb=30) for _ in range(3)]
+    other, alone = slots.lease(group="gan", mb=10), slots.lease()
+    assert all(member.take(timeout=0) for member in members)  # one slot, three runs, no wait
+    assert slots.free == 0 and not other.take(timeout=0.05) and not alone.take(timeout=0.05)
+    fourth = slots.lease(group="vae", mb=30)
+    assert not fourth.take(timeout=0.05)  # 120 MB would not fit in the slot's 100
+    members[0].end()
+    assert fourth.take(timeout=0)  # a member left: room again
+    members[1].give_back()  # paused in step mode: it lends its share ...
+    assert not other.take(timeout=0.05)  # ... but the slot still trains the group's other runs
+    assert members[1].take(timeout=0)  # ... and it joins again at once
+    for member in members[1:] + [fourth]:
+        member.end()
+    assert slots.free == 1 and other.take(timeout=0)  # the last member gave the slot back
+    other.end()
+    assert slots.free == 1 and slots._open == {}
+
+
+def test_a_run_waiting_for_a_slot_gets_it_when_the_groups_last_member_ends():
+    slots = TrainingSlots(1)
+    members = [slots.lease(group="vae") for _ in range(2)]
+    assert all(member.take(timeout=0) for member in members)
+    other = slots.lease(group="gan")
+    got = []
+    waiting = threading.Thread(target=lambda: got.append(other.take(timeout=30)), daemon=True)
+    waiting.start()
+    members[0].end()
+    waiting.join(0.3)
+    assert waiting.is_alive()  # one member still trains
+    members[1].end()
+    waiting.join(30)
+    assert got == [True]
+    other.end()
+
+
+def leased_run(slots, digits, group, model, settings, control=None):
+    """A run as the Train tab starts it: lease a slot (of its group), wait for it, train holding it, end it."""
+    lease = slots.lease(group=group, mb=10)
+    control = control or StepControl(slot=lease)
+    control.slot = lease
+    record = {"events": [], "started": None}
+
+    def run():
+        try:
+            while not lease.take(timeout=0.1):
+                pass
+            record["started"] = time.monotonic()
+            record["events"].extend(train(model, digits, settings, stepper=control))
+        finally:
+            record["ended"] = time.monotonic()
+            lease.end()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, record
+
+
+def test_three_runs_of_one_kind_train_at_once_in_one_slot_and_another_kind_waits(digits, monkeypatch):
+    from genai.training_together import run_group
+
+    monkeypatch.setenv("GENAI_STACK_RUNS", "1")
+    slots = TrainingSlots(1, slot_mb=100)
+    vae = run_group("vae", "mlp", {}, 16, "cpu")
+    gan = run_group("gan", "mlp", {}, 16, "cpu")
+    assert vae is not None and gan is not None and vae != gan
+    paused = StepControl()
+    paused.pause()  # the first VAE run pauses before its first step: it must hold up nobody
+    runs = [leased_run(slots, digits, vae, create_model("vae", "mlp", seed=k),
+                       TrainSettings(max_steps=100, batch_size=16, seed=k, preview_images=0),
+                       control=paused if k == 0 else None) for k in range(3)]
+    deadline = time.monotonic() + 60
+    while not all(record["started"] for _, record in runs):
+        assert time.monotonic() < deadline, "the runs of one group did not all get the one slot"
+        time.sleep(0.05)
+    other = leased_run(slots, digits, gan, create_model("gan", "mlp", seed=0),
+                       TrainSettings(max_steps=5, batch_size=16, seed=0, preview_images=0))
+    for thread, _ in runs[1:]:
+        thread.join(120)
+        assert not thread.is_alive()
+    other[0].join(120)  # the paused run lent its share: the GAN got the slot when the others ended
+    assert not other[0].is_alive() and other[1]["events"][-1].step == 5
+    assert other[1]["started"] >= max(record["ended"] for _, record in runs[1:])
+    paused.resume()
+    runs[0][0].join(120)
+    assert not runs[0][0].is_alive() and runs[0][1]["events"][-1].step == 100
+    assert slots.free == 1 and slots._open == {}

@@ -30,6 +30,7 @@ from ..sampling import grid
 from ..timelapse import Timelapse
 from ..stepping import StepControl
 from ..train import TrainSettings, preview_count, train, training_record
+from ..training_together import run_group
 from . import datasets, live_digits, model_store, replay, settings, shutdown, step_mode, visitors
 from .code_view import training_code
 from .errors import AppError, friendly
@@ -53,7 +54,8 @@ def training_slots():
     global _slots
     with _slots_lock:
         if _slots is None:
-            _slots = TrainingSlots(settings.train_concurrency(), settings.runs_per_visitor())
+            _slots = TrainingSlots(settings.train_concurrency(), settings.runs_per_visitor(),
+                                   slot_mb=settings.train_memory_mb())
         return _slots
 
 # The class view: the settings, the explanation and the code hidden, the live grid large beside the step and
@@ -193,8 +195,11 @@ def train_model(values, session, *, outputs):
         train_settings = make_settings(checked)
         # The recipe's model settings the form does not show (e.g. ema_decay), then the form's.
         options = model_options({**recipe(family), **checked}, family, arch)
-        check_fits(family, arch, options, train_settings.batch_size, settings.train_memory_mb())  # before any wait
-        slot = training_slots().lease(visitors.current())  # refused if this visitor has a run training or waiting
+        need_mb = check_fits(family, arch, options, train_settings.batch_size, settings.train_memory_mb())  # no wait
+        # Runs of one group (where they train together: GENAI_STACK_RUNS) share a slot; refused if this visitor
+        # has a run training or waiting.
+        group = run_group(family, arch, options, train_settings.batch_size, model_store.app_device())
+        slot = training_slots().lease(visitors.current(), group, need_mb)
         try:
             yield {
                 ui["progress"]: waiting_html("Waiting for a free training slot ..."),

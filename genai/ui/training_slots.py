@@ -14,6 +14,15 @@ waiting its turn like everyone else (genai/stepping.py). A slot is never held tw
 A visitor (genai/ui/visitors.py: a client address, however many sessions or API clients it makes) has
 at most GENAI_RUNS_PER_VISITOR runs training or waiting (1): a second Start is refused at once, so
 one student cannot take the slots, nor every waiting place, from the class.
+
+Runs of one group share a slot (genai/training_together.py: where stacking is on, the runs of one
+family, architecture, config, batch size and device take their steps together, in one batched step).
+A run whose group already trains in a slot joins that slot at once, without waiting for a free one,
+as long as the members' memory (their estimates, genai/costs.py) stays within what one run may take
+(slot_mb, GENAI_TRAIN_MEMORY_MB): so K runs sharing a slot take no more memory than the slot allows,
+and the server's memory stays within what its slots allow. The slot is given back when its last
+member ends or leaves (a paused member lends its share like any run). A run of another kind, or one
+that does not fit, waits for a free slot as before.
 """
 
 import threading
@@ -22,43 +31,72 @@ from collections import Counter
 from .errors import AppError
 
 
-class TrainingSlots:
-    """`count` slots shared by every visitor; a run takes one before its first step."""
+class Slot:
+    """One slot in use: the group whose runs share it (None: one run's own), how many hold it, their memory."""
 
-    def __init__(self, count, runs_per_visitor=1):
+    def __init__(self, group, mb):
+        self.group, self.holders, self.mb = group, 1, mb
+
+
+class TrainingSlots:
+    """`count` slots shared by every visitor; a run takes one before its first step. slot_mb: the memory
+    the runs sharing one slot may take together (None: runs of one group share a slot without a limit)."""
+
+    def __init__(self, count, runs_per_visitor=1, slot_mb=None):
         self.count = count
         self.runs_per_visitor = runs_per_visitor
+        self.slot_mb = slot_mb
         self._free = count
         self._waiting = 0  # runs inside take() right now
         self._runs = Counter()  # visitor -> its leases not yet ended (runs training or waiting)
+        self._open = {}  # group -> the slot its runs share now (a newcomer of the group joins it)
         self._changed = threading.Condition()
 
-    def take(self, timeout):
-        """Take a free slot, waiting at most `timeout` seconds; False if none came free."""
+    def take(self, timeout, group=None, mb=0.0):
+        """A Slot for a run: its group's, if the group trains in one and the run fits there; else a free one,
+        waiting at most `timeout` seconds for it; None if none came free."""
         with self._changed:
             self._waiting += 1
             try:
-                if not self._changed.wait_for(lambda: self._free > 0, timeout):
-                    return False
+                if not self._changed.wait_for(lambda: self._free > 0 or self._joinable(group, mb), timeout):
+                    return None
+                if self._joinable(group, mb):
+                    slot = self._open[group]
+                    slot.holders, slot.mb = slot.holders + 1, slot.mb + mb
+                    return slot
                 self._free -= 1
-                return True
+                slot = Slot(group, mb)
+                if group is not None:
+                    self._open[group] = slot  # (the group's fuller slot, if any, takes no newcomer any more)
+                    self._changed.notify_all()  # runs of its group waiting for a free slot may join it now
+                return slot
             finally:
                 self._waiting -= 1
 
-    def give_back(self):
+    def _joinable(self, group, mb):
+        slot = self._open.get(group) if group is not None else None
+        return slot is not None and (self.slot_mb is None or slot.mb + mb <= self.slot_mb)
+
+    def give_back(self, slot=None, mb=0.0):
+        """One holder of `slot` lets go of it; the slot is free again once its last holder has."""
         with self._changed:
-            if self._free >= self.count:
+            if slot is None or slot.holders <= 0 or self._free >= self.count:
                 raise RuntimeError("a training slot was given back that nobody held")
-            self._free += 1
-            self._changed.notify()
+            slot.holders, slot.mb = slot.holders - 1, slot.mb - mb
+            if slot.holders == 0:
+                self._free += 1
+                if self._open.get(slot.group) is slot:
+                    del self._open[slot.group]
+            self._changed.notify_all()  # a free slot, or room in a group's: a waiting run may take it
 
     def wanted(self):
         """Whether a run waits for a slot right now."""
         with self._changed:
             return self._waiting > 0
 
-    def lease(self, visitor=None):
-        """A hold on a slot for one run of `visitor` (None: a run outside any request, never refused)."""
+    def lease(self, visitor=None, group=None, mb=0.0):
+        """A hold on a slot for one run of `visitor` (None: a run outside any request, never refused).
+        group: the run's training_together.run_group (None: it trains alone); mb: its memory estimate."""
         with self._changed:
             if visitor is not None:
                 if self._runs[visitor] >= self.runs_per_visitor:
@@ -66,7 +104,7 @@ class TrainingSlots:
                         "You already have a run training or waiting for a slot, in another tab or client at your "
                         "address: press Stop there (or wait until it ends), then press Start here.")
                 self._runs[visitor] += 1
-        return SlotLease(self, visitor)
+        return SlotLease(self, visitor, group, mb)
 
     def _ended(self, visitor):
         with self._changed:
@@ -84,16 +122,22 @@ class SlotLease:
 
     Used by one run at a time (its handler, then its training loop, which runs inside that handler)."""
 
-    def __init__(self, slots, visitor=None):
+    def __init__(self, slots, visitor=None, group=None, mb=0.0):
         self.slots = slots
         self.visitor = visitor
-        self.held = False
+        self.group, self.mb = group, mb
+        self.slot = None  # the Slot held (perhaps shared with the runs of its group), or None
         self.ended = False
 
+    @property
+    def held(self):
+        return self.slot is not None
+
     def take(self, timeout):
-        """Hold a slot (at once if already held); False if none came free within `timeout` seconds."""
-        if not self.held:
-            self.held = self.slots.take(timeout)
+        """Hold a slot (at once if already held, or if its group's slot has room); False if none came free
+        within `timeout` seconds."""
+        if self.slot is None:
+            self.slot = self.slots.take(timeout, self.group, self.mb)
         return self.held
 
     def lend_if_wanted(self):
@@ -103,8 +147,8 @@ class SlotLease:
 
     def give_back(self):
         if self.held:
-            self.held = False
-            self.slots.give_back()
+            slot, self.slot = self.slot, None
+            self.slots.give_back(slot, self.mb)
 
     def end(self):
         """The run is over (or never started): give the slot back and count it no more for its visitor."""
