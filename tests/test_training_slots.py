@@ -234,3 +234,28 @@ def test_three_runs_of_one_kind_train_at_once_in_one_slot_and_another_kind_waits
     runs[0][0].join(120)
     assert not runs[0][0].is_alive() and runs[0][1]["events"][-1].step == 100
     assert slots.free == 1 and slots._open == {}
+
+
+def test_three_visitors_training_the_same_model_share_the_one_slot_without_waiting(monkeypatch, mnist_dir):
+    pytest.importorskip("gradio")
+    from genai.ui import train_tab
+    from genai.ui.session import Session
+
+    monkeypatch.setenv("GENAI_TRAIN_CONCURRENCY", "1")
+    monkeypatch.setenv("GENAI_STACK_RUNS", "1")  # (on a CPU it is off unless asked for)
+    monkeypatch.setenv("GENAI_DATA_DIR", str(mnist_dir))
+    monkeypatch.setattr(train_tab, "_slots", None)  # made afresh, with one slot
+    sessions, statuses = [Session() for _ in range(3)], [[], [], []]
+    threads = [threading.Thread(target=lambda k=k: statuses[k].extend(
+        str(update.get("status", "")) for update in train_tab.train_model(vae_form(30), sessions[k], outputs=OUTPUTS)),
+        daemon=True) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+        assert not thread.is_alive()
+    for run in statuses:
+        assert not any(status.startswith("Waiting:") for status in run), run  # nobody waited for the slot
+        assert "Your model is" in run[-1]
+    assert all(session.models for session in sessions)
+    assert train_tab.training_slots().free == 1 and train_tab.training_slots()._open == {}
