@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12's GPU figures in one prepared run of at most 7 min 20 s (the device tool allows 10 per command).
+# Issue 12's GPU figures in one prepared run of at most 8 min 20 s (the device tool allows 10 per command).
 # FIRST_RUN=1: the first run's steps (less its bf16 and torch.compile variants, since taken out of genai);
 # without it, what that run left to measure.
 #
@@ -17,6 +17,8 @@
 #   otherwise:   0. where a step's time goes: operators, kernels and the GPU's busy share (benchmarks/step_profile.py)
 #                1. the default GAN's time to 90% at batch 1024 (as it is, D learning 2x or 3x faster, lr x2) and 2048
 #                2. the LSTM's speed
+#                3. K solo runs against one stacked run (benchmarks/stacked_speed.py)
+#                4. K runs in threads as the app trains them, GENAI_STACK_RUNS=0 against 1 (benchmarks/together_speed.py)
 set -uo pipefail
 data="${1:-.gpu/mnist}"
 out="${2:-${OUT:-benchmarks/results}}"
@@ -50,5 +52,6 @@ else  # what that run left to measure: the default GAN at larger batches (goal: 
     --quality-variants "batch 1024,batch 1024 D lr x2,batch 1024 D lr x3,batch 1024 lr x2,batch 2048"
   step lstm 90 --no-quality --repeats 2 --models autoregressive-lstm --variants "reference loop,engine fp32,batch 256,batch 1024"
   timeout 120 "$py" -m benchmarks.stacked_speed --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} ${QUICK:+--k 2 --steps 3 --repeats 1} --json "$out/speedups-stacked.json" > "$out/speedups-stacked.md" 2> "$out/speedups-stacked.log"; echo "stacked (3. K solo runs against one stacked run): exit $? after $SECONDS s in all"
+  timeout 60 "$py" -m benchmarks.together_speed --device "$device" --data-dir "$data" ${LIMIT:+--limit "$LIMIT"} --models gan-mlp,vae-mlp,vae-conv --steps 50 ${QUICK:+--k 2 --steps 3 --repeats 1} --json "$out/speedups-together.json" > "$out/speedups-together.md" 2> "$out/speedups-together.log"; echo "together (4. K runs in threads, the app's path, stacking off against on): exit $? after $SECONDS s in all"
 fi
 cat "$out"/step-profile.md "$out"/speedups-*.md 2>/dev/null

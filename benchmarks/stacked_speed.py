@@ -99,10 +99,11 @@ def table(rows, device):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None, doc=__doc__, measure=measure, table=table, results="stacked"):
+    """The command line; benchmarks/together_speed.py runs it with its own doc, measure, table and file name."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
-    parser.add_argument("--k", type=int, default=4, help="models per stacked run (default 4)")
+    parser.add_argument("--k", type=int, default=4, help="models trained at once (default 4)")
     parser.add_argument("--steps", type=int, default=100, help="training steps of each run (default 100)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
@@ -110,7 +111,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--data-dir", help="MNIST folder (default: $GENAI_DATA_DIR or ../shared/datasets/mnist)")
     parser.add_argument("--limit", type=int, default=10_000, help="training images to load (default 10,000)")
-    parser.add_argument("--json", help="default: benchmarks/results/stacked-<date>.json")
+    parser.add_argument("--json", help=f"default: benchmarks/results/{results}-<date>.json")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -120,7 +121,7 @@ def main(argv=None):
         parser.error(f"unknown model {', '.join(unknown)}: choose from {', '.join(MODELS)}")
     machine = machine_info(args.device)  # before the runs: the load average at the start
     dataset = load_dataset("mnist", data_dir=find_data_dir(args.data_dir), download=False, limit=args.limit)
-    path = args.json or REPO / "benchmarks" / "results" / f"stacked-{date.today().isoformat()}.json"
+    path = args.json or REPO / "benchmarks" / "results" / f"{results}-{date.today().isoformat()}.json"
     rows = []
     for name in names:
         rows.append(measure(name, dataset, args.k, args.steps, args.batch_size, args.repeats, args.device,

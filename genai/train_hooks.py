@@ -8,6 +8,10 @@
 The loop always calls them; a piece with nothing to do (no stepper, no knobs, one process) passes
 everything through, so the loop reads the same for every run. None of them draws a random number
 from the run's generators: a run takes the same steps with or without them.
+
+The step itself is the one piece kept elsewhere, since it has a whole idea of its own:
+training_together.TrainingTogether takes model.training_step, or, where runs of one kind train at
+the same time (GENAI_STACK_RUNS), that step batched with theirs.
 """
 
 import math
