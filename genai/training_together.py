@@ -17,12 +17,14 @@ at that moment take that step together:
     run B's thread:  ... batch B ─┼─ one batched step of A, B, C ─┼─ B's losses ...
     run C's thread:  ... batch C ─┘  (C's thread leads it)        └─ C's losses ...
 
-The first run to arrive leads (as genai/ui/batching.py does for sampling): it waits a moment
-(GATHER_SECONDS at the most) for the runs that stepped with it last time, takes whoever is ready
-then, computes their step and hands each run its losses. A run that is not ready (paused in step
-mode, stopped, reporting, gone) is never waited for longer than that moment, and after missing one
-step it is not waited for at all until it comes back: so no run ever waits on another's pause, and
-nothing can deadlock. A run alone at its moment takes its plain training_step.
+The first run to arrive leads (as genai/ui/batching.py does for sampling): it waits a moment for
+the runs that stepped with it last time (as long as that step took to compute, and GATHER_SECONDS
+at the most, so waiting never costs more than the step itself), takes whoever is ready then,
+computes their step and hands each run its losses. A run that is not ready (paused in step mode,
+stopped, drawing a preview, gone) is never waited for longer than that moment, and after missing
+one step it is not waited for at all until it comes back: so no run ever waits on another's pause,
+and nothing can deadlock. A late run is not left behind either: the steps handed in while a step
+is computed are all taken by the next one. A run alone at its moment takes its plain training_step.
 
 What stays each run's own, so that it learns exactly what it would alone: its batch (its loop drew
 it, from its own batch order), its noise (drawn from its own generator, in training_step's order),
@@ -31,8 +33,11 @@ its own optimizer steps them). A GAN's two updates (D, then G against the new D)
 the same members. Only the last bits of float rounding may differ (a batched product adds in another
 order); tests/test_training_together.py checks runs in threads against solo runs.
 
-When: GENAI_STACK_RUNS (genai/environment.py): unset, on for runs on a CUDA device only (on a CPU
-the batched step costs as much as the separate ones: docs/benchmarks.md, "Stacked training"); 1 on
+What differs: a GAN's diagnostics (the live histogram of what D said of each image) come from the
+last step the run took alone: the batched step returns each run's losses, not D's answer per image.
+
+When: GENAI_STACK_RUNS (genai/environment.py): unset, on for runs on a CUDA device only (on a CPU,
+runs side by side use all its cores and were faster: docs/benchmarks.md, "Stacked training"); 1 on
 for every device (the tests turn it on for the CPU); 0 off. Models that cannot stack
 (stacked_step.stacking_problem: the DCGAN's BatchNorm, the LSTM, a GAN with R1) and runs of several
 processes (torchrun) never group. The web app also lets the runs of one group share one training
@@ -116,6 +121,7 @@ class Group:
         self.leading = False  # a leader will take them
         self.computing = False  # a leader computes a step now
         self.in_step = set()  # the runs of the last step: the next leader waits a moment for them
+        self.step_seconds = GATHER_SECONDS  # how long the last step took to compute: the most that moment lasts
 
     def step(self, request):
         """Hand in one run's step; returns its losses once a leader (perhaps this very call) took it."""
@@ -134,14 +140,16 @@ class Group:
         """Take the steps handed in (waiting a moment for the runs of the last step), and compute them."""
         with _changed:
             _changed.wait_for(lambda: not self.computing)  # the step under way ends soon: its runs come back after it
-            _changed.wait_for(lambda: self.in_step <= {r.run for r in self.ready}, timeout=GATHER_SECONDS)
+            _changed.wait_for(lambda: self.in_step <= {r.run for r in self.ready},
+                              timeout=min(self.step_seconds, GATHER_SECONDS))
             requests, self.ready, self.leading, self.computing = self.ready, [], False, True
             self.in_step = {r.run for r in requests}
+        started = time.perf_counter()
         try:
             take_steps(requests)
         finally:
             with _changed:
-                self.computing = False
+                self.computing, self.step_seconds = False, time.perf_counter() - started
                 _changed.notify_all()
             for request in requests:
                 request.done.set()
