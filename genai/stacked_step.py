@@ -49,13 +49,13 @@ __all__ = ["batched_gradients", "stack_copies", "stacking_problem", "step_togeth
 
 def stacking_problem(model):
     """Why model cannot train stacked with others, as a sentence, or None if it can."""
+    if not hasattr(model, "functional_step"):  # not a generative model (the metrics' classifier)
+        return "Only the generative models can train stacked."
     if any(isinstance(layer, nn.modules.batchnorm._BatchNorm) for layer in model.modules()):
         return (f"A {model.title} has BatchNorm layers, which update their running statistics in place at "
                 f"every training step: vmap cannot batch that.")
     if any(isinstance(layer, nn.RNNBase) for layer in model.modules()):
         return f"A {model.title} runs PyTorch's LSTM, which vmap cannot batch (no batching rule)."
-    if not hasattr(model, "functional_step"):  # not a generative model (the metrics' classifier)
-        return "Only the generative models can train stacked."
     try:
         model.functional_step()
     except ModelError as error:

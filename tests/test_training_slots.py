@@ -149,21 +149,54 @@ def test_a_paused_run_does_not_keep_another_visitor_from_training(monkeypatch, m
 def test_runs_of_one_group_share_a_slot_while_they_fit_in_its_memory():
     slots = TrainingSlots(1, slot_mb=100)
     members = [slots.lease(group="vae", mb=30) for _ in range(3)]
-    other, alone = slots.lease(group="gan", mb=10), slots.lease()
     assert all(member.take(timeout=0) for member in members)  # one slot, three runs, no wait
-    assert slots.free == 0 and not other.take(timeout=0.05) and not alone.take(timeout=0.05)
+    assert slots.free == 0
     fourth = slots.lease(group="vae", mb=30)
     assert not fourth.take(timeout=0.05)  # 120 MB would not fit in the slot's 100
     members[0].end()
     assert fourth.take(timeout=0)  # a member left: room again
-    members[1].give_back()  # paused in step mode: it lends its share ...
-    assert not other.take(timeout=0.05)  # ... but the slot still trains the group's other runs
-    assert members[1].take(timeout=0)  # ... and it joins again at once
+    members[1].give_back()  # (as a paused run lends its slot) ...
+    assert members[1].take(timeout=0)  # ... and it joins again at once, nobody waiting
     for member in members[1:] + [fourth]:
         member.end()
-    assert slots.free == 1 and other.take(timeout=0)  # the last member gave the slot back
+    assert slots.free == 1 and slots._open == {}  # the last member gave the slot back
+
+
+def test_joining_a_groups_slot_jumps_no_queue():
+    """While a run of another kind waits, newcomers of the group wait behind it: the slot empties, the other
+    run trains, and only then does the group take the slot again, in the order its runs came."""
+    slots = TrainingSlots(1)
+    member = slots.lease(group="vae")
+    assert member.take(timeout=0)
+    other, newcomer, later = slots.lease(group="gan"), slots.lease(group="vae"), slots.lease(group="vae")
+    assert not other.take(timeout=0.05)  # waits for a free slot, and keeps its place between tries
+    assert not newcomer.take(timeout=0.05)  # its group's slot has room, but `other` waited longer
+    member.lend_if_wanted()  # a paused member alone in its slot lends it ...
+    assert not member.held and other.take(timeout=0) and not newcomer.take(timeout=0.05)  # ... to `other`
+    assert member.take(timeout=0.05) is False  # back in line behind newcomer
     other.end()
-    assert slots.free == 1 and slots._open == {}
+    assert newcomer.take(timeout=0)  # first in line: the free slot, its group's again
+    assert later.take(timeout=0) is False  # member is in line ahead of later ...
+    assert member.take(timeout=0) and later.take(timeout=0)  # ... joins, then later joins
+    for lease in (member, newcomer, later):
+        lease.end()
+    assert slots.free == 1 and not slots.wanted()
+
+
+def test_a_paused_member_keeps_a_slot_it_shares_since_lending_it_would_free_nothing():
+    slots = TrainingSlots(1)
+    members = [slots.lease(group="vae") for _ in range(2)]
+    assert all(member.take(timeout=0) for member in members)
+    other = slots.lease(group="gan")
+    assert not other.take(timeout=0.05) and slots.wanted()
+    members[0].lend_if_wanted()
+    assert members[0].held  # the other member trains on in the slot anyway
+    members[1].end()
+    members[0].lend_if_wanted()  # alone in it now: lent
+    assert not members[0].held and other.take(timeout=0)
+    other.end()
+    members[0].end()
+    assert slots.free == 1
 
 
 def test_a_run_waiting_for_a_slot_gets_it_when_the_groups_last_member_ends():

@@ -20,7 +20,9 @@ family, architecture, config, batch size and device take their steps together, i
 A run whose group already trains in a slot joins that slot at once, without waiting for a free one,
 as long as the members' memory (their estimates, genai/costs.py) stays within what one run may take
 (slot_mb, GENAI_TRAIN_MEMORY_MB): so K runs sharing a slot take no more memory than the slot allows,
-and the server's memory stays within what its slots allow. The slot is given back when its last
+and the server's memory stays within what its slots allow. Joining jumps no queue: while other runs
+wait for a slot, a newcomer of the group waits behind them, so a class training one model never
+keeps a student's other model waiting for ever. The slot is given back when its last
 member ends or leaves (a paused member lends its share like any run). A run of another kind, or one
 that does not fit, waits for a free slot as before.
 """
@@ -47,31 +49,41 @@ class TrainingSlots:
         self.runs_per_visitor = runs_per_visitor
         self.slot_mb = slot_mb
         self._free = count
-        self._waiting = 0  # runs inside take() right now
+        self._waiting = []  # the leases of the runs waiting for a slot, the longest waiting first
         self._runs = Counter()  # visitor -> its leases not yet ended (runs training or waiting)
         self._open = {}  # group -> the slot its runs share now (a newcomer of the group joins it)
         self._changed = threading.Condition()
 
-    def take(self, timeout, group=None, mb=0.0):
-        """A Slot for a run: its group's, if the group trains in one and the run fits there; else a free one,
-        waiting at most `timeout` seconds for it; None if none came free."""
+    def take(self, lease, timeout):
+        """A Slot for `lease`'s run: its group's, if the group trains in one and the run fits there; else a
+        free one, waiting at most `timeout` seconds for it; None if none came free (the run keeps its place
+        in line for its next try, until it gets a slot or ends)."""
         with self._changed:
-            self._waiting += 1
-            try:
-                if not self._changed.wait_for(lambda: self._free > 0 or self._joinable(group, mb), timeout):
-                    return None
-                if self._joinable(group, mb):
-                    slot = self._open[group]
-                    slot.holders, slot.mb = slot.holders + 1, slot.mb + mb
-                    return slot
-                self._free -= 1
-                slot = Slot(group, mb)
-                if group is not None:
-                    self._open[group] = slot  # (the group's fuller slot, if any, takes no newcomer any more)
-                    self._changed.notify_all()  # runs of its group waiting for a free slot may join it now
+            if lease not in self._waiting:
+                self._waiting.append(lease)
+            # Joining a group's slot jumps no queue: only the run that has waited longest may join,
+            # so a run of another kind is never kept waiting by newcomers of a group.
+            if not self._changed.wait_for(lambda: self._free > 0 or (self._waiting[0] is lease and
+                                                                      self._joinable(lease.group, lease.mb)), timeout):
+                return None
+            self._waiting.remove(lease)
+            self._changed.notify_all()  # the next in line may join its group's slot now
+            if self._joinable(lease.group, lease.mb):
+                slot = self._open[lease.group]
+                slot.holders, slot.mb = slot.holders + 1, slot.mb + lease.mb
                 return slot
-            finally:
-                self._waiting -= 1
+            self._free -= 1
+            slot = Slot(lease.group, lease.mb)
+            if lease.group is not None:
+                self._open[lease.group] = slot  # (the group's fuller slot, if any, takes no newcomer any more)
+            return slot
+
+    def out_of_line(self, lease):
+        """A run that waited no longer does (it ended, or was cancelled before it started)."""
+        with self._changed:
+            if lease in self._waiting:
+                self._waiting.remove(lease)
+                self._changed.notify_all()
 
     def _joinable(self, group, mb):
         slot = self._open.get(group) if group is not None else None
@@ -90,9 +102,9 @@ class TrainingSlots:
             self._changed.notify_all()  # a free slot, or room in a group's: a waiting run may take it
 
     def wanted(self):
-        """Whether a run waits for a slot right now."""
+        """Whether a run waits for a slot (between its tries too)."""
         with self._changed:
-            return self._waiting > 0
+            return bool(self._waiting)
 
     def lease(self, visitor=None, group=None, mb=0.0):
         """A hold on a slot for one run of `visitor` (None: a run outside any request, never refused).
@@ -137,12 +149,13 @@ class SlotLease:
         """Hold a slot (at once if already held, or if its group's slot has room); False if none came free
         within `timeout` seconds."""
         if self.slot is None:
-            self.slot = self.slots.take(timeout, self.group, self.mb)
+            self.slot = self.slots.take(self, timeout)
         return self.held
 
     def lend_if_wanted(self):
-        """Give the slot back while another run waits for one (the run must not step until it takes one again)."""
-        if self.held and self.slots.wanted():
+        """Give the slot back while another run waits for one (the run must not step until it takes one again).
+        A slot shared with other runs of its group is kept: letting go of it would free nothing."""
+        if self.held and self.slots.wanted() and self.slot.holders == 1:
             self.give_back()
 
     def give_back(self):
@@ -153,6 +166,7 @@ class SlotLease:
     def end(self):
         """The run is over (or never started): give the slot back and count it no more for its visitor."""
         self.give_back()
+        self.slots.out_of_line(self)
         if not self.ended:
             self.ended = True
             if self.visitor is not None:
