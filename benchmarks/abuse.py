@@ -212,12 +212,23 @@ def step_spam(url):
 
 def hammer(url):
     """12 threads drawing 12x12 grids of diffusion-conditional with 200 steps, back to back, for 30 s."""
+    return hammer_with(url, grid_size=12, steps=200)
+
+
+def hammer_within_limit(url):
+    """12 threads drawing 8x8 grids of diffusion-conditional with 60 steps (under the request limit), for 30 s."""
+    return hammer_with(url, grid_size=8, steps=60)
+
+
+def hammer_with(url, grid_size, steps):
+    """12 threads asking for diffusion-conditional grids of this size and these steps, back to back, for 30 s."""
     deadline, answers = time.monotonic() + 30, []
 
     def loop(thread):
         seed = 100_000 * (thread + 1)
         while time.monotonic() < deadline:
-            answers.append(api(url, "sample", ["diffusion-conditional", seed, 12, "all", 1.0, 200, 2.0], ATTACKER))
+            answers.append(api(url, "sample", ["diffusion-conditional", seed, grid_size, "all", 1.0, steps, 2.0],
+                               ATTACKER))
             seed += 1
 
     with ThreadPoolExecutor(12) as pool:
@@ -280,7 +291,7 @@ def big_text(url):
 
 
 ATTACKS = {attack.__name__: attack for attack in (new_sessions, refused_calls, batch_bomb, step_spam, hammer,
-                                                  slot_hold, upload_parts, blob_parts, big_text)}
+                                                  hammer_within_limit, slot_hold, upload_parts, blob_parts, big_text)}
 
 
 def summary(answers):

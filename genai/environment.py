@@ -84,6 +84,9 @@ VARIABLES = {variable.name: variable for variable in [
     Variable("GENAI_SAMPLE_CACHE_MB", "sampling", "memory for recently drawn grids, shared by all visitors",
              default=64),
     Variable("GENAI_COMPARE_CACHE_MB", "sampling", "memory for recent results of the Compare tab", default=32),
+    Variable("GENAI_MAX_REQUEST_SECONDS", "sampling", "the longest one request for digits (a grid, a walk) may "
+             "compute, in seconds, predicted before it runs from the model's speed here; a longer one is refused, "
+             "saying what fits", type=float, default=10.0, minimum=0.1),
     # --- what a visitor keeps
     Variable("GENAI_FILE_TTL_SECONDS", "sessions", "files handed out (pictures, GIFs, downloads) are deleted "
              "after this many seconds", default=600, minimum=60),
@@ -104,7 +107,7 @@ VARIABLES = {variable.name: variable for variable in [
              shown="1 on a Space (`SPACE_ID` set), else 0", minimum=0),
     Variable("GENAI_RUNS_PER_VISITOR", "visitors", "runs one visitor may have training or waiting", default=1),
     Variable("GENAI_HEAVY_PER_VISITOR", "visitors", "forward passes one visitor may have computing at once (the "
-             "rest wait their turn, round robin across visitors)", default=1),
+             "rest wait their turn: the cheapest for how long it waited goes first, across visitors)", default=1),
     Variable("GENAI_HEAVY_WAITING_PER_VISITOR", "visitors", "... and waiting their turn; more are refused at once",
              default=4),
     Variable("GENAI_MAX_UPLOAD_MB", "visitors", "the largest upload accepted, in MB", default=5),

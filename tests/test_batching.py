@@ -7,7 +7,16 @@ import pytest
 
 from genai.models import create_model
 from genai.sampling import sample
-from genai.ui import batching
+from genai.ui import batching, request_costs
+
+
+@pytest.fixture(autouse=True)
+def known_speed(monkeypatch):
+    """Each model's speed known already: timing it (request_costs.speed) would take the first compute slot
+    and draw a few digits of its own, while these tests count the passes the requests make."""
+    known = request_costs.Speed(per_call=0.001, per_image=1e-4)
+    monkeypatch.setattr(request_costs, "known_speed", lambda model: known)
+    monkeypatch.setattr(request_costs, "speed", lambda model: known)
 
 
 @pytest.fixture

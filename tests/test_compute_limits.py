@@ -11,7 +11,7 @@ pytest.importorskip("gradio")
 
 from genai import metrics  # noqa: E402
 from genai.timelapse import Timelapse  # noqa: E402
-from genai.ui import compute, datasets, evaluate_tab, model_store, replay, settings  # noqa: E402
+from genai.ui import compute, datasets, evaluate_tab, evaluate_time, model_store, replay, settings  # noqa: E402
 from genai.ui.session import Session  # noqa: E402
 
 HEAVY = ["sample", "drawing", "compare", "interpolate", "explore", "encode_drawing", "evaluate", "timelapse_gif",
@@ -79,6 +79,7 @@ def test_an_evaluation_runs_in_a_compute_slot(monkeypatch, busy_slots):
 
     monkeypatch.setattr(metrics, "evaluate", evaluate)
     monkeypatch.setattr(evaluate_tab, "figures_markdown", lambda results: "figures")
+    monkeypatch.setattr(evaluate_time, "expected_seconds", lambda entry, samples: 5.0)  # (a fake model: no speed)
     markdown, counts = computes_only_in_a_slot(lambda: evaluate_tab.evaluate_model("some-model", 500, 0, None),
                                                busy_slots, evaluated)
     assert evaluated == [("the model", "the test split", 500)] and markdown.endswith("figures")

@@ -188,17 +188,17 @@ def test_waiting_visitors_take_turns(monkeypatch):
     assert order == ["A", "B", "C", "A", "A"]
 
 
-def test_a_light_request_goes_before_heavy_ones_that_asked_first(monkeypatch):
-    """With one slot busy, heavy requests of A and B wait; C's light one (a GAN's grid: milliseconds) asks
-    last and is served first, then the heavy ones in their turns."""
+def test_a_cheap_request_goes_before_long_ones_that_asked_first(monkeypatch):
+    """With one slot busy, long requests of A and B (seconds each) wait; C's cheap one (a GAN's grid:
+    milliseconds) asks last and is served first, then the long ones in their turns."""
     monkeypatch.setattr(compute, "_slots", compute.FairSlots(1, per_visitor=1, waiting_per_visitor=4))
     order, threads, gate = [], [], threading.Event()
     holder = threading.Thread(target=lambda: compute_as("holder", gate.wait, monkeypatch))
     holder.start()
     time.sleep(0.2)
-    for visitor, light in (("A", False), ("B", False), ("C", True)):
+    for visitor, seconds in (("A", 2.0), ("B", 2.0), ("C", 0.005)):
         thread = threading.Thread(target=compute_as, args=(visitor, lambda v=visitor: order.append(v), monkeypatch,
-                                                           light))
+                                                           seconds))
         thread.start()
         threads.append(thread)
         time.sleep(0.1)
@@ -208,12 +208,32 @@ def test_a_light_request_goes_before_heavy_ones_that_asked_first(monkeypatch):
     assert order == ["C", "A", "B"]
 
 
+def test_a_long_request_is_served_once_it_has_waited_long_enough(monkeypatch):
+    """Highest response ratio next: A's 1 s request has waited 1 s (ratio 2); B's 0.5 s request has just asked
+    (ratio 1), so A goes first. Had A waited only briefly, the cheaper B would (the test above)."""
+    monkeypatch.setattr(compute, "_slots", compute.FairSlots(1, per_visitor=1, waiting_per_visitor=4))
+    order, gate = [], threading.Event()
+    holder = threading.Thread(target=lambda: compute_as("holder", gate.wait, monkeypatch))
+    holder.start()
+    time.sleep(0.1)
+    a = threading.Thread(target=compute_as, args=("A", lambda: order.append("A"), monkeypatch, 1.0))
+    a.start()
+    time.sleep(1.0)
+    b = threading.Thread(target=compute_as, args=("B", lambda: order.append("B"), monkeypatch, 0.5))
+    b.start()
+    time.sleep(0.05)
+    gate.set()
+    for thread in (holder, a, b):
+        thread.join(10)
+    assert order == ["A", "B"]
+
+
 _who = threading.local()
 
 
-def compute_as(visitor, work, monkeypatch, light=False):
+def compute_as(visitor, work, monkeypatch, seconds=0.0):
     _who.visitor = visitor
-    with compute.compute_slot(light):
+    with compute.compute_slot(seconds):
         work()
 
 

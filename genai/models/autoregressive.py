@@ -344,6 +344,10 @@ class AutoregressiveModel(GenerativeModel):
         uniform = torch.special.ndtr(z.reshape(-1, SIDE, SIDE))
         return self.network.sample(uniform, labels, on_pixel)
 
+    def sampling_passes(self, **options):
+        """One step of the network for each of the 784 pixels, in turn."""
+        return PIXELS
+
     @torch.no_grad()
     def drawing_frames(self, z, labels=None, count=16):
         """The images filling in pixel by pixel, at about `count` moments; pixels not drawn yet are grey."""

@@ -99,6 +99,7 @@ class GenerativeModel(nn.Module):
         with_guide(guide, scale)     a copy sampled with autoguidance by a weaker model (diffusion only)
         explanation                  what the Train tab says about the family, with its formulas
         good_for, draws_in_one_pass  what a model picker says about it, and whether it draws in milliseconds
+        sampling_passes(**opts)      how many passes of the network one image takes (a request's cost)
         seed_walk_note               why walking between two seeds gives no smooth morph, if it does not
         loss_functions               the functions computing its losses: the Train tab shows their code
         diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
@@ -195,6 +196,11 @@ class GenerativeModel(nn.Module):
     def generate(self, z, labels=None, **options):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]; options: some of sampling_options."""
         raise NotImplementedError
+
+    def sampling_passes(self, **options):
+        """How many passes of the network one image takes with these sampling options (the model's own
+        settings where one is not given): what a request for digits costs (genai/ui/request_costs.py)."""
+        return 1
 
     def latents_from_noise(self, noise, temperature=1.0):
         """A seed's standard normal noise (N, latent_dim) -> the codes generate() draws from.

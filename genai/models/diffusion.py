@@ -356,6 +356,17 @@ class FlowMatchingUNet(GenerativeModel):
         conditional, unconditional = both.chunk(2)
         return unconditional + guidance_scale * (conditional - unconditional)
 
+    def sampling_passes(self, sampling_steps=None, guidance_scale=None):
+        """One pass of the UNet per step, and a second one (the unconditional answer, or the guide's) for
+        each step that guidance steers. (A guide UNet is smaller: counted as a whole pass, an upper bound.)"""
+        steps = self.config.sampling_steps if sampling_steps is None else int(sampling_steps)
+        scale = self.config.guidance_scale if guidance_scale is None else float(guidance_scale)
+        guided = 0
+        if scale != 1 and (self.conditional or self.guide is not None):
+            low, high = self.config.guidance_t_min, self.config.guidance_t_max
+            guided = sum(low < i / steps <= high for i in range(1, steps + 1))
+        return steps + guided
+
     def walk(self, z, labels, sampling_steps=None, guidance_scale=None):
         """Yield x_t after each Euler step from t = 1 (the noise z) to t = 0: (N, 1, 28, 28) in [-1, 1]-ish."""
         labels = self.check_labels(labels, z.shape[0], z.device)

@@ -19,11 +19,13 @@ forward pass").
 """
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import torch
 
 from ..sampling import decode, label_tensor, model_device, sampling_options, seeded_latents
+from . import request_costs
 from .compute import compute_slot
 
 _lock = threading.Lock()
@@ -43,20 +45,21 @@ class Request:
 
 def draw_together(token, model, seed, count, label, temperature, options):
     """sample(model, seed, count, label, temperature, **options), drawn in one forward pass with the
-    other requests for the same model and options waiting at the same time: uint8 (count, 28, 28)."""
+    other requests for the same model and options waiting at the same time: uint8 (count, 28, 28).
+    Refused before anything runs if it would compute longer than one request may (request_costs.py)."""
     options = sampling_options(model, **options)
     group = (token, tuple(sorted(options.items())))
     request = Request(seeded_latents(model, seed, count, temperature), label_tensor(model, label, count))
-    light = model.draws_in_one_pass  # milliseconds of work: served before seconds-long grids
     if model_device(model).type == "cpu" and not BATCH_ON_CPU:
-        with compute_slot(light):
-            return decode(model, request.z, request.labels, options)
+        with request_costs.computing(model, count, options, what="digits"):
+            return timed_decode(model, request.z, request.labels, options)
+    seconds = request_costs.checked(model, count, options, what="digits")  # each request alone, before it waits
     with _lock:
         _waiting.setdefault(group, []).append(request)
         leading = group not in _led
         _led.add(group)
     if leading:
-        with compute_slot(light):
+        with compute_slot(seconds):
             with _lock:  # everything asked until now goes into this pass; later requests start the next one
                 requests = _waiting.pop(group)
                 _led.discard(group)
@@ -67,11 +70,19 @@ def draw_together(token, model, seed, count, label, temperature, options):
     return request.images
 
 
+def timed_decode(model, z, labels, options):
+    """decode(model, z, labels, options), its time told to request_costs (the next prediction learns from it)."""
+    start = time.perf_counter()
+    images = decode(model, z, labels, options)
+    request_costs.record(model, len(z), options, time.perf_counter() - start)
+    return images
+
+
 def draw_all(model, requests, options):
     """One forward pass for all the requests' noise; each gets its own rows (or the error)."""
     try:
         labels = None if requests[0].labels is None else torch.cat([r.labels for r in requests])
-        images = decode(model, torch.cat([r.z for r in requests]), labels, options)
+        images = timed_decode(model, torch.cat([r.z for r in requests]), labels, options)
         start = 0
         for request in requests:
             request.images, start = images[start:start + len(request.z)], start + len(request.z)

@@ -30,8 +30,7 @@ from PIL import Image
 from ..classroom import CLASSES, ClassError, escaped, normalized, spoken
 from ..presets import PRESETS
 from ..sampling import MAX_SEED, grid, sample
-from . import settings, train_tab, visitors
-from .compute import compute_slot
+from . import request_costs, settings, train_tab, visitors
 from .errors import AppError, friendly
 from .inputs import NumberInput, whole_number
 from .pictures import enlarge, gif_file, png_file
@@ -304,7 +303,7 @@ def finished_model(member, student):
 
 
 def drawn(entry, seed):
-    with compute_slot():
+    with request_costs.computing(entry.model, SAMPLES):
         images = sample(entry.model, seed, SAMPLES)
     return enlarge(grid(images, columns=SAMPLE_COLUMNS), 2)
 

@@ -14,8 +14,7 @@ from .. import environment
 from ..device import describe
 from ..models import FAMILIES
 from ..sampling import MAX_SEED, grid, sample
-from . import model_store, settings
-from .compute import compute_slot
+from . import model_store, request_costs, settings
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
@@ -106,7 +105,7 @@ def compare(names, seed, grid_size, digit, temperature, session):
         count, columns = (side * 10, 10) if model.conditional and asked is None else (side * side, side)
 
         def draw():
-            with compute_slot():
+            with request_costs.computing(model, count, what="digits"):
                 start = time.perf_counter()
                 images = sample(model, seed, count, labels=asked, temperature=temperature)
                 seconds = time.perf_counter() - start

@@ -86,7 +86,8 @@ def evaluate_model(model_name, samples, seed, session, progress=None):
     samples = whole_number(samples, "The number of samples", 100, 5000)
     seed = whole_number(seed, "The seed", 0, 2**32 - 1)
     test = datasets.get(model_store.dataset_of(entry), split="test")
-    with compute_slot():  # seconds of sampling and classifying: it waits its turn like any forward pass
+    # Seconds of sampling and classifying: it waits its turn like any forward pass, for what it will cost.
+    with compute_slot(evaluate_time.expected_seconds(entry, samples)):
         results = metrics.evaluate(entry.model, test, n_samples=samples, seed=seed, metadata=entry.metadata,
                                    progress=progress)
     counts = pd.DataFrame({"digit": [str(d) for d in range(10)], "samples": results["class_counts"]})

@@ -11,45 +11,33 @@ Once a model has been evaluated here, its real time replaces the estimate.
 """
 
 import threading
-import time
 
 import numpy as np
 import torch
 
 from .. import metrics
-from ..sampling import sample
+from . import request_costs
 from .compute import compute_slot
 
-PROBE_SAMPLES = (4, 20)  # two small draws timed: the cost per call and the cost per sample
 FIGURES_PROBE = 20  # pictures a model's own figures are timed on (scaled to PER)
 PER = 1000  # the hint speaks of seconds per this many samples
 BATCH = 500  # metrics.generate_images draws this many samples per call
 
 _lock = threading.Lock()
-_drawing = {}  # model token -> seconds to draw PER samples, from a probe
 _figures = {}  # model token -> seconds of its own figures on PER test digits, from a probe
 _measured = {}  # model token -> seconds a real evaluation took per PER samples
 _judging = []  # [seconds to judge PER samples], once measured
 
 
 def drawing_seconds(entry):
-    """Seconds this model takes to draw PER samples here, from two small draws timed once: a GAN's cost
-    is mostly per call (scaling one small draw up would make it look 50 times slower), a PixelCNN's
-    per sample."""
-    with _lock:
-        known = _drawing.get(entry.token)
-    if known is None:
-        few, more = PROBE_SAMPLES
-        with compute_slot():
-            sample(entry.model, 0, 2)  # the first call pays one-off set-up costs
-            _, few_seconds = timed(sample, entry.model, 1, few)
-            _, more_seconds = timed(sample, entry.model, 2, more)
-        per_sample = max(more_seconds - few_seconds, 0.0) / (more - few)
-        per_call = max(few_seconds - few * per_sample, 0.0)
-        known = per_call * -(-PER // BATCH) + per_sample * PER
-        with _lock:
-            _drawing[entry.token] = known
-    return known
+    """Seconds this model takes to draw PER samples here, in calls of BATCH, from its speed on this server
+    (request_costs.py: two small draws timed once, then what its grids took): a GAN's cost is mostly per
+    call (scaling one small draw up would make it look 50 times slower), a PixelCNN's per sample."""
+    speed = request_costs.known_speed(entry.model)
+    if speed is None:
+        with compute_slot():  # timing it draws a few samples: computing, like any forward pass
+            speed = request_costs.speed(entry.model)
+    return speed.seconds(PER, calls=-(-PER // BATCH))
 
 
 def figures_seconds(entry):
@@ -62,9 +50,9 @@ def figures_seconds(entry):
         pictures = (torch.rand(FIGURES_PROBE, 1, 28, 28, generator=torch.Generator().manual_seed(0)) > 0.5).float()
         labels = torch.zeros(FIGURES_PROBE, dtype=torch.long) if model.conditional else None
         with compute_slot(), torch.no_grad():
-            _, seconds = timed(model.likelihood, pictures, labels)
+            _, seconds = request_costs.timed(model.likelihood, pictures, labels)
             if model.can_encode:
-                seconds += timed(metrics.reconstructions, model, pictures, labels)[1]
+                seconds += request_costs.timed(metrics.reconstructions, model, pictures, labels)[1]
         known = seconds * PER / FIGURES_PROBE
         with _lock:
             _figures[entry.token] = known
@@ -78,10 +66,10 @@ def judging_seconds():
             return _judging[0]
     pictures = np.random.default_rng(0).integers(0, 256, size=(PER, 28, 28), dtype=np.uint8)
     with compute_slot():
-        features, features_seconds = timed(metrics.classifier_features, pictures)
-        _, probabilities_seconds = timed(metrics.classifier_probabilities, pictures)
-        _, frechet_seconds = timed(metrics.frechet_distance, features, features[::-1])
-        _, kernel_seconds = timed(metrics.kernel_distance, features, features[::-1])
+        features, features_seconds = request_costs.timed(metrics.classifier_features, pictures)
+        _, probabilities_seconds = request_costs.timed(metrics.classifier_probabilities, pictures)
+        _, frechet_seconds = request_costs.timed(metrics.frechet_distance, features, features[::-1])
+        _, kernel_seconds = request_costs.timed(metrics.kernel_distance, features, features[::-1])
     # evaluate() takes the features of the samples, of the real reference and of a second real set (the
     # floor), the probabilities of two of them, and two Frechet and two kernel distances.
     seconds = 3 * features_seconds + 2 * (probabilities_seconds + frechet_seconds + kernel_seconds)
@@ -90,16 +78,20 @@ def judging_seconds():
     return seconds
 
 
-def timed(function, *args):
-    start = time.perf_counter()
-    result = function(*args)
-    return result, time.perf_counter() - start
-
-
 def record(entry, samples, seconds):
     """Remember how long a real evaluation of this model took (the hint then says so)."""
     with _lock:
         _measured[entry.token] = seconds * PER / samples
+
+
+def expected_seconds(entry, samples):
+    """Seconds an evaluation of `samples` samples of this model should take here: its last one's pace, or the
+    estimate (what its compute slot is told: genai/ui/compute.py)."""
+    with _lock:
+        measured = _measured.get(entry.token)
+    if measured is None:
+        measured = drawing_seconds(entry) + judging_seconds() + figures_seconds(entry)
+    return measured * samples / PER
 
 
 def hint(entry):

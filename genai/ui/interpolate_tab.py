@@ -13,8 +13,7 @@ import gradio as gr
 import numpy as np
 
 from ..sampling import MAX_SEED, decode_path, encode, gif_bytes, interpolate, interpolate_latents, strip
-from . import datasets, model_store, settings
-from .compute import compute_slot
+from . import datasets, model_store, request_costs, settings
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import ONE_DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, whole_number
@@ -73,13 +72,13 @@ def walk(model_name, source, seed_a, seed_b, index_a, index_b, upload_a, upload_
         seed_a, seed_b = whole_number(seed_a, "Seed A", 0, MAX_SEED), whole_number(seed_b, "Seed B", 0, MAX_SEED)
 
         def make():
-            with compute_slot():
+            with request_costs.computing(entry.model, steps):
                 return interpolate(entry.model, seed_a, seed_b, steps, method, label=label, label_b=label_b)
 
         return WALKS.get_or_make(("walk", entry.token, seed_a, seed_b, steps, method, label, label_b), make)
     if source not in ("test digits", "uploads"):
         raise AppError(f"Walk between seeds, test digits or uploads, not {source!r}.")
-    with compute_slot():
+    with request_costs.computing(entry.model, steps):  # (and two pictures encoded)
         return walk_between_pictures(entry, source, index_a, index_b, upload_a, upload_b, label, steps, method, label_b)
 
 

@@ -18,9 +18,8 @@ import numpy as np
 from .. import environment
 from ..sampling import MAX_SEED, SAMPLING_SETTINGS, drawing, gif_bytes, grid, strip
 from ..settings import SETTINGS
-from . import model_store, settings
+from . import model_store, request_costs, settings
 from .batching import draw_together
-from .compute import compute_slot
 from .errors import AppError, friendly
 from .gpu import on_gpu
 from .inputs import DIGIT_CHOICES, NumberInput, SliderInput, digit_or_none, number_in, whole_number
@@ -129,7 +128,7 @@ def drawing_animation(model_name, seed, grid_size, digit, temperature, steps, gu
     digit's frames side by side. Models that draw in one pass say so instead."""
     request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session,
                            max_side=MAX_DRAWING_SIDE)
-    with compute_slot():
+    with request_costs.computing(request.entry.model, request.count, request.options, what="digits"):
         frames = drawing(request.entry.model, request.seed, request.count, labels=request.label,
                          temperature=request.temperature, frames=DRAWING_FRAMES, **request.options)
     if len(frames) == 1:

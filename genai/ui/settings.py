@@ -34,8 +34,8 @@ def request_concurrency():
 
     Higher than compute_concurrency: a request is mostly not computing (reading, answering from the
     cache, sending the picture), and only its forward pass waits for a compute slot. Gradio's queue is
-    first come, first served: with room for a class's heavy requests (each waits inside for its compute
-    slot), a light one (a GAN's grid) still gets in at once and goes first there (compute.py).
+    first come, first served: with room for a class's long requests (each waits inside for its compute
+    slot), a cheap one (a GAN's grid) still gets in at once and goes first there (compute.py).
     """
     return 12 * compute_concurrency()
 
