@@ -4,8 +4,9 @@ what it would learn alone.
 
 Why: on a GPU a small model's step is dozens of tiny kernels, and the GPU spends more time starting
 them than running them; a class of students training the same small GAN would queue many times as
-many tiny kernels. Batched with torch.func.vmap, K models' matching layers run as one larger kernel,
-so a class on one GPU can train in about the time of one run (not measured yet: no GPU here).
+many tiny kernels. Batched with torch.func.vmap, K models' matching layers run as one larger kernel:
+the aim is a class on one GPU training in about the time of one run (not measured yet: no GPU was
+available when this was built; benchmarks/together_speed.py measures it).
 
 How, from one run's side: each run is the one training loop (genai/train.py), in its own thread
 (a web app's request handler). Where the loop would call model.training_step(...), it calls
