@@ -139,3 +139,30 @@ def test_with_stacking_off_or_auto_on_a_cpu_a_run_takes_its_plain_steps(mnist, m
     assert training_together.run_group("gan", "mlp", {}, BATCH, "cpu") == training_together.group_key(model, BATCH,
                                                                                                        "cpu")
     assert training_together.run_group("gan", "dcgan", {}, BATCH, "cpu") is None
+
+
+def test_a_run_whose_live_knob_changed_its_config_is_computed_apart_from_its_group(mnist, stacking):
+    """A live knob (a VAE's beta) changes one run's config mid-run: the leader batches only runs whose config
+    is the same now, and each still takes the step it would take alone."""
+    import copy
+
+    from genai.knobs import apply_turn
+
+    models = [create_model("vae", "mlp", seed=100 + k) for k in range(3)]
+    optimizers = [model.configure_optimizers(LRS[k]) for k, model in enumerate(models)]
+    apply_turn(models[2], optimizers[2], {"beta": 2.0}, LRS[2])  # as KnobTurns does before a step
+    alone = [copy.deepcopy(model) for model in models]
+    alone_optimizers = [model.configure_optimizers(LRS[k]) for k, model in enumerate(alone)]
+    images = mnist.images[:3 * BATCH].unsqueeze(1).float().div(255).view(3, BATCH, 1, 28, 28)
+    labels = mnist.labels[:3 * BATCH].view(3, BATCH)
+    requests = [training_together.Request(object(), models[k], images[k], labels[k], optimizers[k],
+                                          torch.Generator().manual_seed(k)) for k in range(3)]
+
+    training_together.take_steps(requests)
+
+    assert stacking == [2]  # runs 0 and 1 together; run 2 (beta 2) alone
+    for k in range(3):
+        assert requests[k].error is None
+        expected = alone[k].training_step(images[k], labels[k], alone_optimizers[k], torch.Generator().manual_seed(k))
+        assert abs(float(requests[k].losses["total"]) - float(expected["total"])) < 1e-4 * abs(float(expected["total"]))
+        assert_same_weights(models[k], alone[k], LRS[k])
