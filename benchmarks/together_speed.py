@@ -26,7 +26,6 @@ from benchmarks import stacked_speed  # noqa: E402
 from benchmarks.common import Stopwatch, median  # noqa: E402
 from benchmarks.stacked_speed import fresh_models, run_settings  # noqa: E402
 from genai import training_together  # noqa: E402
-from genai.data import load_dataset  # noqa: E402
 from genai.train import train  # noqa: E402
 
 batched = []  # the number of runs in each batched step of the current measurement
