@@ -200,7 +200,7 @@ class App:
     """`python app.py` on a free port with its own temp folders under `scratch`."""
 
     def __init__(self, scratch, data_dir=None, checkpoints=None, max_train_seconds=None, trust_forwarded=False,
-                 extra_env=None):
+                 extra_env=None, python_args=("app.py",)):
         self.gradio_temp, self.tmp = scratch / "gradio", scratch / "tmp"
         self.temp_dirs = [self.gradio_temp, self.tmp]
         self.tmp.mkdir(parents=True)
@@ -223,7 +223,7 @@ class App:
         env.update(extra_env or {})
         started = time.perf_counter()
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log,
+            self.process = subprocess.Popen([sys.executable, *python_args], cwd=REPO, env=env, stdout=log,
                                             stderr=subprocess.STDOUT)
         self.pid = self.process.pid
         try:

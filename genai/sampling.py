@@ -115,6 +115,22 @@ def decode(model, z, labels=None, options=None):
     return to_uint8(images)
 
 
+@torch.no_grad()
+def decode_in_parts(model, z, labels=None, options=None):
+    """decode(), yielding the uint8 images drawn so far while the model draws (model.generate_in_parts): once
+    for a model that draws in one pass, after each row for one that draws pixel by pixel. The last is
+    decode()'s images."""
+    was_training = model.training
+    model.eval()
+    device = model_device(model)
+    labels = None if labels is None else labels.to(device)
+    try:
+        for images in model.generate_in_parts(z.to(device=device, dtype=torch.float32), labels, **(options or {})):
+            yield to_uint8(images)
+    finally:
+        model.train(was_training)
+
+
 def sample(model, seed, n=16, labels=None, temperature=1.0, **options):
     """n images from the model for a seed: uint8 array (n, 28, 28). options: see sampling_options()."""
     z = seeded_latents(model, seed, n, temperature)

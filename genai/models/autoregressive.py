@@ -182,7 +182,14 @@ class PixelCNN(nn.Module):
 
     @torch.no_grad()
     def sample(self, uniform, labels=None, on_pixel=None):
-        """Draw images pixel by pixel: pixel (r, c) is ink when uniform[:, r, c] < p(ink | pixels before).
+        """Draw images pixel by pixel: pixel (r, c) is ink when uniform[:, r, c] < p(ink | pixels before);
+        on_pixel(image, index): called after each pixel."""
+        for x in self.rows(uniform, labels, on_pixel):
+            pass
+        return x
+
+    def rows(self, uniform, labels=None, on_pixel=None):
+        """sample(), yielding the images after each row is drawn (one tensor, filled in place).
 
         Computes exactly what forward() would, but each number only once. Both stacks only look
         back, so what was computed for earlier pixels never changes: after each row, the vertical
@@ -215,7 +222,7 @@ class PixelCNN(nn.Module):
                     row_inputs[0][:, self.left + c + 1, 0] = ink  # the first layer sees x shifted right
                 if on_pixel is not None:
                     on_pixel(x, r * SIDE + c)
-        return x
+            yield x
 
     def vertical_row(self, inputs, row, biases):
         """The vertical stack's features of one row at every layer, from the rows at and above it:
@@ -349,6 +356,16 @@ class AutoregressiveModel(GenerativeModel):
         return PIXELS
 
     @torch.no_grad()
+    def generate_in_parts(self, z, labels=None):
+        """generate(), yielding the images after each row: the rows drawn so far, the rest grey (0.5)."""
+        labels = self.check_labels(labels, z.shape[0], z.device)
+        uniform = torch.special.ndtr(z.reshape(-1, SIDE, SIDE))
+        for row, x in enumerate(self.network.rows(uniform, labels)):
+            part = x.clone()
+            part[:, :, row + 1:] = 0.5
+            yield part
+
+    @torch.no_grad()
     def drawing_frames(self, z, labels=None, count=16):
         """The images filling in pixel by pixel, at about `count` moments; pixels not drawn yet are grey."""
         every = max(1, PIXELS // max(count - 1, 1))
@@ -462,6 +479,12 @@ class RowByRowLSTM(nn.Module):
     def sample(self, uniform, labels=None, on_pixel=None):
         """Draw images pixel by pixel: pixel (r, c) is ink when uniform[:, r, c] < p(ink | pixels before).
         on_pixel(image, index): called after each pixel."""
+        for x in self.rows(uniform, labels, on_pixel):
+            pass
+        return x
+
+    def rows(self, uniform, labels=None, on_pixel=None):
+        """sample(), yielding the images after each row is drawn (one tensor, filled in place)."""
         n, device = uniform.shape[0], uniform.device
         x = torch.zeros(n, 1, SIDE, SIDE, device=device)
         label = self.label_vector(labels, n, device)
@@ -479,7 +502,7 @@ class RowByRowLSTM(nn.Module):
                 if on_pixel is not None:
                     on_pixel(x, r * SIDE + c)
             previous_row = x[:, 0, r]
-        return x
+            yield x
 
 
 class RowLSTM(AutoregressiveModel):

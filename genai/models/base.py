@@ -100,6 +100,7 @@ class GenerativeModel(nn.Module):
         explanation                  what the Train tab says about the family, with its formulas
         good_for, draws_in_one_pass  what a model picker says about it, and whether it draws in milliseconds
         sampling_passes(**opts)      how many passes of the network one image takes (a request's cost)
+        generate_in_parts(z, labels) generate(), yielding the images drawn so far (a grid shown as it fills in)
         seed_walk_note               why walking between two seeds gives no smooth morph, if it does not
         loss_functions               the functions computing its losses: the Train tab shows their code
         diagnostics()                per-image numbers of the last step for a live histogram (a GAN's D)
@@ -196,6 +197,11 @@ class GenerativeModel(nn.Module):
     def generate(self, z, labels=None, **options):
         """Noise (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1]; options: some of sampling_options."""
         raise NotImplementedError
+
+    def generate_in_parts(self, z, labels=None, **options):
+        """generate(), yielding what is drawn so far while it draws; the last one is generate()'s images.
+        A model that draws in one pass yields once; one that draws row by row, after each row."""
+        yield self.generate(z, labels, **options)
 
     def sampling_passes(self, **options):
         """How many passes of the network one image takes with these sampling options (the model's own

@@ -64,6 +64,21 @@ class ResultCache:
                 self._making.pop(key, None)
             return value
 
+    def get(self, key):
+        """The value kept for key (now the most recently used), or None."""
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return self._items[key][0]
+
+    def put(self, key, value):
+        """Keep a value made elsewhere (a grid shown while it was drawn, then kept whole)."""
+        with self._lock:
+            self.misses += 1
+            self._store(key, value)
+
     def _store(self, key, value):
         size = size_of(value)
         replaced = self._items.pop(key, None)  # made twice (after a failed first try): counted once

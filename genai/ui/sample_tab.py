@@ -7,16 +7,19 @@ grid at once.
 
 Models that draw in steps (a diffusion model walking from noise to a digit, an autoregressive
 model filling in pixel by pixel) also show *how* they draw, as an animation, and a diffusion
-model's number of steps and guidance scale can be changed here without retraining.
+model's number of steps and guidance scale can be changed here without retraining. An
+autoregressive model's grid (a second or so) shows its rows as they are drawn.
 """
 
+import time
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
 from .. import environment
-from ..sampling import MAX_SEED, SAMPLING_SETTINGS, drawing, gif_bytes, grid, strip
+from ..sampling import (MAX_SEED, SAMPLING_SETTINGS, decode_in_parts, drawing, gif_bytes, grid, label_tensor,
+                        model_device, seeded_latents, strip)
 from ..settings import SETTINGS
 from . import model_store, request_costs, settings
 from .batching import draw_together
@@ -32,6 +35,9 @@ RESULTS = ResultCache(max_bytes=environment.value("GENAI_SAMPLE_CACHE_MB") * 2**
 DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (and the PNG download)
 DRAWING_FRAMES = 24  # snapshots in the "how it draws" animation
 MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits, or 4 rows of 0-9)
+# A grid drawn pixel by pixel is shown while it fills in: first after FIRST_PART_SECONDS (issue 43: the first
+# rows within 0.1 s), then every PART_SECONDS (each picture sent costs the server its PNG and Gradio's handling).
+FIRST_PART_SECONDS, PART_SECONDS = 0.1, 0.3
 # Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step),
 # the range the settings table's (genai/settings.py).
 SAMPLING_CONTROLS = {
@@ -111,16 +117,34 @@ def checked_options(model, steps, guidance):
 
 
 def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
-    """A grid of digits drawn by a model from one seed: the path of a PNG file."""
+    """A grid of digits drawn by a model from one seed: yields the path of a PNG file.
+
+    A model that draws pixel by pixel (a second or so for a grid, on a CPU) shows the grid as it fills
+    in: the rows drawn so far, the rest grey, then the whole grid. The others, and grids drawn before,
+    come in one piece."""
     request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
+    key, model = ("sample", *request.key()), request.entry.model
+    if model.draws_in_one_pass or RESULTS.get(key) is not None or model_device(model).type != "cpu":
+        def draw():  # with any other grid of this model asked for at the same moment: one forward pass
+            images = draw_together(request.entry.token, model, request.seed, request.count, request.label,
+                                   request.temperature, request.options)
+            return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
 
-    def draw():  # with any other grid of this model asked for at the same moment: one forward pass
-        images = draw_together(request.entry.token, request.entry.model, request.seed, request.count,
-                               request.label, request.temperature, request.options)
-        return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
-
-    picture = RESULTS.get_or_make(("sample", *request.key()), draw)
-    return png_file(picture, pictures_folder())
+        yield png_file(RESULTS.get_or_make(key, draw), pictures_folder())
+        return
+    z, labels = seeded_latents(model, request.seed, request.count, request.temperature), \
+        label_tensor(model, request.label, request.count)
+    next_part = time.perf_counter() + FIRST_PART_SECONDS  # (counted from the ask: waiting for a slot counts)
+    with request_costs.computing(model, request.count, request.options, what="digits"):
+        started = time.perf_counter()
+        for images in decode_in_parts(model, z, labels, request.options):
+            if time.perf_counter() >= next_part:
+                yield png_file(enlarge(grid(images, columns=request.columns), DISPLAY_SCALE), pictures_folder())
+                next_part = time.perf_counter() + PART_SECONDS
+        request_costs.record(model, request.count, request.options, time.perf_counter() - started)
+    picture = enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
+    RESULTS.put(key, picture)
+    yield png_file(picture, pictures_folder())
 
 
 def drawing_animation(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
@@ -164,8 +188,9 @@ def model_info(model_name, session):
 def first_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
     """The grid shown when the page opens; nothing (and no error) when no model exists yet."""
     if not model_name:
-        return None
-    return sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
+        yield None
+        return
+    yield from sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
 
 
 def build(initial_choices):
