@@ -1,7 +1,7 @@
 """How soon a PixelCNN's grid starts to show (issue 43 item 2): the first rows against the whole grid.
 
 A PixelCNN draws a grid pixel by pixel, about a second of a core for 64 digits, so the Sample tab shows
-the grid as it fills in (genai/ui/sample_tab.py: the rows drawn so far, first after 0.1 s). This script
+the grid as it fills in (genai/ui/sample_tab.py: the rows drawn so far, first after 0.05 s). This script
 starts `python app.py` and asks /sample for new 8x8 grids through the raw HTTP API, as a browser tab
 does: POST the call, read the event stream, fetch the picture each event names. It times the first
 picture (the first rows) and the last (the whole grid), from the moment the call was posted, beside the

@@ -36,8 +36,9 @@ DISPLAY_SCALE = 2  # pixels per MNIST pixel in the picture sent to the browser (
 DRAWING_FRAMES = 24  # snapshots in the "how it draws" animation
 MAX_DRAWING_SIDE = 4  # the animation shows at most this many rows (4 x 4 digits, or 4 rows of 0-9)
 # A grid drawn pixel by pixel is shown while it fills in: first after FIRST_PART_SECONDS (issue 43: the first
-# rows within 0.1 s), then every PART_SECONDS (each picture sent costs the server its PNG and Gradio's handling).
-FIRST_PART_SECONDS, PART_SECONDS = 0.1, 0.3
+# rows within 0.1 s, the request's own way there and back included: docs/benchmarks.md, "A PixelCNN's grid as
+# it fills in"), then every PART_SECONDS (each picture sent costs the server its PNG and Gradio's handling).
+FIRST_PART_SECONDS, PART_SECONDS = 0.05, 0.3
 # Sampling settings a model may have (models list theirs in sampling_options): (label, low, high, step),
 # the range the settings table's (genai/settings.py).
 SAMPLING_CONTROLS = {
