@@ -3,13 +3,15 @@
     python benchmarks/demonstrations.py                      # every preset, at the steps its test trains
     python benchmarks/demonstrations.py --only mode-collapse --steps 600 --every 100
     python benchmarks/demonstrations.py --candidate 'gan:conditional=False,ema_decay=0,d_lr_ratio=0.1' --steps 600
+    python benchmarks/demonstrations.py --candidate 'gan:conditional=False,latent_dim=1' --seeds 0 1 2 --threads 1
 
-Each run trains with seed 0 on the first 10,000 MNIST training images (as tests/test_presets.py does),
-and every `--every` steps reads the 64-image preview grid (the fixed noise of seed 0, what the Train
-tab shows) with the metrics classifier, as genai.ui.live_digits does: an image it is less than 90%
-sure of counts as "?". Printed per reading: the two digits read most often and the share of the grid
-they cover, the "?" share, how many distinct digits it reads confidently, and the pixel spread (the
-mean over pixels of the standard deviation across the 64 images: near 0, copies of one picture).
+Each run trains with seed 0 (or once with each of --seeds: the initial weights, batch order and
+training noise) on the first 10,000 MNIST training images (as tests/test_presets.py does), and every
+`--every` steps reads the 64-image preview grid (the fixed noise of seed 0, what the Train tab shows)
+with the metrics classifier, as genai.ui.live_digits does: an image it is less than 90% sure of
+counts as "?". Printed per reading: the two digits read most often and the share of the grid they
+cover, the "?" share, how many distinct digits it reads confidently, and the pixel spread (the mean
+over pixels of the standard deviation across the 64 images: near 0, copies of one picture).
 Writes JSON to benchmarks/results/demonstrations-<date>.json.
 """
 
@@ -72,11 +74,12 @@ def save_grid(images, path):
     Image.fromarray(grid).resize((448, 448), Image.NEAREST).save(path)
 
 
-def run(options, dataset, steps, every, save=None):
-    """One seeded run of `steps` steps; the grid read every `every` steps (and at the end): a list of readings."""
+def run(options, dataset, steps, every, save=None, seed=0):
+    """One seeded run of `steps` steps; the grid read every `every` steps (and at the end): a list of readings.
+    The grid is always the fixed noise of seed 0 (what the Train tab shows), whatever the run's seed."""
     family = options["family"]
-    model = create_model(family, options["arch"], seed=0, **model_options(options, family, options["arch"]))
-    settings = TrainSettings(max_steps=steps, batch_size=options["batch_size"], lr=options["lr"], seed=0,
+    model = create_model(family, options["arch"], seed=seed, **model_options(options, family, options["arch"]))
+    settings = TrainSettings(max_steps=steps, batch_size=options["batch_size"], lr=options["lr"], seed=seed,
                              preview_images=0)
     readings, start = [], time.perf_counter()
     for event in train(model, dataset, settings):
@@ -101,6 +104,7 @@ def main():
     parser.add_argument("--candidate", action="append", default=[], help="family:key=value,... (a recipe changed)")
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--every", type=int, default=100, help="read the grid every N steps (a multiple of 20)")
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="train each run once per seed (default: 0)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--save", default=None, help="write each reading's grid as PNG files starting with this path")
     args = parser.parse_args()
@@ -112,12 +116,13 @@ def main():
         runs += [(name, preset(name)) for name in (args.only or PRESETS)]
     results = []
     for label, options in runs:
-        print(label, {k: v for k, v in options.items() if k not in ("dataset", "seed")}, flush=True)
-        save = args.save and f"{args.save}{len(results)}"
-        results.append({"name": label, "options": options,
-                        "readings": run(options, dataset, args.steps, args.every, save)})
+        for seed in args.seeds:
+            print(label, f"seed {seed}", {k: v for k, v in options.items() if k not in ("dataset", "seed")}, flush=True)
+            save = args.save and f"{args.save}{len(results)}"
+            results.append({"name": label, "seed": seed, "options": {**options, "seed": seed},
+                            "readings": run(options, dataset, args.steps, args.every, save, seed)})
     path = REPO / "benchmarks" / "results" / f"demonstrations-{datetime.now():%Y-%m-%d-%H%M%S}.json"
-    write_json({"machine": machine_info("cpu"), "steps": args.steps, "runs": results}, path)
+    write_json({"machine": machine_info("cpu"), "steps": args.steps, "seeds": args.seeds, "runs": results}, path)
     print("wrote", path)
 
 
