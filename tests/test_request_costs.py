@@ -40,8 +40,9 @@ def test_the_prediction_scales_with_images_and_passes(monkeypatch):
     monkeypatch.setitem(request_costs._speeds, request_costs.kind(model),
                         request_costs.Speed(per_call=0.01, per_image=0.02))
     assert request_costs.predicted_seconds(model, 64) == pytest.approx(0.01 + 64 * 0.02)
-    assert request_costs.predicted_seconds(model, 64, {"sampling_steps": 200}) == pytest.approx(0.01 + 64 * 0.2)
-    assert request_costs.predicted_seconds(model, 64, {"guidance_scale": 1.0}) == pytest.approx(0.01 + 64 * 0.01)
+    # 10 times the passes (200 guided steps against 20), the per-call part too (a diffusion model's is per step)
+    assert request_costs.predicted_seconds(model, 64, {"sampling_steps": 200}) == pytest.approx(10 * (0.01 + 64 * 0.02))
+    assert request_costs.predicted_seconds(model, 64, {"guidance_scale": 1.0}) == pytest.approx((0.01 + 64 * 0.02) / 2)
 
 
 def test_a_models_speed_is_timed_once_per_kind_and_then_learns_from_its_draws():

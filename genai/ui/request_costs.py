@@ -1,6 +1,6 @@
 """What drawing digits from a model will cost, in seconds of compute on this server, known before it runs.
 
-    seconds = per_call + images * per_image * passes(settings) / passes(the model's own settings)
+    seconds = (per_call + images * per_image) * passes(settings) / passes(the model's own settings)
 
 - per_call and per_image: the model's speed at its own sampling settings, timed here on two small
   draws the first time a model of its kind (family, architecture and config: every model of one
@@ -9,7 +9,8 @@
   prediction follows what this server really gives (a busy server, a slower Space).
 - passes: how many passes of the network one image takes (model.sampling_passes): 1 for a GAN or a
   VAE, 784 pixel steps for a PixelCNN, and for a diffusion model its steps, twice for each guided
-  step. Only the ratio to the model's own settings is used: 200 guided steps cost 10 times 20.
+  step. Only the ratio to the model's own settings is used: 200 guided steps cost 10 times 20 (the
+  per-call part too: a diffusion model's is mostly per step).
 
 Two things use the prediction: the compute slots serve the waiting request that is cheapest for how
 long it has waited (genai/ui/compute.py: a GAN's grid at once, a long diffusion grid still in its
@@ -50,7 +51,7 @@ class Speed:
     correction: float = 1.0  # measured / predicted seconds, averaged over the grids drawn since the probe
 
     def seconds(self, images, passes_ratio=1.0, calls=1):
-        return self.correction * (self.per_call * calls + self.per_image * images * passes_ratio)
+        return self.correction * passes_ratio * (self.per_call * calls + self.per_image * images)
 
 
 def kind(model):
@@ -162,8 +163,8 @@ def check_fits(model, images, options=None, what="pictures"):
                    default=None)
         if most is not None:
             fits.append(f"at most {most} sampling steps")
-    room = limit / speed_here.correction - speed_here.per_call
-    most_images = math.floor(room / (speed_here.per_image * ratio)) if speed_here.per_image > 0 else images
+    room = limit / (speed_here.correction * ratio) - speed_here.per_call
+    most_images = math.floor(room / speed_here.per_image) if speed_here.per_image > 0 else images
     if 0 < most_images < images:
         side = math.isqrt(most_images)
         fits.append(f"at most {most_images} {what}" + (f" (a {side}x{side} grid)" if what == "digits" else ""))
