@@ -72,7 +72,7 @@ def test_a_request_over_the_limit_is_refused_before_it_runs_saying_what_fits(mon
     assert not decoded  # nothing ran
     assert "about 14 s" in message and "at most 10 s" in message
     assert "at most 138 sampling steps" in message  # 144 x 0.01 x 138/20 = 9.94 s fits; 139 steps do not
-    assert "at most 100 digits (a 10x10 grid)" in message  # 100 x 0.01 x 10 = 10 s
+    assert "at most 138 sampling steps or at most 100 digits." in message  # 100 x 0.01 x 10 = 10 s
     assert request_costs.check_fits(model, 64, {"sampling_steps": 100}) == pytest.approx(3.2)  # fits: its cost
 
 

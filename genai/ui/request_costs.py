@@ -166,8 +166,7 @@ def check_fits(model, images, options=None, what="pictures"):
     room = limit / (speed_here.correction * ratio) - speed_here.per_call
     most_images = math.floor(room / speed_here.per_image) if speed_here.per_image > 0 else images
     if 0 < most_images < images:
-        side = math.isqrt(most_images)
-        fits.append(f"at most {most_images} {what}" + (f" (a {side}x{side} grid)" if what == "digits" else ""))
+        fits.append(f"at most {most_images} {what}")
     advice = f"Ask for {' or '.join(fits)}." if fits else "Ask for fewer, or choose a faster model."
     raise AppError(f"That would take about {seconds:.0f} s of compute on this server ({images} {what}"
                    f"{', ' + str(steps) + ' steps' if steps is not None else ''}), and one request may take at most "
