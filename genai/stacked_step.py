@@ -133,7 +133,8 @@ def step_together(models, optimizers, batches, noise_rngs, weights):
                 own[name].grad = gradient[k]
             optimizers[k][opt].step()  # its own Adam, at its own lr, on its own weights
             optimizers[k][opt].zero_grad(set_to_none=True)
-            losses[k].update({name: value[k] for name, value in values.items()})
+            reported = {name: value[k] for name, value in values.items()}
+            losses[k].update(step.keep(model, reported) if step.keep is not None else reported)
     if step.after_update is not None:
         for model in models:
             step.after_update(model)

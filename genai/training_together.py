@@ -34,8 +34,9 @@ its own optimizer steps them). A GAN's two updates (D, then G against the new D)
 the same members. Only the last bits of float rounding may differ (a batched product adds in another
 order); tests/test_training_together.py checks runs in threads against solo runs.
 
-What differs: a GAN's diagnostics (the live histogram of what D said of each image) come from the
-last step the run took alone: the batched step returns each run's losses, not D's answer per image.
+A GAN's diagnostics (the live histogram of what D said of each image) come from its last step too,
+batched or not: the batched step hands each model what its training_step would keep on it
+(FunctionalStep.keep).
 
 When: GENAI_STACK_RUNS (genai/environment.py): unset, on for runs on a CUDA device only (on a CPU,
 runs side by side use all its cores and were faster: docs/benchmarks.md, "Stacked training"); 1 on

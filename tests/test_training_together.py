@@ -83,6 +83,9 @@ def test_runs_in_threads_learn_together_what_each_learns_alone(mnist, stacking, 
     for k in range(3):
         assert events[k][-1].reason == "finished" and events[k][-1].step == STEPS
         assert_same_weights(together[k], solo[k], LRS[k])
+        # What D said of each image at the last step (a GAN's live histogram), batched or not, as alone.
+        mine, alone = together[k].diagnostics(), solo[k].diagnostics()
+        assert mine.keys() == alone.keys() and all((mine[name] - alone[name]).abs().mean() < 0.01 for name in mine)
     assert training_together._groups == {}  # the group went with its last run
 
 

@@ -70,11 +70,15 @@ class FunctionalStep:
         training_step's order; each loss is differentiated for its optimizer's weights only, with the
         weights as the updates before it left them (a GAN: D's update, then G's against the new D)
     after_update(model): what training_step does once its updates are made (a moving average), or None
+    keep(model, values): takes out of one model's reported values what training_step keeps on the model
+        besides its losses (a GAN's per-image answers of D, for the live histogram), and returns the
+        losses left; None: every value is a loss
     """
 
     noise: Callable
     updates: tuple
     after_update: Callable | None = None
+    keep: Callable | None = None
 
 
 class ModelError(ValueError):

@@ -275,7 +275,7 @@ class GAN(GenerativeModel):
                              "D twice through torch.autograd.grad, which torch.func cannot trace.")
         return FunctionalStep(noise=GAN.step_noise, updates=(("discriminator", GAN.discriminator_update),
                                                              ("generator", GAN.generator_update)),
-                              after_update=GAN.update_ema)
+                              after_update=GAN.update_ema, keep=GAN.keep_logits)
 
     def step_noise(self, images, labels, rng):
         """The one random draw of training_step: z ~ N(0, I)."""
@@ -290,11 +290,19 @@ class GAN(GenerativeModel):
         fake_logits, category_logits = self.discriminator.judge_and_read(fake, labels)
         loss_d = discriminator_loss(real_logits, fake_logits)
         losses = {"L_D": loss_d, "D(x)": torch.sigmoid(real_logits).mean(),
-                  "D(G(z))": torch.sigmoid(fake_logits).mean()}
+                  "D(G(z))": torch.sigmoid(fake_logits).mean(),
+                  "real logits": real_logits, "fake logits": fake_logits}  # (kept on the model: keep_logits)
         loss_i = information_loss(category_logits, categories) if categories is not None else None
         if loss_i is not None:
             losses["L_I"] = loss_i
         return total(loss_d, loss_i), {name: value.detach() for name, value in losses.items()}
+
+    def keep_logits(self, values):
+        """What D said of each image in a batched step, kept for diagnostics() as training_step keeps it;
+        the losses left."""
+        if "real logits" in values:
+            self.last_logits = (values.pop("real logits"), values.pop("fake logits"))
+        return values
 
     def generator_update(self, images, labels, noise):
         """training_step's second update as a pure function, against D as its update left it: (L_G (+ L_I), losses)."""
