@@ -68,3 +68,24 @@ def test_the_sample_tab_shows_the_grid_as_it_fills_in_then_answers_it_from_memor
     assert np.array_equal(last, np.asarray(grid(sample(pixelcnn.model, 9, 9), columns=3)))  # the seed in one piece
     again = list(sample_tab.sample_grid("tiny-pixelcnn", 9, 3, "all", 1.0, None, None, None))
     assert len(again) == 1 and np.array_equal(pixels(again[0]), last)  # drawn before: one piece, from memory
+
+
+def test_a_class_asking_for_the_same_grid_at_once_draws_it_once(pixelcnn, monkeypatch):
+    """Streaming must not undo the shared memory of grids: while one request draws a grid, the others asking
+    for the very same grid wait for it and get it whole, drawn once."""
+    import threading
+
+    drawn, real = [], sample_tab.decode_in_parts
+    monkeypatch.setattr(sample_tab, "decode_in_parts", lambda *args: drawn.append(1) or real(*args))
+    answers = [None] * 4
+
+    def ask(i):
+        answers[i] = list(sample_tab.sample_grid("tiny-pixelcnn", 11, 2, "all", 1.0, None, None, None))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(drawn) == 1
+    assert len({pixels(answer[-1]).tobytes() for answer in answers}) == 1

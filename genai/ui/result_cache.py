@@ -11,6 +11,7 @@ least recently used ones are forgotten once the memory holds `max_bytes`.
 
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image
@@ -63,6 +64,20 @@ class ResultCache:
                 self._store(key, value)
                 self._making.pop(key, None)
             return value
+
+    @contextmanager
+    def making(self, key):
+        """Make key's value elsewhere (a grid shown while it is drawn, then put()): while this is held, other
+        requests for the key wait for it (get_or_make, or making() again) instead of making it twice."""
+        with self._lock:
+            lock = self._making.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                yield
+            finally:
+                with self._lock:
+                    if self._making.get(key) is lock:
+                        del self._making[key]
 
     def get(self, key):
         """The value kept for key (now the most recently used), or None."""

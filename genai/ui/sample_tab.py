@@ -133,18 +133,22 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance
 
         yield png_file(RESULTS.get_or_make(key, draw), pictures_folder())
         return
-    z, labels = seeded_latents(model, request.seed, request.count, request.temperature), \
-        label_tensor(model, request.label, request.count)
     next_part = time.perf_counter() + FIRST_PART_SECONDS  # (counted from the ask: waiting for a slot counts)
-    with request_costs.computing(model, request.count, request.options, what="digits"):
-        started = time.perf_counter()
-        for images in decode_in_parts(model, z, labels, request.options):
-            if time.perf_counter() >= next_part:
-                yield png_file(enlarge(grid(images, columns=request.columns), DISPLAY_SCALE), pictures_folder())
-                next_part = time.perf_counter() + PART_SECONDS
-        request_costs.record(model, request.count, request.options, time.perf_counter() - started)
-    picture = enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
-    RESULTS.put(key, picture)
+    with RESULTS.making(key):  # a class asking for this very grid at once waits for this one drawing of it
+        picture = RESULTS.get(key)
+        if picture is None:
+            z, labels = seeded_latents(model, request.seed, request.count, request.temperature), \
+                label_tensor(model, request.label, request.count)
+            with request_costs.computing(model, request.count, request.options, what="digits"):
+                started = time.perf_counter()
+                for images in decode_in_parts(model, z, labels, request.options):
+                    if time.perf_counter() >= next_part:
+                        yield png_file(enlarge(grid(images, columns=request.columns), DISPLAY_SCALE),
+                                       pictures_folder())
+                        next_part = time.perf_counter() + PART_SECONDS
+                request_costs.record(model, request.count, request.options, time.perf_counter() - started)
+            picture = enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
+            RESULTS.put(key, picture)
     yield png_file(picture, pictures_folder())
 
 
