@@ -33,11 +33,7 @@ def drawing_seconds(entry):
     """Seconds this model takes to draw PER samples here, in calls of BATCH, from its speed on this server
     (request_costs.py: two small draws timed once, then what its grids took): a GAN's cost is mostly per
     call (scaling one small draw up would make it look 50 times slower), a PixelCNN's per sample."""
-    speed = request_costs.known_speed(entry.model)
-    if speed is None:
-        with compute_slot():  # timing it draws a few samples: computing, like any forward pass
-            speed = request_costs.speed(entry.model)
-    return speed.seconds(PER, calls=-(-PER // BATCH))
+    return request_costs.speed_outside_a_slot(entry.model).seconds(PER, calls=-(-PER // BATCH))
 
 
 def figures_seconds(entry):

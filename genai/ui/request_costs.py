@@ -93,11 +93,18 @@ def speed(model):
     return known
 
 
+def speed_outside_a_slot(model):
+    """speed(model) for a caller not in a compute slot: a model of a new kind is timed in a slot of its own."""
+    known = known_speed(model)
+    if known is None:
+        with compute_slot(0.0):
+            known = speed(model)
+    return known
+
+
 def checked(model, images, options=None, what="pictures"):
     """check_fits, the model timed first (in a compute slot of its own) if no model of its kind was yet."""
-    if known_speed(model) is None:
-        with compute_slot(0.0):
-            speed(model)
+    speed_outside_a_slot(model)
     return check_fits(model, images, options, what)
 
 
