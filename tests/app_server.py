@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_MODELS = {
     "tiny-gan": {"family": "gan", "arch": "mlp", "options": {"conditional": True}, "steps": 20},
     "tiny-vae": {"family": "vae", "arch": "mlp", "options": {"latent_dim": 2}, "steps": 60},
+    # A model that draws in steps (the Sample tab's steps side by side, the lesson's diffusion step).
+    "tiny-diffusion": {"family": "diffusion", "arch": "unet",
+                       "options": {"conditional": True, "channels": 8, "sampling_steps": 4}, "steps": 10},
 }
 STARTUP_SECONDS = 90
 HUB_TOKENS = {"hf_teacher_token": "teacher"}

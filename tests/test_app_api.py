@@ -1,8 +1,9 @@
 """The web app through its API, as gradio_client sees it: `python app.py` runs in a subprocess.
 
 Every Client is a separate visitor (its own session), like a separate browser tab.
-The app's checkpoints folder holds two tiny models made by tests/app_server.py:
-"tiny-gan" (conditional MLP GAN) and "tiny-vae" (MLP VAE with a 2-D latent space).
+The app's checkpoints folder holds three tiny models made by tests/app_server.py:
+"tiny-gan" (conditional MLP GAN), "tiny-vae" (MLP VAE with a 2-D latent space) and "tiny-diffusion" (a
+conditional diffusion UNet of 4 sampling steps).
 """
 
 import importlib.util
@@ -25,6 +26,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 PAD = 2  # genai.sampling.grid's padding between tiles
 SCALE = 2  # the app shows grids at 2 screen pixels per MNIST pixel
 TILE = 28 + PAD
+SHIPPED = ["tiny-gan", "tiny-vae", "tiny-diffusion"]  # the server's models, as its pickers list them
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +74,7 @@ def picker_names(client):
 
 def test_pickers_offer_the_generative_checkpoints_only(client):
     names, status = picker_names(client)
-    assert names == ["tiny-gan", "tiny-vae"]  # not checkpoints/classifier, not a folder without a model
+    assert names == SHIPPED  # not checkpoints/classifier, not a folder without a model
     assert "images to learn from** (train split)" in status
 
 
@@ -251,8 +253,8 @@ def test_two_visitors_training_at_once_never_see_each_others_models(new_client):
     assert alice_final[4] == "my-gan-mlp-1" and bob_final[4] == "my-vae-mlp-1"
     assert {row[2] for row in alice_final[1]["data"]} == {"L_D", "L_G"}
     assert {row[2] for row in bob_final[1]["data"]} == {"reconstruction", "KL", "total"}
-    assert picker_names(alice)[0] == ["tiny-gan", "tiny-vae", "my-gan-mlp-1"]
-    assert picker_names(bob)[0] == ["tiny-gan", "tiny-vae", "my-vae-mlp-1"]
+    assert picker_names(alice)[0] == [*SHIPPED, "my-gan-mlp-1"]
+    assert picker_names(bob)[0] == [*SHIPPED, "my-vae-mlp-1"]
     assert sample(alice, "my-gan-mlp-1").size and sample(bob, "my-vae-mlp-1").size
     with pytest.raises(AppError, match="no model called 'my-vae-mlp-1'"):
         sample(alice, "my-vae-mlp-1")
@@ -658,7 +660,7 @@ def test_stop_through_the_api_cancels_a_run_that_waits_for_a_training_slot(new_c
     for c in busy:
         c.predict(api_name="/stop")
     assert all("Stopped" in run.result()[3] for run in runs)
-    assert picker_names(waiting_client)[0] == ["tiny-gan", "tiny-vae"]  # no model came of the cancelled run
+    assert picker_names(waiting_client)[0] == SHIPPED  # no model came of the cancelled run
 
 
 def test_a_run_over_the_memory_budget_is_refused_at_once_with_the_largest_batch_that_fits(client):
@@ -669,7 +671,7 @@ def test_a_run_over_the_memory_budget_is_refused_at_once_with_the_largest_batch_
                                        r"LSTM.*The largest batch that fits is [0-9,]+: lower the batch size"):
         job.result(timeout=60)
     assert time.monotonic() - started < 5  # (the check itself takes well under a millisecond; the rest is HTTP)
-    assert picker_names(client)[0] == ["tiny-gan", "tiny-vae"]  # nothing was trained or kept
+    assert picker_names(client)[0] == SHIPPED  # nothing was trained or kept
 
 
 @pytest.mark.parametrize("family,arch,curve", [("diffusion", "unet", "loss"), ("autoregressive", "pixelcnn", "NLL"),
@@ -696,13 +698,18 @@ def test_the_newer_families_train_in_the_app_and_sample_like_the_others(client, 
 
 
 def test_a_diffusion_models_steps_and_guidance_change_its_digits_and_absurd_values_are_refused(client):
-    final = client.submit("mnist", "diffusion", "unet", True, 784, 20, 32, 1e-3, 1.0, 0, 2, 1.0, api_name="/train").result()
-    name = final[4]
-    default = sample(client, name, seed=3, grid_size=1)
+    name = "tiny-diffusion"  # 4 sampling steps
+    default = sample(client, name, seed=3, grid_size=1, steps=4)
     assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, steps=2))
-    assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, guidance=0.5))
+    assert not np.array_equal(default, sample(client, name, seed=3, grid_size=1, steps=4, guidance=0.5))
     info = client.predict(name, api_name="/model_info")
-    assert info[2]["interactive"] is True and info[2]["value"] == 20 and info[3]["value"] == 2.0
+    assert info[2]["interactive"] is True and info[2]["value"] == 4 and info[3]["value"] == 2.0
+    # The same noise in 1, 2, 4 and the chosen steps side by side: the last is the Sample tab's grid.
+    gallery = client.predict(name, 3, 1, "all", 1.0, 6, 2.0, api_name="/steps_side_by_side")
+    assert [item["caption"].split(":")[0] for item in gallery] == ["1 step", "2 steps", "4 steps", "6 steps"]
+    assert np.array_equal(pixels(gallery[-1]["image"]), sample(client, name, seed=3, grid_size=1, steps=6))
+    with pytest.raises(Exception, match="has no number of steps to change"):
+        client.predict("tiny-gan", 3, 1, "all", 1.0, 6, 2.0, api_name="/steps_side_by_side")
     # (gradio_client checks a slider's range before sending; the server's own message is tested with raw calls)
     for steps, guidance, message in ((100_000, 2.0, "Sampling steps must be|greater than maximum value 200"),
                                      (20, 1e9, "Guidance scale must be|greater than maximum value 20"),
@@ -719,7 +726,7 @@ def test_a_diffusion_models_steps_and_guidance_change_its_digits_and_absurd_valu
 def test_compare_draws_the_same_seed_through_every_chosen_model_as_the_sample_tab_does(client):
     """One grid per model, each exactly the Sample tab's grid for that seed, with a row of figures and a time."""
     refreshed = client.predict("mnist", [], None, None, None, api_name="/refresh")[1]
-    assert set(refreshed["value"]) == {"tiny-gan", "tiny-vae"}  # one model of each family the server has
+    assert set(refreshed["value"]) == set(SHIPPED)  # one model of each family the server has
     gallery, table = client.predict(["tiny-gan", "tiny-vae"], 7, 2, "3", 1.0, api_name="/compare")
     assert [item["caption"].split(":")[0] for item in gallery] == ["tiny-gan", "tiny-vae"]
     # The conditional GAN draws four 3s, the VAE (not conditional) a 2 x 2 grid of its own choice.

@@ -532,7 +532,15 @@ def test_the_shipped_lesson_walks_a_class_through_the_app_at_1280x720(projector_
         elif step.tab == "sample":
             page.wait_for_function("(seed) => document.querySelector('#sample-seed input').value === seed",
                                    arg=str(step.values["seed"]))
-            page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('tiny-gan')")
+            if step.start:  # the same noise in 1, 2, 4 and the model's steps, side by side (a model with steps)
+                page.wait_for_function("() => document.querySelector('#sample-model input').value"
+                                       ".startsWith('tiny-diffusion')")
+                page.wait_for_function("() => document.querySelectorAll('#sample-steps-gallery img').length >= 3")
+                page.locator("#sample-steps-gallery").get_by_text("1 step:").wait_for()
+                page.locator("#sample-steps-gallery").scroll_into_view_if_needed()
+            else:
+                page.wait_for_function("() => document.querySelector('#sample-model input').value"
+                                       ".startsWith('tiny-gan')")
             wait_for_new_src(page, "sample-image", None)
         elif step.tab == "interpolate":
             page.wait_for_function("() => document.querySelector('#interpolate-model input').value"

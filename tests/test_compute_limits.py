@@ -14,8 +14,8 @@ from genai.timelapse import Timelapse  # noqa: E402
 from genai.ui import compute, datasets, evaluate_tab, evaluate_time, model_store, replay, settings  # noqa: E402
 from genai.ui.session import Session  # noqa: E402
 
-HEAVY = ["sample", "drawing", "compare", "interpolate", "explore", "encode_drawing", "evaluate", "timelapse_gif",
-         "train"]
+HEAVY = ["sample", "drawing", "steps_side_by_side", "compare", "interpolate", "explore", "encode_drawing", "evaluate",
+         "timelapse_gif", "train"]
 
 
 @pytest.fixture(scope="module")

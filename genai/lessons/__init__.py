@@ -25,7 +25,8 @@ A step's fields, one line each:
 - Model: the model the tab's picker shows (a server without it shows its best model instead);
 - Set: name = value pairs for the tab: for the train tab the settings of genai/settings.py (on top
   of the demonstration or the family's recipe), for the others the inputs in TAB_INPUTS below;
-- Start: yes to also press the tab's own button (Start training, Interpolate, Compare, ...);
+- Start: yes to also press the tab's own button (Start training, Interpolate, Compare, ...; on the
+  Sample tab, the one that draws the grid in 1, 2, 4 and the chosen number of steps side by side);
 - Look for: what the class should see afterwards (required).
 
 Everything is checked when the lesson is read, the settings by the same checks as the Train form
@@ -81,7 +82,6 @@ TAB_INPUTS = {
     "evaluate": {"samples": one_of("samples", "500", "1000", "2000"), "seed": whole("seed", 0, 2**32 - 1)},
 }
 TABS_WITH_A_MODEL = ("sample", "interpolate", "explore", "evaluate")  # one model picker each
-TABS_WITH_A_RUN = ("train", "interpolate", "compare", "explore", "evaluate")  # a button that does the tab's work
 
 
 class LessonError(ValueError):
@@ -230,9 +230,6 @@ def checked_actions(step, found, at, source):
         if answer not in ("yes", "no"):
             raise wrong("Start", f"Start is yes or no, not {found['Start']!r}.")
         start = answer == "yes"
-        if start and step.tab not in TABS_WITH_A_RUN:
-            raise wrong("Start", f"the {step.tab} tab has nothing to start (it redraws by itself): leave out "
-                                 "\"Start: yes\".")
     values = checked_values(found["Set"], step.tab, source, at["Set"]) if "Set" in found else {}
     step = dataclasses.replace(step, demonstration=demonstration, model=model, values=values, start=start)
     if step.tab == "train":

@@ -96,10 +96,16 @@ def model_for(step, choices, session):
     names = [name for _, name in choices]
     if step.model in names:
         return step.model, ""
-    chosen = model_store.preferred(choices, session, needs_encoder=step.tab in NEEDS_ENCODER)
+    rank = draws_in_steps if step.tab == "sample" and step.start else None  # its button draws steps side by side
+    chosen = model_store.preferred(choices, session, needs_encoder=step.tab in NEEDS_ENCODER, rank=rank)
     if step.model and chosen:
         return chosen, f" ({step.model} is not on this server: {chosen} instead.)"
     return chosen, ""
+
+
+def draws_in_steps(name, metadata):
+    """Models with a number of sampling steps first (model_store.preferred's rank), from their config.json."""
+    return ("sampling_steps" in (metadata.get("config") or {}),)
 
 
 def train_updates(step, train):
@@ -135,6 +141,8 @@ def set_up(lesson_name, index, session, targets):
         if step.tab != "train":
             updates[widgets[name]] = gr.update(value=int(value) if name == "samples" else value)
     action = targets["run_buttons"].get(step.tab, "") if step.start else ""
+    if action and step.tab in targets["panels"]:  # a button inside a closed panel: open it, so it can be pressed
+        updates[targets["panels"][step.tab]] = gr.update(open=True)
     if step.tab == "train" and step.start and session.controls().busy.locked():
         action = ""
         note += " A run of yours is still training: press Stop in the Train tab, then this step's button again."
@@ -211,12 +219,15 @@ def tab_widgets(train, sample, interpolate, compare, explore, evaluate):
 def connect(tab, banner, session, tabs, page, train, sample, interpolate, compare, explore, evaluate):
     """Wire the lesson to the tabs it sets up. page: the lesson's gr.Tab."""
     widgets = tab_widgets(train, sample, interpolate, compare, explore, evaluate)
-    run_buttons = {"train": train.start.elem_id, "interpolate": interpolate.button.elem_id,
+    run_buttons = {"train": train.start.elem_id, "sample": sample.side_by_side.elem_id,
+                   "interpolate": interpolate.button.elem_id,
                    "compare": compare.button.elem_id, "explore": explore.button.elem_id,
                    "evaluate": evaluate.button.elem_id}
-    targets = {"widgets": widgets, "run_buttons": run_buttons, "train": train, "tabs": tabs, "banner": banner,
+    panels = {"sample": sample.drawing_panel}
+    targets = {"widgets": widgets, "run_buttons": run_buttons, "panels": panels, "train": train, "tabs": tabs,
+               "banner": banner,
                "lesson": tab}
-    outputs = {tabs, banner.row, banner.text, tab.look_for, tab.action, train.explanation, train.code,
+    outputs = {tabs, banner.row, banner.text, tab.look_for, tab.action, *panels.values(), train.explanation, train.code,
                train.demonstration, train.demonstration_note, *train.knobs.values()}
     for named in widgets.values():
         outputs.update(named.values())

@@ -7,12 +7,13 @@ grid at once.
 
 Models that draw in steps (a diffusion model walking from noise to a digit, an autoregressive
 model filling in pixel by pixel) also show *how* they draw, as an animation, and a diffusion
-model's number of steps and guidance scale can be changed here without retraining. An
-autoregressive model's grid (a second or so) shows its rows as they are drawn.
+model's number of steps and guidance scale can be changed here without retraining, or the same
+digits drawn in 1, 2, 4 and the chosen number of steps side by side. An autoregressive model's grid
+(a second or so) shows its rows as they are drawn.
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 import numpy as np
@@ -63,6 +64,9 @@ class SampleTab:
     animate: gr.Button
     animation: gr.Image
     frames: gr.Image
+    drawing_panel: gr.Accordion
+    side_by_side: gr.Button
+    steps_gallery: gr.Gallery
 
     @property
     def inputs(self):
@@ -126,12 +130,7 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance
     request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session)
     key, model = ("sample", *request.key()), request.entry.model
     if model.draws_in_one_pass or RESULTS.get(key) is not None or model_device(model).type != "cpu":
-        def draw():  # with any other grid of this model asked for at the same moment: one forward pass
-            images = draw_together(request.entry.token, model, request.seed, request.count, request.label,
-                                   request.temperature, request.options)
-            return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
-
-        yield png_file(RESULTS.get_or_make(key, draw), pictures_folder())
+        yield png_file(grid_in_one_piece(request), pictures_folder())
         return
     next_part = time.perf_counter() + FIRST_PART_SECONDS  # (counted from the ask: waiting for a slot counts)
     with RESULTS.making(key):  # a class asking for this very grid at once waits for this one drawing of it
@@ -152,6 +151,17 @@ def sample_grid(model_name, seed, grid_size, digit, temperature, steps, guidance
     yield png_file(picture, pictures_folder())
 
 
+def grid_in_one_piece(request):
+    """The request's grid as a picture: the shared cache's, or drawn in one forward pass together with any
+    other grid of this model asked for at the same moment."""
+    def draw():
+        images = draw_together(request.entry.token, request.entry.model, request.seed, request.count, request.label,
+                               request.temperature, request.options)
+        return enlarge(grid(images, columns=request.columns), DISPLAY_SCALE)
+
+    return RESULTS.get_or_make(("sample", *request.key()), draw)
+
+
 def drawing_animation(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
     """How the model draws the grid (at most MAX_DRAWING_SIDE rows): an animated GIF, and the first
     digit's frames side by side. Models that draw in one pass say so instead."""
@@ -167,6 +177,31 @@ def drawing_animation(model_name, seed, grid_size, digit, temperature, steps, gu
     gif = gif_file(gif_bytes(grids, scale=3, duration_ms=100, bounce=False, hold_last_ms=1500), pictures_folder())
     first_digit = enlarge(strip(frames[:, 0]), DISPLAY_SCALE)
     return gif, png_file(first_digit, pictures_folder())
+
+
+FEWEST_STEPS = (1, 2, 4)  # shown beside the chosen number of steps: what the steps buy, one grid each
+
+
+def steps_side_by_side(model_name, seed, grid_size, digit, temperature, steps, guidance, session):
+    """The same digits (the grid's first MAX_DRAWING_SIDE rows, the same noise) drawn in 1, 2, 4 and the chosen
+    number of steps: a gallery of (PNG path, caption), each caption with the network passes one digit took.
+
+    Each grid is a Sample-tab grid of its own (shared with /sample's cache, its cost checked before it runs);
+    the largest goes first, so a request too long for the server is refused before anything is drawn."""
+    request = grid_request(model_name, seed, grid_size, digit, temperature, steps, guidance, session,
+                           max_side=MAX_DRAWING_SIDE)
+    model = request.entry.model
+    if "sampling_steps" not in model.sampling_options:
+        raise AppError(f"A {model.title} has no number of steps to change: it draws in one way only. Try a "
+                       "diffusion model, which removes the noise a little at each step.")
+    counts = sorted({*FEWEST_STEPS, request.options["sampling_steps"]}, reverse=True)
+    gallery = []
+    for count in counts:
+        one = replace(request, options={**request.options, "sampling_steps": count})
+        passes = model.sampling_passes(**one.options)
+        caption = f"{count} step{'s' * (count > 1)}: {passes} network pass{'es' * (passes > 1)} per digit"
+        gallery.append((png_file(grid_in_one_piece(one), pictures_folder()), caption))
+    return gallery[::-1]
 
 
 def model_info(model_name, session):
@@ -230,7 +265,7 @@ def build(initial_choices):
             gr.Markdown("The same seed always draws the same digits — on any computer. Use the download button "
                         "above the grid to save it as a PNG.", elem_classes=["genai-note"])
             with gr.Accordion("How it draws (diffusion: noise to digit; autoregressive: pixel by pixel)", open=False,
-                              elem_id="sample-drawing"):
+                              elem_id="sample-drawing") as drawing_panel:
                 animate = gr.Button("Show how these digits are drawn", elem_id="sample-animate")
                 with gr.Row():
                     animation = gr.Image(label="Animation (GIF, up to 4 rows of the grid)",
@@ -241,6 +276,16 @@ def build(initial_choices):
                                       alt_text="The first digit at each drawing step, left to right",
                                       type="filepath", interactive=False,
                                       elem_id="sample-frames", elem_classes=["genai-digits"])
+                side_by_side = gr.Button(f"Draw them in {', '.join(map(str, FEWEST_STEPS))} and the chosen "
+                                         "number of steps, side by side", elem_id="sample-side-by-side")
+                steps_gallery = gr.Gallery(label="The same noise, drawn in more and more steps", columns=2,
+                                           height="auto", object_fit="contain", elem_id="sample-steps-gallery",
+                                           elem_classes=["genai-digits"], interactive=False, preview=False)
+                gr.Markdown("Each grid starts from the same noise. In one step the model must guess the whole "
+                            "digit at once, and its best guess is the average of every digit that noise could "
+                            "become: a blur. Each further step looks again and corrects the last guess. A "
+                            "model taught to land in a few steps (distilled from a slower one) draws sharp "
+                            "digits at its own number of steps.", elem_classes=["genai-note"])
 
     # The slider covers small seeds; the number box takes any 32-bit seed. They are kept in sync
     # in the browser, and the number box is what the sampler reads.
@@ -252,7 +297,7 @@ def build(initial_choices):
     random_seed.click(None, None, seed, js=f"() => Math.floor(Math.random() * {MAX_SEED + 1})",
                       api_visibility="private")
     return SampleTab(picker, seed_slider, seed, grid_size, digit, temperature, steps, guidance, image, info, animate,
-                     animation, frames)
+                     animation, frames, drawing_panel, side_by_side, steps_gallery)
 
 
 def connect(tab, session):
@@ -267,3 +312,6 @@ def connect(tab, session):
                       api_name="model_info", show_progress="hidden", concurrency_limit=None)
     tab.animate.click(on_gpu(friendly(drawing_animation)), tab_inputs, [tab.animation, tab.frames], api_name="drawing",
                       concurrency_limit=settings.request_concurrency(), concurrency_id="sample")
+    tab.side_by_side.click(on_gpu(friendly(steps_side_by_side)), tab_inputs, tab.steps_gallery,
+                           api_name="steps_side_by_side", concurrency_limit=settings.request_concurrency(),
+                           concurrency_id="sample")
