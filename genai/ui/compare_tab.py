@@ -152,7 +152,7 @@ def build(initial_choices):
             # style.py lets each grid keep its own shape, with its caption under it, and the gallery as tall as
             # its grids: four models at 1280 px show whole, without a scroll bar inside the gallery.
             gallery = gr.Gallery(label="The same seed, every family", columns=2, height="auto", object_fit="contain",
-                                 elem_id="compare-gallery", elem_classes=["genai-digits"])
+                                 elem_id="compare-gallery", elem_classes=["genai-digits", "genai-grid-gallery"])
             table = gr.Markdown(elem_id="compare-table")
     return CompareTab(models, seed, grid_size, digit, temperature, button, gallery, table)
 

@@ -280,7 +280,7 @@ def build(initial_choices):
                                          "number of steps, side by side", elem_id="sample-side-by-side")
                 steps_gallery = gr.Gallery(label="The same noise, drawn in more and more steps", columns=2,
                                            height="auto", object_fit="contain", elem_id="sample-steps-gallery",
-                                           elem_classes=["genai-digits"], interactive=False, preview=False)
+                                           elem_classes=["genai-digits", "genai-grid-gallery"], interactive=False)
                 gr.Markdown("Each grid starts from the same noise. In one step the model must guess the whole "
                             "digit at once, and its best guess is the average of every digit that noise could "
                             "become: a blur. Each further step looks again and corrects the last guess. A "

@@ -38,17 +38,18 @@ CSS = """
 /* A picture under a floating label (step mode's batch): room above it, so the label never covers it. */
 .genai-picture img { box-sizing: border-box; padding-top: 36px; object-fit: contain; }
 .genai-note { font-size: var(--text-sm); }
-/* Compare: each grid keeps its own shape (a conditional model's ten columns are a strip: in a square box it was
-   a thin strip in white space), its caption goes under it rather than over its digits, and the gallery grows
-   to hold every grid instead of scrolling inside itself. Table headings break between words only. */
-#compare-gallery .grid-wrap { max-height: none; min-height: 0; overflow: visible; padding-top: 40px; }  /* below the label */
-#compare-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; align-items: start; }
-#compare-gallery .gallery-item, #compare-gallery .thumbnail-item { height: auto; aspect-ratio: auto; }
-#compare-gallery .thumbnail-item { display: flex; flex-direction: column; align-items: center; }
-#compare-gallery .thumbnail-lg > img {
+/* Galleries of grids (Compare, the Sample tab's steps side by side): each grid keeps its own shape (a
+   conditional model's ten columns are a strip: in a square box it was a thin strip in white space), its
+   caption goes under it rather than over its digits, and the gallery grows to hold every grid instead of
+   scrolling inside itself. Compare's table headings break between words only. */
+.genai-grid-gallery .grid-wrap { max-height: none; min-height: 0; overflow: visible; padding-top: 40px; }  /* below the label */
+.genai-grid-gallery .grid-container { grid-template-rows: none; grid-auto-rows: auto; align-items: start; }
+.genai-grid-gallery .gallery-item, .genai-grid-gallery .thumbnail-item { height: auto; aspect-ratio: auto; }
+.genai-grid-gallery .thumbnail-item { display: flex; flex-direction: column; align-items: center; }
+.genai-grid-gallery .thumbnail-lg > img {
   width: auto; height: auto; max-width: 100%; max-height: 300px; padding-top: 0; min-width: 60%;
 }
-#compare-gallery .caption-label {
+.genai-grid-gallery .caption-label {
   position: static; max-width: 100%; white-space: normal; border: none; align-self: stretch;
 }
 #compare-table th, #compare-table td { word-break: normal; overflow-wrap: normal; hyphens: none; }
