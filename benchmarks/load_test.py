@@ -21,9 +21,12 @@ the first has warmed everything up. It prints tables (Markdown) and writes JSON.
 Class mode (--class) loads the app as a class uses it instead: each of --clients students keeps one
 model (the shipped models of all four families, dealt round the class) and drags its own seed
 slider one step about every --every seconds (a steady pace with some jitter, not back to back),
-for --duration seconds, while two students train (a GAN and a VAE). Each student is its own
-visitor: it sends its own X-Forwarded-For address, and the app is started trusting that header
-(GENAI_TRUSTED_PROXY), as a Space's proxy would set it. The table adds p95 per model.
+for --duration seconds, while two students train (a GAN and a VAE). The table adds p95 per model.
+
+In both modes each client is a visitor of its own, as each student of a class is: it sends its own
+X-Forwarded-For address, and the app is started trusting that header (GENAI_TRUSTED_PROXY), as a
+Space's proxy would set it. (Before 2026-12-07 the back-to-back clients shared this machine's address,
+so since the per-visitor limits they were one visitor, and most of their calls waited or were refused.)
 
     python benchmarks/load_test.py                        # 30 clients x 25 calls, 2 rounds, 60 s training
     python benchmarks/load_test.py --class                # 30 students, a slider step every 2 s for 60 s
@@ -775,14 +778,15 @@ def main(argv=None, progress=print):
             progress("Starting python app.py ...")
             # the server caps a run at GENAI_MAX_TRAIN_SECONDS (600 s unless set): raise it only if asked for more
             max_train = args.train_seconds + 60 if args.train_seconds > 600 else None
-            app = App(scratch, data_dir, args.checkpoints, max_train, trust_forwarded=args.class_mode)
+            app = App(scratch, data_dir, args.checkpoints, max_train, trust_forwarded=True)
             url, pid, temp_dirs = app.url, app.pid, app.temp_dirs
             result["app_startup_seconds"] = round(app.startup_seconds, 2)
             progress(f"  answered after {app.startup_seconds:.1f} s on {url}")
-        # Client i is visitor i: in class mode it says so in X-Forwarded-For (10.0.0.1, 10.0.0.2, ...), as a
-        # Space's proxy would; otherwise every client is this machine.
-        headers = (lambda i: {"X-Forwarded-For": f"10.0.{(i + 1) // 256}.{(i + 1) % 256}"}  # noqa: E731
-                   ) if args.class_mode else (lambda i: {})
+        # Client i is visitor i, as each student of a class is: it says so in X-Forwarded-For (10.0.0.1,
+        # 10.0.0.2, ...), as a Space's proxy would. (As one address, the clients would be one visitor, whose
+        # waiting places the app limits: GENAI_HEAVY_WAITING_PER_VISITOR.) An app given with --url must trust
+        # that header too (GENAI_TRUSTED_PROXY=1).
+        headers = lambda i: {"X-Forwarded-For": f"10.0.{(i + 1) // 256}.{(i + 1) % 256}"}  # noqa: E731
         make_client = lambda i=-1: Client(url, verbose=False, analytics_enabled=False,  # noqa: E731
                                           download_files=str(downloads), headers=headers(i))
         # The students (what is measured); warm-up and the training run always use gradio_client.
