@@ -4,6 +4,7 @@
     python benchmarks/demonstrations.py --only mode-collapse --steps 600 --every 100
     python benchmarks/demonstrations.py --candidate 'gan:conditional=False,ema_decay=0,d_lr_ratio=0.1' --steps 600
     python benchmarks/demonstrations.py --candidate 'gan:conditional=False,latent_dim=1' --seeds 0 1 2 --threads 1
+    python benchmarks/demonstrations.py --candidate 'gan:conditional=False,ema_decay=0' --turn 600:d_lr_ratio=0.001
 
 Each run trains with seed 0 (or once with each of --seeds: the initial weights, batch order and
 training noise) on the first 10,000 MNIST training images (as tests/test_presets.py does), and every
@@ -12,7 +13,8 @@ with the metrics classifier, as genai.ui.live_digits does: an image it is less t
 counts as "?". Printed per reading: the two digits read most often and the share of the grid they
 cover, the "?" share, how many distinct digits it reads confidently, and the pixel spread (the mean
 over pixels of the standard deviation across the 64 images: near 0, copies of one picture).
-Writes JSON to benchmarks/results/demonstrations-<date>.json.
+--turn STEP:name=value turns a live setting during the run at that step, as a teacher turns a knob in the
+Train tab (genai.knobs). Writes JSON to benchmarks/results/demonstrations-<date>.json.
 """
 
 import argparse
@@ -29,6 +31,7 @@ if __package__ in (None, ""):
 
 from benchmarks.common import REPO, SHARED_MNIST, machine_info, write_json  # noqa: E402
 from genai.data import load_dataset  # noqa: E402
+from genai.knobs import LiveKnobs  # noqa: E402
 from genai.metrics import classifier_probabilities  # noqa: E402
 from genai.models import create_model  # noqa: E402
 from genai.presets import PRESETS, preset  # noqa: E402
@@ -74,15 +77,29 @@ def save_grid(images, path):
     Image.fromarray(grid).resize((448, 448), Image.NEAREST).save(path)
 
 
-def run(options, dataset, steps, every, save=None, seed=0):
+def parse_turns(texts):
+    """['600:d_lr_ratio=0.001', ...] -> {600: {"d_lr_ratio": 0.001}, ...}"""
+    turns = {}
+    for text in texts:
+        step, _, change = text.partition(":")
+        name, _, value = change.partition("=")
+        turns.setdefault(int(step), {})[name] = float(value)
+    return turns
+
+
+def run(options, dataset, steps, every, save=None, seed=0, turns=None):
     """One seeded run of `steps` steps; the grid read every `every` steps (and at the end): a list of readings.
-    The grid is always the fixed noise of seed 0 (what the Train tab shows), whatever the run's seed."""
+    The grid is always the fixed noise of seed 0 (what the Train tab shows), whatever the run's seed.
+    turns: {step: {live setting: value}}, turned once the run has taken that many steps."""
     family = options["family"]
     model = create_model(family, options["arch"], seed=seed, **model_options(options, family, options["arch"]))
     settings = TrainSettings(max_steps=steps, batch_size=options["batch_size"], lr=options["lr"], seed=seed,
                              preview_images=0)
+    knobs, waiting = LiveKnobs(), dict(sorted((turns or {}).items()))
     readings, start = [], time.perf_counter()
-    for event in train(model, dataset, settings):
+    for event in train(model, dataset, settings, knobs=knobs):
+        for step in [step for step in waiting if event.step >= step]:
+            knobs.turn(**waiting.pop(step))
         if event.step and (event.step % every == 0 or event.step == steps) and \
                 not any(r["step"] == event.step for r in readings):
             seconds = time.perf_counter() - start
@@ -107,6 +124,8 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="train each run once per seed (default: 0)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--save", default=None, help="write each reading's grid as PNG files starting with this path")
+    parser.add_argument("--turn", action="append", default=[], metavar="STEP:NAME=VALUE",
+                        help="turn a live setting at that step, as a knob in the Train tab (repeatable)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -119,8 +138,9 @@ def main():
         for seed in args.seeds:
             print(label, f"seed {seed}", {k: v for k, v in options.items() if k not in ("dataset", "seed")}, flush=True)
             save = args.save and f"{args.save}{len(results)}"
-            results.append({"name": label, "seed": seed, "options": {**options, "seed": seed},
-                            "readings": run(options, dataset, args.steps, args.every, save, seed)})
+            results.append({"name": label, "seed": seed, "options": {**options, "seed": seed}, "turns": args.turn,
+                            "readings": run(options, dataset, args.steps, args.every, save, seed,
+                                            parse_turns(args.turn))})
     path = REPO / "benchmarks" / "results" / f"demonstrations-{datetime.now():%Y-%m-%d-%H%M%S}.json"
     write_json({"machine": machine_info("cpu"), "steps": args.steps, "seeds": args.seeds, "runs": results}, path)
     print("wrote", path)

@@ -645,3 +645,19 @@ def test_the_abuse_benchmark_judges_each_attack_by_the_issues_limits():
     assert "| hammer | 1 (1) | no / way |" in text and "| yes |" in text and "NO: refusal" in text
     assert set(abuse.ATTACKS) >= {"new_sessions", "refused_calls", "batch_bomb", "step_spam", "hammer", "slot_hold",
                                   "upload_parts", "blob_parts", "big_text"}
+
+
+def test_demonstrations_turns_a_live_setting_at_its_step_and_reads_the_grid(small_mnist, monkeypatch):
+    """--turn 20:d_lr_ratio=0.5: the knob is turned once the run has taken 20 steps, as a teacher turns it."""
+    from benchmarks import demonstrations
+
+    assert demonstrations.parse_turns(["600:d_lr_ratio=0.001", "600:lr=0.01", "10:beta=2"]) == {
+        600: {"d_lr_ratio": 0.001, "lr": 0.01}, 10: {"beta": 2.0}}
+    seen = []
+    real_turn = demonstrations.LiveKnobs.turn
+    monkeypatch.setattr(demonstrations.LiveKnobs, "turn", lambda self, **values: seen.append(values)
+                        or real_turn(self, **values))
+    options = demonstrations.parse_candidate("gan:arch=mlp,conditional=False,batch_size=16")
+    readings = demonstrations.run(options, small_mnist, steps=40, every=20, turns={20: {"d_lr_ratio": 0.5}})
+    assert seen == [{"d_lr_ratio": 0.5}]  # (the run's events come every 20 steps)
+    assert [r["step"] for r in readings] == [20, 40] and all(0 <= r["top_share"] <= 1 for r in readings)
