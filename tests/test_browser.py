@@ -514,6 +514,8 @@ def test_the_shipped_lesson_walks_a_class_through_the_app_at_1280x720(projector_
     page = projector_page
     lesson = shipped_lessons()["four-families"]
     assert selected_tab(page) == "Start here"  # the first thing a teacher sees
+    last_step = page.locator("#lesson-steps label").last.bounding_box()
+    assert last_step["y"] + last_step["height"] <= 720, last_step  # every step listed above the fold
     last_model = None
     for number, step in enumerate(lesson.steps, start=1):
         page.locator("#lesson-step").get_by_text(f"Step {number} of {len(lesson.steps)}: {step.title}").wait_for()
