@@ -95,3 +95,20 @@ def test_the_model_card_is_exactly_what_its_config_and_eval_json_give(name):
     front = card.split("---")[1]
     for line in ("library_name: genai", "- ylecun/mnist", "pipeline_tag: unconditional-image-generation"):
         assert line in front
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) | set(generative_checkpoints())))
+def test_a_seed_fixes_the_digits_of_every_sampler_of_the_model(name):
+    """Issue 43: whichever way a shipped model draws (its own sampling settings, fewer steps as the Sample
+    tab's steps side by side asks, or row by row as its grid streams), a seed names the same digits."""
+    from genai.sampling import decode, decode_in_parts, label_tensor, seeded_latents
+
+    model, _ = load_model(CHECKPOINTS / name)
+    samplers = [{}] + [{"sampling_steps": steps} for steps in (1, 2, 4) if "sampling_steps" in model.sampling_options]
+    for options in samplers:
+        first = sample(model, 5, 4, **options)
+        assert np.array_equal(first, sample(model, 5, 4, **options)), options
+        assert not np.array_equal(first, sample(model, 6, 4, **options)), options
+    z, labels = seeded_latents(model, 5, 4), label_tensor(model, None, 4)
+    *_, whole = decode_in_parts(model, z, labels)  # the streamed grid's last picture: the grid in one piece
+    assert np.array_equal(whole, decode(model, z, labels))
