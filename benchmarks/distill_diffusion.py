@@ -12,6 +12,15 @@ Method (reflow-style distillation, Liu et al. 2022; Luhman & Luhman 2021):
    - the whole walk: its own k Euler steps from z land on the teacher's x_0.
    Both are mean squared errors in pixels, added. The data are the teacher's samples only; the
    teacher itself learned from the MNIST train split.
+3. Optional (--adv-weight > 0; off by default, so the commands above reproduce): an adversarial term,
+   as in adversarial diffusion distillation (Sauer et al. 2023). A small conv discriminator (label
+   as an extra input channel for a conditional teacher) learns real MNIST TRAIN-split digits against
+   the student's own k-step outputs, non-saturating loss (optionally R1 on the real images); the
+   student's loss becomes segment + whole + adv_weight * softplus(-D(student's x_0)). A fresh D is
+   at chance for hundreds of steps against a student this close to the teacher, so --d-warmup gives
+   it D-only steps first (against the starting student's outputs); its state can be kept between
+   runs (--disc-file), so a run can go on where one ended. What it gave: docs/benchmarks.md, "Few-step
+   diffusion by distillation".
 
     python benchmarks/distill_diffusion.py --teacher checkpoints/diffusion-conditional --steps 2 \
         --pairs 2048 --pairs-file /tmp/distill/dc.pt --minutes 15 --out /tmp/distill/dc-fast
@@ -33,7 +42,9 @@ import torch.nn.functional as F
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import find_data_dir  # noqa: E402
 from genai.checkpoints import load_model, read_metadata, save_model  # noqa: E402
+from genai.data import load_dataset  # noqa: E402
 from genai.models.diffusion import FlowMatchingUNet  # noqa: E402
 
 PAIR_SEED = 4343  # the pairs' noise: any seed but 0 (eval's)
@@ -68,14 +79,77 @@ def student_from(teacher, steps):
     return student
 
 
-def losses(student, states, labels, steps):
-    """Segment loss (teacher state to its next) plus the whole k-step walk's loss against the teacher's x_0."""
+class Discriminator(torch.nn.Module):
+    """A small conv discriminator for 28x28 images in [-1, 1]: 28 -> 14 -> 7 -> 4, then one logit.
+
+    A conditional one gets the digit as an extra input channel (a learned 28x28 map, as genai's DCGAN D).
+    No batch norm: real and fake batches go through it apart, and R1 is per image."""
+
+    def __init__(self, channels=32, num_classes=None):
+        super().__init__()
+        c = channels
+        self.label_map = torch.nn.Embedding(num_classes, 28 * 28) if num_classes else None
+        act = lambda: torch.nn.LeakyReLU(0.2)  # noqa: E731
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(2 if num_classes else 1, c, 4, stride=2, padding=1), act(),  # 28 -> 14
+            torch.nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), act(),  # 14 -> 7
+            torch.nn.Conv2d(2 * c, 4 * c, 3, stride=2, padding=1), act(),  # 7 -> 4
+            torch.nn.Flatten(), torch.nn.Linear(4 * c * 16, 1))
+
+    def forward(self, images, labels=None):
+        if self.label_map is not None:
+            images = torch.cat([images, self.label_map(labels).view(-1, 1, 28, 28)], dim=1)
+        return self.net(images).squeeze(1)
+
+
+class Adversary:
+    """The adversarial term's discriminator, its optimizer and the real train-split digits it learns from."""
+
+    def __init__(self, real, conditional, channels=32, lr=2e-4, r1_gamma=0.0, seed=0, beta1=0.0):
+        self.images, self.labels = real.images, real.labels
+        self.conditional, self.r1_gamma = conditional, r1_gamma
+        self.generator = torch.Generator().manual_seed(seed + 1)
+        self.d = Discriminator(channels, 10 if conditional else None)
+        self.optimizer = torch.optim.Adam(self.d.parameters(), lr, betas=(beta1, 0.99))
+
+    def generator_loss(self, fake, labels):
+        """Non-saturating: softplus(-D(fake)); its gradient reaches the student only (D is not stepped here)."""
+        return F.softplus(-self.d(fake, labels)).mean()
+
+    def step(self, fake, labels):
+        """One D step: real train digits (with their labels) against the student's detached outputs."""
+        index = torch.randint(0, len(self.images), (len(fake),), generator=self.generator)
+        real = (self.images[index].float() / 255 * 2 - 1).unsqueeze(1)
+        real_labels = self.labels[index] if self.conditional else None
+        real.requires_grad_(self.r1_gamma > 0)
+        real_logits = self.d(real, real_labels)
+        loss = F.softplus(-real_logits).mean() + F.softplus(self.d(fake.detach(), labels)).mean()
+        if self.r1_gamma > 0:
+            grad, = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+            loss = loss + self.r1_gamma / 2 * grad.pow(2).flatten(1).sum(1).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item(), (real_logits > 0).float().mean().item()
+
+    def state_dict(self):
+        return {"d": self.d.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state):
+        self.d.load_state_dict(state["d"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+def losses(student, states, labels, steps, keep_output=False):
+    """Segment loss (teacher state to its next) plus the whole k-step walk's loss against the teacher's x_0
+    (and, with keep_output, the student's own x_0, for the adversarial term)."""
     index = [KEEP.index(20 - 20 * j // steps) for j in range(steps + 1)]  # states at t = 1, ..., 0
     n, dt = len(states), 1.0 / steps
     if steps == 1:  # one segment is the whole walk
         x = states[:, 0]
-        whole = F.mse_loss(x - student.unet(x, torch.ones(n), labels), states[:, -1])
-        return whole.new_zeros(()), whole
+        x = x - student.unet(x, torch.ones(n), labels)
+        whole = F.mse_loss(x, states[:, -1])
+        return (whole.new_zeros(()), whole, x) if keep_output else (whole.new_zeros(()), whole)
     j = torch.randint(0, steps, (n,))
     x_j = states[torch.arange(n), torch.tensor(index)[j]]
     x_next = states[torch.arange(n), torch.tensor(index)[j + 1]]
@@ -85,24 +159,52 @@ def losses(student, states, labels, steps):
     for i in range(steps, 0, -1):
         x = x - student.unet(x, torch.full((n,), i / steps), labels) * dt
     whole = F.mse_loss(x, states[:, -1])
-    return segment, whole
+    return (segment, whole, x) if keep_output else (segment, whole)
 
 
-def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0):
+def warm_up(adversary, student, pairs, batch_size, d_steps):
+    """D-only steps against the starting student's outputs, so that the adversarial term starts from a D
+    that already tells them from real digits (a fresh D is at chance for hundreds of steps)."""
+    states, labels, steps = pairs["states"], pairs["labels"], student.config.sampling_steps
+    with torch.no_grad():  # the starting student's outputs for every pair, once
+        outputs = torch.cat([losses(student, states[i:i + 256], None if labels is None else labels[i:i + 256],
+                                    steps, keep_output=True)[2] for i in range(0, len(states), 256)])
+    for i in range(d_steps):
+        index = torch.randint(0, len(states), (batch_size,))
+        d_loss, d_real = adversary.step(outputs[index], None if labels is None else labels[index])
+        if (i + 1) % 100 == 0:
+            print(f"D warm-up {i + 1}: D {d_loss:.3f} D(real)>0 {d_real:.2f}", flush=True)
+
+
+def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=None, adv_weight=0.0,
+          d_steps=1, d_warmup=0):
     torch.manual_seed(seed)
+    if adversary is not None and d_warmup:
+        warm_up(adversary, student, pairs, batch_size, d_warmup)
     optimizer = torch.optim.Adam(student.unet.parameters(), lr)
     states, labels = pairs["states"], pairs["labels"]
     steps, start, step = student.config.sampling_steps, time.perf_counter(), 0
     student.unet.train()
     while step < max_steps and time.perf_counter() - start < 60 * minutes:
         index = torch.randint(0, len(states), (batch_size,))
-        segment, whole = losses(student, states[index], None if labels is None else labels[index], steps)
+        y = None if labels is None else labels[index]
+        if adversary is None:
+            segment, whole = losses(student, states[index], y, steps)
+            loss, note = segment + whole, ""
+        else:
+            segment, whole, x = losses(student, states[index], y, steps, keep_output=True)
+            adv = adversary.generator_loss(x, y)
+            loss = segment + whole + adv_weight * adv
         optimizer.zero_grad(set_to_none=True)
-        (segment + whole).backward()
+        loss.backward()
         optimizer.step()
+        if adversary is not None:
+            for _ in range(d_steps):  # the same student outputs, fresh real digits
+                d_loss, d_real = adversary.step(x, y)
+            note = f" adv {adv.item():.3f} D {d_loss:.3f} D(real)>0 {d_real:.2f}"
         step += 1
         if step % 25 == 0 or step == 1:
-            print(f"step {step}: segment {segment.item():.4f} whole {whole.item():.4f} "
+            print(f"step {step}: segment {segment.item():.4f} whole {whole.item():.4f}{note} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
     student.unet.eval()
     return step, time.perf_counter() - start
@@ -121,6 +223,16 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--init", help="continue from this student checkpoint (default: start from the teacher)")
+    parser.add_argument("--adv-weight", type=float, default=0.0,
+                        help="weight of the adversarial term (0, the default: off, pixel MSE only)")
+    parser.add_argument("--adv-lr", type=float, default=2e-4, help="the discriminator's learning rate")
+    parser.add_argument("--adv-channels", type=int, default=32, help="the discriminator's first conv channels")
+    parser.add_argument("--adv-r1", type=float, default=0.0, help="R1 penalty on real images (gamma; 0: none)")
+    parser.add_argument("--adv-beta1", type=float, default=0.0, help="the discriminator's Adam beta1")
+    parser.add_argument("--d-steps", type=int, default=1, help="discriminator steps per student step")
+    parser.add_argument("--d-warmup", type=int, default=0, help="discriminator-only steps before the student's first")
+    parser.add_argument("--disc-file", help="keep the discriminator here (loaded if present, written at the end)")
+    parser.add_argument("--data-dir", help="MNIST folder for the adversarial term's real (train split) digits")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -135,16 +247,35 @@ def main(argv=None):
     student = student_from(teacher, args.steps)
     if args.init:
         student.unet.load_state_dict(load_model(args.init)[0].sampling_unet.state_dict())
-    steps, seconds = train(student, pairs, args.minutes, args.batch_size, args.lr, args.max_steps)
+    adversary = None
+    if args.adv_weight > 0:
+        real = load_dataset("mnist", data_dir=find_data_dir(args.data_dir), split="train", download=False)
+        adversary = Adversary(real, teacher.conditional, args.adv_channels, args.adv_lr, args.adv_r1,
+                              beta1=args.adv_beta1)
+        if args.disc_file and Path(args.disc_file).is_file():
+            adversary.load_state_dict(torch.load(args.disc_file))
+    steps, seconds = train(student, pairs, args.minutes, args.batch_size, args.lr, args.max_steps,
+                           adversary=adversary, adv_weight=args.adv_weight, d_steps=args.d_steps,
+                           d_warmup=args.d_warmup)
+    if adversary is not None and args.disc_file:
+        Path(args.disc_file).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(adversary.state_dict(), args.disc_file)
     teacher_metadata = read_metadata(args.teacher)
     distilled = {
         "teacher": str(args.teacher),
         "teacher_config": teacher_metadata["config"],
         "method": "reflow-style distillation: the student (initialized from the teacher's sampling network) learns "
                   "the guided teacher's 20-step walk from seeded noise, segment by segment and as a whole "
-                  f"{args.steps}-step walk (pixel MSE); guidance and guide folded in",
+                  f"{args.steps}-step walk (pixel MSE); guidance and guide folded in"
+                  + (f"; plus {args.adv_weight:g} x a non-saturating adversarial term (a small conv discriminator on "
+                     "MNIST train-split digits against the student's outputs, as in adversarial diffusion distillation)"
+                     if args.adv_weight > 0 else ""),
         "pairs": len(pairs["states"]), "pair_seed": pairs["seed"],
         "steps": steps, "seconds": round(seconds, 1), "batch_size": args.batch_size, "lr": args.lr,
+        **({"adversarial": {"weight": args.adv_weight, "lr": args.adv_lr, "channels": args.adv_channels,
+                            "r1_gamma": args.adv_r1, "beta1": args.adv_beta1, "d_steps": args.d_steps,
+                            "d_warmup": args.d_warmup, "real": "MNIST train split",
+                            "loss": "non-saturating"}} if args.adv_weight > 0 else {}),
         "command": "python benchmarks/distill_diffusion.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
     }
     if args.init:

@@ -48,10 +48,10 @@ def remembered_samples():
     """metrics.generate_images, remembering each model's samples so the judge reuses eval's (a model is slow)."""
     original, kept = metrics.generate_images, {}
 
-    def generate(model, n, seed=0, labels=None, batch_size=500):
+    def generate(model, n, seed=0, labels=None, batch_size=500, **options):  # options: e.g. on_batch (progress)
         key = (id(model), n, seed, None if labels is None else tuple(np.asarray(labels).ravel()))
         if key not in kept:
-            kept[key] = original(model, n, seed, labels, batch_size)
+            kept[key] = original(model, n, seed, labels, batch_size, **options)
         return kept[key]
     return generate
 
