@@ -44,7 +44,7 @@ def test_the_same_noise_is_drawn_in_one_two_four_and_the_chosen_steps_each_as_th
     assert [caption.split(" step")[0] for _, caption in gallery] == ["1", "2", "3", "4"]
     for (path, caption), steps in zip(gallery, (1, 2, 3, 4), strict=True):
         passes = model.sampling_passes(sampling_steps=steps, guidance_scale=1.5)
-        assert f"{passes} network pass" in caption
+        assert f"10 digits of tiny-diffusion, seed 7, {passes} network pass" in caption  # also its alt text
         # Each picture is the seed's grid at that many steps: one row of the digits 0 to 9.
         expected = grid(sample(model, 7, 10, labels=None, sampling_steps=steps, guidance_scale=1.5),
                         columns=10)

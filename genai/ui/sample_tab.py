@@ -199,7 +199,9 @@ def steps_side_by_side(model_name, seed, grid_size, digit, temperature, steps, g
     for count in counts:
         one = replace(request, options={**request.options, "sampling_steps": count})
         passes = model.sampling_passes(**one.options)
-        caption = f"{count} step{'s' * (count > 1)}: {passes} network pass{'es' * (passes > 1)} per digit"
+        # The caption is also the picture's text alternative (Gradio's gallery makes it the alt text): what it shows.
+        caption = (f"{count} step{'s' * (count > 1)}: {one.count} digits of {request.entry.name}, seed {one.seed}, "
+                   f"{passes} network pass{'es' * (passes > 1)} per digit")
         gallery.append((png_file(grid_in_one_piece(one), pictures_folder()), caption))
     return gallery[::-1]
 
@@ -283,9 +285,8 @@ def build(initial_choices):
                                            elem_classes=["genai-digits", "genai-grid-gallery"], interactive=False)
                 gr.Markdown("Each grid starts from the same noise. In one step the model must guess the whole "
                             "digit at once, and its best guess is the average of every digit that noise could "
-                            "become: a blur. Each further step looks again and corrects the last guess. A "
-                            "model taught to land in a few steps (distilled from a slower one) draws sharp "
-                            "digits at its own number of steps.", elem_classes=["genai-note"])
+                            "become: a blur. Each further step looks again and corrects the last guess.",
+                            elem_classes=["genai-note"])
 
     # The slider covers small seeds; the number box takes any 32-bit seed. They are kept in sync
     # in the browser, and the number box is what the sampler reads.
