@@ -628,7 +628,7 @@ def test_a_fraction_where_a_whole_number_is_needed_is_refused_not_rounded(server
 @pytest.mark.parametrize("call, where", [
     (lambda c: sample(c, seed=-7), "/sample"),  # refused by the app's own check
     (lambda c: c.predict("tiny-vae", 7, 0, api_name="/evaluate"), "/evaluate"),  # by Gradio's: not one of the choices
-    (lambda c: sample(c, digit="eleven"), "/sample or /drawing"),  # the digit box feeds both
+    (lambda c: sample(c, digit="eleven"), "/sample or /drawing or /steps_side_by_side"),  # the digit box feeds all
     (lambda c: c.predict("tiny-vae", "teacher/x", "hf_teacher_token", False, api_name="/push_to_hub"), "/push_to_hub"),
 ], ids=["app-check", "gradio-check", "shared-input", "with-a-token"])
 def test_a_refused_input_leaves_one_log_line_not_a_traceback(server, client, call, where):
