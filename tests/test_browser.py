@@ -514,6 +514,8 @@ def test_the_shipped_lesson_walks_a_class_through_the_app_at_1280x720(projector_
     page = projector_page
     lesson = shipped_lessons()["four-families"]
     assert selected_tab(page) == "Start here"  # the first thing a teacher sees
+    page.evaluate("() => document.fonts.ready")  # measured once the page's fonts and styles are in
+    page.wait_for_timeout(500)
     last_step = page.locator("#lesson-steps label").last.bounding_box()
     assert last_step["y"] + last_step["height"] <= 720, last_step  # every step listed above the fold
     last_model = None

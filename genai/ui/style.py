@@ -59,7 +59,7 @@ CSS = """
   font-size: var(--text-lg); padding: 10px 14px !important; border-radius: 8px;
   background: var(--color-accent-soft); border-left: 4px solid var(--color-accent);
 }
-.genai-lesson-steps label { width: 100%; padding-top: 4px; padding-bottom: 4px; }  /* nine steps above the fold at 720 px */
+.genai-lesson-steps label { width: 100%; padding-top: 2px; padding-bottom: 2px; }  /* nine steps above the fold at 720 px */
 .genai-lesson-banner {
   background: var(--color-accent-soft); border-radius: 8px; padding: 2px 10px !important; align-items: center;
 }
