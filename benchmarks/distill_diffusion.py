@@ -21,6 +21,12 @@ Method (reflow-style distillation, Liu et al. 2022; Luhman & Luhman 2021):
    it D-only steps first (against the starting student's outputs); its state can be kept between
    runs (--disc-file), so a run can go on where one ended. What it gave: docs/benchmarks.md, "Few-step
    diffusion by distillation".
+4. Optional (--ema D; off by default): an exponential moving average of the student's weights,
+   w_ema <- D * w_ema + (1 - D) * w after each step. With the adversarial term the weights jitter and
+   the figures swing from run to run; their average usually draws steadier digits. It starts from the
+   starting student (already a good one), so it needs no warm-up. With --save-every N the (averaged)
+   student is also written every N steps to OUT-step-N (beside OUT: saving OUT replaces the whole
+   folder), so the best can be picked by FID afterwards; OUT itself gets the last one.
 
     python benchmarks/distill_diffusion.py --teacher checkpoints/diffusion-conditional --steps 2 \
         --pairs 2048 --pairs-file /tmp/distill/dc.pt --minutes 15 --out /tmp/distill/dc-fast
@@ -30,6 +36,7 @@ teacher, the method and the command ("distilled").
 """
 
 import argparse
+import copy
 import dataclasses
 import shlex
 import sys
@@ -177,11 +184,14 @@ def warm_up(adversary, student, pairs, batch_size, d_steps):
 
 
 def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=None, adv_weight=0.0,
-          d_steps=1, d_warmup=0):
+          d_steps=1, d_warmup=0, ema=0.0, save_every=0, save=None):
+    """Trains student.unet; with ema > 0 it ends holding the moving average of its weights instead.
+    save(step, unet), if given, is called every save_every steps with the (averaged) network."""
     torch.manual_seed(seed)
     if adversary is not None and d_warmup:
         warm_up(adversary, student, pairs, batch_size, d_warmup)
     optimizer = torch.optim.Adam(student.unet.parameters(), lr)
+    average = copy.deepcopy(student.unet).requires_grad_(False) if ema else None
     states, labels = pairs["states"], pairs["labels"]
     steps, start, step = student.config.sampling_steps, time.perf_counter(), 0
     student.unet.train()
@@ -198,6 +208,8 @@ def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if average is not None:  # w_ema <- ema * w_ema + (1 - ema) * w
+            torch._foreach_lerp_(list(average.parameters()), list(student.unet.parameters()), 1 - ema)
         if adversary is not None:
             for _ in range(d_steps):  # the same student outputs, fresh real digits
                 d_loss, d_real = adversary.step(x, y)
@@ -206,6 +218,10 @@ def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=
         if step % 25 == 0 or step == 1:
             print(f"step {step}: segment {segment.item():.4f} whole {whole.item():.4f}{note} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
+        if save is not None and save_every and step % save_every == 0:
+            save(step, student.unet if average is None else average)
+    if average is not None:
+        student.unet.load_state_dict(average.state_dict())
     student.unet.eval()
     return step, time.perf_counter() - start
 
@@ -233,6 +249,9 @@ def main(argv=None):
     parser.add_argument("--d-warmup", type=int, default=0, help="discriminator-only steps before the student's first")
     parser.add_argument("--disc-file", help="keep the discriminator here (loaded if present, written at the end)")
     parser.add_argument("--data-dir", help="MNIST folder for the adversarial term's real (train split) digits")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="decay of a moving average of the student's weights, saved instead of them (0: off)")
+    parser.add_argument("--save-every", type=int, default=0, help="also save the student every N steps to OUT-step-N")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -254,35 +273,47 @@ def main(argv=None):
                               beta1=args.adv_beta1)
         if args.disc_file and Path(args.disc_file).is_file():
             adversary.load_state_dict(torch.load(args.disc_file))
+    teacher_metadata = read_metadata(args.teacher)
+    start = time.perf_counter()
+
+    def save(out, unet, steps, seconds):
+        """Writes `unet`'s weights as an ordinary checkpoint whose config.json says how it was made."""
+        snapshot = student_from(teacher, args.steps)
+        snapshot.unet.load_state_dict(unet.state_dict())
+        distilled = {
+            "teacher": str(args.teacher),
+            "teacher_config": teacher_metadata["config"],
+            "method": "reflow-style distillation: the student (initialized from the teacher's sampling network) learns "
+                      "the guided teacher's 20-step walk from seeded noise, segment by segment and as a whole "
+                      f"{args.steps}-step walk (pixel MSE); guidance and guide folded in"
+                      + (f"; plus {args.adv_weight:g} x a non-saturating adversarial term (a small conv discriminator on "
+                         "MNIST train-split digits against the student's outputs, as in adversarial diffusion distillation)"
+                         if args.adv_weight > 0 else ""),
+            "pairs": len(pairs["states"]), "pair_seed": pairs["seed"],
+            "steps": steps, "seconds": round(seconds, 1), "batch_size": args.batch_size, "lr": args.lr,
+            **({"adversarial": {"weight": args.adv_weight, "lr": args.adv_lr, "channels": args.adv_channels,
+                                "r1_gamma": args.adv_r1, "beta1": args.adv_beta1, "d_steps": args.d_steps,
+                                "d_warmup": args.d_warmup, "real": "MNIST train split",
+                                "loss": "non-saturating"}} if args.adv_weight > 0 else {}),
+            "command": "python benchmarks/distill_diffusion.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        }
+        if args.ema:
+            distilled["ema"] = args.ema
+        if args.init:
+            distilled["continued_from"] = read_metadata(args.init).get("distilled")
+        out = save_model(snapshot, out, dataset=teacher_metadata.get("dataset"), steps=steps,
+                         training=teacher_metadata.get("training"), extra={"distilled": distilled}, overwrite=True)
+        print(f"Wrote {out}", flush=True)
+
     steps, seconds = train(student, pairs, args.minutes, args.batch_size, args.lr, args.max_steps,
                            adversary=adversary, adv_weight=args.adv_weight, d_steps=args.d_steps,
-                           d_warmup=args.d_warmup)
+                           d_warmup=args.d_warmup, ema=args.ema, save_every=args.save_every,
+                           save=lambda step, unet: save(f"{args.out}-step-{step}", unet, step,
+                                                        time.perf_counter() - start))
     if adversary is not None and args.disc_file:
         Path(args.disc_file).parent.mkdir(parents=True, exist_ok=True)
         torch.save(adversary.state_dict(), args.disc_file)
-    teacher_metadata = read_metadata(args.teacher)
-    distilled = {
-        "teacher": str(args.teacher),
-        "teacher_config": teacher_metadata["config"],
-        "method": "reflow-style distillation: the student (initialized from the teacher's sampling network) learns "
-                  "the guided teacher's 20-step walk from seeded noise, segment by segment and as a whole "
-                  f"{args.steps}-step walk (pixel MSE); guidance and guide folded in"
-                  + (f"; plus {args.adv_weight:g} x a non-saturating adversarial term (a small conv discriminator on "
-                     "MNIST train-split digits against the student's outputs, as in adversarial diffusion distillation)"
-                     if args.adv_weight > 0 else ""),
-        "pairs": len(pairs["states"]), "pair_seed": pairs["seed"],
-        "steps": steps, "seconds": round(seconds, 1), "batch_size": args.batch_size, "lr": args.lr,
-        **({"adversarial": {"weight": args.adv_weight, "lr": args.adv_lr, "channels": args.adv_channels,
-                            "r1_gamma": args.adv_r1, "beta1": args.adv_beta1, "d_steps": args.d_steps,
-                            "d_warmup": args.d_warmup, "real": "MNIST train split",
-                            "loss": "non-saturating"}} if args.adv_weight > 0 else {}),
-        "command": "python benchmarks/distill_diffusion.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-    }
-    if args.init:
-        distilled["continued_from"] = read_metadata(args.init).get("distilled")
-    out = save_model(student, args.out, dataset=teacher_metadata.get("dataset"), steps=steps,
-                     training=teacher_metadata.get("training"), extra={"distilled": distilled}, overwrite=True)
-    print(f"Wrote {out}")
+    save(args.out, student.unet, steps, seconds)
 
 
 if __name__ == "__main__":

@@ -51,3 +51,24 @@ def test_a_distilled_student_loads_like_any_checkpoint_and_a_seed_fixes_its_digi
         assert np.array_equal(first, sample(student, seed=42, n=4))
         assert np.array_equal(first, sample(load_model(out)[0], seed=42, n=4))  # and after loading again
         assert not np.array_equal(first, sample(student, seed=43, n=4))
+
+
+def test_with_ema_the_saved_student_is_the_average_of_its_weights_and_loads_like_any_checkpoint(tmp_path):
+    teacher = tiny_teacher(tmp_path / "teacher", conditional=True)
+    args = ["--teacher", str(tmp_path / "teacher"), "--steps", "2", "--pairs", "4", "--pairs-file",
+            str(tmp_path / "pairs.pt"), "--max-steps", "4", "--batch-size", "4", "--lr", "1e-2"]
+    distill_diffusion.main(args + ["--out", str(tmp_path / "raw")])
+    distill_diffusion.main(args + ["--ema", "0.5", "--save-every", "2", "--out", str(tmp_path / "ema")])
+    raw, _ = load_model(tmp_path / "raw")  # the same steps (seeded), without the average
+    averaged, metadata = load_model(tmp_path / "ema")
+    assert metadata["distilled"]["ema"] == 0.5 and averaged.config.sampling_steps == 2
+    start, trained = teacher.sampling_unet.state_dict(), raw.unet.state_dict()
+    moved = [name for name, weight in trained.items() if not torch.equal(weight, start[name])]
+    assert moved
+    for name in moved:
+        weight = averaged.unet.state_dict()[name]
+        assert not torch.equal(weight, trained[name])  # the average lags behind the weights
+        assert not torch.equal(weight, start[name])  # but has moved
+    for step in (2, 4):  # saved along the way, beside OUT
+        assert load_model(tmp_path / f"ema-step-{step}")[0].config.sampling_steps == 2
+    assert np.array_equal(sample(averaged, seed=1, n=4), sample(load_model(tmp_path / "ema-step-4")[0], seed=1, n=4))
