@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from .classifier import as_float_images, default_classifier
 from .figures_table import likelihood_of
-from .sampling import check_seed, decode, label_tensor, model_device
+from .sampling import check_seed, check_temperature, decode, label_tensor, model_device
 
 
 class MetricsError(ValueError):
@@ -138,23 +138,25 @@ def symmetric_sqrt(matrix):
 # --- samples and classifier outputs --------------------------------------------------------------
 
 
-def generate_images(model, n, seed=0, labels=None, batch_size=500, on_batch=None):
+def generate_images(model, n, seed=0, labels=None, batch_size=500, on_batch=None, temperature=1.0):
     """n samples as uint8 (n, 28, 28), seeded exactly like genai.sampling.
 
     The noise is drawn as in sampling.seeded_latents (one randn row per image from
     torch.Generator().manual_seed(seed) on the CPU, turned into codes by the model's
     latents_from_noise), so the first 1,024 images are exactly
-    sampling.sample(model, seed, 1024); unlike sampling, this allows more than 1,024 images.
+    sampling.sample(model, seed, 1024, temperature=temperature); unlike sampling, this allows more
+    than 1,024 images.
     Conditional models draw the digits 0..9 in turn (all digits equally often) unless labels
     are given. on_batch(done, n): called after each batch of images is drawn.
     """
     seed = check_seed(seed)
+    check_temperature(temperature)
     if not isinstance(n, int) or n < 1:
         raise MetricsError(f"The number of samples must be a whole number of at least 1, not {n!r}.")
     generator = torch.Generator().manual_seed(seed)
     noise = torch.stack([torch.randn(model.latent_dim, generator=generator) for _ in range(n)])
     with torch.no_grad():
-        z = model.latents_from_noise(noise).cpu()
+        z = model.latents_from_noise(noise, float(temperature)).cpu()
     labels = label_tensor(model, labels, n)
     chunks = []
     for i in range(0, n, batch_size):

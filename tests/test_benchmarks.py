@@ -391,13 +391,17 @@ def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_the
     assert few["fid_vs_train"] != own["fid_vs_train"]  # 2 Euler steps draw other images than 20
     assert describe_sampling({"sampling_steps": 2, "guidance_scale": 1.5}) == "2 steps, guidance 1.5"
     assert describe_sampling({}) == "-"
-    # A GAN has no sampling steps: asked for three, it is probed once, at its own (no) settings.
+    # A GAN has no sampling steps: asked for three, it is probed once at its own (no) settings, but at
+    # each temperature asked for (every model has one: the seed's noise, scaled).
     out = tmp_path / "probe.json"
     main([str(REPO / "checkpoints" / "gan-conditional"), "--data-dir", str(mnist_dir), "--sampling-steps", "2", "3",
-          "--guidance-scale", "1", "--json", str(out)])
-    (row,) = json.loads(out.read_text())["rows"]
-    (line,) = [line for line in capsys.readouterr().out.splitlines() if "gan-conditional" in line]
-    assert row["sampling"] == {} and [cell.strip() for cell in line.split("|")][1:3] == ["gan-conditional", "-"]
+          "--guidance-scale", "1", "--temperature", "1", "0.5", "--json", str(out)])
+    warm, cool = json.loads(out.read_text())["rows"]
+    lines = [line for line in capsys.readouterr().out.splitlines() if "gan-conditional" in line]
+    assert warm["sampling"] == cool["sampling"] == {} and (warm["temperature"], cool["temperature"]) == (1, 0.5)
+    assert [[cell.strip() for cell in line.split("|")][1:4] for line in lines] == [
+        ["gan-conditional", "-", "1"], ["gan-conditional", "-", "0.5"]]
+    assert warm["fid_vs_train"] != cool["fid_vs_train"]
 
 
 def test_speedups_benchmark_measures_each_variant_and_reports_the_ones_that_fail(small_mnist):

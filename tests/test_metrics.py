@@ -238,6 +238,8 @@ def test_generated_images_are_seeded_like_sampling():
     many = generate_images(model, 1100, seed=7)  # more than sampling's 1,024 at once
     assert many.shape == (1100, 28, 28) and many.dtype == np.uint8
     assert np.array_equal(many[:16], sample(model, 7, 16))
+    cooler = generate_images(model, 16, seed=7, temperature=0.5)  # the Sample tab's temperature, too
+    assert np.array_equal(cooler, sample(model, 7, 16, temperature=0.5)) and not np.array_equal(cooler, many[:16])
 
 
 def test_conditional_share_and_label_agreement_run_on_an_untrained_model():
