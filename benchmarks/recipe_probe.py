@@ -47,6 +47,9 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT, temperature=1.0
     """One checkpoint's row: its first `samples` samples as `eval` scores them, and the balanced FID
     of `per_digit` samples of each digit taken from 3 x `samples` (fewer where a digit is that rare).
 
+    reference: the real images' classifier features (metrics.classifier_features), computed once for
+    every row.
+
     sampling: sampling settings to use instead of the checkpoint's own (e.g. sampling_steps=40);
     those the model does not have are ignored. The row keeps the settings it was drawn with, and the
     temperature of the seed's noise."""
@@ -55,6 +58,7 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT, temperature=1.0
         setattr(model.config, name, value)
     images = np.asarray(metrics.generate_images(model, 3 * samples, 0, temperature=temperature))
     probs = metrics.classifier_probabilities(images)
+    features = metrics.classifier_features(images)
     first = probs[:samples]
     shares = metrics.class_histogram(first) / samples
     digits = probs.argmax(axis=1)
@@ -69,8 +73,8 @@ def probe(path, reference, samples=SAMPLES, per_digit=PER_DIGIT, temperature=1.0
         "temperature": temperature,
         "recognizable_share": metrics.confident_share(first),
         "digit_shares": [round(float(s), 4) for s in shares],
-        "fid_vs_train": metrics.classifier_fid(images[:samples], reference),
-        "balanced_fid_vs_train": metrics.classifier_fid(images[balanced], reference),
+        "fid_vs_train": metrics.frechet_distance(features[:samples], reference),
+        "balanced_fid_vs_train": metrics.frechet_distance(features[balanced], reference),
         "balanced_samples": int(len(balanced)),
     }
 
@@ -91,6 +95,7 @@ def main(argv=None):
     parser.add_argument("checkpoints", nargs="+")
     parser.add_argument("--data-dir")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="samples scored per row (as eval's --n)")
     parser.add_argument("--sampling-steps", type=int, nargs="+", default=[None],
                         help="diffusion: probe at each of these numbers of steps (default: the checkpoint's)")
     parser.add_argument("--guidance-scale", type=float, nargs="+", default=[None],
@@ -100,7 +105,8 @@ def main(argv=None):
     parser.add_argument("--json", default=str(REPO / "benchmarks" / "results" / f"recipe-probe-{date.today()}.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    reference = load_dataset("mnist", find_data_dir(args.data_dir), "train", limit=REFERENCE_IMAGES).images
+    reference = metrics.classifier_features(
+        load_dataset("mnist", find_data_dir(args.data_dir), "train", limit=REFERENCE_IMAGES).images)
     rows = []
     for path in args.checkpoints:
         model = load_model(path)[0]
@@ -110,7 +116,7 @@ def main(argv=None):
             if chosen not in variants:
                 variants.append(chosen)
         for chosen, temperature in itertools.product(variants, args.temperature):
-            rows.append(probe(path, reference, temperature=temperature, **chosen))
+            rows.append(probe(path, reference, args.samples, temperature=temperature, **chosen))
             print(f"{path} {describe_sampling(rows[-1]['sampling'])}, temperature {temperature:g}: done",
                   file=sys.stderr, flush=True)
     print(markdown_table(
@@ -120,7 +126,7 @@ def main(argv=None):
           f"{r['recognizable_share']:.1%}",
           f"{min(r['digit_shares']):.1%}", f"{r['fid_vs_train']:.1f}", f"{r['balanced_fid_vs_train']:.1f}"]
          for r in rows]))
-    results = {"machine": machine_info("cpu"), "samples": SAMPLES, "seed": 0,
+    results = {"machine": machine_info("cpu"), "samples": args.samples, "seed": 0,
                "reference": f"the first {REFERENCE_IMAGES:,} MNIST training images", "rows": rows}
     print(f"JSON: {write_json(results, args.json)}")
 

@@ -367,9 +367,9 @@ def test_the_independent_judge_learns_digits_and_scores_shipped_models(mnist_dir
 
 def test_the_recipe_probe_scores_against_training_images_and_balances_the_digits(mnist_dir):
     from benchmarks.recipe_probe import probe
-    from genai.metrics import classifier_probabilities, generate_images
+    from genai.metrics import classifier_features, classifier_probabilities, generate_images
 
-    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=1000).images
+    reference = classifier_features(load_dataset("mnist", data_dir=mnist_dir, split="train", limit=1000).images)
     row = probe(REPO / "checkpoints" / "gan-conditional", reference, samples=200, per_digit=10)
     assert row["recognizable_share"] > 0.8 and abs(sum(row["digit_shares"]) - 1) < 1e-3
     assert row["balanced_samples"] == 100 and 0 < row["balanced_fid_vs_train"] and 0 < row["fid_vs_train"]
@@ -381,10 +381,11 @@ def test_the_recipe_probe_scores_against_training_images_and_balances_the_digits
 
 def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_them(mnist_dir, tmp_path, capsys):
     from benchmarks.recipe_probe import describe_sampling, main, probe
+    from genai.metrics import classifier_features
 
-    reference = load_dataset("mnist", data_dir=mnist_dir, split="train", limit=500).images
-    few = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1, sampling_steps=2)
-    own = probe(REPO / "checkpoints" / "diffusion", reference, samples=30, per_digit=1)
+    reference = classifier_features(load_dataset("mnist", data_dir=mnist_dir, split="train", limit=500).images)
+    few = probe(REPO / "checkpoints" / "diffusion", reference, samples=12, per_digit=1, sampling_steps=2)
+    own = probe(REPO / "checkpoints" / "diffusion", reference, samples=12, per_digit=1)
     scale = read_metadata(REPO / "checkpoints" / "diffusion")["config"]["guidance_scale"]  # its guide's scale
     assert few["sampling"] == {"sampling_steps": 2, "guidance_scale": scale}
     assert own["sampling"] == {"sampling_steps": 20, "guidance_scale": scale}
@@ -395,8 +396,10 @@ def test_the_recipe_probe_draws_at_other_sampling_settings_where_a_model_has_the
     # each temperature asked for (every model has one: the seed's noise, scaled).
     out = tmp_path / "probe.json"
     main([str(REPO / "checkpoints" / "gan-conditional"), "--data-dir", str(mnist_dir), "--sampling-steps", "2", "3",
-          "--guidance-scale", "1", "--temperature", "1", "0.5", "--json", str(out)])
-    warm, cool = json.loads(out.read_text())["rows"]
+          "--guidance-scale", "1", "--temperature", "1", "0.5", "--samples", "200", "--json", str(out)])
+    written = json.loads(out.read_text())
+    warm, cool = written["rows"]
+    assert written["samples"] == 200
     lines = [line for line in capsys.readouterr().out.splitlines() if "gan-conditional" in line]
     assert warm["sampling"] == cool["sampling"] == {} and (warm["temperature"], cool["temperature"]) == (1, 0.5)
     assert [[cell.strip() for cell in line.split("|")][1:4] for line in lines] == [
