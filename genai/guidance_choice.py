@@ -17,7 +17,7 @@ measured on the same samples (they do not depend on the split, so this too leave
 split alone).
 """
 
-from .metrics import classifier_fid, classifier_probabilities, confident_share, generate_images
+from .metrics import classifier_features, classifier_probabilities, confident_share, frechet_distance, generate_images
 from .models import ModelError
 from .models.settings_check import check_value
 from .settings import SettingsError
@@ -54,10 +54,11 @@ def figures_by_guidance(model, train_images, scales, n=2000, seed=0, interval=No
         if interval is not None:
             config.guidance_t_min, config.guidance_t_max = map(float, interval)
         results = {}
+        reference = classifier_features(train_images)  # once: the same real digits for every scale
         for scale in scales:
             model.config.guidance_scale = float(scale)
             samples = generate_images(model, n, seed)
-            results[float(scale)] = {"fid": classifier_fid(samples, train_images),
+            results[float(scale)] = {"fid": frechet_distance(classifier_features(samples), reference),
                                      "recognizable": confident_share(classifier_probabilities(samples))}
         return results
     finally:
