@@ -27,6 +27,9 @@ Method (reflow-style distillation, Liu et al. 2022; Luhman & Luhman 2021):
    starting student (already a good one), so it needs no warm-up. With --save-every N the (averaged)
    student is also written every N steps to OUT-step-N (beside OUT: saving OUT replaces the whole
    folder), so the best can be picked by FID afterwards; OUT itself gets the last one.
+5. Optional (--adv-fresh): the adversarial term judges the student's k-step outputs from new random
+   noise and digits each step, rather than from the pairs' 2,048 starting points: D needs no
+   teacher target, so the student can learn from unlimited draws there (one more k-pass walk a step).
 
     python benchmarks/distill_diffusion.py --teacher checkpoints/diffusion-conditional --steps 2 \
         --pairs 2048 --pairs-file /tmp/distill/dc.pt --minutes 15 --out /tmp/distill/dc-fast
@@ -162,11 +165,16 @@ def losses(student, states, labels, steps, keep_output=False):
     x_next = states[torch.arange(n), torch.tensor(index)[j + 1]]
     t_j = 1 - j.float() * dt
     segment = F.mse_loss(student.unet(x_j, t_j, labels), (x_j - x_next) / dt)
-    x = states[:, 0]
-    for i in range(steps, 0, -1):
-        x = x - student.unet(x, torch.full((n,), i / steps), labels) * dt
+    x = walk(student, states[:, 0], labels, steps)
     whole = F.mse_loss(x, states[:, -1])
     return (segment, whole, x) if keep_output else (segment, whole)
+
+
+def walk(student, x, labels, steps):
+    """The student's k Euler steps from noise x at t = 1 to its image at t = 0 (with gradients)."""
+    for i in range(steps, 0, -1):
+        x = x - student.unet(x, torch.full((len(x),), i / steps), labels) / steps
+    return x
 
 
 def warm_up(adversary, student, pairs, batch_size, d_steps):
@@ -184,7 +192,7 @@ def warm_up(adversary, student, pairs, batch_size, d_steps):
 
 
 def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=None, adv_weight=0.0,
-          d_steps=1, d_warmup=0, ema=0.0, save_every=0, save=None):
+          d_steps=1, d_warmup=0, ema=0.0, save_every=0, save=None, adv_fresh=False):
     """Trains student.unet; with ema > 0 it ends holding the moving average of its weights instead.
     save(step, unet), if given, is called every save_every steps with the (averaged) network."""
     torch.manual_seed(seed)
@@ -192,6 +200,7 @@ def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=
         warm_up(adversary, student, pairs, batch_size, d_warmup)
     optimizer = torch.optim.Adam(student.unet.parameters(), lr)
     average = copy.deepcopy(student.unet).requires_grad_(False) if ema else None
+    fresh = torch.Generator().manual_seed(PAIR_SEED + 1)  # --adv-fresh's noise and digits
     states, labels = pairs["states"], pairs["labels"]
     steps, start, step = student.config.sampling_steps, time.perf_counter(), 0
     student.unet.train()
@@ -203,6 +212,9 @@ def train(student, pairs, minutes, batch_size, lr, max_steps, seed=0, adversary=
             loss, note = segment + whole, ""
         else:
             segment, whole, x = losses(student, states[index], y, steps, keep_output=True)
+            if adv_fresh:  # the adversarial branch on new noise and digits (D needs no teacher target)
+                y = None if labels is None else torch.randint(0, 10, (batch_size,), generator=fresh)
+                x = walk(student, torch.randn(x.shape, generator=fresh), y, steps)
             adv = adversary.generator_loss(x, y)
             loss = segment + whole + adv_weight * adv
         optimizer.zero_grad(set_to_none=True)
@@ -251,6 +263,8 @@ def main(argv=None):
     parser.add_argument("--data-dir", help="MNIST folder for the adversarial term's real (train split) digits")
     parser.add_argument("--ema", type=float, default=0.0,
                         help="decay of a moving average of the student's weights, saved instead of them (0: off)")
+    parser.add_argument("--adv-fresh", action="store_true",
+                        help="the adversarial term on the student's outputs from new noise and digits, not the pairs'")
     parser.add_argument("--save-every", type=int, default=0, help="also save the student every N steps to OUT-step-N")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
@@ -293,7 +307,7 @@ def main(argv=None):
             "steps": steps, "seconds": round(seconds, 1), "batch_size": args.batch_size, "lr": args.lr,
             **({"adversarial": {"weight": args.adv_weight, "lr": args.adv_lr, "channels": args.adv_channels,
                                 "r1_gamma": args.adv_r1, "beta1": args.adv_beta1, "d_steps": args.d_steps,
-                                "d_warmup": args.d_warmup, "real": "MNIST train split",
+                                "d_warmup": args.d_warmup, "real": "MNIST train split", "fresh_noise": args.adv_fresh,
                                 "loss": "non-saturating"}} if args.adv_weight > 0 else {}),
             "command": "python benchmarks/distill_diffusion.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         }
@@ -307,7 +321,7 @@ def main(argv=None):
 
     steps, seconds = train(student, pairs, args.minutes, args.batch_size, args.lr, args.max_steps,
                            adversary=adversary, adv_weight=args.adv_weight, d_steps=args.d_steps,
-                           d_warmup=args.d_warmup, ema=args.ema, save_every=args.save_every,
+                           d_warmup=args.d_warmup, ema=args.ema, save_every=args.save_every, adv_fresh=args.adv_fresh,
                            save=lambda step, unet: save(f"{args.out}-step-{step}", unet, step,
                                                         time.perf_counter() - start))
     if adversary is not None and args.disc_file:

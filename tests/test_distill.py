@@ -72,3 +72,19 @@ def test_with_ema_the_saved_student_is_the_average_of_its_weights_and_loads_like
     for step in (2, 4):  # saved along the way, beside OUT
         assert load_model(tmp_path / f"ema-step-{step}")[0].config.sampling_steps == 2
     assert np.array_equal(sample(averaged, seed=1, n=4), sample(load_model(tmp_path / "ema-step-4")[0], seed=1, n=4))
+
+
+def test_the_adversarial_term_can_judge_outputs_from_fresh_noise(tmp_path):
+    from types import SimpleNamespace
+
+    teacher = tiny_teacher(tmp_path / "teacher", conditional=True)
+    pairs = distill_diffusion.make_pairs(teacher, 4, minutes=1)
+    real = SimpleNamespace(images=torch.randint(0, 256, (8, 28, 28), dtype=torch.uint8), labels=torch.arange(8))
+    weights = []
+    for fresh in (False, True):
+        student = distill_diffusion.student_from(teacher, 2)
+        adversary = distill_diffusion.Adversary(real, conditional=True, channels=4)
+        assert distill_diffusion.train(student, pairs, 1, 4, 1e-2, 2, adversary=adversary, adv_weight=1.0,
+                                       adv_fresh=fresh)[0] == 2
+        weights.append(torch.cat([w.flatten() for w in student.unet.parameters()]))
+    assert not torch.equal(*weights)  # other outputs judged, other steps taken
