@@ -316,7 +316,7 @@ def test_a_queued_run_says_how_many_wait_before_it(new_client):
         student.predict(code, "", api_name="/class_join")
         jobs.append(train(student, max_steps=400, seconds=20))
         time.sleep(0.5)
-    html = wait_for_wall(teacher, lambda h: "waiting for a training slot (0 ahead)" in h, seconds=30)
+    html = wait_for_wall(teacher, lambda h: "waiting for a training slot (next in line)" in h, seconds=30)
     assert html.count("genai-tile") == 3
     teacher.predict(api_name="/class_stop_all")
     for job in jobs:

@@ -2,11 +2,11 @@
 
 Teacher: "Start a class" gives a code to read aloud and a link that carries it (?class=CODE). The wall
 shows one tile per joined student: their current or last run's live grid, family and settings, step and
-losses, or "waiting for a training slot (n ahead)". A gr.Timer refreshes it once a second while the class
-runs, and a tick where nothing changed sends nothing. A tile opens big (the run's grid, its timelapse, its
-model's samples on the teacher's seed); two students' models can be drawn side by side on one seed. The
-teacher can send a demonstration or their own Train form to every student's Train form, stop every run,
-and end the class.
+losses, or "waiting for a training slot (next in line, or n ahead)". A gr.Timer refreshes it once a
+second while the class runs, and a tick where nothing changed sends nothing. A tile opens big (the run's
+grid, its timelapse, its model's samples on the teacher's seed); two students' models can be drawn side
+by side on one seed. The teacher can send a demonstration or their own Train form to every student's
+Train form, stop every run, and end the class.
 
 Student: types the code once (or opens the link), with a name to show or none ("student 7"). A slower
 timer on the student's page hears what the teacher sent (it fills the Train form; the student still
@@ -206,7 +206,8 @@ def tile_html(member, shot, ahead):
                    'display:flex;align-items:center;justify-content:center;font-size:12px">no grid yet</div>')
     state = {"none": "no run yet", "training": "training", "done": "finished"}.get(shot.state, "")
     if shot.state == "waiting":
-        state = f"waiting for a training slot ({ahead} ahead)"
+        state = "waiting for a training slot (next in line)" if ahead == 0 else \
+            f"waiting for a training slot ({ahead} ahead)"
     lines = [f"<b>{escaped(member.label)}</b> · {escaped(state)}"]
     if shot.family:
         lines.append(f"{escaped(shot.family.upper())}: {escaped(shot.about)}")
