@@ -58,6 +58,7 @@ from genai.data import load_dataset  # noqa: E402
 from genai.models.diffusion import FlowMatchingUNet  # noqa: E402
 
 PAIR_SEED = 4343  # the pairs' noise: any seed but 0 (eval's)
+SEED_STRIDE = 1000  # a second pairs file's seed is PAIR_SEED + 1000, a third's + 2000, ...
 KEEP = (20, 15, 10, 5, 0)  # teacher states kept, as i of t = i / 20: enough for k = 1, 2 and 4
 
 
@@ -78,6 +79,25 @@ def make_pairs(teacher, n, minutes, seed=PAIR_SEED, chunk=64):
             labels.append(y)
         print(f"pairs: {sum(len(s) for s in states)} in {time.perf_counter() - start:.0f} s", flush=True)
     return {"states": torch.cat(states), "labels": torch.cat(labels) if labels else None, "seed": seed}
+
+
+def load_or_make_pairs(teacher, path, n, minutes, seed):
+    """The pairs kept in `path`, made there first (from noise seed `seed`) if it does not exist yet."""
+    if path.is_file():
+        return torch.load(path)
+    pairs = make_pairs(teacher, n, minutes, seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(pairs, path)
+    return pairs
+
+
+def pool(sets):
+    """Several sets of pairs as one (their seeds listed); one set is returned as it is."""
+    if len(sets) == 1:
+        return sets[0]
+    labels = [s["labels"] for s in sets]
+    return {"states": torch.cat([s["states"] for s in sets]), "seed": [s["seed"] for s in sets],
+            "labels": None if labels[0] is None else torch.cat(labels)}
 
 
 def student_from(teacher, steps):
@@ -244,7 +264,9 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=2, choices=(1, 2, 4), help="the student's Euler steps")
     parser.add_argument("--pairs", type=int, default=2048, help="teacher walks to make (fewer if --pair-minutes ends first)")
     parser.add_argument("--pair-minutes", type=float, default=10)
-    parser.add_argument("--pairs-file", required=True, help="where the pairs are kept (made once; under /tmp)")
+    parser.add_argument("--pairs-file", required=True, nargs="+",
+                        help="where the pairs are kept (made once; under /tmp). Several files are pooled; the i-th "
+                             f"(from 0) is made from noise seed {PAIR_SEED} + {SEED_STRIDE} i, so each adds new walks")
     parser.add_argument("--minutes", type=float, default=15, help="training time limit")
     parser.add_argument("--max-steps", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=64)
@@ -270,13 +292,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     teacher, _ = load_model(args.teacher)
-    path = Path(args.pairs_file)
-    if path.is_file():
-        pairs = torch.load(path)
-    else:
-        pairs = make_pairs(teacher, args.pairs, args.pair_minutes)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(pairs, path)
+    pairs = pool([load_or_make_pairs(teacher, Path(file), args.pairs, args.pair_minutes, PAIR_SEED + SEED_STRIDE * i)
+                  for i, file in enumerate(args.pairs_file)])
     student = student_from(teacher, args.steps)
     if args.init:
         student.unet.load_state_dict(load_model(args.init)[0].sampling_unet.state_dict())

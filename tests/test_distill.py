@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from benchmarks import distill_diffusion
-from genai.checkpoints import load_model, save_model
+from genai.checkpoints import load_model, read_metadata, save_model
 from genai.model_card import distilled_lines
 from genai.models.diffusion import DiffusionConfig, FlowMatchingUNet
 from genai.sampling import sample
@@ -88,3 +88,17 @@ def test_the_adversarial_term_can_judge_outputs_from_fresh_noise(tmp_path):
                                        adv_fresh=fresh)[0] == 2
         weights.append(torch.cat([w.flatten() for w in student.unet.parameters()]))
     assert not torch.equal(*weights)  # other outputs judged, other steps taken
+
+
+def test_several_pairs_files_are_pooled_each_with_new_walks_from_its_own_seed(tmp_path):
+    tiny_teacher(tmp_path / "teacher", conditional=True)
+    files = [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    distill_diffusion.main(["--teacher", str(tmp_path / "teacher"), "--steps", "2", "--pairs", "4", "--pairs-file",
+                            *files, "--max-steps", "1", "--batch-size", "4", "--out", str(tmp_path / "fast")])
+    first, second = (torch.load(file) for file in files)
+    assert (first["seed"], second["seed"]) == (distill_diffusion.PAIR_SEED,
+                                               distill_diffusion.PAIR_SEED + distill_diffusion.SEED_STRIDE)
+    assert not torch.equal(first["states"], second["states"])  # other noise: other walks
+    assert torch.equal(first["states"], distill_diffusion.make_pairs(load_model(tmp_path / "teacher")[0], 4, 1)["states"])
+    distilled = read_metadata(tmp_path / "fast")["distilled"]
+    assert distilled["pairs"] == 8 and distilled["pair_seed"] == [first["seed"], second["seed"]]
