@@ -42,6 +42,19 @@ def test_a_lean_session_lists_the_same_configuration_as_gradios():
     assert as_json(lean.config_values) == as_json(gradio_own.config_values)
 
 
+def test_a_lean_sessions_entries_list_in_gradios_order_whichever_were_made_first():
+    class BlocksConfig:  # what ConfigOnDemand reads of Gradio's
+        blocks = {key: f"block {key}" for key in (300, 5, 200, 1)}
+
+        def config_for_block(self, key, _, block):
+            return {"id": key, "block": block}
+
+    values = ConfigOnDemand(BlocksConfig(), [300, 5, 200, 1])  # Gradio's order, not a set's (200, 1, 300, 5)
+    assert values[200]["block"] == "block 200"  # made first, on demand
+    values[7] = {"id": 7}  # a new entry comes last, as in a dict
+    assert list(values) == [300, 5, 200, 1, 7] and [c["id"] for c in values.values()] == [300, 5, 200, 1, 7]
+
+
 def test_a_lean_session_makes_only_the_entries_it_is_asked_for():
     demo, _, boxes, _ = page()
     lean = LeanSessionState(demo)

@@ -39,6 +39,7 @@ class ConfigOnDemand(dict):
     def __init__(self, blocks_config, keys):
         super().__init__()
         self._blocks_config = blocks_config
+        self._order = list(keys)  # Gradio's order of entries, which a deep link lists
         self._pending = set(keys)  # components whose entry is not made yet
 
     def _make(self, key):
@@ -49,8 +50,18 @@ class ConfigOnDemand(dict):
                 super().__setitem__(key, self._blocks_config.config_for_block(key, [], block))
 
     def _make_all(self):
-        for key in list(self._pending):
+        if not self._pending:
+            return
+        for key in self._order:
             self._make(key)
+        # Entries made on demand came first: put every entry back in Gradio's order, then those set since.
+        made = dict(super().items())
+        super().clear()
+        for key in self._order:
+            if key in made:
+                super().__setitem__(key, made.pop(key))
+        for key, value in made.items():
+            super().__setitem__(key, value)
 
     def __contains__(self, key):
         return key in self._pending or super().__contains__(key)
