@@ -5,6 +5,33 @@ from pathlib import Path
 
 import pytest
 
+
+def _cores():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+MAX_WORKERS = 4  # each worker starts its own test app server (with its trainings) when it runs a UI test
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: pytest without it runs the suite in one process
+def pytest_xdist_auto_num_workers(config):
+    """How many workers `-n auto` starts: one per core, at most MAX_WORKERS."""
+    return max(1, min(MAX_WORKERS, _cores()))
+
+
+# The suite runs in parallel worker processes (pytest-xdist; pyproject's addopts say `-n auto --dist loadfile`,
+# so a module's tests and its module-wide fixtures stay in one worker). Each worker is given its share of
+# the cores for PyTorch: two workers of 2 threads each on a 2-core machine spin-wait for each other
+# (docs/benchmarks.md, "Noise, and a trap for 2-core machines"). The environment variable reaches what the
+# tests start too: the test app server and its trainings, and the CLI in subprocesses.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _threads = max(1, _cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    os.environ["GENAI_CPU_THREADS"] = str(_threads)
+    import torch
+
+    torch.set_num_threads(_threads)
+
 # The real MNIST files of the dev/CI machines: ../shared/datasets/mnist next to the repo
 # (the complete set: 60,000 training and 10,000 test images with their labels).
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"
