@@ -32,6 +32,17 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
     torch.set_num_threads(_threads)
 
+# Modules that take minutes (the GAN demonstrations' training, the long browser walks), run first in this
+# order: with parallel workers, none of them is then left for the end while the other workers sit idle.
+SLOW_MODULES = ("test_presets", "test_browser", "test_app_api", "test_browser_projector")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow modules first (SLOW_MODULES); the rest keep their order (pyproject: --no-loadscope-reorder)."""
+    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # a stable sort
+
+
 # The real MNIST files of the dev/CI machines: ../shared/datasets/mnist next to the repo
 # (the complete set: 60,000 training and 10,000 test images with their labels).
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "mnist"

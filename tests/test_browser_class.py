@@ -31,9 +31,14 @@ def text_of(page, selector):
 
 
 def wait_for_text(page, selector, pattern, timeout=60_000):
-    page.wait_for_function("([selector, pattern]) => { const e = document.querySelector(selector); "
-                           "return e && new RegExp(pattern).test(e.innerText); }", arg=[selector, pattern],
-                           timeout=timeout)
+    try:
+        page.wait_for_function("([selector, pattern]) => { const e = document.querySelector(selector); "
+                               "return e && new RegExp(pattern).test(e.innerText); }", arg=[selector, pattern],
+                               timeout=timeout)
+    except Exception as error:  # say what the page showed instead (a timeout alone says nothing)
+        shown = text_of(page, selector) if page.locator(selector).count() else "(no such element)"
+        raise AssertionError(f"{selector} did not show {pattern!r} within {timeout / 1000:g} s; it shows:\n"
+                             f"{shown}") from error
     return text_of(page, selector)
 
 
