@@ -20,28 +20,17 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(MAX_WORKERS, _cores()))
 
 
-# The suite runs in parallel worker processes (pytest-xdist; pyproject's addopts say `-n auto --dist loadfile`,
-# so a module's tests and its module-wide fixtures stay in one worker). Each worker is given its share of
-# the cores for PyTorch: two workers of 2 threads each on a 2-core machine spin-wait for each other
-# (docs/benchmarks.md, "Noise, and a trap for 2-core machines"). The environment variable reaches what the
-# tests start too: the test app server and its trainings, and the CLI in subprocesses.
+# `pytest -n auto --dist loadfile` runs the suite in parallel worker processes (pytest-xdist; CI runs it in
+# one process: see pyproject.toml). Each worker is given its share of the cores for PyTorch: two workers of
+# 2 threads each on a 2-core machine spin-wait for each other (docs/benchmarks.md, "Noise, and a trap for
+# 2-core machines"). The environment variable reaches what the tests start too: the test app server and its
+# trainings, and the CLI in subprocesses.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     _threads = max(1, _cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     os.environ["GENAI_CPU_THREADS"] = str(_threads)
     import torch
 
     torch.set_num_threads(_threads)
-
-# Modules that take minutes (the GAN demonstrations' training, the long browser walks), run first in this
-# order: with parallel workers, none of them is then left for the end while the other workers sit idle.
-SLOW_MODULES = ("test_presets", "test_browser", "test_app_api", "test_browser_projector")
-
-
-def pytest_collection_modifyitems(config, items):
-    """The slow modules first (SLOW_MODULES); the rest keep their order (pyproject: --no-loadscope-reorder)."""
-    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
-    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))  # a stable sort
-
 
 # The real MNIST files of the dev/CI machines: ../shared/datasets/mnist next to the repo
 # (the complete set: 60,000 training and 10,000 test images with their labels).
