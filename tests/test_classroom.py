@@ -253,6 +253,39 @@ def wait_for_wall(teacher, condition, seconds=60):
     raise AssertionError(f"the wall never showed it; it shows: {last[-600:]}")
 
 
+def test_every_teacher_page_gets_the_whole_wall_first_and_then_only_what_changed(classes, monkeypatch):
+    """A reloaded page, or a second window on the projector, starts blank: its first tick must bring the whole
+    wall and the student pickers even when nothing changed since another of the teacher's pages got them."""
+    from types import SimpleNamespace
+
+    from genai.ui import class_tab
+    from genai.ui.session import Session
+
+    monkeypatch.setattr(class_tab, "CLASSES", classes)
+    teacher, student = Session(), Session()
+    lesson = classes.start(teacher)
+    classes.join(student, lesson.code, "Ana")
+
+    def tick(page, on_screen=True):
+        wall, picker, pair, _ = class_tab.wall_tick(teacher, on_screen, SimpleNamespace(session_hash=page))
+        return wall if isinstance(wall, str) else None, picker.get("choices")
+
+    first = tick("laptop")
+    assert "Ana" in first[0] and first[1] == [("Ana", 1)]
+    assert tick("laptop") == (None, None)  # nothing changed: nothing sent
+    assert tick("projector") == first  # a new page gets everything, though the laptop has seen it
+    assert tick("laptop") == (None, None) and tick("projector") == (None, None)
+    second = Session()  # the class holds its students weakly: this test keeps them
+    classes.join(second, lesson.code)
+    assert tick("laptop", on_screen=False) == (None, None)  # another tab shows: nothing is made or sent ...
+    for page in ("laptop", "projector"):  # ... and the change reaches every page once its wall shows
+        wall, choices = tick(page)
+        assert "student 2" in wall and choices == [("Ana", 1), ("student 2", 2)]
+    for reload in range(3 * class_tab.PAGES_PER_WALL):  # many reloads: what is kept stays bounded
+        assert "student 2" in tick(f"reload {reload}")[0]
+    assert len(class_tab._walls[lesson].pages) == class_tab.PAGES_PER_WALL
+
+
 def test_students_join_with_the_code_and_the_wall_shows_their_runs(new_client):
     teacher, ana, ben = new_client(), new_client(), new_client()
     code = started(teacher)

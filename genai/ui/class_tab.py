@@ -3,7 +3,7 @@
 Teacher: "Start a class" gives a code to read aloud and a link that carries it (?class=CODE). The wall
 shows one tile per joined student: their current or last run's live grid, family and settings, step and
 losses, or "waiting for a training slot (next in line, or n ahead)". A gr.Timer refreshes it once a
-second while the class runs, and a tick where nothing changed sends nothing. A tile opens big (the run's
+second while the class runs, and a tick where nothing changed, or while another tab shows, sends nothing. A tile opens big (the run's
 grid, its timelapse, its model's samples on the teacher's seed); two students' models can be drawn side
 by side on one seed. The teacher can send a demonstration or their own Train form to every student's
 Train form, stop every run, and end the class.
@@ -22,6 +22,7 @@ import base64
 import io
 import time
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import gradio as gr
@@ -40,9 +41,15 @@ from .train_form import checked_form, filled
 
 CLASS_TAB = "class"  # this tab's id in the page's gr.Tabs (genai/ui/blocks.py)
 WALL_SECONDS = 1.0  # the teacher's wall refreshes at most this often, while the Class tab shows
+# Whether the wall is on the teacher's screen now, read by the page at each tick. It is read there, not kept from
+# tab events, because Gradio's tabs also report a select of the first tab while a page starts, which may arrive
+# after the teacher's own click on Class: a timer stopped by it left a wall that never refreshed.
+WALL_ON_SCREEN_JS = ("(session, shown) => { const wall = document.querySelector('#class-wall'); "
+                     "return [session, !!wall && wall.offsetParent !== null]; }")
 NEWS_SECONDS = 3.0  # a student's page asks this often whether the teacher sent something or ended the class
 TILE_PIXELS = 132  # a tile's grid, on screen
 SAMPLES, SAMPLE_COLUMNS = 20, 5  # a student's model drawn on the teacher's seed: four rows of five
+PAGES_PER_WALL = 8  # the teacher's pages (reloads, a second window) whose last wall is remembered, per class
 _walls = weakref.WeakKeyDictionary()  # Class -> WallCache: what the teacher's page shows now
 
 
@@ -66,6 +73,7 @@ class ClassTab:
     action_status: gr.Markdown
     wall: gr.HTML
     wall_timer: gr.Timer
+    wall_on_screen: gr.Checkbox  # never shown: each tick's JavaScript (WALL_ON_SCREEN_JS) sets it from the page
     tile: gr.Dropdown
     seed: gr.Number
     open_tile: gr.Button
@@ -81,12 +89,23 @@ class ClassTab:
 
 
 class WallCache:
-    """What one class's wall last sent: the whole wall, and each tile's HTML with the run state it shows."""
+    """One class's wall: each tile's HTML with the run state it shows, and what each of the teacher's pages was
+    last sent. That is kept per page, not per class: a page the teacher reloads, or a second window on the
+    projector, starts blank and must get the whole wall on its first tick, whatever the other page has seen."""
 
     def __init__(self):
-        self.signature = None
-        self.roster = None
         self.tiles = {}  # member number -> (tile signature, HTML)
+        self.pages = OrderedDict()  # the page (Gradio's session_hash) -> (wall signature, roster) it was last sent
+
+    def sent_to(self, page):
+        """(wall signature, roster) this page was last sent, or (None, None) for a page not seen (or forgotten)."""
+        return self.pages.get(page, (None, None))
+
+    def note_sent(self, page, signature, roster):
+        self.pages[page] = (signature, roster)
+        self.pages.move_to_end(page)
+        while len(self.pages) > PAGES_PER_WALL:  # bounded: a forgotten page only gets the whole wall again
+            self.pages.popitem(last=False)
 
 
 def address_of(request):
@@ -261,21 +280,25 @@ def wall_html(lesson):
     return wall_parts(lesson)[1]
 
 
-def wall_tick(session):
-    """The timer's tick: the wall and the student pickers, each only when it changed (else nothing is sent)."""
+def wall_tick(session, on_screen=True, request: gr.Request = None):
+    """The timer's tick: the wall and the student pickers, each only when it changed since this page last got
+    them (else nothing is sent). While another tab shows (on_screen False), a tick does no work and sends nothing."""
     lesson = CLASSES.taught_by(session)
     if lesson is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
     session.touch()
+    if not on_screen:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     cache = _walls.setdefault(lesson, WallCache())
+    page = getattr(request, "session_hash", None)
+    sent_signature, sent_roster = cache.sent_to(page)
     signature, html, roster = wall_parts(lesson)
-    wall = gr.skip() if signature == cache.signature and cache.signature is not None else html
-    cache.signature = signature
-    if roster == cache.roster:
+    wall = gr.skip() if signature == sent_signature else html
+    if roster == sent_roster:
         picker = pair = gr.skip()
     else:
-        cache.roster = roster
         picker, pair = gr.update(choices=roster), gr.update(choices=roster)
+    cache.note_sent(page, signature, roster)
     return wall, picker, pair, gr.skip()
 
 
@@ -470,6 +493,7 @@ def build():
     start = gr.Button("Start a class", variant="primary", elem_id="class-start")
     code = gr.Markdown(elem_id="class-code")
     wall_timer = gr.Timer(WALL_SECONDS, active=False)
+    wall_on_screen = gr.Checkbox(True, visible=False)
     # The teacher's tools show once this page started a class (every one of them also refuses anyone else).
     with gr.Column(visible=False, elem_id="class-teacher-tools") as teacher_tools:
         with gr.Row():
@@ -508,7 +532,7 @@ def build():
                 pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
                                           object_fit="contain", elem_id="class-pair-gallery")
     return ClassTab(join_code, join_name, join, leave, student_status, news, start, code, end, stop_everyone,
-                    demonstration, push_demo, push_mine, action_status, wall, wall_timer, tile, seed, open_big,
+                    demonstration, push_demo, push_mine, action_status, wall, wall_timer, wall_on_screen, tile, seed, open_big,
                     big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery, teacher_tools,
                     remove)
 
@@ -526,17 +550,9 @@ def connect(tab, session, train_ui, tabs, restored):
                                  api_name="class_push_demonstration", **quick)
     tab.push_form.click(push_form(list(train_ui.fields)), [*train_ui.fields.values(), session], tab.action_status,
                         api_name="class_push_settings", **quick)
-    tab.wall_timer.tick(wall_tick, session, [tab.wall, tab.tile, tab.pair, tab.wall_timer], api_name="class_wall",
-                        **quick)
-    # The wall refreshes only while the teacher looks at it: opening another tab stops its timer, and coming
-    # back to this one starts it again (if this page teaches a class).
-    for page in tabs.children:
-        shows_wall = getattr(page, "id", None) == CLASS_TAB
-
-        def wall_seen(session, shows_wall=shows_wall):
-            return gr.Timer(active=shows_wall and CLASSES.taught_by(session) is not None)
-
-        page.select(wall_seen, session, tab.wall_timer, api_visibility="private", **quick)
+    # The timer runs while the page teaches a class; the wall is made and sent only while it is on screen.
+    tab.wall_timer.tick(wall_tick, [session, tab.wall_on_screen], [tab.wall, tab.tile, tab.pair, tab.wall_timer],
+                        js=WALL_ON_SCREEN_JS, api_name="class_wall", **quick)
     tab.open_tile.click(open_tile, [tab.tile, tab.seed, session],
                         [tab.big_preview, tab.big_samples, tab.big_gif, tab.big_caption], api_name="class_tile",
                         show_progress="minimal")
