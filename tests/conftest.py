@@ -11,7 +11,15 @@ def _cores():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-MAX_WORKERS = 4  # each worker starts its own test app server (with its trainings) when it runs a UI test
+MAX_WORKERS = 4  # each worker holds PyTorch, the app and its fixtures' models in memory
+# The modules whose tests share tests/app_server.py's one app server (it trains, serves pages, counts
+# visitors): in parallel, one worker runs them all, in their usual order, so one server runs at a time
+# and no module meets another worker's server load. tests/test_imports.py checks this list is complete.
+APP_SERVER_MODULES = frozenset({
+    "test_app_api.py", "test_browser.py", "test_browser_class.py", "test_browser_projector.py",
+    "test_classroom.py", "test_run_link.py", "test_upload_limits.py", "test_visitors.py",
+})
+APP_SERVER_GROUP = "the test app server's modules"
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: pytest without it runs the suite in one process
@@ -20,11 +28,27 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, min(MAX_WORKERS, _cores()))
 
 
-# `pytest -n auto --dist loadfile` runs the suite in parallel worker processes (pytest-xdist; CI runs it in
-# one process: see pyproject.toml). Each worker is given its share of the cores for PyTorch: two workers of
-# 2 threads each on a 2-core machine spin-wait for each other (docs/benchmarks.md, "Noise, and a trap for
-# 2-core machines"). The environment variable reaches what the tests start too: the test app server and its
-# trainings, and the CLI in subprocesses.
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's: which worker runs what
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the app server's modules as one unit: each other module goes whole to a free
+    worker, and the biggest units are handed out first. (--dist loadgroup would need xdist_group marks, and
+    pytest-xdist 3.8 split marked modules across workers when we tried.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class AppServerModulesTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            module = super()._split_scope(nodeid)
+            return APP_SERVER_GROUP if Path(module).name in APP_SERVER_MODULES else module
+
+    return AppServerModulesTogether(config, log)
+
+
+# The suite runs in parallel worker processes (pytest-xdist: pyproject.toml's addopts). Each worker is given
+# its share of the cores for PyTorch: two workers of 2 threads each on a 2-core machine spin-wait for each
+# other (docs/benchmarks.md, "Noise, and a trap for 2-core machines"). The environment variable reaches what
+# the tests start too: the test app server and its trainings, and the CLI in subprocesses.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     _threads = max(1, _cores() // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
     os.environ["GENAI_CPU_THREADS"] = str(_threads)

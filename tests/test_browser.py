@@ -222,15 +222,20 @@ def test_a_digit_drawn_on_the_sketchpad_is_read_and_starts_a_walk_to_a_test_digi
     Image.fromarray(load_dataset("mnist", data_dir=mnist_dir, split="test", limit=1).images[0].numpy()).save(seven)
     upload_b = page.locator(".block", has=page.get_by_text("Image B", exact=True)).locator("input[type=file]")
     upload_b.set_input_files(str(seven))
+    # The file shows in Image B's box by its name, which Gradio shows as two parts ("test-digit-7", ".png") that
+    # may wrap onto two lines: wait for the name in the box whichever way it wraps, not for one piece of text.
+    image_b_shows_a_png = ("() => [...document.querySelectorAll('.block')].some(box => "
+                           "box.innerText.trim().startsWith('Image B') && /test-digit-7\\s*[.]png/.test(box.innerText))")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        page.get_by_text("test-digit-7.png").wait_for(timeout=30_000)
+        page.wait_for_function(image_b_shows_a_png, timeout=30_000)
     except PlaywrightTimeout:
         # Once in many CI runs the file did not take (Gradio still redrawing the row after the walk's
-        # updates on a busy machine): pick it again, as a student would when the name does not show.
-        upload_b.set_input_files(str(seven))
-        page.get_by_text("test-digit-7.png").wait_for(timeout=60_000)
+        # updates on a busy machine): pick it again, as a student would when no file shows.
+        if upload_b.count():  # (no file input: the file did take and is still on its way)
+            upload_b.set_input_files(str(seven))
+        page.wait_for_function(image_b_shows_a_png, timeout=60_000)
     before = image_src(page, "interpolate-strip")
     page.locator("#interpolate-run").click()
     strip = wait_for_new_src(page, "interpolate-strip", before)
