@@ -224,8 +224,8 @@ def test_a_digit_drawn_on_the_sketchpad_is_read_and_starts_a_walk_to_a_test_digi
     upload_b.set_input_files(str(seven))
     # The file shows in Image B's box by its name, which Gradio shows as two parts ("test-digit-7", ".png") that
     # may wrap onto two lines: wait for the name in the box whichever way it wraps, not for one piece of text.
-    image_b_shows_a_png = ("() => [...document.querySelectorAll('.block')].some(box => "
-                           "box.innerText.trim().startsWith('Image B') && /test-digit-7\\s*[.]png/.test(box.innerText))")
+    image_b_shows_a_png = ("() => [...document.querySelectorAll('.block')].some(box => box.innerText.trim()"
+                           ".startsWith('Image B') && /test-digit-7\\s*[.]png/.test(box.innerText))")
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
@@ -291,6 +291,53 @@ def test_the_hub_tab_loads_a_shared_model(page, shots, mnist_dir):
     shots(page, "hub-loaded")
     open_tab(page, "Sample")
     page.wait_for_function("() => document.querySelector('#sample-model input').value.startsWith('teacher/shared-gan')")
+
+
+def test_a_model_loaded_before_the_page_s_start_up_refresh_answers_stays_chosen(browser, mnist_dir):
+    """As a page opens it asks for fresh model lists, with the pickers' values of that moment. On a busy
+    server the answer may come after the visitor already loaded a model from the Hub: it must not put the
+    pickers back. Held back here until the Hub's model shows in the Sample tab, then let through."""
+    import json
+
+    server = app_server.start(mnist_dir)
+    folder = Path(server.folder) / "checkpoints" / "tiny-gan"
+    server.hub.plant("teacher/early-gan", {n: (folder / n).read_bytes() for n in ("config.json", "model.safetensors")})
+    first_look = browser.new_page()
+    first_look.goto(server.url)
+    refresh = first_look.evaluate("() => window.gradio_config.dependencies.find(d => d.api_name === 'refresh').id")
+    first_look.close()
+    held, holding = [], [True]
+
+    def hold_the_refresh(route):
+        if holding[0] and json.loads(route.request.post_data or "{}").get("fn_index") == refresh:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.route("**/queue/join**", hold_the_refresh)
+        page.goto(server.url)
+        deadline = time.monotonic() + 30
+        while not held and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert held, "the page did not ask for fresh model lists as it opened"
+        open_tab(page, "Hub")
+        page.get_by_label("Model id").fill("teacher/early-gan")
+        page.get_by_role("button", name="Load", exact=True).click()
+        page.get_by_text("Loaded teacher/early-gan").wait_for()
+        open_tab(page, "Sample")
+        shows_it = "() => document.querySelector('#sample-model input').value.startsWith('teacher/early-gan')"
+        page.wait_for_function(shows_it)
+        holding[0] = False
+        for route in held:  # the start-up refresh arrives now, after the load (it answers within milliseconds)
+            route.continue_()
+        for _ in range(25):  # watched for 5 s
+            assert page.evaluate(shows_it), page.locator("#sample-model input").input_value()
+            page.wait_for_timeout(200)
+    finally:
+        page.close()
 
 
 def test_an_autoregressive_model_shows_how_it_draws_and_compare_puts_the_families_side_by_side(page, shots):

@@ -135,7 +135,7 @@ def test_a_teacher_runs_a_class_of_three_on_one_wall(browser, mnist_dir):  # noq
         teacher.get_by_role("tab", name="Class").click()
         back = time.monotonic()
         teacher.wait_for_timeout(2500)
-        assert [when for when, shown in ticks if when > back + 1 and shown], "the wall does not tick again when it shows"
+        assert [when for when, shown in ticks if when > back + 1 and shown], "no tick shows the wall again"
         teacher.remove_listener("request", count_tick)
 
         # When the runs end: a tile opens big, and two students side by side on the teacher's seed.

@@ -23,7 +23,11 @@ def page_opened(session, dataset_name, compare_models, sample_model, interpolate
 
     def picker(current, needs_encoder=False):
         value = model_store.preferred(choices, session, current, needs_encoder=needs_encoder)
-        return gr.update(choices=choices, value=value, info=model_store.picker_info(choices))
+        # current is the picker's value when the page asked. A busy server may answer after the visitor chose
+        # another model (loaded one from the Hub, say): a value sent back would undo that choice, so the value
+        # is sent only when the one asked with is no longer offered.
+        chosen = {} if value == current else {"value": value}
+        return gr.update(choices=choices, info=model_store.picker_info(choices), **chosen)
 
     return [datasets.status(dataset_name), compare_tab.refreshed(choices, compare_models, session),
             picker(sample_model), picker(interpolate_model), picker(explore_model, needs_encoder=True),

@@ -3,10 +3,10 @@
 Teacher: "Start a class" gives a code to read aloud and a link that carries it (?class=CODE). The wall
 shows one tile per joined student: their current or last run's live grid, family and settings, step and
 losses, or "waiting for a training slot (next in line, or n ahead)". A gr.Timer refreshes it once a
-second while the class runs, and a tick where nothing changed, or while another tab shows, sends nothing. A tile opens big (the run's
-grid, its timelapse, its model's samples on the teacher's seed); two students' models can be drawn side
-by side on one seed. The teacher can send a demonstration or their own Train form to every student's
-Train form, stop every run, and end the class.
+second while the class runs; a tick where nothing changed, or while another tab shows, sends nothing. A
+tile opens big (the run's grid, its timelapse, its model's samples on the teacher's seed); two students'
+models can be drawn side by side on one seed. The teacher can send a demonstration or their own Train
+form to every student's Train form, stop every run, and end the class.
 
 Student: types the code once (or opens the link), with a name to show or none ("student 7"). A slower
 timer on the student's page hears what the teacher sent (it fills the Train form; the student still
@@ -532,9 +532,9 @@ def build():
                 pair_gallery = gr.Gallery(label="Side by side, the same seed", columns=2, height="auto",
                                           object_fit="contain", elem_id="class-pair-gallery")
     return ClassTab(join_code, join_name, join, leave, student_status, news, start, code, end, stop_everyone,
-                    demonstration, push_demo, push_mine, action_status, wall, wall_timer, wall_on_screen, tile, seed, open_big,
-                    big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery, teacher_tools,
-                    remove)
+                    demonstration, push_demo, push_mine, action_status, wall, wall_timer, wall_on_screen, tile, seed,
+                    open_big, big_preview, big_samples, big_gif, big_caption, pair, show_pair, pair_gallery,
+                    teacher_tools, remove)
 
 
 def connect(tab, session, train_ui, tabs, restored):
