@@ -161,26 +161,13 @@ def test_only_genai_ui_imports_gradio():
     assert not offenders, "gradio is imported outside genai/ui: " + ", ".join(offenders)
 
 
-if __name__ == "__main__":  # python tests/test_imports.py prints the layers, lowest first
-    for number, layer in enumerate(layers(import_graph())):
-        print(number, " ".join(name.removeprefix("genai.") for name in layer))
-
-
 def test_the_modules_that_share_the_test_app_server_are_the_ones_run_together_in_parallel():
     """tests/conftest.py hands the app server's modules to one worker: a module that starts to use the server
     (importing app_server, or a fixture from a module that does) must be on its list, or two servers would run."""
     from conftest import APP_SERVER_MODULES
 
-    tests = REPO / "tests"
-    imports = {}
-    for path in tests.glob("*.py"):
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                found.add(node.module)
-        imports[path.stem] = found
+    files = {path.stem: path for path in (REPO / "tests").glob("*.py")}
+    imports = {name: imported_names(path, name, files) for name, path in files.items()}
     uses_server = {"app_server"}
     while True:  # through fixtures imported from other test modules
         more = {name for name, found in imports.items() if found & uses_server} - uses_server
@@ -188,3 +175,8 @@ def test_the_modules_that_share_the_test_app_server_are_the_ones_run_together_in
             break
         uses_server |= more
     assert {f"{name}.py" for name in uses_server if name.startswith("test_")} == APP_SERVER_MODULES
+
+
+if __name__ == "__main__":  # python tests/test_imports.py prints the layers, lowest first
+    for number, layer in enumerate(layers(import_graph())):
+        print(number, " ".join(name.removeprefix("genai.") for name in layer))
